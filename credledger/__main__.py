@@ -1,0 +1,5 @@
+import sys
+
+from credledger.cli import main
+
+sys.exit(main())

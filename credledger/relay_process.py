@@ -1,0 +1,68 @@
+"""The relay process: publishes the ledger to Kafka, with /healthz and /metrics.
+
+Run one or more (`credledger relay`); only the one holding the advisory lock
+publishes (and only one signs checkpoints), the others wait to take over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from shared.ledger.checkpoints import Checkpointer, LogSigner
+from shared.ledger.relay import Relay, RelayMetrics
+from shared.logs import configure_logging
+from shared.settings import Settings, load_settings
+
+REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
+SETTINGS_KEY = web.AppKey("settings", Settings)
+LEDGER_TOPIC = "ledger"
+
+
+async def _relay_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS_KEY]
+    relay = Relay(
+        settings.database_url, settings.kafka_bootstrap_servers, settings.topic(LEDGER_TOPIC),
+        partitions=settings.kafka_partitions, metrics=RelayMetrics(app[REGISTRY_KEY]),
+    )
+    checkpointer = Checkpointer(
+        settings.database_url, LogSigner(settings.log_origin, settings.log_signing_key),
+        every_events=settings.checkpoint_every_events, every_seconds=settings.checkpoint_every_seconds,
+    )
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(relay.run(stop)), asyncio.create_task(checkpointer.run(stop))]
+    yield
+    stop.set()
+    await asyncio.gather(*tasks)
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "alive"})
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    response = web.Response(body=generate_latest(request.app[REGISTRY_KEY]))
+    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    return response
+
+
+def create_relay_app(settings: Settings) -> web.Application:
+    app = web.Application()
+    app[SETTINGS_KEY] = settings
+    app[REGISTRY_KEY] = CollectorRegistry()
+    app.cleanup_ctx.append(_relay_ctx)
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/metrics", _metrics)
+    return app
+
+
+def run_relay() -> None:
+    settings = load_settings()
+    if not settings.log_signing_key:
+        raise SystemExit("CREDLEDGER_LOG_SIGNING_KEY is required: the relay signs the log's checkpoints")
+    configure_logging("relay", settings.log_level, settings.log_format)
+    web.run_app(create_relay_app(settings), host=settings.host, port=settings.relay_port,
+                access_log=None, print=None)

@@ -1,0 +1,150 @@
+"""`credledger up`: the whole system on one machine, in the foreground.
+
+Order matters on the way up (Postgres, broker, migrations, relay, services,
+each waiting for the previous to be ready) and on the way down (services
+first so they stop taking requests, then the relay, then the broker, then
+Postgres so that every acknowledged write is checkpointed). Children run in
+their own process groups: Ctrl-C reaches only this supervisor, which then
+stops them in that order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import ExitStack
+from pathlib import Path
+
+import asyncpg
+
+from credledger.embedded import EmbeddedKafka, EmbeddedPostgres, choose_port, stop_process
+from shared.db.migrate import apply_migrations, ensure_database, with_database
+from shared.settings import SERVICE_NAMES, Settings, load_settings
+
+EMBEDDED_PG_PORT = 5433
+EMBEDDED_KAFKA_PORT = 9092
+
+
+def say(message: str) -> None:
+    print(f"credledger: {message}", flush=True)
+
+
+async def migrate(database_url: str) -> int:
+    await ensure_database(database_url)
+    conn = await asyncpg.connect(database_url)
+    try:
+        return len(await apply_migrations(conn))
+    finally:
+        await conn.close()
+
+
+def spawn(args: list[str], settings: Settings, log_dir: Path, name: str) -> subprocess.Popen:
+    env = {**os.environ, **settings.to_env()}
+    log = open(log_dir / f"{name}.log", "ab")
+    return subprocess.Popen(
+        [sys.executable, "-m", "credledger", *args],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+
+
+def wait_ready(url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} was not ready within {timeout:.0f}s")
+
+
+def resolve_backends(home: Path, stack: ExitStack) -> dict[str, str]:
+    """Use DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS when set, else start embedded ones."""
+    overrides: dict[str, str] = {}
+    if os.environ.get("DATABASE_URL"):
+        overrides["database_url"] = os.environ["DATABASE_URL"]
+        say(f"using Postgres at {overrides['database_url']}")
+    else:
+        postgres = EmbeddedPostgres(home / "pgdata", choose_port(EMBEDDED_PG_PORT), home / "logs" / "postgres.log")
+        postgres.start()
+        stack.callback(postgres.stop)
+        overrides["database_url"] = with_database(postgres.url, "credledger")
+        say(f"embedded Postgres on port {postgres.port}, data in {postgres.data_dir}")
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        overrides["kafka_bootstrap_servers"] = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+        say(f"using Kafka at {overrides['kafka_bootstrap_servers']}")
+    else:
+        kafka = EmbeddedKafka(choose_port(EMBEDDED_KAFKA_PORT), home / "logs" / "tansu.log")
+        kafka.start()
+        stack.callback(kafka.stop)
+        overrides["kafka_bootstrap_servers"] = kafka.bootstrap
+        say(f"embedded Kafka-compatible broker (Tansu) on {kafka.bootstrap}")
+    if not os.environ.get("CREDLEDGER_LOG_SIGNING_KEY"):
+        overrides["log_signing_key"] = log_signing_key(home)
+    return overrides
+
+
+def log_signing_key(home: Path) -> str:
+    """The transparency log's key, created once per home and kept: checkpoints
+    signed before a restart must verify after it."""
+    path = home / "log-signing-key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(base64.b64encode(os.urandom(32)).decode())
+    return path.read_text().strip()
+
+
+def up(home: Path) -> int:
+    home = home.resolve()
+    (home / "logs").mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    stopping = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    with ExitStack() as stack:
+        settings = load_settings(**resolve_backends(home, stack))
+        applied = asyncio.run(migrate(settings.database_url))
+        say(f"migrations applied: {applied}")
+        children = start_children(settings, home / "logs", stack)
+        say(f"ready in {time.monotonic() - started:.1f}s; logs in {home / 'logs'}; Ctrl-C stops everything")
+        while not stopping:
+            for name, process in children.items():
+                if process.poll() is not None:
+                    say(f"{name} exited with code {process.returncode}; stopping")
+                    return 1
+            time.sleep(0.2)
+        say("stopping")
+    say("stopped")
+    return 0
+
+
+def start_children(settings: Settings, log_dir: Path, stack: ExitStack) -> dict[str, subprocess.Popen]:
+    """Start the relay and the four services; ExitStack stops them in reverse."""
+    children: dict[str, subprocess.Popen] = {}
+    relay = spawn(["relay"], settings, log_dir, "relay")
+    stack.callback(stop_process, relay)
+    children["relay"] = relay
+    for service in SERVICE_NAMES:
+        process = spawn(["serve", service], settings, log_dir, service)
+        stack.callback(stop_process, process)
+        children[service] = process
+    for service in SERVICE_NAMES:
+        url = settings.url_of(service)
+        wait_ready(url, children[service])
+        say(f"{service:<13} {url}  (openapi: {url}/openapi.json)")
+    return children

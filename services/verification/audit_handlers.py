@@ -1,0 +1,171 @@
+"""HTTP handlers for the public audit side: chain checks, checkpoints, proofs.
+
+Proofs follow RFC 9162 (hashes base64, as in the transparency-dev formats),
+so any standard verifier can check them against a signed checkpoint.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import msgspec
+from aiohttp import web
+
+from services.verification.logtree import LOG_TREE_KEY
+from shared.http.body import json_response
+from shared.http.problem import Problem, bad_request, not_found
+from shared.ledger.audit import verify_chain
+from shared.ledger.chain import entry_bytes
+from shared.ledger.merkle import leaf_hash
+from shared.ledger.signed_note import TlogProof
+from shared.service import POOL_KEY
+
+NOTE_TYPE = "text/plain; charset=utf-8"
+
+
+class AuditVerifyRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    from_position: int = 1
+    to_position: int | None = None
+
+
+class LogKeys(msgspec.Struct):
+    vkeys: list[str]
+
+
+class LedgerEntry(msgspec.Struct):
+    position: int
+    entry: str  # base64 of the exact entry bytes (the Merkle leaf input)
+    leaf_hash: str
+    prev_hash: str
+    hash: str
+
+
+class InclusionProof(msgspec.Struct):
+    position: int
+    leaf_index: int
+    tree_size: int
+    leaf_hash: str
+    root_hash: str
+    proof: list[str]
+
+
+class ConsistencyProof(msgspec.Struct):
+    first: int
+    second: int
+    first_root: str
+    second_root: str
+    proof: list[str]
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _int_param(request: web.Request, name: str, default: int | None = None) -> int:
+    raw = request.match_info.get(name) or request.query.get(name)
+    if raw is None:
+        if default is None:
+            raise bad_request(f"the query parameter {name!r} is required")
+        return default
+    if not raw.isascii() or not raw.isdigit():
+        raise bad_request(f"{name} must be a positive integer, not {raw!r}")
+    return int(raw)
+
+
+def _tree_size(request: web.Request, name: str = "tree_size") -> int:
+    log_tree = request.app[LOG_TREE_KEY]
+    size = _int_param(request, name, log_tree.size)
+    if size > log_tree.size:
+        raise Problem(404, "tree-size-unknown", "Tree size not reached",
+                      f"this replica has {log_tree.size} entries; {name} {size} is beyond it")
+    return size
+
+
+async def audit_verify(request: web.Request, body: AuditVerifyRequest) -> web.Response:
+    async with request.app[POOL_KEY].acquire() as conn:
+        result = await verify_chain(conn, body.from_position, body.to_position)
+    return json_response(result)
+
+
+async def latest_checkpoint(request: web.Request) -> web.Response:
+    note = await request.app[POOL_KEY].fetchval(
+        "SELECT signed_note FROM ledger.checkpoints ORDER BY tree_size DESC LIMIT 1"
+    )
+    if note is None:
+        raise not_found("no checkpoint has been published yet")
+    return web.Response(text=note, content_type="text/plain", headers={"Cache-Control": "no-cache"})
+
+
+async def checkpoint_at(request: web.Request) -> web.Response:
+    size = _int_param(request, "size")
+    note = await request.app[POOL_KEY].fetchval(
+        "SELECT signed_note FROM ledger.checkpoints WHERE tree_size = $1", size
+    )
+    if note is None:
+        raise not_found(f"there is no checkpoint of tree size {size}")
+    return web.Response(text=note, content_type="text/plain",
+                        headers={"Cache-Control": "public, max-age=31536000, immutable"})
+
+
+async def log_keys(request: web.Request) -> web.Response:
+    rows = await request.app[POOL_KEY].fetch("SELECT vkey FROM ledger.log_keys ORDER BY first_used")
+    return json_response(LogKeys([r["vkey"] for r in rows]))
+
+
+async def ledger_entry(request: web.Request) -> web.Response:
+    position = _int_param(request, "position")
+    row = await request.app[POOL_KEY].fetchrow(
+        "SELECT position, stream_id, version, event_type, payload, metadata, prev_hash, hash"
+        " FROM ledger.events WHERE position = $1", position,
+    )
+    if row is None:
+        raise not_found(f"there is no ledger position {position}")
+    entry = entry_bytes(*row[:6])
+    return json_response(LedgerEntry(position, _b64(entry), _b64(leaf_hash(entry)),
+                                     _b64(row["prev_hash"]), _b64(row["hash"])))
+
+
+def _inclusion(request: web.Request) -> InclusionProof:
+    size = _tree_size(request)
+    position = _int_param(request, "position")
+    if not 1 <= position <= size:
+        raise bad_request(f"position must be between 1 and the tree size {size}")
+    tree = request.app[LOG_TREE_KEY].tree
+    index = position - 1
+    return InclusionProof(
+        position, index, size, _b64(tree.leaf(index)), _b64(tree.root(size)),
+        [_b64(h) for h in tree.inclusion_proof(index, size)],
+    )
+
+
+async def inclusion_proof(request: web.Request) -> web.Response:
+    return json_response(_inclusion(request))
+
+
+async def consistency_proof(request: web.Request) -> web.Response:
+    second = _tree_size(request, "second")
+    first = _int_param(request, "first")
+    if not 1 <= first <= second:
+        raise bad_request("first must be between 1 and second")
+    tree = request.app[LOG_TREE_KEY].tree
+    return json_response(ConsistencyProof(
+        first, second, _b64(tree.root(first)), _b64(tree.root(second)),
+        [_b64(h) for h in tree.consistency_proof(first, second)],
+    ))
+
+
+async def tlog_proof(request: web.Request) -> web.Response:
+    """The C2SP tlog-proof bundle for one entry, against the latest checkpoint
+    that includes it and that this replica has reached."""
+    position = _int_param(request, "position")
+    log_tree = request.app[LOG_TREE_KEY]
+    row = await request.app[POOL_KEY].fetchrow(
+        "SELECT tree_size, signed_note FROM ledger.checkpoints"
+        " WHERE tree_size >= $1 AND tree_size <= $2 ORDER BY tree_size DESC LIMIT 1",
+        position, log_tree.size,
+    )
+    if row is None:
+        raise not_found(f"no published checkpoint covers position {position} yet")
+    proof = log_tree.tree.inclusion_proof(position - 1, row["tree_size"])
+    bundle = TlogProof(position - 1, tuple(proof), row["signed_note"])
+    return web.Response(text=bundle.to_text(), content_type="text/plain")

@@ -1,0 +1,85 @@
+"""API-key authentication and role checks, shared by every service.
+
+Keys are `Authorization: Bearer <key>`. Only SHA-256 hashes of keys are
+stored (in the registry's `registry.api_keys`); a key is looked up by its
+hash, so a database reader cannot recover a usable key. Lookups are cached
+for a few seconds because bulk clients send thousands of requests a minute;
+the cost is that a revoked key keeps working for at most `cache_ttl`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from typing import Literal
+
+import asyncpg
+import msgspec
+
+from shared.http.problem import forbidden, unauthorized
+
+Role = Literal["agency_admin", "issuer", "employer", "auditor"]
+ROLES: tuple[Role, ...] = ("agency_admin", "issuer", "employer", "auditor")
+BOOTSTRAP_CLIENT_ID = "bootstrap-admin"
+BOOTSTRAP_TENANT = "platform"
+
+_LOOKUP = """
+SELECT c.client_id, c.role, c.tenant_id
+  FROM registry.api_keys k
+  JOIN registry.api_clients c USING (client_id)
+ WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND c.revoked_at IS NULL
+"""
+
+
+class Principal(msgspec.Struct, frozen=True):
+    client_id: str
+    role: Role
+    tenant_id: str
+
+
+def hash_api_key(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+class Authenticator:
+    def __init__(
+        self, pool: asyncpg.Pool, bootstrap_key: str = "", *, cache_ttl: float = 5.0,
+        cache_size: int = 10_000,
+    ) -> None:
+        self._pool = pool
+        self._bootstrap_hash = hash_api_key(bootstrap_key) if bootstrap_key else b""
+        self._cache_ttl = cache_ttl
+        self._cache_size = cache_size
+        self._cache: dict[bytes, tuple[float, Principal | None]] = {}
+
+    async def authenticate(self, authorization: str | None) -> Principal:
+        scheme, _, key = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise unauthorized("send an API key as 'Authorization: Bearer <key>'")
+        key_hash = hash_api_key(key.strip())
+        if self._bootstrap_hash and hmac.compare_digest(key_hash, self._bootstrap_hash):
+            return Principal(BOOTSTRAP_CLIENT_ID, "agency_admin", BOOTSTRAP_TENANT)
+        principal = await self._lookup(key_hash)
+        if principal is None:
+            raise unauthorized("the API key is unknown or revoked")
+        return principal
+
+    async def _lookup(self, key_hash: bytes) -> Principal | None:
+        now = time.monotonic()
+        cached = self._cache.get(key_hash)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        row = await self._pool.fetchrow(_LOOKUP, key_hash)
+        principal = Principal(row["client_id"], row["role"], row["tenant_id"]) if row else None
+        if len(self._cache) >= self._cache_size:
+            self._cache.clear()
+        self._cache[key_hash] = (now + self._cache_ttl, principal)
+        return principal
+
+
+def require_role(principal: Principal, roles: frozenset[Role]) -> None:
+    if principal.role not in roles:
+        raise forbidden(
+            f"this endpoint is for {', '.join(sorted(roles))} clients; this key is {principal.role}"
+        )

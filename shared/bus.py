@@ -1,0 +1,161 @@
+"""Kafka plumbing: topic creation, a producer and a consumer with manual commits.
+
+Nothing here relies on the idempotent producer or on transactions: the
+embedded broker lacks both, and the design does not need them. Correctness
+comes from the ledger (the outbox) and from consumers that remember the last
+ledger position they applied; Kafka is a fast, at-least-once carrier.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from prometheus_client import CollectorRegistry, Gauge
+
+log = logging.getLogger(__name__)
+
+
+async def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int) -> None:
+    """Create missing topics; existing ones are left as they are."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(name, num_partitions=partitions, replication_factor=1)
+            for name in names if name not in existing
+        ]
+        if wanted:
+            try:
+                await admin.create_topics(wanted)
+            except TopicAlreadyExistsError:
+                pass  # a concurrent starter won the race
+    finally:
+        await admin.close()
+
+
+def new_producer(bootstrap: str) -> AIOKafkaProducer:
+    # acks=all so that a publish the relay records as done is on every
+    # in-sync replica; idempotence off because the embedded broker cannot do it.
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=False,
+        linger_ms=2,
+        max_batch_size=256 * 1024,
+        request_timeout_ms=15_000,
+    )
+
+
+async def broker_reachable(producer: AIOKafkaProducer, timeout: float = 2.0) -> bool:
+    try:
+        await asyncio.wait_for(producer.client.fetch_all_metadata(), timeout)
+        return True
+    except (KafkaError, OSError, TimeoutError):
+        return False
+
+
+class ConsumerMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.lag = Gauge(
+            "kafka_consumer_lag", "Messages behind the partition's high watermark",
+            ["group", "topic", "partition"], registry=registry,
+        )
+
+
+Handler = Callable[[Sequence[ConsumerRecord]], Awaitable[None]]
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):
+    """Commit what was processed before partitions move to another member,
+    so the new owner re-reads as little as possible."""
+
+    def __init__(self, consumer: "BusConsumer") -> None:
+        self._consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self._consumer.commit_processed()
+        log.info("partitions revoked", extra={"partitions": [str(tp) for tp in revoked]})
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        log.info("partitions assigned", extra={"partitions": [str(tp) for tp in assigned]})
+
+
+class BusConsumer:
+    """A consumer group member that commits offsets only after its handler
+    has durably applied a batch (at-least-once, never at-most-once)."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: Sequence[str],
+        group_id: str,
+        handler: Handler,
+        metrics: ConsumerMetrics | None = None,
+        max_records: int = 5000,
+    ) -> None:
+        self._topics = topics
+        self._group_id = group_id
+        self._handler = handler
+        self._metrics = metrics
+        self._max_records = max_records
+        self._processed: dict[TopicPartition, int] = {}
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=group_id,
+            enable_auto_commit=False,
+            # A broker that lost its data (the memory-only embedded one) has
+            # offsets below the committed ones; start over rather than wait.
+            auto_offset_reset="earliest",
+            max_poll_records=max_records,
+        )
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        self._consumer.subscribe(list(self._topics), listener=_CommitOnRevoke(self))
+
+    async def stop(self) -> None:
+        try:
+            await self.commit_processed()
+        finally:
+            await self._consumer.stop()
+
+    async def poll_once(self, timeout_ms: int = 500) -> int:
+        """Fetch one batch, hand it to the handler, then commit. Returns its size."""
+        batches = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=self._max_records)
+        records = [r for part in batches.values() for r in part]
+        if records:
+            await self._handler(records)
+            for tp, part in batches.items():
+                self._processed[tp] = part[-1].offset + 1
+            await self.commit_processed()
+        await self._report_lag()
+        return len(records)
+
+    async def commit_processed(self) -> None:
+        if not self._processed:
+            return
+        offsets, self._processed = self._processed, {}
+        try:
+            await self._consumer.commit(offsets)
+        except KafkaError as exc:
+            # Losing a commit only means re-reading; the handler is idempotent.
+            log.warning("offset commit failed", extra={"error": repr(exc)})
+
+    async def _report_lag(self) -> None:
+        if self._metrics is None:
+            return
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            if highwater is None:
+                continue
+            position = await self._consumer.position(tp)
+            self._metrics.lag.labels(self._group_id, tp.topic, str(tp.partition)).set(
+                max(highwater - position, 0)
+            )

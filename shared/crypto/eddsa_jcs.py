@@ -1,0 +1,223 @@
+"""W3C Data Integrity cryptosuite ``eddsa-jcs-2022`` (https://www.w3.org/TR/vc-di-eddsa/).
+
+The two costly steps, JCS canonicalization and Ed25519, are deliberately
+separate public functions so that bulk callers can schedule them apart:
+:func:`prepare_verification` does all the JSON work and yields a small
+:class:`PreparedProof`; :func:`verify_signature` does only the Ed25519 check.
+:func:`sign` and :func:`verify` compose them for the single-document case.
+
+Not covered: proof sets with several proofs, proof chains (``previousProof``),
+and resolving ``verificationMethod`` to a key. Callers pass the public key and
+must themselves check that the verification method belongs to the issuer.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+from shared.crypto.jcs import canonicalize
+from shared.crypto.multibase import multibase_decode, multibase_encode, multibase_to_private_seed
+
+PROOF_TYPE: Final = "DataIntegrityProof"
+CRYPTOSUITE: Final = "eddsa-jcs-2022"
+SIGNATURE_LENGTH: Final = 64
+
+# XMLSCHEMA11-2 dateTimeStamp: a dateTime whose timezone is mandatory.
+_DATETIME_STAMP: Final = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedProof:
+    """A proof with its JCS work done: only the Ed25519 check remains."""
+
+    verification_method: str
+    hash_data: bytes
+    signature: bytes
+
+
+def signing_key_from_seed(seed: bytes) -> Ed25519PrivateKey:
+    """Load an Ed25519 signing key from its 32-byte seed (RFC 8032 private key)."""
+    return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+def signing_key_from_multibase(private_key_multibase: str) -> Ed25519PrivateKey:
+    """Load an Ed25519 signing key from a private Multikey ('z3u2...')."""
+    return signing_key_from_seed(multibase_to_private_seed(private_key_multibase))
+
+
+def raw_public_key(private_key: Ed25519PrivateKey) -> bytes:
+    """Return the raw 32-byte public key, the form Multikey and did:key encode."""
+    return private_key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+
+
+def build_proof_config(
+    document: dict[str, Any],
+    verification_method: str,
+    created: str,
+    proof_purpose: str = "assertionMethod",
+) -> dict[str, Any]:
+    """Build the proof options that get signed (everything but proofValue).
+
+    The document's ``@context`` is copied in because the spec requires it:
+    it binds the signature to the vocabulary the document was issued under.
+    """
+    if not _is_datetime_stamp(created):
+        raise ValueError(f"created must be an XML Schema dateTimeStamp, got {created!r}")
+    config: dict[str, Any] = {
+        "type": PROOF_TYPE,
+        "cryptosuite": CRYPTOSUITE,
+        "created": created,
+        "verificationMethod": verification_method,
+        "proofPurpose": proof_purpose,
+    }
+    if "@context" in document:
+        # A copy, so later edits to the document's context cannot silently
+        # alter the signed proof options through a shared list.
+        config["@context"] = copy.deepcopy(document["@context"])
+    return config
+
+
+def proof_hash_data(document_without_proof: dict[str, Any], proof_config: dict[str, Any]) -> bytes:
+    """Return SHA-256(JCS(proof_config)) || SHA-256(JCS(document)), the signed bytes.
+
+    The proof hash comes first; the spec fixes this order and the test vectors
+    depend on it.
+    """
+    proof_hash = hashlib.sha256(canonicalize(proof_config)).digest()
+    document_hash = hashlib.sha256(canonicalize(document_without_proof)).digest()
+    return proof_hash + document_hash
+
+
+def sign(
+    document: dict[str, Any],
+    private_key: Ed25519PrivateKey,
+    verification_method: str,
+    created: str,
+    proof_purpose: str = "assertionMethod",
+) -> dict[str, Any]:
+    """Return a shallow copy of ``document`` with an eddsa-jcs-2022 ``proof`` added.
+
+    Raises ValueError if the document already carries a proof: adding to a
+    proof set must hash the document without its existing proofs, which this
+    single-proof API does not model.
+    """
+    if "proof" in document:
+        raise ValueError("document already has a proof; proof sets are not supported")
+    proof = build_proof_config(document, verification_method, created, proof_purpose)
+    signature = private_key.sign(proof_hash_data(document, proof))
+    proof["proofValue"] = multibase_encode(signature)
+    return {**document, "proof": proof}
+
+
+def prepare_verification(
+    secured_document: Any, proof_purpose: str = "assertionMethod"
+) -> PreparedProof | None:
+    """Do the JSON half of verification; return None if the proof is malformed.
+
+    Accepts ``proof`` as one object or as a one-element list (Open Badges
+    schemas require arrays). Anything that is not an eddsa-jcs-2022
+    DataIntegrityProof for ``proof_purpose`` yields None.
+    """
+    try:
+        return _prepare(secured_document, proof_purpose)
+    except (ValueError, RecursionError):
+        return None  # undecodable proofValue or a document JCS cannot represent
+
+
+def verify_signature(prepared: PreparedProof, public_key_bytes: bytes) -> bool:
+    """Do the Ed25519 half of verification; False for a bad key or signature."""
+    return ed25519_verify(public_key_bytes, prepared.signature, prepared.hash_data)
+
+
+def ed25519_verify(public_key_bytes: bytes, signature: bytes, message: bytes) -> bool:
+    """Check an Ed25519 signature, turning every failure into False.
+
+    A wrong-length or non-bytes key is as much "not verified" as a bad
+    signature, and verifiers must not crash on attacker-chosen input.
+    """
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key_bytes).verify(signature, message)
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+def verify(
+    secured_document: Any, public_key_bytes: bytes, proof_purpose: str = "assertionMethod"
+) -> bool:
+    """Verify an eddsa-jcs-2022 secured document; never raises on bad input."""
+    prepared = prepare_verification(secured_document, proof_purpose)
+    return prepared is not None and verify_signature(prepared, public_key_bytes)
+
+
+def _prepare(secured_document: Any, proof_purpose: str) -> PreparedProof | None:
+    if not isinstance(secured_document, dict):
+        return None
+    proof = secured_document.get("proof")
+    if isinstance(proof, list) and len(proof) == 1:
+        proof = proof[0]
+    if not isinstance(proof, dict) or not _is_own_proof(proof, proof_purpose):
+        return None
+    proof_options = {key: value for key, value in proof.items() if key != "proofValue"}
+    unsecured = {key: value for key, value in secured_document.items() if key != "proof"}
+    if "@context" in proof_options:
+        # Spec step: the document may only extend the signed context list, and
+        # what gets hashed is the signed list.
+        if not _starts_with(unsecured.get("@context"), proof_options["@context"]):
+            return None
+        unsecured["@context"] = proof_options["@context"]
+    signature = multibase_decode(proof["proofValue"], size=SIGNATURE_LENGTH)
+    return PreparedProof(
+        verification_method=proof["verificationMethod"],
+        hash_data=proof_hash_data(unsecured, proof_options),
+        signature=signature,
+    )
+
+
+def _is_own_proof(proof: dict[str, Any], proof_purpose: str) -> bool:
+    return (
+        proof.get("type") == PROOF_TYPE
+        and proof.get("cryptosuite") == CRYPTOSUITE
+        and proof.get("proofPurpose") == proof_purpose
+        and isinstance(proof.get("verificationMethod"), str)
+        and isinstance(proof.get("proofValue"), str)
+        and ("created" not in proof or _is_datetime_stamp(proof["created"]))
+    )
+
+
+def _starts_with(document_context: Any, proof_context: Any) -> bool:
+    document_list = _as_list(document_context)
+    proof_list = _as_list(proof_context)
+    return document_list[: len(proof_list)] == proof_list
+
+
+def _as_list(context: Any) -> list[Any]:
+    if context is None:
+        return []
+    return context if isinstance(context, list) else [context]
+
+
+def _is_datetime_stamp(value: Any) -> bool:
+    if not isinstance(value, str) or not _DATETIME_STAMP.fullmatch(value):
+        return False
+    try:
+        datetime.fromisoformat(value)  # rejects impossible dates like Feb 30
+    except ValueError:
+        return False
+    return True

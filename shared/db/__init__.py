@@ -1,0 +1,1 @@
+"""Postgres access: pools, versioned migrations and named SQL blocks."""

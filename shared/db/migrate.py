@@ -1,0 +1,136 @@
+"""Versioned SQL migrations, applied in order and recorded in a table.
+
+Each component (the shared ledger, then each service) keeps plain SQL files
+named `NNNN_description.sql` in its `migrations/` folder. Applying them is
+safe to run twice (recorded versions are skipped) and concurrently: a
+session-level advisory lock makes a second migrator wait for the first and
+then find nothing left to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from importlib import resources
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+# The order matters: services' tables may reference the ledger's schema.
+MIGRATION_PACKAGES = (
+    "shared.db",
+    "services.registry",
+    "services.issuance",
+    "services.revocation",
+    "services.verification",
+)
+_FILENAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+# Arbitrary but fixed: every migrator in every process must agree on it.
+MIGRATION_LOCK_KEY = 0x6372_6564_6C64_0001
+
+_BOOKKEEPING = """
+CREATE TABLE IF NOT EXISTS public.schema_migrations (
+    component  text        NOT NULL,
+    version    integer     NOT NULL,
+    name       text        NOT NULL,
+    checksum   text        NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (component, version)
+)
+"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    component: str
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def discover(packages: tuple[str, ...] = MIGRATION_PACKAGES) -> list[Migration]:
+    found: list[Migration] = []
+    for package in packages:
+        folder = resources.files(package).joinpath("migrations")
+        if not folder.is_dir():
+            continue
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            match = _FILENAME.match(entry.name)
+            if match:
+                found.append(
+                    Migration(package, int(match[1]), match[2], entry.read_text("utf-8"))
+                )
+    return found
+
+
+class MigrationDrift(RuntimeError):
+    """An applied migration's file changed afterwards: refuse to guess."""
+
+
+async def apply_migrations(conn: asyncpg.Connection, migrations: list[Migration] | None = None) -> list[Migration]:
+    """Apply every pending migration; return the ones applied by this call."""
+    migrations = discover() if migrations is None else migrations
+    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+    try:
+        await conn.execute(_BOOKKEEPING)
+        rows = await conn.fetch("SELECT component, version, checksum FROM public.schema_migrations")
+        applied = {(r["component"], r["version"]): r["checksum"] for r in rows}
+        done: list[Migration] = []
+        for migration in migrations:
+            key = (migration.component, migration.version)
+            if key in applied:
+                if applied[key] != migration.checksum:
+                    raise MigrationDrift(
+                        f"{migration.component} {migration.version:04d}_{migration.name} "
+                        "was edited after it was applied; add a new migration instead"
+                    )
+                continue
+            async with conn.transaction():
+                await conn.execute(migration.sql)
+                await conn.execute(
+                    "INSERT INTO public.schema_migrations (component, version, name, checksum)"
+                    " VALUES ($1, $2, $3, $4)",
+                    migration.component, migration.version, migration.name, migration.checksum,
+                )
+            log.info("applied migration", extra={"component": migration.component,
+                                                 "version": migration.version, "name": migration.name})
+            done.append(migration)
+        return done
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
+
+
+async def ensure_database(dsn: str) -> None:
+    """Create the database named in `dsn` if it does not exist yet."""
+    name = database_name(dsn)
+    conn = await asyncpg.connect(with_database(dsn, "postgres"))
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            try:
+                await conn.execute(f'CREATE DATABASE "{name}"')
+            except asyncpg.DuplicateDatabaseError:
+                pass  # another process created it between our check and our create
+    finally:
+        await conn.close()
+
+
+def database_name(dsn: str) -> str:
+    name = urlsplit(dsn).path.lstrip("/")
+    if not name or '"' in name:
+        raise ValueError(f"the database URL must name a database: {dsn!r}")
+    return name
+
+
+def with_database(dsn: str, name: str) -> str:
+    """The same server and credentials, another database."""
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path="/" + name))

@@ -1,0 +1,34 @@
+"""asyncpg pools with the codecs every service expects."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    # statement_cache_size stays on: every hot query is a named block reused
+    # many times, and pgbouncer in transaction mode is not part of the design.
+    return await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, command_timeout=60
+    )
+
+
+@asynccontextmanager
+async def pool_context(dsn: str, *, min_size: int = 1, max_size: int = 10) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(dsn, min_size=min_size, max_size=max_size)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+async def database_reachable(pool: asyncpg.Pool, timeout: float = 2.0) -> bool:
+    try:
+        async with pool.acquire(timeout=timeout) as conn:
+            await conn.fetchval("SELECT 1", timeout=timeout)
+        return True
+    except (OSError, asyncpg.PostgresError, TimeoutError, asyncpg.InterfaceError):
+        return False

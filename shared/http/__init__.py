@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every service: problems, middleware, bodies, OpenAPI."""

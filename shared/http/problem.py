@@ -1,0 +1,94 @@
+"""RFC 9457 problem details: the one error shape for every 4xx and 5xx.
+
+Handlers and domain code raise `Problem` (or a subclass); the error middleware
+renders it. Nothing else ever becomes a client-visible error body, so no stack
+trace or driver message can leak.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://credledger.dev/problems/"
+
+
+class ProblemDocument(msgspec.Struct, omit_defaults=True):
+    type: str
+    title: str
+    status: int
+    detail: str = ""
+    instance: str = ""
+    request_id: str = ""
+    errors: list[dict[str, Any]] = []
+
+
+class Problem(Exception):
+    """An error a client caused or must be told about, with an RFC 9457 body."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str = "",
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(f"{status} {slug}: {detail or title}")
+        self.status = status
+        self.slug = slug
+        self.title = title
+        self.detail = detail
+        self.errors = errors or []
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+    def to_document(self, request_id: str = "", instance: str = "") -> dict[str, Any]:
+        doc = msgspec.to_builtins(
+            ProblemDocument(
+                type=PROBLEM_TYPE_BASE + self.slug,
+                title=self.title,
+                status=self.status,
+                detail=self.detail,
+                instance=instance,
+                request_id=request_id,
+                errors=self.errors,
+            )
+        )
+        doc.update(self.extra)
+        return doc
+
+
+def bad_request(detail: str, errors: list[dict[str, Any]] | None = None) -> Problem:
+    return Problem(400, "bad-request", "The request is malformed", detail, errors=errors)
+
+
+def validation_failed(detail: str, errors: list[dict[str, Any]] | None = None) -> Problem:
+    return Problem(422, "validation-failed", "The request failed validation", detail, errors=errors)
+
+
+def unauthorized(detail: str) -> Problem:
+    return Problem(
+        401,
+        "unauthorized",
+        "Authentication required",
+        detail,
+        headers={"WWW-Authenticate": 'Bearer realm="credledger"'},
+    )
+
+
+def forbidden(detail: str) -> Problem:
+    return Problem(403, "forbidden", "Not allowed", detail)
+
+
+def not_found(detail: str) -> Problem:
+    return Problem(404, "not-found", "Not found", detail)
+
+
+def conflict(detail: str, **extra: Any) -> Problem:
+    return Problem(409, "conflict", "Conflict with the current state", detail, extra=extra)

@@ -1,0 +1,126 @@
+"""Signed Merkle checkpoints over the ledger (RFC 9162 trees, C2SP notes).
+
+Leaf i of the log is the entry bytes of position i+1 (shared/ledger/chain.py),
+so a third party holding an event can compute its leaf hash and check it
+against a checkpoint with a standard RFC 9162 verifier. Checkpoints are
+created by one process at a time (an advisory lock), every N events or T
+seconds, and stored append-only beside the ledger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from collections.abc import Sequence
+
+import asyncpg
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from shared.ledger.chain import entry_bytes
+from shared.ledger.events import RecordedEvent
+from shared.ledger.merkle import MerkleTree, leaf_hash
+from shared.ledger.signed_note import Checkpoint, sign_note, vkey_for
+from shared.ledger.store import QUERIES, to_recorded
+from shared.lifecycle import sleep_or_stop
+
+log = logging.getLogger(__name__)
+
+CHECKPOINTER_LOCK_KEY = 0x6372_6564_6C64_0003
+_READ_BATCH = 20_000
+
+
+def event_leaf_hash(event: RecordedEvent) -> bytes:
+    return leaf_hash(entry_bytes(
+        event.position, event.stream_id, event.version, event.event_type,
+        bytes(event.payload), bytes(event.metadata),
+    ))
+
+
+class LogSigner:
+    def __init__(self, origin: str, seed_b64: str) -> None:
+        seed = base64.b64decode(seed_b64, validate=True)
+        if len(seed) != 32:
+            raise ValueError("the log signing key must be a base64 32-byte Ed25519 seed")
+        self.origin = origin
+        self._key = Ed25519PrivateKey.from_private_bytes(seed)
+        self.vkey = vkey_for(origin, self._key.public_key())
+
+    def sign(self, checkpoint: Checkpoint) -> str:
+        return sign_note(checkpoint.to_body(), self.origin, self._key)
+
+
+class LogTree:
+    """The ledger's Merkle tree in memory; its size is the last position added."""
+
+    def __init__(self) -> None:
+        self.tree = MerkleTree()
+
+    @property
+    def size(self) -> int:
+        return len(self.tree)
+
+    def add(self, events: Sequence[RecordedEvent]) -> None:
+        for event in events:
+            if event.position != self.size + 1:
+                raise ValueError(f"log tree at size {self.size} cannot take position {event.position}")
+            self.tree.append(event_leaf_hash(event))
+
+    async def catch_up(self, conn: asyncpg.Connection) -> None:
+        while events := to_recorded(await conn.fetch(QUERIES["read_from"], self.size, _READ_BATCH)):
+            self.add(events)
+
+
+class Checkpointer:
+    def __init__(
+        self, dsn: str, signer: LogSigner, *, every_events: int = 1000,
+        every_seconds: float = 10.0, poll_interval: float = 0.5,
+    ) -> None:
+        self._dsn = dsn
+        self._signer = signer
+        self._every_events = every_events
+        self._every_seconds = every_seconds
+        self._poll_interval = poll_interval
+        self._log = LogTree()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self._run_while_leader(stop)
+            except Exception as exc:  # noqa: BLE001 - must outlive any outage
+                log.warning("checkpointer interrupted, retrying", extra={"error": repr(exc)})
+                await sleep_or_stop(stop, self._poll_interval)
+
+    async def _run_while_leader(self, stop: asyncio.Event) -> None:
+        conn = await asyncpg.connect(self._dsn)
+        try:
+            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", CHECKPOINTER_LOCK_KEY):
+                if stop.is_set():
+                    return
+                await sleep_or_stop(stop, 1.0)
+            await conn.execute(
+                "INSERT INTO ledger.log_keys (vkey) VALUES ($1) ON CONFLICT DO NOTHING", self._signer.vkey
+            )
+            last_size = await conn.fetchval("SELECT coalesce(max(tree_size), 0) FROM ledger.checkpoints")
+            last_time = time.monotonic()
+            while not stop.is_set():
+                await self._log.catch_up(conn)
+                pending = self._log.size - last_size
+                due = time.monotonic() - last_time >= self._every_seconds
+                if pending >= self._every_events or (pending > 0 and due):
+                    await self.publish(conn)
+                    last_size, last_time = self._log.size, time.monotonic()
+                await sleep_or_stop(stop, self._poll_interval)
+        finally:
+            await conn.close()
+
+    async def publish(self, conn: asyncpg.Connection) -> Checkpoint:
+        checkpoint = Checkpoint(self._signer.origin, self._log.size, self._log.tree.root())
+        await conn.execute(
+            "INSERT INTO ledger.checkpoints (tree_size, root_hash, signed_note) VALUES ($1, $2, $3)"
+            " ON CONFLICT (tree_size) DO NOTHING",
+            checkpoint.size, checkpoint.root_hash, self._signer.sign(checkpoint),
+        )
+        log.info("checkpoint published", extra={"tree_size": checkpoint.size})
+        return checkpoint

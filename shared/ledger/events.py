@@ -1,0 +1,106 @@
+"""Event base types, recorded events and the catalog that decodes them.
+
+Every event type is a msgspec Struct defined once (in `shared/events/`) and
+registered in a catalog under its `event_type` name. Decoding a ledger row
+whose type is unknown or whose payload does not match its Struct is an
+error: a projection that skipped it would silently diverge from the ledger.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import ClassVar, TypeVar
+
+import msgspec
+
+from shared.crypto.jcs import canonicalize
+from shared.ledger.chain import check_identifier
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Base of every ledger event; subclasses name themselves in `event_type`."""
+
+    event_type: ClassVar[str]
+
+
+class Metadata(msgspec.Struct, frozen=True, kw_only=True):
+    """Who caused an event and when: hashed with it, so it is audit evidence."""
+
+    actor: str
+    tenant: str
+    request_id: str = ""
+    recorded_at: str = ""
+
+    def stamped(self) -> "Metadata":
+        if self.recorded_at:
+            return self
+        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+        return msgspec.structs.replace(self, recorded_at=now.replace("+00:00", "Z"))
+
+
+class RecordedEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """One ledger row as it travels between processes (Postgres, Kafka)."""
+
+    position: int
+    stream_id: str
+    version: int
+    event_type: str
+    payload: msgspec.Raw
+    metadata: msgspec.Raw
+    prev_hash: bytes
+    hash: bytes
+
+
+E = TypeVar("E", bound=Event)
+
+
+class UnknownEventType(ValueError):
+    pass
+
+
+class MalformedEvent(ValueError):
+    pass
+
+
+class EventCatalog:
+    def __init__(self, *types: type[Event]) -> None:
+        self._types: dict[str, type[Event]] = {}
+        for event_class in types:
+            self.register(event_class)
+
+    def register(self, event_class: type[E]) -> type[E]:
+        name = event_class.event_type
+        check_identifier("event type", name)
+        if self._types.get(name, event_class) is not event_class:
+            raise ValueError(f"event type {name!r} is already registered")
+        self._types[name] = event_class
+        return event_class
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._types
+
+    def encode(self, event: Event) -> bytes:
+        if type(event) is not self._types.get(event.event_type):
+            raise UnknownEventType(f"{type(event).__name__} is not in this catalog")
+        return canonicalize(msgspec.to_builtins(event))
+
+    def decode(self, recorded: RecordedEvent) -> Event:
+        event_class = self._types.get(recorded.event_type)
+        if event_class is None:
+            raise UnknownEventType(
+                f"position {recorded.position}: unknown event type {recorded.event_type!r}"
+            )
+        try:
+            return msgspec.json.decode(bytes(recorded.payload), type=event_class)
+        except msgspec.DecodeError as exc:
+            raise MalformedEvent(
+                f"position {recorded.position}: {recorded.event_type} payload is invalid: {exc}"
+            ) from exc
+
+
+def encode_metadata(metadata: Metadata) -> bytes:
+    return canonicalize(msgspec.to_builtins(metadata))
+
+
+RECORDED_EVENT_ENCODER = msgspec.json.Encoder()
+RECORDED_EVENT_DECODER = msgspec.json.Decoder(RecordedEvent)

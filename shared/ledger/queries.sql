@@ -1,0 +1,40 @@
+-- name: lock_for_append
+-- EXCLUSIVE blocks other appenders (they need ROW EXCLUSIVE to insert) but
+-- not readers. Held until commit, it makes position order equal commit
+-- order: the property that lets readers tail the log by position.
+LOCK TABLE ledger.events IN EXCLUSIVE MODE
+
+-- name: head
+SELECT position, hash FROM ledger.events ORDER BY position DESC LIMIT 1
+
+-- name: stream_versions
+SELECT s.stream_id,
+       (SELECT e.version FROM ledger.events e
+         WHERE e.stream_id = s.stream_id
+         ORDER BY e.version DESC LIMIT 1) AS version
+  FROM unnest($1::text[]) AS s(stream_id)
+
+-- name: notify_appended
+SELECT pg_notify('ledger_appended', $1::text)
+
+-- name: read_from
+SELECT position, stream_id, version, event_type, payload, metadata, prev_hash, hash
+  FROM ledger.events
+ WHERE position > $1
+ ORDER BY position
+ LIMIT $2
+
+-- name: read_range
+SELECT position, stream_id, version, event_type, payload, metadata, prev_hash, hash
+  FROM ledger.events
+ WHERE position > $1 AND position <= $2
+ ORDER BY position
+
+-- name: read_stream
+SELECT position, stream_id, version, event_type, payload, metadata, prev_hash, hash
+  FROM ledger.events
+ WHERE stream_id = $1
+ ORDER BY version
+
+-- name: head_position
+SELECT coalesce(max(position), 0) FROM ledger.events

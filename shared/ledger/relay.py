@@ -1,0 +1,183 @@
+"""The relay: publishes ledger events to Kafka in position order.
+
+Exactly one relay is active at a time: it holds a session-level advisory lock
+on a dedicated connection, so if its process dies the lock is released with
+the connection and a waiting relay takes over. Progress is recorded in
+Postgres only after the broker acknowledged every message of a batch, so a
+crash re-publishes (at-least-once) and never skips.
+
+A notification on `ledger_appended` wakes it early; polling every
+`poll_interval` seconds is the guarantee (notifications are lost while no one
+listens, and LISTEN is per connection).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
+from prometheus_client import CollectorRegistry, Gauge
+
+from shared.bus import ensure_topics, new_producer
+from shared.ledger.events import RECORDED_EVENT_ENCODER, RecordedEvent
+from shared.ledger.store import QUERIES, to_recorded
+from shared.lifecycle import sleep_or_stop, wait_any
+
+log = logging.getLogger(__name__)
+
+RELAY_LOCK_KEY = 0x6372_6564_6C64_0002
+
+
+class RelayMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.head = Gauge("ledger_head_position", "Last position appended to the ledger", registry=registry)
+        self.published = Gauge("relay_published_position", "Last ledger position acknowledged by Kafka", registry=registry)
+        self.lag = Gauge("relay_lag_events", "Ledger events not yet published to Kafka", registry=registry)
+        self.active = Gauge("relay_active", "1 while this process holds the relay lock", registry=registry)
+
+
+class Relay:
+    def __init__(
+        self,
+        dsn: str,
+        bootstrap: str,
+        topic: str,
+        *,
+        partitions: int = 4,
+        name: str = "ledger",
+        batch_size: int = 2000,
+        poll_interval: float = 1.0,
+        metrics: RelayMetrics | None = None,
+    ) -> None:
+        self._dsn = dsn
+        self._bootstrap = bootstrap
+        self._topic = topic
+        self._partitions = partitions
+        self._name = name
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._metrics = metrics or RelayMetrics(CollectorRegistry())
+        self._wake = asyncio.Event()
+        # The highest end offset seen per partition. Ends never shrink on a
+        # healthy broker, so a smaller one means it lost data (the embedded
+        # broker is memory-only). Observed rather than computed from produce
+        # acknowledgements, because brokers differ in what "end" reports.
+        self._seen_end: dict[int, int] = {}
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Wait for the lock, then publish until `stop` is set; survive outages."""
+        while not stop.is_set():
+            try:
+                await self._run_while_leader(stop)
+            except Exception as exc:  # noqa: BLE001 - the relay must outlive any outage
+                log.warning("relay interrupted, retrying", extra={"error": repr(exc)})
+                self._metrics.active.set(0)
+                await sleep_or_stop(stop, self._poll_interval)
+
+    async def _run_while_leader(self, stop: asyncio.Event) -> None:
+        conn = await asyncpg.connect(self._dsn)
+        try:
+            if not await self._acquire_lock(conn, stop):
+                return
+            self._metrics.active.set(1)
+            log.info("relay active", extra={"relay": self._name})
+            await conn.add_listener("ledger_appended", lambda *_: self._wake.set())
+            await ensure_topics(self._bootstrap, [self._topic], self._partitions)
+            producer = new_producer(self._bootstrap)
+            offsets = AIOKafkaConsumer(bootstrap_servers=self._bootstrap)
+            await producer.start()
+            await offsets.start()
+            try:
+                await self._publish_loop(conn, producer, offsets, stop)
+            finally:
+                await producer.stop()
+                await offsets.stop()
+        finally:
+            self._metrics.active.set(0)
+            await conn.close()
+
+    async def _acquire_lock(self, conn: asyncpg.Connection, stop: asyncio.Event) -> bool:
+        while not stop.is_set():
+            if await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_KEY):
+                return True
+            await sleep_or_stop(stop, self._poll_interval)
+        return False
+
+    async def _publish_loop(
+        self, conn: asyncpg.Connection, producer: AIOKafkaProducer,
+        offsets: AIOKafkaConsumer, stop: asyncio.Event,
+    ) -> None:
+        await conn.execute(
+            "INSERT INTO ledger.relay_progress (relay) VALUES ($1) ON CONFLICT DO NOTHING", self._name
+        )
+        while not stop.is_set():
+            self._wake.clear()
+            published = await self._publish_pending(conn, producer, offsets)
+            if published == 0:
+                await wait_any(self._poll_interval, stop, self._wake)
+
+    async def _publish_pending(
+        self, conn: asyncpg.Connection, producer: AIOKafkaProducer, offsets: AIOKafkaConsumer
+    ) -> int:
+        """Publish everything after the recorded position; return the count."""
+        total = 0
+        while True:
+            await self._detect_broker_loss(conn, offsets)
+            position = await conn.fetchval(
+                "SELECT position FROM ledger.relay_progress WHERE relay = $1", self._name
+            )
+            events = to_recorded(await conn.fetch(QUERIES["read_from"], position, self._batch_size))
+            if not events:
+                break
+            await self._send_all(producer, events)
+            position = events[-1].position
+            await conn.execute(
+                "UPDATE ledger.relay_progress SET position = $2, updated_at = now() WHERE relay = $1",
+                self._name, position,
+            )
+            total += len(events)
+        head = await conn.fetchval(QUERIES["head_position"])
+        self._metrics.head.set(head)
+        self._metrics.published.set(position)
+        self._metrics.lag.set(head - position)
+        return total
+
+    async def _send_all(self, producer: AIOKafkaProducer, events: Sequence[RecordedEvent]) -> None:
+        futures = [
+            await producer.send(
+                self._topic,
+                key=event.stream_id.encode(),
+                value=RECORDED_EVENT_ENCODER.encode(event),
+            )
+            for event in events
+        ]
+        # Only after every acknowledgement may the position move forward.
+        await asyncio.gather(*futures)
+
+    async def _detect_broker_loss(self, conn: asyncpg.Connection, offsets: AIOKafkaConsumer) -> None:
+        """Rewind to position 0 when the topic's end offsets went backwards.
+
+        Best effort: a broker that restarts and receives more than it lost
+        between two checks goes unnoticed here. Consumers still fill every gap
+        from the ledger, so that costs latency, never an event.
+        """
+        partitions = offsets.partitions_for_topic(self._topic)
+        if not partitions:
+            await offsets._client.force_metadata_update()  # noqa: SLF001 - no public refresh
+            partitions = offsets.partitions_for_topic(self._topic) or set()
+        tps = [TopicPartition(self._topic, p) for p in sorted(partitions)]
+        ends = {tp.partition: end for tp, end in (await offsets.end_offsets(tps)).items()} if tps else {}
+        shrunk = [p for p, seen in self._seen_end.items() if ends.get(p, 0) < seen]
+        if shrunk:
+            log.warning("broker lost published events; re-publishing the ledger from the start",
+                        extra={"partitions": shrunk})
+            await ensure_topics(self._bootstrap, [self._topic], self._partitions)
+            await conn.execute(
+                "UPDATE ledger.relay_progress SET position = 0, updated_at = now() WHERE relay = $1",
+                self._name,
+            )
+        self._seen_end = ends if shrunk else {p: max(e, self._seen_end.get(p, 0)) for p, e in ends.items()}

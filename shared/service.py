@@ -1,0 +1,140 @@
+"""The application factory every service builds on.
+
+It wires what all four services share: settings, a Postgres pool, the
+authenticator, a broker probe, metrics, the problem+json boundary and the
+operational routes (/healthz, /readyz, /metrics, /openapi.json). Resources
+are opened and closed in `cleanup_ctx` generators, in order, so a failed
+start unwinds what was already opened and nothing lives in module globals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+
+import asyncpg
+from aiohttp import web
+from aiokafka import AIOKafkaClient
+from aiokafka.errors import KafkaError
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from shared.auth import Authenticator
+from shared.db.pool import create_pool, database_reachable
+from shared.http.body import json_response
+from shared.http.endpoints import AUTHENTICATOR_KEY, BODY_LIMIT_KEY, Endpoint, add_endpoints
+from shared.http.middleware import make_observability_middleware, problem_middleware
+from shared.http.openapi import build_openapi
+from shared.metrics import HttpMetrics
+from shared.logs import configure_logging
+from shared.settings import Settings, load_settings
+
+SETTINGS_KEY = web.AppKey("settings", Settings)
+POOL_KEY = web.AppKey("pool", asyncpg.Pool)
+METRICS_REGISTRY_KEY = web.AppKey("metrics_registry", CollectorRegistry)
+BROKER_KEY = web.AppKey("broker", "BrokerProbe")
+OPENAPI_KEY = web.AppKey("openapi", dict)
+
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
+VERSION = "0.1.0"
+
+
+class BrokerProbe:
+    """Answers 'is the broker reachable?' without holding up startup."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self._client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+        self._bootstrapped = False
+
+    async def reachable(self, timeout: float = 2.0) -> bool:
+        try:
+            if not self._bootstrapped:
+                await asyncio.wait_for(self._client.bootstrap(), timeout)
+                self._bootstrapped = True
+                return True
+            await asyncio.wait_for(self._client.fetch_all_metadata(), timeout)
+            return True
+        except (KafkaError, OSError, TimeoutError):
+            return False
+
+    async def close(self) -> None:
+        await self._client.close()
+
+
+async def _postgres_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS_KEY]
+    pool = await create_pool(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+    app[POOL_KEY] = pool
+    app[AUTHENTICATOR_KEY] = Authenticator(pool, settings.bootstrap_admin_key)
+    yield
+    await pool.close()
+
+
+async def _broker_ctx(app: web.Application) -> AsyncIterator[None]:
+    probe = BrokerProbe(app[SETTINGS_KEY].kafka_bootstrap_servers)
+    app[BROKER_KEY] = probe
+    await probe.reachable(timeout=5.0)
+    yield
+    await probe.close()
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return json_response({"status": "alive"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    app = request.app
+    checks = {
+        "postgres": await database_reachable(app[POOL_KEY]),
+        "broker": await app[BROKER_KEY].reachable(),
+    }
+    ready = all(checks.values())
+    return json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS_REGISTRY_KEY])
+    response = web.Response(body=body)
+    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    return response
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return json_response(request.app[OPENAPI_KEY])
+
+
+def create_service_app(
+    settings: Settings,
+    service: str,
+    endpoints: Sequence[Endpoint],
+    contexts: Sequence[CleanupContext] = (),
+) -> web.Application:
+    registry = CollectorRegistry()
+    app = web.Application(
+        middlewares=[make_observability_middleware(HttpMetrics(registry, service)), problem_middleware],
+        # Bodies are read through shared/http/body.py with per-route limits;
+        # this is only the outer bound for the largest (bulk) routes.
+        client_max_size=settings.max_bulk_body_bytes,
+    )
+    app[SETTINGS_KEY] = settings
+    app[METRICS_REGISTRY_KEY] = registry
+    app[BODY_LIMIT_KEY] = settings.max_body_bytes
+    app[OPENAPI_KEY] = build_openapi(f"credledger {service}", VERSION, endpoints)
+    app.cleanup_ctx.append(_postgres_ctx)
+    app.cleanup_ctx.append(_broker_ctx)
+    app.cleanup_ctx.extend(contexts)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/openapi.json", openapi)
+    add_endpoints(app, endpoints)
+    return app
+
+
+def serve(service: str, factory: Callable[[Settings], web.Application]) -> None:
+    """Entry point of `python -m services.<name>` and `credledger serve <name>`."""
+    settings = load_settings()
+    configure_logging(service, settings.log_level, settings.log_format)
+    web.run_app(
+        factory(settings), host=settings.host, port=settings.port_of(service),  # type: ignore[arg-type]
+        access_log=None, print=None, handler_cancellation=True,
+    )

@@ -1,0 +1,102 @@
+"""Typed settings, read once from the environment.
+
+Every port, URL and secret has a default that works on a developer machine;
+production overrides them through the environment (twelve-factor). Settings
+are read in one place so that `credledger up` can hand the same values to
+every child process and a typo in a variable name fails loudly at start.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+import msgspec
+
+ServiceName = Literal["registry", "issuance", "revocation", "verification"]
+SERVICE_NAMES: tuple[ServiceName, ...] = ("registry", "issuance", "revocation", "verification")
+
+DEFAULT_PORTS: dict[ServiceName, int] = {
+    "registry": 8081,
+    "issuance": 8082,
+    "revocation": 8083,
+    "verification": 8084,
+}
+
+_ENV_PREFIX = "CREDLEDGER_"
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/credledger"
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_topic_prefix: str = "credledger"
+    kafka_partitions: int = 4
+    host: str = "127.0.0.1"
+    registry_port: int = DEFAULT_PORTS["registry"]
+    issuance_port: int = DEFAULT_PORTS["issuance"]
+    revocation_port: int = DEFAULT_PORTS["revocation"]
+    verification_port: int = DEFAULT_PORTS["verification"]
+    relay_port: int = 8085
+    gateway_port: int = 8080
+    public_base_url: str = "http://127.0.0.1:8080"
+    # The environment this process runs in. "production" refuses unsafe
+    # development shortcuts such as the bootstrap admin key.
+    environment: Literal["development", "test", "production"] = "development"
+    bootstrap_admin_key: str = ""
+    # The transparency log: the origin line of its checkpoints and the
+    # Ed25519 seed (base64, 32 bytes) they are signed with.
+    log_origin: str = "credledger.local/ledger"
+    log_signing_key: str = ""
+    checkpoint_every_events: int = 1000
+    checkpoint_every_seconds: float = 10.0
+    max_body_bytes: int = 1 * 1024 * 1024
+    max_bulk_body_bytes: int = 64 * 1024 * 1024
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    def port_of(self, service: ServiceName) -> int:
+        return getattr(self, f"{service}_port")
+
+    def url_of(self, service: ServiceName) -> str:
+        return f"http://{self.host}:{self.port_of(service)}"
+
+    def topic(self, name: str) -> str:
+        return f"{self.kafka_topic_prefix}.{name}"
+
+    def to_env(self) -> dict[str, str]:
+        """The environment variables that reproduce these settings in a child."""
+        env: dict[str, str] = {}
+        for field in self.__struct_fields__:
+            value = getattr(self, field)
+            env[_env_name(field)] = str(value)
+        return env
+
+
+def _env_name(field: str) -> str:
+    # DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS keep their conventional names
+    # so that the usual tooling (psql, docker-compose, k8s secrets) just works.
+    if field in ("database_url", "kafka_bootstrap_servers"):
+        return field.upper()
+    return _ENV_PREFIX + field.upper()
+
+
+def load_settings(environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+    """Build Settings from the environment; a malformed value is a startup error."""
+    environ = dict(os.environ) if environ is None else environ
+    raw: dict[str, object] = {}
+    for field in Settings.__struct_fields__:
+        name = _env_name(field)
+        if name in environ:
+            raw[field] = environ[name]
+    raw.update(overrides)
+    try:
+        settings = msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SystemExit(f"invalid configuration: {exc}") from None
+    if settings.environment == "production" and settings.bootstrap_admin_key:
+        raise SystemExit(
+            "invalid configuration: CREDLEDGER_BOOTSTRAP_ADMIN_KEY must not be set in production"
+        )
+    return settings

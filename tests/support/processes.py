@@ -1,0 +1,35 @@
+"""Starting the project's real processes from tests, and reaping them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from shared.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start(args: list[str], settings: Settings, log_path: Path, **extra_env: str) -> subprocess.Popen:
+    env = {**os.environ, **settings.to_env(), **extra_env}
+    return subprocess.Popen(
+        [sys.executable, *args], env=env, cwd=ROOT,
+        stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+
+
+def kill_hard(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def stop(process: subprocess.Popen, timeout: float = 20) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            kill_hard(process)

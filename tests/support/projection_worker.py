@@ -1,0 +1,47 @@
+"""A durable projection run as its own process, for the fault-injection tests.
+
+It records every applied position in `test_applied` (no unique key on
+purpose): a double-applied event shows up as a duplicate row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import asyncpg
+
+from shared.ledger.events import EventCatalog, RecordedEvent
+from shared.ledger.projection import PostgresProjection, ProjectionRunner
+from shared.ledger.store import Ledger
+from shared.logs import configure_logging
+from shared.settings import load_settings
+
+CREATE_TABLE = "CREATE TABLE IF NOT EXISTS test_applied (position bigint NOT NULL, stream_id text NOT NULL)"
+
+
+class AppliedProjection(PostgresProjection):
+    async def apply_one(self, conn: asyncpg.Connection, event: RecordedEvent) -> None:
+        await conn.execute("INSERT INTO test_applied VALUES ($1, $2)", event.position, event.stream_id)
+
+
+async def main() -> None:
+    settings = load_settings()
+    configure_logging("projection-worker", "INFO", "json")
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
+    await pool.execute(CREATE_TABLE)
+    runner = ProjectionRunner(
+        AppliedProjection(pool, "test.applied"), Ledger(pool, EventCatalog()),
+        settings.kafka_bootstrap_servers, settings.topic("ledger"),
+        partitions=settings.kafka_partitions, idle_check_interval=0.5, broker_retry_interval=1.0,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    await runner.run(stop)
+    await pool.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
