@@ -88,14 +88,20 @@ class _CommitOnRevoke(ConsumerRebalanceListener):
 
 
 class BusConsumer:
-    """A consumer group member that commits offsets only after its handler
-    has durably applied a batch (at-least-once, never at-most-once)."""
+    """A consumer that commits offsets only after its handler has durably
+    applied a batch (at-least-once, never at-most-once).
+
+    With a `group_id` it is a consumer-group member (partitions balanced
+    across members, offsets committed). Without one it reads every partition
+    from the current end and commits nothing: for in-memory read models that
+    rebuild from the ledger on start and need every event in every replica.
+    """
 
     def __init__(
         self,
         bootstrap: str,
         topics: Sequence[str],
-        group_id: str,
+        group_id: str | None,
         handler: Handler,
         metrics: ConsumerMetrics | None = None,
         max_records: int = 5000,
@@ -118,7 +124,17 @@ class BusConsumer:
 
     async def start(self) -> None:
         await self._consumer.start()
-        self._consumer.subscribe(list(self._topics), listener=_CommitOnRevoke(self))
+        if self._group_id is not None:
+            self._consumer.subscribe(list(self._topics), listener=_CommitOnRevoke(self))
+            return
+        await self._consumer._client.force_metadata_update()  # noqa: SLF001 - no public refresh
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in self._topics
+            for p in sorted(self._consumer.partitions_for_topic(topic) or ())
+        ]
+        self._consumer.assign(partitions)
+        await self._consumer.seek_to_end(*partitions)
 
     async def stop(self) -> None:
         try:
@@ -139,7 +155,7 @@ class BusConsumer:
         return len(records)
 
     async def commit_processed(self) -> None:
-        if not self._processed:
+        if not self._processed or self._group_id is None:
             return
         offsets, self._processed = self._processed, {}
         try:
@@ -156,6 +172,6 @@ class BusConsumer:
             if highwater is None:
                 continue
             position = await self._consumer.position(tp)
-            self._metrics.lag.labels(self._group_id, tp.topic, str(tp.partition)).set(
+            self._metrics.lag.labels(self._group_id or "", tp.topic, str(tp.partition)).set(
                 max(highwater - position, 0)
             )

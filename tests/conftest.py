@@ -13,7 +13,7 @@ import pytest
 
 from shared.db.migrate import apply_migrations, with_database
 from shared.settings import Settings, load_settings
-from tests.support.backends import kafka_broker, postgres_server
+from credledger.backends import kafka_broker, postgres_server
 
 BOOTSTRAP_ADMIN_KEY = "test-bootstrap-admin-key"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Sequence
 
 from aiohttp import web
@@ -40,8 +39,8 @@ async def log_tree_ctx(app: web.Application) -> AsyncIterator[None]:
         Ledger(app[POOL_KEY], EventCatalog()),
         settings.kafka_bootstrap_servers,
         settings.topic(LEDGER_TOPIC),
-        # In memory, so every replica needs every event: a group of its own.
-        group_id=f"verification.log_tree.{uuid.uuid4().hex[:12]}",
+        # In memory: every replica needs every event and rebuilds on start.
+        group_id=None,
         partitions=settings.kafka_partitions,
         metrics=ProjectionMetrics(app[METRICS_REGISTRY_KEY]),
     )

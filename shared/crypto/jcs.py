@@ -3,28 +3,28 @@
 Every credential we sign or verify is canonicalized twice (document and proof
 configuration), so JCS sits on the hot path. ``rfc8785`` is the reference
 implementation but is pure Python; ``msgspec`` emits the same bytes for the
-subset of JSON that real credentials use, roughly an order of magnitude faster.
+JSON that real credentials contain, about ten times faster.
 
-The fast path is taken only when :func:`fast_path_applies` proves the output is
-identical; everything else goes to ``rfc8785``, so :func:`canonicalize` always
-returns exactly ``rfc8785.dumps(obj)`` (or raises what it raises). What the
-check relies on, each verified in ``tests/unit/test_crypto_jcs.py``:
+:func:`canonicalize` takes the fast path only for input it can prove msgspec
+renders exactly as JCS; everything else goes to ``rfc8785``. The output is
+therefore always ``rfc8785.dumps(obj)``, or the same exception. The proof
+rests on these facts, each checked in ``tests/unit/test_crypto_jcs.py``:
 
 * String escaping: msgspec escapes exactly ``"``, ``\\`` and U+0000..U+001F,
   using ``\\b \\t \\n \\f \\r`` or lowercase ``\\u00xx``, and writes everything
   else (``/``, U+007F, U+2028/9, non-ASCII) as raw UTF-8, just as JCS does.
 * Key order: msgspec sorts by code point, JCS by UTF-16 code unit. The two
-  orders agree unless a key holds a character above U+FFFF, so such keys go to
-  the slow path.
-* Numbers: JCS formats numbers the ECMAScript way (``5.0`` -> ``5``, ``1e21`` ->
-  ``1e+21``, ``-0.0`` -> ``0``) and msgspec does not, so any float goes to the
-  slow path. ``int`` output matches, but rfc8785 rejects integers beyond
-  +-(2**53 - 1), so those go to the slow path too, which then raises.
-* Types: only exact ``dict``/``list``/``str``/``int``/``bool``/``None`` qualify.
-  msgspec would also serialize tuples, subclasses, enums, datetimes, non-string
-  keys etc., where rfc8785 either differs or raises.
-* Lone surrogates make msgspec raise ``UnicodeEncodeError``. We then fall back
-  to rfc8785 so the caller sees its ``CanonicalizationError``.
+  agree unless a key holds a character above U+FFFF, so such keys go slow.
+* Integers print alike, but rfc8785 rejects those beyond +-(2**53 - 1), so
+  they go slow (and raise there).
+* Floats print differently (msgspec ``42.0``/``1e21``, JCS ``42``/``1e+21``),
+  so each float is pre-rendered in JCS form and spliced in as ``msgspec.Raw``.
+  NaN and infinities go slow (and raise there).
+* Types: only exact ``dict``/``list``/``str``/``int``/``float``/``bool``/``None``
+  qualify. msgspec would also encode tuples, subclasses, enums, datetimes,
+  bytes and sets, where rfc8785 differs or raises.
+* Lone surrogates make msgspec raise ``UnicodeEncodeError``; we then fall
+  back so the caller sees rfc8785's own error.
 """
 
 from __future__ import annotations
@@ -74,46 +74,53 @@ def _fast_path_input(obj: Any) -> Any:
 
 
 def _rewrite(node: Any) -> Any:
-    # One recursive function with the container loops inline: this runs for
-    # every credential, and measured ~40% faster than a stack-based walk or
-    # separate helpers. String values, most of a credential, are skipped inline.
+    # Recursive, with string values (most of a credential) skipped inline by
+    # the container helpers: measured faster than an explicit-stack walk.
     kind = type(node)
-    if kind is str:
-        return node
     if kind is dict:
-        copied: Any = None
-        for key, value in node.items():
-            # isascii() is O(1) in CPython, so only non-ASCII keys get scanned.
-            if type(key) is not str or not (key.isascii() or max(key) <= _MAX_BMP):
-                return _SLOW_PATH
-            if type(value) is str:
-                continue
-            new = _rewrite(value)
-            if new is not value:
-                if new is _SLOW_PATH:
-                    return _SLOW_PATH
-                if copied is None:
-                    copied = dict(node)
-                copied[key] = new
-        return node if copied is None else copied
+        return _rewrite_dict(node)
     if kind is list:
-        copied = None
-        for index, value in enumerate(node):
-            if type(value) is str:
-                continue
-            new = _rewrite(value)
-            if new is not value:
-                if new is _SLOW_PATH:
-                    return _SLOW_PATH
-                if copied is None:
-                    copied = list(node)
-                copied[index] = new
-        return node if copied is None else copied
+        return _rewrite_list(node)
     if kind is int:
         return node if -_MAX_SAFE_INT <= node <= _MAX_SAFE_INT else _SLOW_PATH
     if kind is float:
         return _jcs_number(node)
-    return node if kind is bool or node is None else _SLOW_PATH  # tuples, subclasses...
+    if kind is str or kind is bool or node is None:
+        return node
+    return _SLOW_PATH  # tuples, subclasses, foreign types
+
+
+def _rewrite_dict(node: dict[Any, Any]) -> Any:
+    copied: dict[str, Any] | None = None
+    for key, value in node.items():
+        # isascii() is O(1) in CPython, so only non-ASCII keys get scanned.
+        if type(key) is not str or not (key.isascii() or max(key) <= _MAX_BMP):
+            return _SLOW_PATH
+        if type(value) is str:
+            continue
+        new = _rewrite(value)
+        if new is not value:  # a float was pre-rendered below, or a dead end
+            if new is _SLOW_PATH:
+                return _SLOW_PATH
+            if copied is None:
+                copied = dict(node)
+            copied[key] = new
+    return node if copied is None else copied
+
+
+def _rewrite_list(node: list[Any]) -> Any:
+    copied: list[Any] | None = None
+    for index, value in enumerate(node):
+        if type(value) is str:
+            continue
+        new = _rewrite(value)
+        if new is not value:
+            if new is _SLOW_PATH:
+                return _SLOW_PATH
+            if copied is None:
+                copied = list(node)
+            copied[index] = new
+    return node if copied is None else copied
 
 
 def _jcs_number(value: float) -> Any:

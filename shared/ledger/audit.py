@@ -21,9 +21,8 @@ _CHUNK = 20_000
 _SCAN = """
 SELECT position, stream_id, version, event_type, payload, metadata, prev_hash, hash
   FROM ledger.events
- WHERE position > $1 AND ($2::bigint IS NULL OR position <= $2)
+ WHERE position > $1 AND position <= least($1 + $3, $2)
  ORDER BY position
- LIMIT $3
 """
 
 
@@ -50,12 +49,17 @@ async def verify_chain(
         if expected_prev is None:
             return AuditResult(ok=False, from_position=start, checked=0, last_position=start - 1,
                                first_bad_position=start - 1, reason="missing position")
+    if to_position is None:
+        to_position = await conn.fetchval("SELECT coalesce(max(position), 0) FROM ledger.events")
     position, checked = start - 1, 0
     sha256 = hashlib.sha256
     while True:
+        if position >= to_position:
+            break
         rows = await conn.fetch(_SCAN, position, to_position, _CHUNK)
         if not rows:
-            break
+            return AuditResult(ok=False, from_position=start, checked=checked, last_position=position,
+                               first_bad_position=position + 1, reason=f"gap: position {position + 1} is missing")
         for pos, stream, version, etype, payload, meta, prev, digest in rows:
             reason = ""
             if pos != position + 1:

@@ -32,18 +32,13 @@ def check_identifier(kind: str, value: str) -> None:
         )
 
 
+_ENTRY_LAYOUT = b'{"metadata":%b,"payload":%b,"position":%d,"stream":"%b","type":"%b","version":%d}'
+
+
 def entry_bytes(
     position: int, stream_id: str, version: int, event_type: str, payload: bytes, metadata: bytes
 ) -> bytes:
-    return b"".join((
-        b'{"metadata":', metadata,
-        b',"payload":', payload,
-        b',"position":', str(position).encode(),
-        b',"stream":"', stream_id.encode(),
-        b'","type":"', event_type.encode(),
-        b'","version":', str(version).encode(),
-        b"}",
-    ))
+    return _ENTRY_LAYOUT % (metadata, payload, position, stream_id.encode(), event_type.encode(), version)
 
 
 def chain_hash(prev_hash: bytes, entry: bytes) -> bytes:

@@ -50,6 +50,9 @@ class LogSigner:
     def sign(self, checkpoint: Checkpoint) -> str:
         return sign_note(checkpoint.to_body(), self.origin, self._key)
 
+    def sign_tree(self, log_tree: "LogTree") -> str:
+        return self.sign(Checkpoint(self.origin, log_tree.size, log_tree.tree.root()))
+
 
 class LogTree:
     """The ledger's Merkle tree in memory; its size is the last position added."""

@@ -103,7 +103,7 @@ class ProjectionRunner:
         bootstrap: str,
         topic: str,
         *,
-        group_id: str | None = None,
+        group_id: str | None,
         metrics: ProjectionMetrics | None = None,
         partitions: int = 4,
         idle_check_interval: float = 1.0,
@@ -114,7 +114,8 @@ class ProjectionRunner:
         self._ledger = ledger
         self._bootstrap = bootstrap
         self._topic = topic
-        self._group_id = group_id or f"projection.{projection.name}"
+        # None: no consumer group (see BusConsumer), for in-memory projections.
+        self._group_id = group_id
         self._metrics = metrics or ProjectionMetrics(CollectorRegistry())
         self._partitions = partitions
         self._idle_check_interval = idle_check_interval

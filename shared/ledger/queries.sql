@@ -8,11 +8,11 @@ LOCK TABLE ledger.events IN EXCLUSIVE MODE
 SELECT position, hash FROM ledger.events ORDER BY position DESC LIMIT 1
 
 -- name: stream_versions
-SELECT s.stream_id,
-       (SELECT e.version FROM ledger.events e
-         WHERE e.stream_id = s.stream_id
-         ORDER BY e.version DESC LIMIT 1) AS version
-  FROM unnest($1::text[]) AS s(stream_id)
+-- One index scan with array keys; streams not in the ledger yet are absent.
+SELECT stream_id, max(version) AS version
+  FROM ledger.events
+ WHERE stream_id = ANY($1::text[])
+ GROUP BY stream_id
 
 -- name: notify_appended
 SELECT pg_notify('ledger_appended', $1::text)

@@ -100,7 +100,7 @@ class Ledger:
     ) -> dict[str, int]:
         streams = list(dict.fromkeys(e.stream_id for e in events))
         rows = await conn.fetch(QUERIES["stream_versions"], streams)
-        versions = {r["stream_id"]: r["version"] or 0 for r in rows}
+        versions = dict.fromkeys(streams, 0) | {r["stream_id"]: r["version"] for r in rows}
         for stream_id, want in expected.items():
             actual = versions.get(stream_id, 0)
             if actual != want:

@@ -32,7 +32,7 @@ async def main() -> None:
     await pool.execute(CREATE_TABLE)
     runner = ProjectionRunner(
         AppliedProjection(pool, "test.applied"), Ledger(pool, EventCatalog()),
-        settings.kafka_bootstrap_servers, settings.topic("ledger"),
+        settings.kafka_bootstrap_servers, settings.topic("ledger"), group_id="test.applied",
         partitions=settings.kafka_partitions, idle_check_interval=0.5, broker_retry_interval=1.0,
     )
     stop = asyncio.Event()

@@ -1,4 +1,4 @@
-"""Real Postgres and a real Kafka-protocol broker for the tests.
+"""Real Postgres and a real Kafka-protocol broker for tests and benchmarks.
 
 Postgres: DATABASE_URL if set; else the machine's server on 127.0.0.1:5432
 if it answers; else an embedded server in a temporary folder. The broker:
@@ -8,14 +8,12 @@ both come from testcontainers (Postgres and Apache Kafka images) instead.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-
-import asyncpg
 
 from credledger.embedded import EmbeddedKafka, EmbeddedPostgres, free_port
 from shared.db.migrate import with_database
@@ -27,12 +25,11 @@ def use_testcontainers() -> bool:
     return os.environ.get("CREDLEDGER_TESTCONTAINERS") == "1"
 
 
-async def _answers(dsn: str) -> bool:
+def _local_postgres_listens() -> bool:
     try:
-        conn = await asyncpg.connect(dsn, timeout=2)
-    except (OSError, asyncpg.PostgresError, TimeoutError):
+        socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
+    except OSError:
         return False
-    await conn.close()
     return True
 
 
@@ -46,7 +43,7 @@ def postgres_server() -> Iterator[str]:
 
         with PostgresContainer("postgres:17", driver=None) as container:
             yield with_database(container.get_connection_url(), "postgres")
-    elif asyncio.run(_answers(LOCAL_POSTGRES)):
+    elif _local_postgres_listens():
         yield LOCAL_POSTGRES
     else:
         with tempfile.TemporaryDirectory(prefix="credledger-pg-") as folder:

@@ -1,0 +1,142 @@
+"""Ledger append and audit throughput, beside the raw Postgres COPY rate.
+
+    python bench/ledger_append.py [--events 100000] [--log-size 1000000]
+
+Figures, all in one run against the same database:
+- raw COPY of equivalent rows into an unindexed table, in 500-row
+  transactions (the raw limit the ledger is compared with);
+- ledger appends in batches of 500 (events/s, and the ratio to raw COPY);
+- single-event appends from 8 concurrent writers (events/s);
+- `audit verify` over a log of --log-size entries (events/s);
+- inclusion-proof time in a --log-size Merkle tree (ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import asyncpg  # noqa: E402
+
+from bench._support import Timer, bench_database_name, bench_postgres, fresh_database, report  # noqa: E402
+from shared.ledger.audit import verify_chain  # noqa: E402
+from shared.ledger.checkpoints import LogTree  # noqa: E402
+from shared.ledger.events import Event, EventCatalog, Metadata  # noqa: E402
+from shared.ledger.store import Ledger, NewEvent  # noqa: E402
+
+
+class BenchIssued(Event, frozen=True):
+    """Roughly the size of a real issuance event's summary fields."""
+
+    event_type = "bench.Issued"
+    credential_id: str
+    issuer: str
+    achievement: str
+    learner_hash: str
+    document_hash: str
+
+
+CATALOG = EventCatalog(BenchIssued)
+META = Metadata(actor="bench-client", tenant="bench-tenant", request_id="bench")
+BATCH = 500
+
+
+def make_event(i: int) -> NewEvent:
+    cid = f"urn:uuid:{i:08d}-0000-4000-8000-{random.getrandbits(48):012x}"
+    return NewEvent(cid, BenchIssued(
+        credential_id=cid, issuer="did:web:uni.example", achievement=f"ach-{i % 50}",
+        learner_hash="sha256$" + os.urandom(32).hex(), document_hash=os.urandom(32).hex(),
+    ))
+
+
+async def raw_copy_rate(pool: asyncpg.Pool, events: list[NewEvent]) -> float:
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "CREATE TABLE raw_copy (position bigint, stream_id text, version int, event_type text,"
+            " payload bytea, metadata bytea, prev_hash bytea, hash bytea)"
+        )
+        meta, digest = b'{"actor":"bench-client"}' * 4, os.urandom(32)
+        rows = [(i, e.stream_id, 1, "bench.Issued", CATALOG.encode(e.event), meta, digest, digest)
+                for i, e in enumerate(events, 1)]
+        with Timer() as timer:
+            for start in range(0, len(rows), BATCH):
+                async with conn.transaction():
+                    await conn.copy_records_to_table("raw_copy", records=rows[start:start + BATCH])
+    return len(rows) / timer.seconds
+
+
+async def batched_append_rate(ledger: Ledger, events: list[NewEvent]) -> float:
+    with Timer() as timer:
+        for start in range(0, len(events), BATCH):
+            await ledger.append(events[start:start + BATCH], META)
+    return len(events) / timer.seconds
+
+
+async def concurrent_single_rate(ledger: Ledger, writers: int = 8, each: int = 400) -> float:
+    async def writer(w: int) -> None:
+        for i in range(each):
+            await ledger.append([make_event(w * each + i)], META)
+
+    with Timer() as timer:
+        await asyncio.gather(*(writer(w) for w in range(writers)))
+    return writers * each / timer.seconds
+
+
+async def grow_log(ledger: Ledger, size: int) -> None:
+    head = await ledger.head_position()
+    while head < size:
+        n = min(5000, size - head)
+        await ledger.append([make_event(head + i) for i in range(n)], META)
+        head += n
+        print(f"\r  growing the log: {head:,}/{size:,}", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--log-size", type=int, default=1_000_000)
+    args = parser.parse_args()
+    with bench_postgres() as admin_url:
+        async with fresh_database(admin_url, bench_database_name("ledger")) as url:
+            pool = await asyncpg.create_pool(url, min_size=9, max_size=9)
+            ledger = Ledger(pool, CATALOG)
+            events = [make_event(i) for i in range(args.events)]
+            raw = await raw_copy_rate(pool, events)
+            report("raw COPY, 500-row transactions", raw, "rows/s")
+            report("ledger append, batches of 500", await batched_append_rate(ledger, events),
+                   "events/s", raw, "raw COPY")
+            report("ledger append, 1 event x 8 writers", await concurrent_single_rate(ledger),
+                   "events/s", raw, "raw COPY")
+            await grow_log(ledger, args.log_size)
+            async with pool.acquire() as conn:
+                with Timer() as timer:
+                    result = await verify_chain(conn)
+                assert result.ok, result
+                report(f"audit verify ({result.checked:,} events)", result.checked / timer.seconds, "events/s")
+                log_tree = LogTree()
+                with Timer() as timer:
+                    await log_tree.catch_up(conn)
+                report(f"Merkle tree load ({log_tree.size:,} leaves)", log_tree.size / timer.seconds, "leaves/s")
+            size = log_tree.size
+            samples = []
+            for _ in range(2000):
+                index = random.randrange(size)
+                started = time.perf_counter()
+                log_tree.tree.inclusion_proof(index, size)
+                samples.append((time.perf_counter() - started) * 1000)
+            print(f"{'inclusion proof, ' + f'{size:,}-entry log':<48} {statistics.mean(samples):>14.4f} ms mean,"
+                  f" p99 {statistics.quantiles(samples, n=100)[98]:.4f} ms")
+            await pool.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,122 @@
+"""The audit log: tampering is caught by `audit verify` and by proofs
+against a checkpoint signed before the rewrite."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import subprocess
+import sys
+
+import pytest
+
+from shared.ledger.audit import verify_chain
+from shared.ledger.chain import entry_bytes
+from shared.ledger.checkpoints import LogSigner, LogTree
+from shared.ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
+from shared.ledger.signed_note import verify_checkpoint
+from shared.ledger.store import Ledger, NewEvent
+from tests.support.events import TEST_CATALOG, TEST_METADATA, Noted
+from tests.support.processes import ROOT
+
+
+@pytest.fixture
+async def ledger_with_100(db) -> Ledger:
+    ledger = Ledger(db, TEST_CATALOG)
+    await ledger.append([NewEvent(f"s{i % 7}", Noted(text=f"e{i}", n=i)) for i in range(100)], TEST_METADATA)
+    return ledger
+
+
+async def superuser_rewrite(db, sql: str, *args) -> None:
+    """What an attacker with superuser rights could do: bypass the trigger."""
+    async with db.acquire() as conn, conn.transaction():
+        await conn.execute("ALTER TABLE ledger.events DISABLE TRIGGER events_no_update_delete")
+        await conn.execute(sql, *args)
+        await conn.execute("ALTER TABLE ledger.events ENABLE TRIGGER events_no_update_delete")
+
+
+def run_audit_cli(database_url: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "credledger", "audit", "verify", *args],
+        env={**os.environ, "DATABASE_URL": database_url}, cwd=ROOT,
+        capture_output=True, text=True, timeout=60,
+    )
+
+
+async def test_intact_chain_verifies_via_cli(ledger_with_100, database_url):
+    result = run_audit_cli(database_url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "positions 1..100 verified" in result.stdout
+    assert run_audit_cli(database_url, "--from", "50").returncode == 0
+
+
+async def test_edited_payload_is_caught_at_its_position(ledger_with_100, db, database_url):
+    await superuser_rewrite(db, "UPDATE ledger.events SET payload = $1 WHERE position = 37",
+                            b'{"n":1000,"text":"forged"}')
+    async with db.acquire() as conn:
+        result = await verify_chain(conn)
+    assert (result.ok, result.first_bad_position, result.checked) == (False, 37, 36)
+    assert "hash mismatch" in result.reason
+    cli = run_audit_cli(database_url)
+    assert cli.returncode == 1
+    assert "FAILED at position 37" in cli.stdout
+
+
+async def test_rehashed_entry_breaks_the_next_link(ledger_with_100, db, database_url):
+    row = await db.fetchrow("SELECT * FROM ledger.events WHERE position = 37")
+    forged = b'{"n":37,"text":"forged"}'
+    entry = entry_bytes(37, row["stream_id"], row["version"], row["event_type"], forged, row["metadata"])
+    new_hash = hashlib.sha256(row["prev_hash"] + entry).digest()
+    await superuser_rewrite(db, "UPDATE ledger.events SET payload = $1, hash = $2 WHERE position = 37",
+                            forged, new_hash)
+    async with db.acquire() as conn:
+        result = await verify_chain(conn)
+    assert (result.ok, result.first_bad_position) == (False, 38)
+    assert "predecessor link" in result.reason
+
+
+async def test_full_rewrite_passes_the_chain_but_not_the_signed_checkpoint(ledger_with_100, db):
+    """An attacker who recomputes every later hash defeats the chain check
+    alone; a checkpoint signed earlier still exposes the rewrite."""
+    signer = LogSigner("test.example/log", base64.b64encode(os.urandom(32)).decode())
+    before = LogTree()
+    async with db.acquire() as conn:
+        await before.catch_up(conn)
+    checkpoint_note = signer.sign_tree(before)
+    honest_leaf_37 = before.tree.leaf(36)
+
+    rows = await db.fetch("SELECT * FROM ledger.events WHERE position >= 37 ORDER BY position")
+    prev = rows[0]["prev_hash"]
+    async with db.acquire() as conn, conn.transaction():
+        await conn.execute("ALTER TABLE ledger.events DISABLE TRIGGER events_no_update_delete")
+        for row in rows:
+            payload = b'{"n":0,"text":"rewritten"}' if row["position"] == 37 else row["payload"]
+            digest = hashlib.sha256(prev + entry_bytes(row["position"], row["stream_id"], row["version"],
+                                                       row["event_type"], payload, row["metadata"])).digest()
+            await conn.execute("UPDATE ledger.events SET payload = $2, prev_hash = $3, hash = $4"
+                               " WHERE position = $1", row["position"], payload, prev, digest)
+            prev = digest
+        await conn.execute("ALTER TABLE ledger.events ENABLE TRIGGER events_no_update_delete")
+        assert (await verify_chain(conn)).ok  # the chain alone is fooled
+
+    checkpoint = verify_checkpoint(checkpoint_note, signer.vkey)
+    after = LogTree()
+    async with db.acquire() as conn:
+        await after.catch_up(conn)
+    rewritten_leaf_37 = after.tree.leaf(36)
+    proof = after.tree.inclusion_proof(36, 100)
+    assert verify_inclusion(36, 100, honest_leaf_37, before.tree.inclusion_proof(36, 100), checkpoint.root_hash)
+    assert not verify_inclusion(36, 100, rewritten_leaf_37, proof, checkpoint.root_hash)
+    assert after.tree.root(100) != checkpoint.root_hash
+    # Even an untouched entry's proof, served by the rewritten log, no longer
+    # matches the old checkpoint: the rewrite is visible to every verifier.
+    row5 = await db.fetchrow("SELECT * FROM ledger.events WHERE position = 5")
+    leaf5 = leaf_hash(entry_bytes(*[row5[c] for c in ("position", "stream_id", "version", "event_type",
+                                                       "payload", "metadata")]))
+    assert verify_inclusion(4, 100, leaf5, before.tree.inclusion_proof(4, 100), checkpoint.root_hash)
+    assert not verify_inclusion(4, 100, leaf5, after.tree.inclusion_proof(4, 100), checkpoint.root_hash)
+    # The untouched prefix is still consistent; the rewritten log is not.
+    assert after.tree.root(36) == before.tree.root(36)
+    assert not verify_consistency(36, 100, after.tree.root(36), checkpoint.root_hash,
+                                  after.tree.consistency_proof(36, 100))

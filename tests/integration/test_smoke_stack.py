@@ -1,0 +1,126 @@
+"""End to end: the relay and the four services as real subprocesses, the way
+`credledger up` starts them; and `credledger up` itself on the embedded
+default, restarted on the same home."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import ExitStack
+
+import asyncpg
+import msgspec
+import psutil
+import pytest
+
+from credledger.embedded import free_port, port_is_free
+from credledger.stack import start_children
+from shared.db.migrate import with_database
+from shared.settings import SERVICE_NAMES
+from tests.support.processes import ROOT
+
+
+def get(url: str) -> tuple[int, bytes, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read(), response.headers["Content-Type"]
+    except urllib.error.HTTPError as error:
+        return error.code, error.read(), error.headers["Content-Type"]
+
+
+def service_ports() -> dict[str, int]:
+    return {f"{name}_port": free_port() for name in SERVICE_NAMES} | {"relay_port": free_port()}
+
+
+async def test_four_services_start_serve_and_stop_cleanly(settings, tmp_path):
+    settings = msgspec.structs.replace(settings, **service_ports())
+    with ExitStack() as stack:
+        children = await asyncio.to_thread(start_children, settings, tmp_path, stack)
+        for service in SERVICE_NAMES:
+            url = settings.url_of(service)
+            status, body, _ = get(f"{url}/readyz")
+            assert status == 200 and json.loads(body)["checks"] == {"postgres": True, "broker": True}
+            status, body, _ = get(f"{url}/openapi.json")
+            spec = json.loads(body)
+            assert spec["openapi"].startswith("3.1") and "/v1/whoami" in spec["paths"]
+            get(f"{url}/v1/whoami")  # a 401, counted under its route template
+            status, body, content_type = get(f"{url}/metrics")
+            assert content_type.startswith("text/plain")
+            assert f'route="/v1/whoami",service="{service}",status="401"' in body.decode()
+        pids = [p.pid for p in children.values()]
+    for name, process in children.items():
+        assert process.poll() is not None, f"{name} still running"
+    assert not [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
+    for service in SERVICE_NAMES:
+        assert port_is_free(settings.port_of(service))
+
+
+def wait_for_line(process: subprocess.Popen, needle: str, timeout: float = 120) -> list[str]:
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            if process.poll() is not None:
+                break
+            continue
+        lines.append(line)
+        if needle in line:
+            return lines
+    raise AssertionError(f"{needle!r} not seen; output:\n{''.join(lines)}")
+
+
+def start_up(home, env) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "credledger", "up", "--home", str(home)], cwd=ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+
+
+def stop_up(process: subprocess.Popen) -> str:
+    process.send_signal(signal.SIGINT)
+    out, _ = process.communicate(timeout=90)
+    assert process.returncode == 0, out
+    return out
+
+
+@pytest.mark.slow
+async def test_up_on_embedded_default_keeps_data_across_restarts(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")}
+    env.update({f"CREDLEDGER_{k.upper()}": str(v) for k, v in service_ports().items()})
+    home = tmp_path / "home"
+
+    first = start_up(home, env)
+    try:
+        lines = wait_for_line(first, "ready in")
+    except AssertionError:
+        first.kill()
+        raise
+    pg_line = next(line for line in lines if "embedded Postgres on port" in line)
+    port = int(pg_line.split("port ")[1].split(",")[0])
+    url = with_database(f"postgresql://postgres@127.0.0.1:{port}/x", "credledger")
+    conn = await asyncpg.connect(url)
+    await conn.execute("CREATE TABLE kept (v text)")
+    await conn.execute("INSERT INTO kept VALUES ('survives a restart')")
+    await conn.close()
+    children = [p.pid for p in psutil.Process(first.pid).children(recursive=True)]
+    assert "stopped" in stop_up(first)
+    assert not [pid for pid in children if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
+
+    second = start_up(home, env)
+    try:
+        lines = wait_for_line(second, "ready in")
+        assert any("migrations applied: 0" in line for line in lines)
+        pg_line = next(line for line in lines if "embedded Postgres on port" in line)
+        port = int(pg_line.split("port ")[1].split(",")[0])
+        conn = await asyncpg.connect(with_database(f"postgresql://postgres@127.0.0.1:{port}/x", "credledger"))
+        assert await conn.fetchval("SELECT v FROM kept") == "survives a restart"
+        await conn.close()
+    finally:
+        stop_up(second)
