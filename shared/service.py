@@ -25,6 +25,9 @@ from shared.http.endpoints import AUTHENTICATOR_KEY, BODY_LIMIT_KEY, Endpoint, a
 from shared.http.middleware import make_observability_middleware, problem_middleware
 from shared.http.openapi import build_openapi
 from shared.metrics import HttpMetrics
+from shared.events import CATALOG
+from shared.ledger.projection import Projection, ProjectionMetrics, ProjectionRunner
+from shared.ledger.store import Ledger
 from shared.logs import configure_logging
 from shared.settings import Settings, load_settings
 
@@ -32,7 +35,10 @@ SETTINGS_KEY = web.AppKey("settings", Settings)
 POOL_KEY = web.AppKey("pool", asyncpg.Pool)
 METRICS_REGISTRY_KEY = web.AppKey("metrics_registry", CollectorRegistry)
 BROKER_KEY = web.AppKey("broker", "BrokerProbe")
+PROJECTION_METRICS_KEY = web.AppKey("projection_metrics", ProjectionMetrics)
 OPENAPI_KEY = web.AppKey("openapi", dict)
+RUNNERS_KEY = web.AppKey("projection_runners", list)
+LEDGER_TOPIC = "ledger"
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 VERSION = "0.1.0"
@@ -87,6 +93,9 @@ async def readyz(request: web.Request) -> web.Response:
         "postgres": await database_reachable(app[POOL_KEY]),
         "broker": await app[BROKER_KEY].reachable(),
     }
+    for runner in app[RUNNERS_KEY]:
+        # A read model still replaying the ledger would answer from old state.
+        checks[f"projection:{runner.projection.name}"] = runner.caught_up.is_set()
     ready = all(checks.values())
     return json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
 
@@ -100,6 +109,32 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def openapi(request: web.Request) -> web.Response:
     return json_response(request.app[OPENAPI_KEY])
+
+
+def projection_context(
+    make: Callable[[web.Application], Projection], *, group_id: str | None = None
+) -> CleanupContext:
+    """A cleanup context that keeps a projection current while the app runs.
+
+    `group_id=None` suits in-memory projections (every replica reads every
+    event); durable ones pass a consumer group shared by their replicas.
+    """
+
+    async def run_projection(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS_KEY]
+        runner = ProjectionRunner(
+            make(app), Ledger(app[POOL_KEY], CATALOG), settings.kafka_bootstrap_servers,
+            settings.topic(LEDGER_TOPIC), group_id=group_id, partitions=settings.kafka_partitions,
+            metrics=app[PROJECTION_METRICS_KEY],
+        )
+        app[RUNNERS_KEY].append(runner)
+        stop = asyncio.Event()
+        task = asyncio.create_task(runner.run(stop))
+        yield
+        stop.set()
+        await task
+
+    return run_projection
 
 
 def create_service_app(
@@ -119,6 +154,8 @@ def create_service_app(
     app[METRICS_REGISTRY_KEY] = registry
     app[BODY_LIMIT_KEY] = settings.max_body_bytes
     app[OPENAPI_KEY] = build_openapi(f"credledger {service}", VERSION, endpoints)
+    app[RUNNERS_KEY] = []
+    app[PROJECTION_METRICS_KEY] = ProjectionMetrics(registry)
     app.cleanup_ctx.append(_postgres_ctx)
     app.cleanup_ctx.append(_broker_ctx)
     app.cleanup_ctx.extend(contexts)

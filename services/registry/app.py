@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from shared.http.common_handlers import WHOAMI
+from shared.http.common_handlers import AUTH_CHECK, WHOAMI
 from shared.service import create_service_app
 from shared.settings import Settings
 
-ENDPOINTS = [WHOAMI]
+ENDPOINTS = [WHOAMI, AUTH_CHECK]
 
 
 def create_app(settings: Settings) -> web.Application:

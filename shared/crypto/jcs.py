@@ -87,6 +87,10 @@ def _rewrite(node: Any) -> Any:
         return _jcs_number(node)
     if kind is str or kind is bool or node is None:
         return node
+    if kind is msgspec.Raw:
+        # Trusted to be canonical JSON already (produced by canonicalize):
+        # how the ledger embeds a signed document without re-encoding it.
+        return node
     return _SLOW_PATH  # tuples, subclasses, foreign types
 
 

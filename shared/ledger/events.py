@@ -82,7 +82,7 @@ class EventCatalog:
     def encode(self, event: Event) -> bytes:
         if type(event) is not self._types.get(event.event_type):
             raise UnknownEventType(f"{type(event).__name__} is not in this catalog")
-        return canonicalize(msgspec.to_builtins(event))
+        return canonicalize(_builtins(event))
 
     def decode(self, recorded: RecordedEvent) -> Event:
         event_class = self._types.get(recorded.event_type)
@@ -96,6 +96,17 @@ class EventCatalog:
             raise MalformedEvent(
                 f"position {recorded.position}: {recorded.event_type} payload is invalid: {exc}"
             ) from exc
+
+
+def _builtins(event: Event) -> dict[str, object]:
+    """Like msgspec.to_builtins, but a top-level msgspec.Raw field (an embedded
+    document that is already canonical JSON) is kept as it is, so its exact
+    bytes land in the payload and are hashed as they were signed."""
+    return {
+        name: value if type(value) is msgspec.Raw else msgspec.to_builtins(value)
+        for name in event.__struct_fields__
+        for value in (getattr(event, name),)
+    }
 
 
 def encode_metadata(metadata: Metadata) -> bytes:

@@ -45,7 +45,8 @@ async def test_four_services_start_serve_and_stop_cleanly(settings, tmp_path):
         for service in SERVICE_NAMES:
             url = settings.url_of(service)
             status, body, _ = get(f"{url}/readyz")
-            assert status == 200 and json.loads(body)["checks"] == {"postgres": True, "broker": True}
+            checks = json.loads(body)["checks"]
+            assert status == 200 and checks["postgres"] and checks["broker"] and all(checks.values())
             status, body, _ = get(f"{url}/openapi.json")
             spec = json.loads(body)
             assert spec["openapi"].startswith("3.1") and "/v1/whoami" in spec["paths"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from shared.ledger.events import Event, EventCatalog, Metadata
 
 
-class Noted(Event, frozen=True):
+class Noted(Event, frozen=True, kw_only=True):
     event_type = "test.Noted"
     text: str
     n: int = 0

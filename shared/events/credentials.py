@@ -1,0 +1,110 @@
+"""Credential lifecycle events: issuance, stacking, revocation, suspension.
+
+Every credential has its own stream, `credential:{uuid}`, so its version
+number orders its lifecycle and the optimistic-concurrency check stops two
+conflicting status changes. Stacks are `stack:{id}`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from shared.ledger.events import Event
+
+StatusPurpose = Literal["revocation", "suspension"]
+ReasonCode = Literal[
+    "issued_in_error", "fraud", "misconduct", "superseded", "key_compromise",
+    "accreditation_withdrawn", "component_revoked", "under_investigation", "other",
+]
+CauseKind = Literal["manual", "component_revoked", "key_compromised", "accreditation_withdrawn"]
+
+
+class StatusEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    purpose: StatusPurpose
+    list_id: str
+    index: int
+
+
+class Cause(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Why an automatic status change happened, naming what triggered it."""
+
+    kind: CauseKind
+    ref: str  # the component credential, key id or accreditation id
+
+
+class CredentialIssued(Event, frozen=True, kw_only=True):
+    event_type = "issuance.CredentialIssued"
+    credential_id: str  # "urn:uuid:..."
+    issuer_id: str
+    achievement_id: str
+    key_id: str
+    # "sha256$<hex>" of salt+identity, as in the credential's IdentityObject.
+    learner_hash: str
+    issued_at: str
+    valid_from: str
+    valid_until: str | None = None
+    issuer_reference: str | None = None
+    status: list[StatusEntry] = []
+    pathway_id: str | None = None
+    components: list[str] = []
+    signing: Literal["hosted", "issuer_signed"] = "hosted"
+    # SHA-256 (hex) of the signed credential's RFC 8785 form, and that form
+    # itself, embedded verbatim: the exact bytes the issuer signed.
+    document_hash: str
+    document: msgspec.Raw
+    # SHA-256 (hex) of the learner link token that lets the holder fetch it.
+    holder_token_hash: str = ""
+
+
+class StackClaimed(Event, frozen=True, kw_only=True):
+    event_type = "issuance.StackClaimed"
+    stack_id: str
+    pathway_id: str
+    learner_hash: str
+    component_ids: list[str]
+    award_credential_id: str
+    automatic: bool = False
+
+
+class CredentialRevoked(Event, frozen=True, kw_only=True):
+    event_type = "revocation.CredentialRevoked"
+    credential_id: str
+    reason_code: ReasonCode
+    reason: str
+    cause: Cause | None = None
+
+
+class CredentialSuspended(Event, frozen=True, kw_only=True):
+    event_type = "revocation.CredentialSuspended"
+    credential_id: str
+    reason_code: ReasonCode
+    reason: str
+    cause: Cause | None = None
+
+
+class CredentialReinstated(Event, frozen=True, kw_only=True):
+    event_type = "revocation.CredentialReinstated"
+    credential_id: str
+    reason_code: ReasonCode
+    reason: str
+
+
+class CredentialFlaggedForReview(Event, frozen=True, kw_only=True):
+    """A stacked award whose pathway says 'flag' when a component is revoked."""
+
+    event_type = "revocation.CredentialFlaggedForReview"
+    credential_id: str
+    reason: str
+    cause: Cause
+
+
+EVENTS: tuple[type[Event], ...] = (
+    CredentialIssued, StackClaimed, CredentialRevoked, CredentialSuspended,
+    CredentialReinstated, CredentialFlaggedForReview,
+)
+
+
+def credential_stream(credential_id: str) -> str:
+    return "credential:" + credential_id.removeprefix("urn:uuid:")

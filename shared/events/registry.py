@@ -1,0 +1,290 @@
+"""Registry events: agencies, accreditation, frameworks, issuers and their
+keys, achievement specifications, stacking pathways and API clients.
+
+Streams: `agency:{id}`, `accreditation:{id}`, `framework:{id}`,
+`issuer:{id}` (keys live on their issuer's stream), `achievement:{id}`,
+`pathway:{id}`, `client:{id}`. Times are RFC 3339 UTC strings ("...Z").
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from shared.ledger.events import Event
+
+Role = Literal["agency_admin", "issuer", "employer", "auditor"]
+CreditSystem = Literal["ECTS", "national_credits", "notional_hours"]
+
+
+class Part(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Base of value objects nested in events."""
+
+
+class AccreditationScope(Part, kw_only=True):
+    # Framework ids the holder may issue under; empty means any of the
+    # accreditor's own frameworks.
+    frameworks: list[str] = []
+    # EQF levels 1-8 the holder may award.
+    eqf_levels: list[int] = []
+    # ISCED-F 2013 field codes (e.g. "0613"); "*" means every field.
+    fields: list[str] = msgspec.field(default_factory=lambda: ["*"])
+    credit_bearing: bool = True
+
+
+class AgencyCreated(Event, frozen=True, kw_only=True):
+    event_type = "registry.AgencyCreated"
+    agency_id: str
+    name: str
+    jurisdiction: str  # ISO 3166-1 alpha-2
+    parent_agency_id: str | None = None
+    scope: AccreditationScope
+
+
+class AccreditationGranted(Event, frozen=True, kw_only=True):
+    event_type = "registry.AccreditationGranted"
+    accreditation_id: str
+    accreditor_id: str  # the granting agency
+    subject_kind: Literal["agency", "issuer"]
+    subject_id: str
+    scope: AccreditationScope
+    valid_from: str
+    valid_until: str | None = None
+
+
+class AccreditationSuspended(Event, frozen=True, kw_only=True):
+    event_type = "registry.AccreditationSuspended"
+    accreditation_id: str
+    reason: str
+    at: str
+
+
+class AccreditationReinstated(Event, frozen=True, kw_only=True):
+    event_type = "registry.AccreditationReinstated"
+    accreditation_id: str
+    at: str
+
+
+class AccreditationWithdrawn(Event, frozen=True, kw_only=True):
+    event_type = "registry.AccreditationWithdrawn"
+    accreditation_id: str
+    reason: str
+    at: str
+    # What happens to credentials already issued under it: the agency's call.
+    credentials_policy: Literal["keep", "revoke_issued_after"] = "keep"
+    revoke_issued_after: str | None = None
+
+
+class FrameworkLevel(Part, kw_only=True):
+    code: str
+    title: str
+    eqf_level: int | None = None
+
+
+class FrameworkPublished(Event, frozen=True, kw_only=True):
+    event_type = "registry.FrameworkPublished"
+    framework_id: str
+    agency_id: str
+    name: str
+    credit_system: CreditSystem
+    hours_per_credit: float | None = None
+    levels: list[FrameworkLevel]
+
+
+class Identifier(Part, kw_only=True):
+    scheme: str  # e.g. "erasmus", "lei", "national-register"
+    value: str
+
+
+class IssuerRegistered(Event, frozen=True, kw_only=True):
+    event_type = "registry.IssuerRegistered"
+    issuer_id: str
+    registered_by: str  # agency id
+    legal_name: str
+    country: str
+    did: str  # did:web served by the registry
+    homepage: str = ""
+    email: str = ""
+    identifiers: list[Identifier] = []
+
+
+class IssuerUpdated(Event, frozen=True, kw_only=True):
+    event_type = "registry.IssuerUpdated"
+    issuer_id: str
+    legal_name: str
+    homepage: str
+    email: str
+
+
+class IssuerKeyAdded(Event, frozen=True, kw_only=True):
+    event_type = "registry.IssuerKeyAdded"
+    issuer_id: str
+    key_id: str  # verification method fragment, e.g. "key-2026-01"
+    public_key_multibase: str  # Ed25519 multikey, "z6Mk..."
+    custody: Literal["hosted", "issuer_held"]
+    valid_from: str
+    valid_until: str | None = None
+
+
+class IssuerKeyRetired(Event, frozen=True, kw_only=True):
+    """The key's window ends (rotation); what it signed before stays valid."""
+
+    event_type = "registry.IssuerKeyRetired"
+    issuer_id: str
+    key_id: str
+    valid_until: str
+
+
+class IssuerKeyCompromised(Event, frozen=True, kw_only=True):
+    """Signatures made with the key at or after `compromised_at` are invalid."""
+
+    event_type = "registry.IssuerKeyCompromised"
+    issuer_id: str
+    key_id: str
+    compromised_at: str
+    reason: str
+
+
+class Workload(Part, kw_only=True):
+    ects: float | None = None
+    hours: float | None = None
+
+
+class Skill(Part, kw_only=True):
+    uri: str  # ESCO or another framework's URI
+    name: str
+
+
+class AchievementSpec(Part, kw_only=True):
+    """An approved micro-credential's content: the EU Council Recommendation
+    (2022) standard elements, mapped to an Open Badges 3.0 Achievement."""
+
+    title: str
+    description: str
+    criteria: str
+    achievement_type: str = "MicroCredential"
+    country: str
+    language: str = "en"
+    learning_outcomes: list[str]
+    workload: Workload
+    eqf_level: int
+    framework_id: str | None = None
+    level_code: str | None = None
+    field: str  # ISCED-F 2013 code
+    assessment_type: str
+    participation_form: Literal["online", "onsite", "blended"]
+    quality_assurance: str
+    credit_bearing: bool = True
+    prior_learning_recognised: bool = False
+    prerequisites: list[str] = []
+    identity_check: str | None = None
+    grading_scheme: str | None = None
+    stackable: bool = True
+    skills: list[Skill] = []
+    image: str | None = None
+    validity_days: int | None = None
+
+
+class AchievementProposed(Event, frozen=True, kw_only=True):
+    event_type = "registry.AchievementProposed"
+    achievement_id: str
+    issuer_id: str
+    spec: AchievementSpec
+
+
+class AchievementApproved(Event, frozen=True, kw_only=True):
+    event_type = "registry.AchievementApproved"
+    achievement_id: str
+    agency_id: str
+    at: str
+
+
+class AchievementRejected(Event, frozen=True, kw_only=True):
+    event_type = "registry.AchievementRejected"
+    achievement_id: str
+    agency_id: str
+    reason: str
+
+
+class AchievementWithdrawn(Event, frozen=True, kw_only=True):
+    event_type = "registry.AchievementWithdrawn"
+    achievement_id: str
+    reason: str
+
+
+class ChoiceGroup(Part, kw_only=True):
+    k: int
+    of: list[str]  # achievement ids
+
+
+class PathwayRule(Part, kw_only=True):
+    required: list[str] = []  # achievement ids that must all be held
+    choices: list[ChoiceGroup] = []
+    min_credits: float = 0.0  # ECTS
+    min_eqf_level: int | None = None
+    max_component_age_days: int | None = None
+    allow_other_issuers: bool = False
+    on_component_revoked: Literal["revoke", "flag"] = "flag"
+    auto_award: bool = False
+
+
+class PathwayProposed(Event, frozen=True, kw_only=True):
+    event_type = "registry.PathwayProposed"
+    pathway_id: str
+    issuer_id: str
+    title: str
+    award_achievement_id: str
+    rule: PathwayRule
+
+
+class PathwayApproved(Event, frozen=True, kw_only=True):
+    event_type = "registry.PathwayApproved"
+    pathway_id: str
+    agency_id: str
+    at: str
+
+
+class PathwayWithdrawn(Event, frozen=True, kw_only=True):
+    event_type = "registry.PathwayWithdrawn"
+    pathway_id: str
+    reason: str
+
+
+class ApiClientCreated(Event, frozen=True, kw_only=True):
+    event_type = "registry.ApiClientCreated"
+    client_id: str
+    tenant_id: str
+    role: Role
+    name: str
+    rate_limit_class: str = "standard"
+
+
+class ApiKeyIssued(Event, frozen=True, kw_only=True):
+    """Only the SHA-256 of the key is recorded; the key is shown once."""
+
+    event_type = "registry.ApiKeyIssued"
+    client_id: str
+    key_id: str
+    key_hash: str  # hex
+
+
+class ApiKeyRevoked(Event, frozen=True, kw_only=True):
+    event_type = "registry.ApiKeyRevoked"
+    client_id: str
+    key_id: str
+
+
+class ApiClientRevoked(Event, frozen=True, kw_only=True):
+    event_type = "registry.ApiClientRevoked"
+    client_id: str
+
+
+EVENTS: tuple[type[Event], ...] = (
+    AgencyCreated, AccreditationGranted, AccreditationSuspended, AccreditationReinstated,
+    AccreditationWithdrawn, FrameworkPublished, IssuerRegistered, IssuerUpdated,
+    IssuerKeyAdded, IssuerKeyRetired, IssuerKeyCompromised, AchievementProposed,
+    AchievementApproved, AchievementRejected, AchievementWithdrawn, PathwayProposed,
+    PathwayApproved, PathwayWithdrawn, ApiClientCreated, ApiKeyIssued, ApiKeyRevoked,
+    ApiClientRevoked,
+)
