@@ -1,0 +1,65 @@
+"""Conventions every service agrees on for credentials: identifiers, DIDs,
+verification methods, learner identity hashes and status list URLs."""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+import uuid
+from urllib.parse import quote, urlsplit
+
+VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
+OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
+IDENTITY_HASH_PREFIX = "sha256$"
+
+
+def new_credential_id() -> str:
+    return f"urn:uuid:{uuid.uuid4()}"
+
+
+def issuer_did(public_base_url: str, issuer_id: str) -> str:
+    """did:web for an issuer, resolved at {base}/issuers/{id}/did.json."""
+    host = quote(urlsplit(public_base_url).netloc, safe="")  # "host%3A8080" per did:web
+    return f"did:web:{host}:issuers:{issuer_id}"
+
+
+def issuer_id_from_did(did: str) -> str | None:
+    parts = did.split(":")
+    if len(parts) >= 5 and parts[:2] == ["did", "web"] and parts[-2] == "issuers":
+        return parts[-1]
+    return None
+
+
+def verification_method(did: str, key_id: str) -> str:
+    return f"{did}#{key_id}"
+
+
+def split_verification_method(method: str) -> tuple[str, str]:
+    did, _, fragment = method.partition("#")
+    return did, fragment
+
+
+def normalise_identity(kind: str, value: str) -> str:
+    """Emails compare case-insensitively; national ids ignore spacing and case."""
+    value = unicodedata.normalize("NFC", value).strip()
+    if kind == "emailAddress":
+        return value.lower()
+    return "".join(value.split()).upper()
+
+
+def identity_hash(kind: str, value: str, salt: str) -> str:
+    """Open Badges 3.0 IdentityObject hash: 'sha256$' + hex(SHA-256(identity || salt))."""
+    digest = hashlib.sha256((normalise_identity(kind, value) + salt).encode()).hexdigest()
+    return IDENTITY_HASH_PREFIX + digest
+
+
+def document_hash(canonical_document: bytes) -> str:
+    return hashlib.sha256(canonical_document).hexdigest()
+
+
+def status_list_url(public_base_url: str, list_id: str) -> str:
+    return f"{public_base_url.rstrip('/')}/status-lists/{list_id}"
+
+
+def list_id_from_url(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[-1]
