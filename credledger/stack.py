@@ -89,15 +89,16 @@ def resolve_backends(home: Path, stack: ExitStack) -> dict[str, str]:
         stack.callback(kafka.stop)
         overrides["kafka_bootstrap_servers"] = kafka.bootstrap
         say(f"embedded Kafka-compatible broker (Tansu) on {kafka.bootstrap}")
-    if not os.environ.get("CREDLEDGER_LOG_SIGNING_KEY"):
-        overrides["log_signing_key"] = log_signing_key(home)
+    for setting, filename in (("log_signing_key", "log-signing-key"), ("master_key", "master-key")):
+        if not os.environ.get(f"CREDLEDGER_{setting.upper()}"):
+            overrides[setting] = local_secret(home, filename)
     return overrides
 
 
-def log_signing_key(home: Path) -> str:
-    """The transparency log's key, created once per home and kept: checkpoints
-    signed before a restart must verify after it."""
-    path = home / "log-signing-key"
+def local_secret(home: Path, name: str) -> str:
+    """A 32-byte secret created once per home and kept: checkpoints signed and
+    keys sealed before a restart must still verify and open after it."""
+    path = home / name
     if not path.exists():
         path.touch(mode=0o600)
         path.write_text(base64.b64encode(os.urandom(32)).decode())

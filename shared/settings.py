@@ -47,6 +47,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Ed25519 seed (base64, 32 bytes) they are signed with.
     log_origin: str = "credledger.local/ledger"
     log_signing_key: str = ""
+    # 32 bytes, base64: seals hosted issuer signing keys (shared/key_vault.py).
+    master_key: str = ""
     checkpoint_every_events: int = 1000
     checkpoint_every_seconds: float = 10.0
     max_body_bytes: int = 1 * 1024 * 1024

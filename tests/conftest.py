@@ -73,6 +73,7 @@ def settings(database_url: str, kafka_bootstrap: str) -> Settings:
         max_body_bytes=64 * 1024,
         log_format="text",
         log_signing_key=base64.b64encode(os.urandom(32)).decode(),
+        master_key=base64.b64encode(os.urandom(32)).decode(),
         checkpoint_every_events=100,
         checkpoint_every_seconds=0.5,
     )
