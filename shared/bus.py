@@ -120,6 +120,10 @@ class BusConsumer:
             # offsets below the committed ones; start over rather than wait.
             auto_offset_reset="earliest",
             max_poll_records=max_records,
+            # The smallest session Kafka brokers accept by default: a member
+            # that died is replaced sooner, and groups form faster.
+            session_timeout_ms=6000,
+            heartbeat_interval_ms=2000,
         )
 
     async def start(self) -> None:
@@ -142,9 +146,23 @@ class BusConsumer:
         finally:
             await self._consumer.stop()
 
-    async def poll_once(self, timeout_ms: int = 500) -> int:
-        """Fetch one batch, hand it to the handler, then commit. Returns its size."""
-        batches = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=self._max_records)
+    async def poll_once(self, timeout_ms: int = 500, stop: asyncio.Event | None = None) -> int:
+        """Fetch one batch, hand it to the handler, then commit. Returns its size.
+
+        Setting `stop` abandons the fetch (a first fetch can wait seconds for
+        the group to form) but never a batch the handler has started on.
+        """
+        fetch = asyncio.ensure_future(
+            self._consumer.getmany(timeout_ms=timeout_ms, max_records=self._max_records)
+        )
+        if stop is not None:
+            stopped = asyncio.ensure_future(stop.wait())
+            await asyncio.wait((fetch, stopped), return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            if not fetch.done():
+                fetch.cancel()
+                return 0
+        batches = await fetch
         records = [r for part in batches.values() for r in part]
         if records:
             await self._handler(records)

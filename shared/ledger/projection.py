@@ -147,7 +147,7 @@ class ProjectionRunner:
         try:
             last_ledger_check = time.monotonic()
             while not stop.is_set():
-                if await consumer.poll_once(timeout_ms=200):
+                if await consumer.poll_once(timeout_ms=200, stop=stop):
                     continue
                 if time.monotonic() - last_ledger_check >= self._idle_check_interval:
                     await self.catch_up()
