@@ -57,7 +57,8 @@ class Accreditation:
     def covers(self, eqf_level: int, field_code: str) -> bool:
         scope = self.scope
         level_ok = not scope.eqf_levels or eqf_level in scope.eqf_levels
-        field_ok = "*" in scope.fields or field_code in scope.fields or field_code[:2] in scope.fields
+        # ISCED-F codes nest by prefix: broad "06" covers "061" and "0613".
+        field_ok = "*" in scope.fields or any(field_code.startswith(f) for f in scope.fields)
         return level_ok and field_ok
 
 
@@ -154,22 +155,47 @@ class RegistryState:
     def accreditation_for(
         self, issuer_id: str, moment: dt.datetime, eqf_level: int, field_code: str
     ) -> Accreditation | None:
-        """An accreditation that lets the issuer award this level and field at `moment`."""
+        """An accreditation that lets the issuer award this level and field at
+        `moment`, granted by an agency whose own authority held then."""
         for accreditation in self.accreditations_of(issuer_id):
-            if accreditation.active_at(moment) and accreditation.covers(eqf_level, field_code):
+            if (accreditation.active_at(moment) and accreditation.covers(eqf_level, field_code)
+                    and self.agency_in_force(accreditation.accreditor_id, moment)):
                 return accreditation
         return None
+
+    def agency_in_force(self, agency_id: str, moment: dt.datetime) -> bool:
+        """A root agency always is; a sub-agency while a delegation from its
+        parent is in force (and so on up the chain). Suspending or
+        withdrawing a delegation suspends what the delegate granted."""
+        seen: set[str] = set()
+        while agency_id not in seen:
+            seen.add(agency_id)
+            agency = self.agencies.get(agency_id)
+            if agency is None:
+                return False
+            if agency.parent_agency_id is None:
+                return True
+            delegation = next((a for a in self.accreditations_of(agency_id)
+                               if a.subject_kind == "agency" and a.accreditor_id == agency.parent_agency_id
+                               and a.active_at(moment)), None)
+            if delegation is None:
+                return False
+            agency_id = agency.parent_agency_id
+        return False
 
     def key(self, issuer_id: str, key_id: str) -> IssuerKey | None:
         issuer = self.issuers.get(issuer_id)
         return issuer.keys.get(key_id) if issuer else None
 
     def signing_key_at(self, issuer_id: str, moment: dt.datetime, custody: str = "hosted") -> IssuerKey | None:
-        """The newest key of that custody that may sign at `moment`."""
+        """The newest key of that custody that may sign at `moment` (latest
+        window start; of equal starts, the one added last, e.g. the
+        successor in a rotation, whose predecessor's window closes at the
+        next whole second)."""
         issuer = self.issuers.get(issuer_id)
-        usable = [k for k in (issuer.keys.values() if issuer else ())
+        usable = [(k.valid_from, order, k) for order, k in enumerate(issuer.keys.values() if issuer else ())
                   if k.custody == custody and k.problem_at(moment) is None]
-        return max(usable, key=lambda k: k.valid_from, default=None)
+        return max(usable, key=lambda entry: entry[:2], default=(None, 0, None))[2]
 
     def approved_achievement(self, achievement_id: str) -> Achievement | None:
         achievement = self.achievements.get(achievement_id)

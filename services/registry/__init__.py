@@ -1,0 +1,21 @@
+"""The registry: agencies, accreditation, frameworks, issuers and their keys,
+achievement specifications, stacking pathways and API clients.
+
+Every change is a ledger event (shared/events/registry.py); the tables in
+the `registry` schema are their projection (projection.py), written in the
+same transaction as the events, so a read after a write sees it.
+
+    app.py             routes (Endpoint list) and the application factory
+    *_handlers.py      HTTP only: parse, call the domain, answer
+    http_support.py    the caller, query parameters, cursors, error mapping
+    agencies.py, issuers.py, catalog.py, clients.py
+                       the commands: read, check the rules, write events
+    access.py          who may act on what (tenants, jurisdiction, authority)
+    rules.py           the rules as pure functions
+    context.py         the one write path (append + projection, expected versions)
+    lookups.py, listing.py, queries.sql
+                       reads of the tables into views, paginated listings
+    documents.py       did:web DID documents, Open Badges 3.0 Achievements
+    schemas.py, views.py
+                       request and response bodies (msgspec, in OpenAPI)
+"""

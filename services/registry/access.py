@@ -1,0 +1,183 @@
+"""Who may act on what.
+
+- The platform key (bootstrap admin, tenant "platform") creates root agencies
+  and API clients; everything else needs an agency's or issuer's own key.
+- An agency acts within its jurisdiction and within its authority: a root
+  agency's own scope, or a sub-agency's delegations from its parent that are
+  in force. It oversees the issuers registered by itself or its sub-agencies.
+- An issuer acts only on its own resources.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.registry import lookups, rules
+from services.registry.context import Caller
+from services.registry.errors import NotAllowed
+from services.registry.lookups import Db
+from services.registry.views import AccreditationView, AgencyView, IssuerView
+from shared.auth import BOOTSTRAP_TENANT
+from shared.events import registry as ev
+
+
+def is_platform(caller: Caller) -> bool:
+    return caller.role == "agency_admin" and caller.tenant == BOOTSTRAP_TENANT
+
+
+@dataclass(frozen=True)
+class Authority:
+    """A scope an agency may act within, and the delegation it comes from
+    (None for a root agency's own scope)."""
+
+    scope: ev.AccreditationScope
+    delegation: AccreditationView | None = None
+
+    def expected_versions(self) -> dict[str, int]:
+        """A decision made under a delegation must not survive its suspension."""
+        if self.delegation is None:
+            return {}
+        return {f"accreditation:{self.delegation.accreditation_id}": self.delegation.version}
+
+
+async def acting_agency(db: Db, caller: Caller, doing: str) -> AgencyView:
+    """The agency the caller administers."""
+    if caller.role != "agency_admin":
+        raise NotAllowed(f"only an agency administrator can {doing}; this key is an {caller.role} key")
+    if is_platform(caller):
+        raise NotAllowed(
+            f"the platform key only creates root agencies and API clients; to {doing},"
+            " use an administrator key of the agency concerned"
+        )
+    agency = await lookups.find_agency(db, caller.tenant)
+    if agency is None:
+        raise NotAllowed(f"this key's tenant {caller.tenant!r} is not a registered agency")
+    return agency
+
+
+async def authorities(db: Db, agency: AgencyView) -> list[Authority]:
+    """What the agency may act within now. A sub-agency's authority is its
+    parent's delegations in force, and only while the parent's holds too."""
+    if agency.parent_agency_id is None:
+        return [Authority(agency.scope)]
+    parent = await lookups.find_agency(db, agency.parent_agency_id)
+    if parent is None or not await authorities(db, parent):
+        return []
+    delegations = await lookups.accreditations_of(db, "agency", agency.agency_id)
+    return [Authority(d.scope, d) for d in delegations if d.in_force and d.accreditor_id == parent.agency_id]
+
+
+async def authority_for(db: Db, agency: AgencyView, scope: ev.AccreditationScope, doing: str) -> Authority:
+    """The authority that covers `scope`; nobody acts beyond its own scope."""
+    options = await authorities(db, agency)
+    if not options:
+        raise NotAllowed(
+            f"agency {agency.agency_id!r} holds no delegation in force from its parent agency"
+            f" {agency.parent_agency_id!r}, so it cannot {doing}"
+        )
+    excesses = [rules.scope_excess(scope, a.scope) for a in options]
+    for authority, excess in zip(options, excesses):
+        if excess is None:
+            return authority
+    raise NotAllowed(f"agency {agency.agency_id!r} cannot {doing} beyond its own scope: {excesses[0]}")
+
+
+async def require_in_force(db: Db, agency: AgencyView, doing: str) -> dict[str, int]:
+    """The agency's authority holds now; returns the delegation versions a
+    write made on that basis must still find."""
+    options = await authorities(db, agency)
+    if not options:
+        raise NotAllowed(
+            f"agency {agency.agency_id!r} holds no delegation in force from its parent agency, so it cannot {doing}"
+        )
+    return {stream: version for a in options for stream, version in a.expected_versions().items()}
+
+
+async def overseen_agencies(db: Db, agency: AgencyView) -> list[str]:
+    return await lookups.agency_and_descendants(db, agency.agency_id)
+
+
+async def require_issuer_access(db: Db, caller: Caller, issuer: IssuerView, doing: str) -> None:
+    """The issuer itself, or an admin of an agency that oversees it."""
+    if caller.role == "issuer":
+        if caller.tenant != issuer.issuer_id:
+            raise NotAllowed(
+                f"this key belongs to issuer {caller.tenant!r}; it cannot {doing} of issuer {issuer.issuer_id!r}"
+            )
+        return
+    agency = await acting_agency(db, caller, doing)
+    if issuer.registered_by not in await overseen_agencies(db, agency):
+        raise NotAllowed(
+            f"issuer {issuer.issuer_id!r} was registered by agency {issuer.registered_by!r}, which agency"
+            f" {agency.agency_id!r} does not oversee, so it cannot {doing}"
+        )
+
+
+async def calling_issuer(db: Db, caller: Caller, doing: str) -> IssuerView:
+    """The issuer whose key this is: only issuers propose their own specs."""
+    if caller.role != "issuer":
+        raise NotAllowed(f"only an issuer can {doing}, with its own key; this key is an {caller.role} key")
+    issuer = await lookups.find_issuer(db, caller.tenant)
+    if issuer is None:
+        raise NotAllowed(f"this key's tenant {caller.tenant!r} is not a registered issuer")
+    return issuer
+
+
+async def accreditations_granted_by(db: Db, agency: AgencyView, issuer_id: str) -> list[AccreditationView]:
+    return [a for a in await lookups.accreditations_of(db, "issuer", issuer_id) if a.accreditor_id == agency.agency_id]
+
+
+async def covering_accreditation(
+    db: Db, agency: AgencyView, issuer_id: str, spec: ev.AchievementSpec, doing: str
+) -> AccreditationView:
+    """The caller's accreditation of the issuer that is in force and covers the spec."""
+    granted = await accreditations_granted_by(db, agency, issuer_id)
+    if not granted:
+        raise NotAllowed(
+            f"agency {agency.agency_id!r} has not accredited issuer {issuer_id!r};"
+            f" only an accrediting agency can {doing}"
+        )
+    in_force = [a for a in granted if a.in_force]
+    if not in_force:
+        states = ", ".join(f"{a.accreditation_id} is {a.status if a.status != 'active' else 'outside its window'}"
+                           for a in granted)
+        raise NotAllowed(
+            f"the accreditation of issuer {issuer_id!r} by agency {agency.agency_id!r} is not in force ({states})")
+    problems = [rules.coverage_problem(a.scope, spec) for a in in_force]
+    for accreditation, problem in zip(in_force, problems):
+        if problem is None:
+            return accreditation
+    raise NotAllowed(
+        f"the accreditation of issuer {issuer_id!r} by agency {agency.agency_id!r} does not cover this achievement:"
+        f" {problems[0]}"
+    )
+
+
+async def require_accreditor_or_self(db: Db, caller: Caller, issuer_id: str, doing: str) -> None:
+    """The issuer itself, or an agency that has accredited it (at any time)."""
+    if caller.role == "issuer":
+        if caller.tenant != issuer_id:
+            raise NotAllowed(f"this key belongs to issuer {caller.tenant!r}; it cannot {doing} of issuer {issuer_id!r}")
+        return
+    agency = await acting_agency(db, caller, doing)
+    if not await accreditations_granted_by(db, agency, issuer_id):
+        raise NotAllowed(f"agency {agency.agency_id!r} has not accredited issuer {issuer_id!r}, so it cannot {doing}")
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """Whose unapproved achievements and pathways a reader may also see."""
+
+    everything: bool = False
+    issuer_ids: tuple[str, ...] = ()
+
+
+async def visibility(db: Db, caller: Caller | None) -> Visibility:
+    if caller is None or caller.role == "employer":
+        return Visibility()
+    if is_platform(caller) or caller.role == "auditor":
+        return Visibility(everything=True)
+    if caller.role == "issuer":
+        return Visibility(issuer_ids=(caller.tenant,))
+    agencies = await lookups.agency_and_descendants(db, caller.tenant)
+    return Visibility(issuer_ids=tuple(await lookups.issuers_overseen(db, agencies)))

@@ -1,0 +1,173 @@
+"""Achievement specifications and stacking pathways.
+
+Issuers propose; an agency that accredits the issuer, with an accreditation
+in force that covers the spec, approves. Nothing unapproved can be issued:
+issuance reads the status from these events (shared/registry_state.py).
+Approvals append with the expected versions of the spec and of the
+accreditation they rely on, so a concurrent change (a suspension, another
+decision) makes one of the two writers retry on fresh data.
+"""
+
+from __future__ import annotations
+
+from services.registry import access, lookups, rules
+from services.registry import views as v
+from services.registry.context import Caller, RegistryContext, new_id
+from services.registry.errors import Invalid, NotAllowed, NotFound, StateConflict
+from services.registry.schemas import Decision, ProposeAchievement, ProposePathway
+from shared.events import registry as ev
+from shared.ledger.store import NO_STREAM, NewEvent
+from shared.timeutil import format_time, now
+
+
+async def propose_achievement(ctx: RegistryContext, caller: Caller, req: ProposeAchievement) -> v.AchievementWritten:
+    issuer = await access.calling_issuer(ctx.pool, caller, "propose achievements")
+    problem = rules.spec_problem(req.spec, issuer.country)
+    framework = await lookups.find_framework(ctx.pool, req.spec.framework_id) if req.spec.framework_id else None
+    problem = problem or rules.framework_level_problem(req.spec, framework)
+    if problem:
+        raise Invalid(f"spec: {problem}")
+    achievement_id = req.achievement_id or new_id("ach")
+    event = ev.AchievementProposed(achievement_id=achievement_id, issuer_id=issuer.issuer_id, spec=req.spec)
+    stream = f"achievement:{achievement_id}"
+    positions = await ctx.write(caller, [NewEvent(stream, event)], {stream: NO_STREAM})
+    return await _achievement_written(ctx, achievement_id, positions)
+
+
+async def _achievement_written(ctx: RegistryContext, achievement_id: str, positions: list[int]) -> v.AchievementWritten:
+    return v.AchievementWritten(achievement=await lookups.achievement(ctx.pool, achievement_id), positions=positions)
+
+
+def _require_status(what: str, current: str, allowed: tuple[str, ...], doing: str) -> None:
+    if current not in allowed:
+        raise StateConflict(f"{what} is {current}; only a {' or '.join(allowed)} one can be {doing}")
+
+
+async def approve_achievement(ctx: RegistryContext, caller: Caller, achievement_id: str) -> v.AchievementWritten:
+    achievement = await lookups.achievement(ctx.pool, achievement_id)
+    agency = await access.acting_agency(ctx.pool, caller, "approve achievements")
+    delegations = await access.require_in_force(ctx.pool, agency, "approve achievements")
+    accreditation = await access.covering_accreditation(
+        ctx.pool, agency, achievement.issuer_id, achievement.spec, "approve its achievements")
+    _require_status(f"achievement {achievement_id!r}", achievement.status, ("proposed",), "approved")
+    event = ev.AchievementApproved(achievement_id=achievement_id, agency_id=agency.agency_id, at=format_time(now()))
+    expected = {f"achievement:{achievement_id}": achievement.version,
+                f"accreditation:{accreditation.accreditation_id}": accreditation.version, **delegations}
+    positions = await ctx.write(caller, [NewEvent(f"achievement:{achievement_id}", event)], expected)
+    return await _achievement_written(ctx, achievement_id, positions)
+
+
+async def reject_achievement(
+    ctx: RegistryContext, caller: Caller, achievement_id: str, req: Decision
+) -> v.AchievementWritten:
+    achievement = await lookups.achievement(ctx.pool, achievement_id)
+    agency = await access.acting_agency(ctx.pool, caller, "reject achievements")
+    if not await access.accreditations_granted_by(ctx.pool, agency, achievement.issuer_id):
+        raise NotAllowed(f"agency {agency.agency_id!r} has not accredited issuer {achievement.issuer_id!r};"
+                         " only an accrediting agency can reject its achievements")
+    _require_status(f"achievement {achievement_id!r}", achievement.status, ("proposed",), "rejected")
+    event = ev.AchievementRejected(achievement_id=achievement_id, agency_id=agency.agency_id, reason=req.reason)
+    stream = f"achievement:{achievement_id}"
+    positions = await ctx.write(caller, [NewEvent(stream, event)], {stream: achievement.version})
+    return await _achievement_written(ctx, achievement_id, positions)
+
+
+async def withdraw_achievement(
+    ctx: RegistryContext, caller: Caller, achievement_id: str, req: Decision
+) -> v.AchievementWritten:
+    achievement = await lookups.achievement(ctx.pool, achievement_id)
+    await access.require_accreditor_or_self(ctx.pool, caller, achievement.issuer_id, "withdraw the achievements")
+    _require_status(f"achievement {achievement_id!r}", achievement.status, ("proposed", "approved"), "withdrawn")
+    event = ev.AchievementWithdrawn(achievement_id=achievement_id, reason=req.reason)
+    stream = f"achievement:{achievement_id}"
+    positions = await ctx.write(caller, [NewEvent(stream, event)], {stream: achievement.version})
+    return await _achievement_written(ctx, achievement_id, positions)
+
+
+# -- pathways ------------------------------------------------------------------------
+
+async def propose_pathway(ctx: RegistryContext, caller: Caller, req: ProposePathway) -> v.PathwayWritten:
+    issuer = await access.calling_issuer(ctx.pool, caller, "propose pathways")
+    problem = rules.pathway_rule_problem(req.rule, req.award_achievement_id)
+    if problem:
+        raise Invalid(f"rule: {problem}")
+    components = rules.pathway_components(req.rule)
+    known = await lookups.achievements_by_id(ctx.pool, [req.award_achievement_id, *components])
+    unknown = [a for a in [req.award_achievement_id, *components] if a not in known]
+    if unknown:
+        raise Invalid(f"there are no achievements {unknown}")
+    if known[req.award_achievement_id].issuer_id != issuer.issuer_id:
+        raise NotAllowed(f"the award {req.award_achievement_id!r} belongs to issuer"
+                         f" {known[req.award_achievement_id].issuer_id!r}; a pathway leads to its owner's own award")
+    foreign = [a for a in components if known[a].issuer_id != issuer.issuer_id]
+    if foreign and not req.rule.allow_other_issuers:
+        raise Invalid(f"components {foreign} belong to other issuers;"
+                      " set allow_other_issuers to accept credit transfer")
+    pathway_id = req.pathway_id or new_id("pathway")
+    event = ev.PathwayProposed(pathway_id=pathway_id, issuer_id=issuer.issuer_id, title=req.title,
+                               award_achievement_id=req.award_achievement_id, rule=req.rule)
+    stream = f"pathway:{pathway_id}"
+    positions = await ctx.write(caller, [NewEvent(stream, event)], {stream: NO_STREAM})
+    return await _pathway_written(ctx, pathway_id, positions)
+
+
+async def _pathway_written(ctx: RegistryContext, pathway_id: str, positions: list[int]) -> v.PathwayWritten:
+    return v.PathwayWritten(pathway=await lookups.pathway(ctx.pool, pathway_id), positions=positions)
+
+
+async def approve_pathway(ctx: RegistryContext, caller: Caller, pathway_id: str) -> v.PathwayWritten:
+    pathway = await lookups.pathway(ctx.pool, pathway_id)
+    agency = await access.acting_agency(ctx.pool, caller, "approve pathways")
+    delegations = await access.require_in_force(ctx.pool, agency, "approve pathways")
+    award = await lookups.achievement(ctx.pool, pathway.award_achievement_id)
+    accreditation = await access.covering_accreditation(
+        ctx.pool, agency, pathway.issuer_id, award.spec, "approve its pathways")
+    _require_status(f"pathway {pathway_id!r}", pathway.status, ("proposed",), "approved")
+    ids = [pathway.award_achievement_id, *rules.pathway_components(pathway.rule)]
+    achievements = await lookups.achievements_by_id(ctx.pool, ids)
+    unapproved = [a for a in ids if achievements[a].status != "approved"]
+    if unapproved:
+        raise StateConflict(f"a pathway can be approved once its award and components are;"
+                            f" {unapproved} are not approved")
+    event = ev.PathwayApproved(pathway_id=pathway_id, agency_id=agency.agency_id, at=format_time(now()))
+    expected = {f"pathway:{pathway_id}": pathway.version,
+                f"accreditation:{accreditation.accreditation_id}": accreditation.version, **delegations,
+                **{f"achievement:{a}": achievements[a].version for a in ids}}
+    positions = await ctx.write(caller, [NewEvent(f"pathway:{pathway_id}", event)], expected)
+    return await _pathway_written(ctx, pathway_id, positions)
+
+
+async def withdraw_pathway(ctx: RegistryContext, caller: Caller, pathway_id: str, req: Decision) -> v.PathwayWritten:
+    """By the owning issuer, or by an accrediting agency (which is also how a
+    proposal is turned down)."""
+    pathway = await lookups.pathway(ctx.pool, pathway_id)
+    await access.require_accreditor_or_self(ctx.pool, caller, pathway.issuer_id, "withdraw the pathways")
+    _require_status(f"pathway {pathway_id!r}", pathway.status, ("proposed", "approved"), "withdrawn")
+    event = ev.PathwayWithdrawn(pathway_id=pathway_id, reason=req.reason)
+    stream = f"pathway:{pathway_id}"
+    positions = await ctx.write(caller, [NewEvent(stream, event)], {stream: pathway.version})
+    return await _pathway_written(ctx, pathway_id, positions)
+
+
+# -- reading ----------------------------------------------------------------------------
+
+def _sees(seen: access.Visibility, issuer_id: str) -> bool:
+    return seen.everything or issuer_id in seen.issuer_ids
+
+
+async def visible_achievement(ctx: RegistryContext, caller: Caller | None, achievement_id: str) -> v.AchievementView:
+    """Approved achievements are public; the others only for their issuer,
+    the agencies overseeing it, auditors and the platform."""
+    achievement = await lookups.achievement(ctx.pool, achievement_id)
+    if achievement.status != "approved" and not _sees(await access.visibility(ctx.pool, caller), achievement.issuer_id):
+        raise NotFound(f"there is no approved achievement {achievement_id!r}; unapproved ones are visible only"
+                       " to their issuer and the agencies overseeing it")
+    return achievement
+
+
+async def visible_pathway(ctx: RegistryContext, caller: Caller | None, pathway_id: str) -> v.PathwayView:
+    pathway = await lookups.pathway(ctx.pool, pathway_id)
+    if pathway.status != "approved" and not _sees(await access.visibility(ctx.pool, caller), pathway.issuer_id):
+        raise NotFound(f"there is no approved pathway {pathway_id!r}; unapproved ones are visible only"
+                       " to their issuer and the agencies overseeing it")
+    return pathway

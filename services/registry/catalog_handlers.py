@@ -1,0 +1,86 @@
+"""HTTP handlers: achievement specifications and stacking pathways.
+
+Listing and reading are public (approved ones); a caller that sends a key
+also sees the unapproved ones it may see, e.g. an agency's review queue
+with ?status=proposed.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.registry import access, catalog, documents, listing, lookups
+from services.registry import schemas as s
+from services.registry.http_support import (
+    caller_of, created, filters, ok, optional_caller, page, registry, window,
+)
+
+ACHIEVEMENT_STATUSES = ("proposed", "approved", "rejected", "withdrawn")
+PATHWAY_STATUSES = ("proposed", "approved", "withdrawn")
+
+
+def _achievement_id(request: web.Request) -> str:
+    return request.match_info["achievement_id"]
+
+
+def _pathway_id(request: web.Request) -> str:
+    return request.match_info["pathway_id"]
+
+
+async def propose_achievement(request: web.Request, body: s.ProposeAchievement) -> web.Response:
+    return created(await catalog.propose_achievement(registry(request), caller_of(request), body))
+
+
+async def approve_achievement(request: web.Request) -> web.Response:
+    return ok(await catalog.approve_achievement(registry(request), caller_of(request), _achievement_id(request)))
+
+
+async def reject_achievement(request: web.Request, body: s.Decision) -> web.Response:
+    return ok(await catalog.reject_achievement(registry(request), caller_of(request), _achievement_id(request), body))
+
+
+async def withdraw_achievement(request: web.Request, body: s.Decision) -> web.Response:
+    return ok(await catalog.withdraw_achievement(registry(request), caller_of(request), _achievement_id(request), body))
+
+
+async def list_achievements(request: web.Request) -> web.Response:
+    ctx = registry(request)
+    seen = await access.visibility(ctx.pool, await optional_caller(request))
+    chosen = filters(request, ACHIEVEMENT_STATUSES, ("issuer_id",))
+    return page(await listing.achievements(ctx.pool, chosen, seen, window(request)))
+
+
+async def get_achievement(request: web.Request) -> web.Response:
+    ctx = registry(request)
+    return ok(await catalog.visible_achievement(ctx, await optional_caller(request), _achievement_id(request)))
+
+
+async def open_badges_achievement(request: web.Request) -> web.Response:
+    ctx = registry(request)
+    achievement = await catalog.visible_achievement(ctx, await optional_caller(request), _achievement_id(request))
+    issuer = await lookups.issuer(ctx.pool, achievement.issuer_id)
+    return ok(documents.open_badges_achievement(achievement, issuer, ctx.public_base_url))
+
+
+async def propose_pathway(request: web.Request, body: s.ProposePathway) -> web.Response:
+    return created(await catalog.propose_pathway(registry(request), caller_of(request), body))
+
+
+async def approve_pathway(request: web.Request) -> web.Response:
+    return ok(await catalog.approve_pathway(registry(request), caller_of(request), _pathway_id(request)))
+
+
+async def withdraw_pathway(request: web.Request, body: s.Decision) -> web.Response:
+    return ok(await catalog.withdraw_pathway(registry(request), caller_of(request), _pathway_id(request), body))
+
+
+async def list_pathways(request: web.Request) -> web.Response:
+    ctx = registry(request)
+    seen = await access.visibility(ctx.pool, await optional_caller(request))
+    chosen = filters(request, PATHWAY_STATUSES, ("issuer_id",))
+    return page(await listing.pathways(ctx.pool, chosen, seen, window(request)))
+
+
+async def get_pathway(request: web.Request) -> web.Response:
+    ctx = registry(request)
+    return ok(await catalog.visible_pathway(ctx, await optional_caller(request), _pathway_id(request)))

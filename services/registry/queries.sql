@@ -1,0 +1,178 @@
+-- Reads of the registry's tables (written by projection.py only).
+
+-- name: agency
+SELECT * FROM registry.agencies WHERE agency_id = $1
+
+-- name: agency_and_descendants
+-- An agency and every agency it created, directly or through sub-agencies.
+WITH RECURSIVE tree AS (
+    SELECT agency_id FROM registry.agencies WHERE agency_id = $1
+    UNION
+    SELECT a.agency_id FROM registry.agencies a JOIN tree t ON a.parent_agency_id = t.agency_id
+)
+SELECT agency_id FROM tree
+
+-- name: accreditation
+SELECT * FROM registry.accreditations WHERE accreditation_id = $1
+
+-- name: accreditations_of
+SELECT * FROM registry.accreditations
+ WHERE subject_kind = $1 AND subject_id = $2
+ ORDER BY created_position
+
+-- name: framework
+SELECT * FROM registry.frameworks WHERE framework_id = $1
+
+-- name: issuer
+-- accredited: an accreditation in force now, granted by an agency whose own
+-- authority holds now (a root agency, or a sub-agency whose delegation
+-- chain is in force), as RegistryState.accreditation_for decides it.
+WITH RECURSIVE agencies_in_force AS (
+    SELECT agency_id FROM registry.agencies WHERE parent_agency_id IS NULL
+    UNION
+    SELECT a.agency_id FROM registry.agencies a
+      JOIN agencies_in_force p ON a.parent_agency_id = p.agency_id
+      JOIN registry.accreditations d
+        ON d.subject_kind = 'agency' AND d.subject_id = a.agency_id AND d.accreditor_id = a.parent_agency_id
+       AND d.status = 'active' AND d.valid_from <= now() AND (d.valid_until IS NULL OR d.valid_until > now())
+)
+SELECT i.*, EXISTS (
+    SELECT 1 FROM registry.accreditations a
+     WHERE a.subject_kind = 'issuer' AND a.subject_id = i.issuer_id AND a.status = 'active'
+       AND a.valid_from <= now() AND (a.valid_until IS NULL OR a.valid_until > now())
+       AND a.accreditor_id IN (SELECT agency_id FROM agencies_in_force)
+) AS accredited
+  FROM registry.issuers i
+ WHERE i.issuer_id = $1
+
+-- name: issuer_did
+-- All a DID document needs besides the keys (a hot public path).
+SELECT did FROM registry.issuers WHERE issuer_id = $1
+
+-- name: issuer_keys
+SELECT * FROM registry.issuer_keys WHERE issuer_id = $1 ORDER BY added_position
+
+-- name: key_owner
+SELECT issuer_id, key_id FROM registry.issuer_keys WHERE public_key_multibase = $1 LIMIT 1
+
+-- name: achievement
+SELECT * FROM registry.achievements WHERE achievement_id = $1
+
+-- name: achievements
+SELECT * FROM registry.achievements WHERE achievement_id = ANY($1::text[])
+
+-- name: pathway
+SELECT * FROM registry.pathways WHERE pathway_id = $1
+
+-- name: client
+SELECT * FROM registry.api_clients WHERE client_id = $1
+
+-- name: client_keys
+SELECT key_id, created_at, revoked_at FROM registry.api_keys WHERE client_id = $1 ORDER BY created_at, key_id
+
+-- name: tenant_kind
+-- What a tenant id names: an agency, an issuer, or nothing registered.
+SELECT 'agency' AS kind FROM registry.agencies WHERE agency_id = $1
+UNION ALL
+SELECT 'issuer' FROM registry.issuers WHERE issuer_id = $1
+
+-- name: list_agencies
+SELECT * FROM registry.agencies
+ WHERE created_position > $1
+   AND ($2::text IS NULL OR jurisdiction = $2 OR jurisdiction LIKE $2 || '-%')
+   AND ($3::text IS NULL OR parent_agency_id = $3)
+ ORDER BY created_position
+ LIMIT $4
+
+-- name: list_accreditations
+SELECT * FROM registry.accreditations
+ WHERE created_position > $1
+   AND ($2::text IS NULL OR status = $2)
+   AND ($3::text IS NULL OR country = $3)
+   AND ($4::int IS NULL OR scope->'eqf_levels' = '[]'::jsonb OR scope->'eqf_levels' @> to_jsonb($4::int))
+   AND ($5::text IS NULL OR accreditor_id = $5)
+   AND ($6::text IS NULL OR subject_id = $6)
+ ORDER BY created_position
+ LIMIT $7
+
+-- name: list_frameworks
+SELECT * FROM registry.frameworks
+ WHERE created_position > $1
+   AND ($2::text IS NULL OR agency_id = $2)
+ ORDER BY created_position
+ LIMIT $3
+
+-- name: list_issuers
+-- status: 'accredited' (as in the issuer query above) or 'unaccredited';
+-- eqf_level: accredited now for that level.
+WITH RECURSIVE agencies_in_force AS (
+    SELECT agency_id FROM registry.agencies WHERE parent_agency_id IS NULL
+    UNION
+    SELECT a.agency_id FROM registry.agencies a
+      JOIN agencies_in_force p ON a.parent_agency_id = p.agency_id
+      JOIN registry.accreditations d
+        ON d.subject_kind = 'agency' AND d.subject_id = a.agency_id AND d.accreditor_id = a.parent_agency_id
+       AND d.status = 'active' AND d.valid_from <= now() AND (d.valid_until IS NULL OR d.valid_until > now())
+), in_force AS (
+    SELECT subject_id, scope FROM registry.accreditations
+     WHERE subject_kind = 'issuer' AND status = 'active'
+       AND valid_from <= now() AND (valid_until IS NULL OR valid_until > now())
+       AND accreditor_id IN (SELECT agency_id FROM agencies_in_force)
+)
+SELECT i.*, EXISTS (SELECT 1 FROM in_force f WHERE f.subject_id = i.issuer_id) AS accredited
+  FROM registry.issuers i
+ WHERE i.created_position > $1
+   AND ($2::text IS NULL OR i.country = $2)
+   AND ($3::text IS NULL
+        OR ($3 = 'accredited') = EXISTS (SELECT 1 FROM in_force f WHERE f.subject_id = i.issuer_id))
+   AND ($4::int IS NULL OR EXISTS (
+        SELECT 1 FROM in_force f WHERE f.subject_id = i.issuer_id
+           AND (f.scope->'eqf_levels' = '[]'::jsonb OR f.scope->'eqf_levels' @> to_jsonb($4::int))))
+ ORDER BY i.created_position
+ LIMIT $5
+
+-- name: list_achievements
+-- $6: the caller sees every status; $7: issuers whose unapproved
+-- achievements the caller may also see. Everyone sees approved ones.
+SELECT * FROM registry.achievements
+ WHERE created_position > $1
+   AND ($2::text IS NULL OR status = $2)
+   AND ($3::text IS NULL OR country = $3)
+   AND ($4::int IS NULL OR eqf_level = $4)
+   AND ($5::text IS NULL OR issuer_id = $5)
+   AND (status = 'approved' OR $6::bool OR issuer_id = ANY($7::text[]))
+ ORDER BY created_position
+ LIMIT $8
+
+-- name: list_pathways
+-- Country is the owning issuer's; the EQF level is the award's.
+SELECT p.* FROM registry.pathways p
+  JOIN registry.issuers i USING (issuer_id)
+  LEFT JOIN registry.achievements a ON a.achievement_id = p.award_achievement_id
+ WHERE p.created_position > $1
+   AND ($2::text IS NULL OR p.status = $2)
+   AND ($3::text IS NULL OR i.country = $3)
+   AND ($4::int IS NULL OR a.eqf_level = $4)
+   AND ($5::text IS NULL OR p.issuer_id = $5)
+   AND (p.status = 'approved' OR $6::bool OR p.issuer_id = ANY($7::text[]))
+ ORDER BY p.created_position
+ LIMIT $8
+
+-- name: list_clients
+-- $4: the caller sees every client; otherwise those it created or whose
+-- tenant is one of $5.
+SELECT * FROM registry.api_clients
+ WHERE coalesce(created_position, 0) > $1
+   AND ($2::text IS NULL OR role = $2)
+   AND ($3::text IS NULL OR (CASE WHEN $3 = 'revoked' THEN revoked_at IS NOT NULL ELSE revoked_at IS NULL END))
+   AND ($4::bool OR tenant_id = ANY($5::text[]) OR created_by = ANY($5::text[]))
+ ORDER BY created_position
+ LIMIT $6
+
+-- name: issuers_overseen
+-- Issuers an agency oversees: registered by it or its sub-agencies, or
+-- accredited (at any time) by one of them.
+SELECT issuer_id FROM registry.issuers WHERE registered_by = ANY($1::text[])
+UNION
+SELECT subject_id FROM registry.accreditations
+ WHERE subject_kind = 'issuer' AND accreditor_id = ANY($1::text[])

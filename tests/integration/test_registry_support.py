@@ -1,0 +1,218 @@
+"""Helpers for the registry's integration tests (this module has no tests).
+
+Everything here goes through the registry's real HTTP API: `Demo` sets up
+an agency, an accredited issuer with a hosted key and approved achievements
+the way an agency would, and `refused` checks that a request is turned down
+with a problem+json body and that the ledger did not move.
+
+The rule tests share one registry server and database per test module
+(`registry`, `registry_db`): the broker holds a new consumer group's join
+for about five seconds, and an app cannot shut down during it, so a server
+per test would cost that much each. Tests of a module keep apart by using
+their own jurisdiction (one root agency each).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient
+
+from services.registry.app import create_app
+from shared.db.migrate import with_database
+from shared.events import CATALOG
+from shared.http.problem import PROBLEM_CONTENT_TYPE
+from shared.ledger.store import Ledger
+from shared.registry_state import RegistryState
+from shared.settings import Settings, load_settings
+from tests.conftest import BOOTSTRAP_ADMIN_KEY
+from tests.support.http import bearer, serving
+
+PLATFORM = BOOTSTRAP_ADMIN_KEY
+
+
+def test_settings(database_url: str, kafka_bootstrap: str) -> Settings:
+    """The same settings as the `settings` fixture, for another database."""
+    return load_settings(
+        environ={}, database_url=database_url, kafka_bootstrap_servers=kafka_bootstrap,
+        kafka_topic_prefix=f"t{uuid.uuid4().hex[:10]}", kafka_partitions=3,
+        bootstrap_admin_key=BOOTSTRAP_ADMIN_KEY, environment="test", max_body_bytes=64 * 1024,
+        log_format="text", log_signing_key=base64.b64encode(os.urandom(32)).decode(),
+        master_key=base64.b64encode(os.urandom(32)).decode(),
+    )
+
+
+test_settings.__test__ = False  # a helper, not a test
+
+
+@pytest.fixture(scope="module")
+async def registry_settings(
+    postgres_admin_url: str, template_database: str, kafka_bootstrap: str
+) -> AsyncIterator[Settings]:
+    name = f"credledger_registry_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(postgres_admin_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+        yield test_settings(with_database(postgres_admin_url, name), kafka_bootstrap)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="module")
+async def registry_db(registry_settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(registry_settings.database_url, min_size=1, max_size=5)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(scope="module")
+async def registry(registry_settings: Settings) -> AsyncIterator[TestClient]:
+    async with serving(create_app, registry_settings) as client:
+        yield client
+
+
+def spec(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "title": "Data Analysis with Python", "description": "Analyse tabular data with pandas.",
+        "criteria": "Pass a supervised practical assessment.", "country": "IE",
+        "learning_outcomes": ["Clean a dataset", "Summarise data with group-by operations"],
+        "workload": {"ects": 5.0, "hours": 125.0}, "eqf_level": 6, "field": "0613",
+        "assessment_type": "supervised practical exam", "participation_form": "online",
+        "quality_assurance": "QQI institutional review",
+        "skills": [{"uri": "http://data.europa.eu/esco/skill/abc", "name": "data analysis"}],
+    }
+    body.update(overrides)
+    return body
+
+
+async def call(client: TestClient, method: str, path: str, key: str | None = None,
+               body: Any = None, status: int = 200) -> Any:
+    headers = bearer(key) if key else {}
+    response = await client.request(method, path, json=body, headers=headers)
+    text = await response.text()
+    assert response.status == status, f"{method} {path}: {response.status} {text}"
+    return await response.json(content_type=None) if text else None
+
+
+async def ledger_head(db: asyncpg.Pool) -> int:
+    return await db.fetchval("SELECT coalesce(max(position), 0) FROM ledger.events")
+
+
+async def refused(client: TestClient, db: asyncpg.Pool, method: str, path: str, key: str | None,
+                  body: Any, status: int, says: str = "") -> dict[str, Any]:
+    """The request gets a problem+json `status` whose detail contains `says`,
+    and the ledger head does not move."""
+    before = await ledger_head(db)
+    headers = bearer(key) if key else {}
+    response = await client.request(method, path, json=body, headers=headers)
+    text = await response.text()
+    assert response.status == status, f"{method} {path}: {response.status} {text}"
+    assert response.content_type == PROBLEM_CONTENT_TYPE, text
+    problem = await response.json(content_type=None)
+    assert says.lower() in problem["detail"].lower(), problem
+    assert "Traceback" not in text
+    assert await ledger_head(db) == before, "a refused request wrote to the ledger"
+    return problem
+
+
+async def registry_state(db: asyncpg.Pool) -> RegistryState:
+    """What issuance and verification know: the state rebuilt from the ledger."""
+    state = RegistryState()
+    for recorded in await Ledger(db, CATALOG).read_from(0, 100_000):
+        if recorded.event_type.startswith("registry."):
+            state.apply(CATALOG.decode(recorded))
+    return state
+
+
+async def eventually(probe, timeout: float = 15.0, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (result := await probe()) is not None:
+            return result
+        await asyncio.sleep(interval)
+    raise AssertionError("condition not reached in time")
+
+
+@dataclass
+class Demo:
+    """A root agency for `country`, one university it registered and
+    accredited (EQF 5-7, ICT and business fields), an issuer API key and a
+    hosted signing key; built step by step through the API."""
+
+    client: TestClient
+    country: str = "IE"
+    agency_id: str = ""
+    issuer_id: str = ""
+    admin_key: str = ""
+    issuer_key: str = ""
+    accreditation_id: str = ""
+    achievements: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.agency_id = self.agency_id or f"agency-{self.country.lower()}"
+        self.issuer_id = self.issuer_id or f"uni-{self.country.lower()}"
+
+    async def create_agency(self, levels: list[int] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"agency_id": self.agency_id, "name": f"{self.country} Qualifications Authority",
+                                "jurisdiction": self.country}
+        if levels is not None:
+            body["scope"] = {"eqf_levels": levels}
+        created = await call(self.client, "POST", "/v1/agencies", PLATFORM, body, 201)
+        self.admin_key = created["admin_api_key"]
+        return created
+
+    async def register_issuer(self, issuer_id: str | None = None, country: str | None = None) -> dict[str, Any]:
+        return await call(self.client, "POST", "/v1/issuers", self.admin_key, {
+            "issuer_id": issuer_id or self.issuer_id, "legal_name": f"University {issuer_id or self.issuer_id}",
+            "country": country or self.country, "homepage": "https://www.university.example",
+            "email": "registry@university.example", "identifiers": [{"scheme": "erasmus", "value": "X-DUBLIN27"}],
+        }, 201)
+
+    async def accredit(self, levels: list[int] | None = None, issuer_id: str | None = None) -> dict[str, Any]:
+        written = await call(self.client, "POST", "/v1/accreditations", self.admin_key, {
+            "subject_kind": "issuer", "subject_id": issuer_id or self.issuer_id,
+            "scope": {"eqf_levels": levels or [5, 6, 7], "fields": ["06", "0413"]},
+        }, 201)
+        self.accreditation_id = written["accreditation"]["accreditation_id"]
+        return written
+
+    async def issuer_client(self, issuer_id: str | None = None) -> str:
+        created = await call(self.client, "POST", "/v1/clients", self.admin_key, {
+            "role": "issuer", "tenant_id": issuer_id or self.issuer_id, "name": "student records system",
+        }, 201)
+        if issuer_id is None:
+            self.issuer_key = created["api_key"]
+        return created["api_key"]
+
+    async def hosted_key(self) -> dict[str, Any]:
+        return await call(self.client, "POST", f"/v1/issuers/{self.issuer_id}/keys", self.issuer_key,
+                          {"custody": "hosted"}, 201)
+
+    async def propose(self, key: str | None = None, **overrides: Any) -> str:
+        written = await call(self.client, "POST", "/v1/achievements", key or self.issuer_key,
+                             {"spec": spec(country=self.country, **overrides)}, 201)
+        achievement_id = written["achievement"]["achievement_id"]
+        self.achievements.append(achievement_id)
+        return achievement_id
+
+    async def approve(self, achievement_id: str) -> dict[str, Any]:
+        return await call(self.client, "POST", f"/v1/achievements/{achievement_id}/approve", self.admin_key)
+
+    async def build(self) -> "Demo":
+        """Agency, issuer, accreditation, issuer client, hosted key."""
+        await self.create_agency()
+        await self.register_issuer()
+        await self.accredit()
+        await self.issuer_client()
+        await self.hosted_key()
+        return self
