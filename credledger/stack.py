@@ -23,7 +23,8 @@ from pathlib import Path
 
 import asyncpg
 
-from credledger.embedded import EmbeddedKafka, EmbeddedPostgres, choose_port, stop_process
+from credledger.embedded import EmbeddedKafka, EmbeddedPostgres, choose_port, port_is_free, stop_process
+from credledger.gateway import EmbeddedGateway, nginx_available
 from shared.db.migrate import apply_migrations, ensure_database, with_database
 from shared.settings import SERVICE_NAMES, Settings, load_settings
 
@@ -122,6 +123,7 @@ def up(home: Path) -> int:
         applied = asyncio.run(migrate(settings.database_url))
         say(f"migrations applied: {applied}")
         children = start_children(settings, home / "logs", stack)
+        start_gateway(settings, home, stack, children)
         say(f"ready in {time.monotonic() - started:.1f}s; logs in {home / 'logs'}; Ctrl-C stops everything")
         while not stopping:
             for name, process in children.items():
@@ -132,6 +134,23 @@ def up(home: Path) -> int:
         say("stopping")
     say("stopped")
     return 0
+
+
+def start_gateway(settings: Settings, home: Path, stack: ExitStack, children: dict[str, subprocess.Popen]) -> None:
+    """nginx in front of the services when it is installed; without it the
+    services still answer on their own ports, so its absence is no error."""
+    if not nginx_available():
+        say("nginx is not installed, so no gateway (Debian: apt-get install nginx); use the ports above")
+        return
+    if not port_is_free(settings.gateway_port):
+        say(f"port {settings.gateway_port} is in use, so no gateway (set CREDLEDGER_GATEWAY_PORT)")
+        return
+    gateway = EmbeddedGateway(settings, home / "gateway")
+    gateway.start()
+    # Registered last, stopped first: no new requests reach stopping services.
+    stack.callback(gateway.stop)
+    children["gateway"] = gateway.process
+    say(f"{'gateway':<13} {gateway.url}  (logs: {home / 'gateway' / 'logs'})")
 
 
 def start_children(settings: Settings, log_dir: Path, stack: ExitStack) -> dict[str, subprocess.Popen]:
