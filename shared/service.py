@@ -117,14 +117,17 @@ def projection_context(
     """A cleanup context that keeps a projection current while the app runs.
 
     `group_id=None` suits in-memory projections (every replica reads every
-    event); durable ones pass a consumer group shared by their replicas.
+    event); durable ones pass a consumer group shared by their replicas. The
+    group is namespaced like the topics, so deployments (and tests) sharing
+    a cluster never join each other's groups.
     """
 
     async def run_projection(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS_KEY]
         runner = ProjectionRunner(
             make(app), Ledger(app[POOL_KEY], CATALOG), settings.kafka_bootstrap_servers,
-            settings.topic(LEDGER_TOPIC), group_id=group_id, partitions=settings.kafka_partitions,
+            settings.topic(LEDGER_TOPIC), group_id=settings.topic(group_id) if group_id else None,
+            partitions=settings.kafka_partitions,
             metrics=app[PROJECTION_METRICS_KEY],
         )
         app[RUNNERS_KEY].append(runner)

@@ -101,7 +101,7 @@ async def apply_migrations(conn: asyncpg.Connection, migrations: list[Migration]
                     migration.component, migration.version, migration.name, migration.checksum,
                 )
             log.info("applied migration", extra={"component": migration.component,
-                                                 "version": migration.version, "name": migration.name})
+                                                 "version": migration.version, "migration": migration.name})
             done.append(migration)
         return done
     finally:

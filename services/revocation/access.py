@@ -1,0 +1,31 @@
+"""Who may change, or read the history of, whose credentials.
+
+A credential's issuer may; so may an agency that accredits (or accredited)
+the issuer, for example after withdrawing the accreditation or finding
+fraud; so may the platform's bootstrap administrator. To everyone else a
+credential looks like it does not exist, so that ids cannot be probed
+across tenants.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from services.revocation.status_changes import MayAct
+from shared.auth import BOOTSTRAP_CLIENT_ID, BOOTSTRAP_TENANT, Principal
+from shared.registry_state import RegistryState
+
+
+def may_manage(principal: Principal, registry: RegistryState) -> MayAct:
+    if principal.role == "issuer":
+        return lambda issuer_id: issuer_id == principal.tenant_id
+    if principal.role != "agency_admin":
+        return lambda issuer_id: False
+    if principal.client_id == BOOTSTRAP_CLIENT_ID and principal.tenant_id == BOOTSTRAP_TENANT:
+        return lambda issuer_id: True
+
+    @cache  # a batch asks about the same few issuers thousands of times
+    def accredits(issuer_id: str) -> bool:
+        return any(a.accreditor_id == principal.tenant_id for a in registry.accreditations_of(issuer_id))
+
+    return accredits

@@ -1,0 +1,262 @@
+"""HTTP handlers of the revocation service: parsing, access and responses.
+
+The decisions live in status_changes.py, history.py and status_lists.py.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+
+import msgspec
+from aiohttp import web
+
+from services.revocation import idempotency
+from services.revocation.access import may_manage
+from services.revocation.history import status_history
+from services.revocation.runtime import CHANGER_KEY, METRICS_KEY, PUBLISHER_KEY, REGISTRY_KEY
+from services.revocation.schemas import (
+    BatchItem, BatchItemResult, BatchRequest, BatchResult, ItemProblem, StatusChanged, StatusChangeRequest,
+    StatusListEntry,
+)
+from services.revocation.states import Action, Status
+from services.revocation.status_changes import QUERIES, MayAct, Outcome, StatusChange
+from services.revocation.status_lists import TTL_MS
+from shared.credential_format import status_list_url
+from shared.events import CATALOG
+from shared.http.body import json_response
+from shared.http.endpoints import principal_of
+from shared.http.middleware import request_id_of
+from shared.http.problem import PROBLEM_TYPE_BASE, Problem, bad_request, conflict, not_found, validation_failed
+from shared.ledger.events import Metadata
+from shared.ledger.store import Ledger
+from shared.service import POOL_KEY, SETTINGS_KEY
+from shared.statuslist import Bitstring
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+STATUS_LIST_MEDIA_TYPE = "application/vc+ld+json"
+PAST_TENSE: dict[Action, str] = {"revoke": "revoked", "suspend": "suspended", "reinstate": "reinstated",
+                                 "flag": "flagged"}
+
+
+# -- status changes ---------------------------------------------------------
+
+async def revoke(request: web.Request, body: StatusChangeRequest) -> web.Response:
+    return await _change_one(request, "revoke", body)
+
+
+async def suspend(request: web.Request, body: StatusChangeRequest) -> web.Response:
+    return await _change_one(request, "suspend", body)
+
+
+async def reinstate(request: web.Request, body: StatusChangeRequest) -> web.Response:
+    return await _change_one(request, "reinstate", body)
+
+
+async def _change_one(request: web.Request, action: Action, body: StatusChangeRequest) -> web.Response:
+    credential_id = _path_credential_id(request)
+    _require_reasons([body.reason])
+    change = StatusChange(credential_id, action, body.reason.strip(), body.reason_code)
+
+    async def work(conn) -> tuple[int, bytes]:
+        [outcome] = await request.app[CHANGER_KEY].apply(conn, [change], _metadata(request), _may_act(request))
+        _count(request, [outcome])
+        if not outcome.applied:
+            raise _problem_of(outcome)
+        assert outcome.previous_status and outcome.status and outcome.position
+        return 200, msgspec.json.encode(StatusChanged(
+            credential_id=credential_id, action=action, previous_status=outcome.previous_status,
+            status=outcome.status, position=outcome.position))
+
+    return await _idempotently(request, msgspec.json.encode(body), work)
+
+
+async def batch(request: web.Request, body: BatchRequest) -> web.Response:
+    _require_reasons([item.reason for item in body.items])
+    ids = [_credential_id(item.credential_id) for item in body.items]
+    changes = [StatusChange(cid, item.action, item.reason.strip(), item.reason_code)
+               for cid, item in zip(ids, body.items) if cid is not None]
+
+    async def work(conn) -> tuple[int, bytes]:
+        outcomes = await request.app[CHANGER_KEY].apply(conn, changes, _metadata(request), _may_act(request))
+        _count(request, outcomes)
+        return 200, msgspec.json.encode(_batch_result(body.items, ids, outcomes))
+
+    return await _idempotently(request, msgspec.json.encode(body), work)
+
+
+def _batch_result(items: Sequence[BatchItem], ids: Sequence[str | None], outcomes: Sequence[Outcome]) -> BatchResult:
+    pending = iter(outcomes)
+    results = [
+        _malformed_item(index, item) if cid is None else _item_result(index, item, next(pending))
+        for index, (item, cid) in enumerate(zip(items, ids))
+    ]
+    positions = [r.position for r in results if r.position is not None]
+    return BatchResult(applied=len(positions), rejected=len(results) - len(positions), positions=positions,
+                       results=results)
+
+
+def _item_result(index: int, item: BatchItem, outcome: Outcome) -> BatchItemResult:
+    common = dict(index=index, credential_id=outcome.change.credential_id, action=item.action,
+                  previous_status=outcome.previous_status, status=outcome.status)
+    if outcome.applied:
+        return BatchItemResult(outcome="applied", position=outcome.position, **common)
+    problem = _problem_of(outcome)
+    return BatchItemResult(outcome="rejected", problem=ItemProblem(
+        type=PROBLEM_TYPE_BASE + problem.slug, title=problem.title, status=problem.status,
+        detail=problem.detail, current_status=problem.extra.get("current_status")), **common)
+
+
+def _malformed_item(index: int, item: BatchItem) -> BatchItemResult:
+    problem = _malformed_id(item.credential_id)
+    return BatchItemResult(index=index, credential_id=item.credential_id, action=item.action, outcome="rejected",
+                           problem=ItemProblem(type=PROBLEM_TYPE_BASE + problem.slug, title=problem.title,
+                                               status=problem.status, detail=problem.detail))
+
+
+def _problem_of(outcome: Outcome) -> Problem:
+    cid, action = outcome.change.credential_id, outcome.change.action
+    if outcome.rejection == "unknown":
+        return not_found(f"there is no credential {cid} that this client may manage")
+    current = outcome.status
+    assert current is not None
+    return conflict(f"credential {cid} cannot be {PAST_TENSE[action]}: {_why_not(action, current)}",
+                    credential_id=cid, current_status=current)
+
+
+def _why_not(action: Action, current: Status) -> str:
+    if current == "revoked":
+        return "it is revoked, and revocation is final"
+    if action == "reinstate":
+        return f"it is {current}; only a suspended or flagged credential can be reinstated"
+    return f"it is already {current}"
+
+
+def _count(request: web.Request, outcomes: Sequence[Outcome]) -> None:
+    metrics = request.app[METRICS_KEY]
+    for outcome in outcomes:
+        if outcome.applied:
+            metrics.status_changes.labels(outcome.change.action, "manual").inc()
+        else:
+            metrics.rejections.labels(outcome.change.action, outcome.rejection).inc()
+
+
+def _require_reasons(reasons: Sequence[str]) -> None:
+    blank = [i for i, reason in enumerate(reasons) if not reason.strip()]
+    if blank:
+        raise validation_failed(
+            "a reason is required: say in words why the status changes",
+            errors=[{"detail": "reason is blank", "index": i} for i in blank],
+        )
+
+
+async def _idempotently(request: web.Request, canonical_body: bytes, work: idempotency.Work) -> web.Response:
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise bad_request(f"{IDEMPOTENCY_HEADER} must be 1 to 255 visible ASCII characters")
+    fingerprint = idempotency.fingerprint(request.method, request.path, canonical_body)
+    try:
+        response = await idempotency.run_once(
+            request.app[POOL_KEY], principal_of(request).client_id, key, fingerprint, work)
+    except idempotency.KeyReused:
+        raise Problem(422, "idempotency-key-reused", "Idempotency key reused",
+                      f"this {IDEMPOTENCY_HEADER} was already used for a different request;"
+                      " send a new key with a new request") from None
+    # Committed and written through: the lists can be republished right away.
+    request.app[PUBLISHER_KEY].wake.set()
+    headers = {"Idempotent-Replayed": "true"} if response.replayed else None
+    return web.Response(status=response.status, body=response.body, content_type="application/json",
+                        headers=headers)
+
+
+def _metadata(request: web.Request) -> Metadata:
+    principal = principal_of(request)
+    return Metadata(actor=principal.client_id, tenant=principal.tenant_id, request_id=request_id_of(request))
+
+
+def _may_act(request: web.Request) -> MayAct:
+    return may_manage(principal_of(request), request.app[REGISTRY_KEY].state)
+
+
+def _credential_id(raw: str) -> str | None:
+    """The canonical 'urn:uuid:<uuid>' form, accepting a bare UUID; None if malformed."""
+    value = raw.removeprefix("urn:uuid:")
+    try:
+        parsed = uuid.UUID(value)
+    except ValueError:
+        return None
+    return f"urn:uuid:{parsed}" if str(parsed) == value.lower() else None
+
+
+def _malformed_id(raw: str) -> Problem:
+    return bad_request(f"{raw!r} is not a credential id; expected 'urn:uuid:' followed by a UUID")
+
+
+def _path_credential_id(request: web.Request) -> str:
+    raw = request.match_info["id"]
+    credential_id = _credential_id(raw)
+    if credential_id is None:
+        raise _malformed_id(raw)
+    return credential_id
+
+
+# -- status history ---------------------------------------------------------
+
+async def credential_status_history(request: web.Request) -> web.Response:
+    credential_id = _path_credential_id(request)
+    history = await status_history(Ledger(request.app[POOL_KEY], CATALOG), credential_id)
+    if history is None or not _may_act(request)(history.issuer_id):
+        raise not_found(f"there is no credential {credential_id} that this client may see")
+    return json_response(history)
+
+
+# -- published status lists ------------------------------------------------
+
+async def status_list(request: web.Request) -> web.Response:
+    list_id = request.match_info["list_id"]
+    row = await _publication(request, list_id)
+    headers = {
+        "ETag": row["etag"],
+        "Cache-Control": f"public, max-age={TTL_MS // 1000}",
+        # Verifiers run in browsers too; the list is public by design.
+        "Access-Control-Allow-Origin": "*",
+        "Access-Control-Expose-Headers": "ETag",
+    }
+    if _matches(request.headers.get("If-None-Match"), row["etag"]):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=bytes(row["document"]), content_type=STATUS_LIST_MEDIA_TYPE, headers=headers)
+
+
+async def status_list_entry(request: web.Request) -> web.Response:
+    list_id, raw_index = request.match_info["list_id"], request.match_info["index"]
+    if not (raw_index.isascii() and raw_index.isdigit()):
+        raise bad_request(f"a status list index is a non-negative integer, not {raw_index!r}")
+    row = await _publication(request, list_id)
+    index = int(raw_index)
+    if index >= row["size"]:
+        raise not_found(f"status list {list_id} has indexes 0 to {row['size'] - 1}; {index} is outside it")
+    document = msgspec.json.decode(bytes(row["document"]))
+    bits = Bitstring.decode(document["credentialSubject"]["encodedList"])
+    return json_response(StatusListEntry(
+        list_id=list_id, status_list_credential=status_list_url(request.app[SETTINGS_KEY].public_base_url, list_id),
+        purpose=row["purpose"], index=index, set=bits.get(index), valid_from=document["validFrom"]))
+
+
+async def _publication(request: web.Request, list_id: str):
+    row = await request.app[POOL_KEY].fetchrow(QUERIES["publication"], list_id)
+    if row is None:
+        raise not_found(f"there is no status list {list_id!r}")
+    if row["document"] is None:
+        raise Problem(503, "status-list-pending", "Status list not published yet",
+                      f"status list {list_id} is being generated; retry in a second",
+                      headers={"Retry-After": "1"})
+    return row
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    candidates = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in candidates or etag in candidates

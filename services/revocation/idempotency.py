@@ -1,0 +1,66 @@
+"""Idempotency keys: a retried request gets the original response.
+
+The key is claimed in the same transaction as the work it guards, so the
+claim, the ledger events and the stored response commit together. A
+concurrent request with the same key waits on the claim and then replays the
+response; a request whose work failed leaves no claim, so its retry runs
+afresh. Keys are per client and kept for `RETENTION`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import asyncpg
+
+from services.revocation.status_changes import QUERIES
+
+RETENTION = dt.timedelta(hours=24)
+
+Work = Callable[[asyncpg.Connection], Awaitable[tuple[int, bytes]]]
+
+
+class KeyReused(Exception):
+    """The key was used before with a different request."""
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    body: bytes
+    replayed: bool
+
+
+def fingerprint(*parts: bytes | str) -> bytes:
+    digest = hashlib.sha256()
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        digest.update(len(data).to_bytes(8, "big") + data)
+    return digest.digest()
+
+
+async def run_once(
+    pool: asyncpg.Pool, client_id: str, key: str | None, request_fingerprint: bytes, work: Work
+) -> Response:
+    """Run `work` in a transaction, at most once per (client, key)."""
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            if key is None or await conn.fetchval(QUERIES["claim_idempotency_key"], client_id, key,
+                                                  request_fingerprint):
+                status, body = await work(conn)
+                if key is not None:
+                    await conn.execute(QUERIES["save_idempotent_response"], client_id, key, status, body)
+                return Response(status, body, replayed=False)
+        row = await conn.fetchrow(QUERIES["idempotent_response"], client_id, key)
+    if row is None or row["response"] is None:
+        raise AssertionError("an idempotency key was claimed without a response")
+    if bytes(row["fingerprint"]) != request_fingerprint:
+        raise KeyReused(key)
+    return Response(row["status"], bytes(row["response"]), replayed=True)
+
+
+async def purge_expired(pool: asyncpg.Pool) -> str:
+    return await pool.execute(QUERIES["purge_idempotency_keys"], RETENTION)

@@ -1,0 +1,181 @@
+"""Publishing W3C Bitstring Status List credentials, signed by the issuer.
+
+Every status change marks its lists (a `list_changes` row, in the
+transaction that records the change). The publisher regenerates marked lists from the read model,
+signs each as a `BitstringStatusListCredential` with the issuer's current
+hosted key (eddsa-jcs-2022) and stores the exact bytes, so all replicas
+serve one document with one ETag and a restart serves at once.
+
+Debounced per list: a list changed after a quiet spell is regenerated as
+soon as the projection reports the change; while it keeps changing it is
+regenerated at most every `MIN_LIST_INTERVAL`, so a burst of ten thousand
+revocations costs a handful of regenerations, not ten thousand. Changes made
+through another replica are noticed by polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from typing import Any
+
+import asyncpg
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from services.revocation.metrics import RevocationMetrics
+from services.revocation.projection import registry_reached
+from services.revocation.status_changes import QUERIES
+from shared.credential_format import VC_CONTEXT, status_list_url, verification_method
+from shared.crypto import eddsa_jcs
+from shared.crypto.jcs import canonicalize
+from shared.key_vault import KeyVault, VaultError
+from shared.lifecycle import wait_any
+from shared.registry_state import RegistryProjection
+from shared.statuslist import Bitstring
+from shared.timeutil import format_time, now
+
+log = logging.getLogger(__name__)
+
+# Verifiers may cache a list this long (ms, the spec's `ttl`); it matches the
+# promise that a change is visible within a second.
+TTL_MS = 1000
+MIN_LIST_INTERVAL = 0.2
+POLL_INTERVAL = 0.25
+LISTS_PER_PASS = 500
+# Short: an issuer or key the registry view has not caught up with yet is
+# the common cause, and it resolves itself within moments.
+FAILURE_BACKOFF = 1.0
+REGISTRY_WAIT_SECONDS = 2.0
+INDEX_QUERY = {"revocation": "revoked_indexes", "suspension": "suspended_indexes"}
+
+
+def status_list_credential(list_url: str, issuer: str, purpose: str, encoded_list: str, valid_from: str) -> dict[str, Any]:
+    """The unsigned BitstringStatusListCredential (VC Data Model 2.0)."""
+    return {
+        "@context": [VC_CONTEXT],
+        "id": list_url,
+        "type": ["VerifiableCredential", "BitstringStatusListCredential"],
+        "issuer": issuer,
+        "validFrom": valid_from,
+        "credentialSubject": {
+            "id": f"{list_url}#list",
+            "type": "BitstringStatusList",
+            "statusPurpose": purpose,
+            "encodedList": encoded_list,
+            "ttl": TTL_MS,
+        },
+    }
+
+
+def etag_of(document: bytes) -> str:
+    return '"' + hashlib.sha256(document).hexdigest()[:40] + '"'
+
+
+class StatusListPublisher:
+    def __init__(
+        self, pool: asyncpg.Pool, registry: RegistryProjection, master_key: str, public_base_url: str,
+        metrics: RevocationMetrics,
+    ) -> None:
+        self._pool = pool
+        self._registry = registry
+        self._master_key = master_key
+        self._public_base_url = public_base_url
+        self._metrics = metrics
+        self.wake = asyncio.Event()
+        self._keys: dict[tuple[str, str], Ed25519PrivateKey] = {}
+        # Per list: the earliest moment (monotonic) it may be regenerated again.
+        self._not_before: dict[str, float] = {}
+        self._failing: set[str] = set()  # warned about once, until published
+
+    async def run(self, stop: asyncio.Event) -> None:
+        wait = POLL_INTERVAL
+        while not stop.is_set():
+            await wait_any(wait, stop, self.wake)
+            self.wake.clear()
+            try:
+                wait = await self.publish_due()
+            except (asyncpg.PostgresError, OSError) as exc:
+                log.warning("status list pass failed; retrying", extra={"error": repr(exc)})
+                wait = POLL_INTERVAL
+
+    async def publish_due(self) -> float:
+        """Regenerate the lists marked since they were last signed, each at
+        most every MIN_LIST_INTERVAL; return how long to wait before the
+        next pass if nothing else happens."""
+        async with self._pool.acquire() as conn:
+            due = await conn.fetch(QUERIES["lists_due"], LISTS_PER_PASS)
+            self._metrics.lists_due.set(len(due))
+            now_mono = time.monotonic()
+            held = [self._not_before[r["list_id"]] - now_mono for r in due
+                    if self._not_before.get(r["list_id"], 0.0) > now_mono]
+            for row in due:
+                if self._not_before.get(row["list_id"], 0.0) <= now_mono:
+                    await self._publish(conn, row)
+        self._forget_quiet_lists(now_mono)
+        return min([POLL_INTERVAL, *held])
+
+    def _forget_quiet_lists(self, now_mono: float) -> None:
+        self._not_before = {k: v for k, v in self._not_before.items() if v > now_mono}
+
+    async def _publish(self, conn: asyncpg.Connection, row: asyncpg.Record) -> None:
+        started = time.perf_counter()
+        list_id, issuer_id, purpose = row["list_id"], row["issuer_id"], row["purpose"]
+        # After a key compromise the signer must know of it (see mark_issuer_lists).
+        await registry_reached(self._registry, row["registry_position"], REGISTRY_WAIT_SECONDS)
+        signer = await self._signer(conn, issuer_id)
+        if signer is None:
+            self._defer(list_id, issuer_id, "the issuer has no usable hosted signing key (yet)")
+            return
+        did, key_id, private_key = signer
+        bits = await self._bits(conn, list_id, purpose, row["size"])
+        valid_from = format_time(now())
+        url = status_list_url(self._public_base_url, list_id)
+        unsigned = status_list_credential(url, did, purpose, bits.encode(), valid_from)
+        signed = eddsa_jcs.sign(unsigned, private_key, verification_method(did, key_id), valid_from)
+        document = canonicalize(signed)
+        async with conn.transaction():
+            await conn.execute(QUERIES["save_publication"], list_id, row["last_change"], key_id, document,
+                               etag_of(document))
+            await conn.execute(QUERIES["forget_published_changes"], list_id, row["last_change"])
+        self._not_before[list_id] = time.monotonic() + MIN_LIST_INTERVAL
+        self._failing.discard(list_id)
+        self._metrics.publications.labels(purpose).inc()
+        self._metrics.publish_seconds.observe(time.perf_counter() - started)
+
+    async def _signer(self, conn: asyncpg.Connection, issuer_id: str) -> tuple[str, str, Ed25519PrivateKey] | None:
+        state = self._registry.state
+        issuer = state.issuers.get(issuer_id)
+        key = state.signing_key_at(issuer_id, now())
+        if issuer is None or key is None:
+            return None
+        cache_key = (issuer_id, key.key_id)
+        if cache_key not in self._keys:
+            try:
+                # Opened on first use: without a master key the service still
+                # serves what is published and records status changes.
+                vault = KeyVault(self._master_key)
+                self._keys[cache_key] = await vault.load(conn, issuer_id, key.key_id)
+            except VaultError as exc:
+                log.warning("hosted key unavailable", extra={"issuer_id": issuer_id, "error": str(exc)})
+                return None
+        return issuer.event.did, key.key_id, self._keys[cache_key]
+
+    async def _bits(self, conn: asyncpg.Connection, list_id: str, purpose: str, size: int) -> Bitstring:
+        bits = Bitstring(size)
+        for row in await conn.fetch(QUERIES[INDEX_QUERY[purpose]], list_id):
+            index = row[0]
+            if 0 <= index < size:
+                bits.set(index)
+            else:
+                log.warning("status index outside its list; not published",
+                            extra={"list_id": list_id, "index": index, "size": size})
+        return bits
+
+    def _defer(self, list_id: str, issuer_id: str, why: str) -> None:
+        if list_id not in self._failing:
+            self._failing.add(list_id)
+            log.warning("status list not published; will retry",
+                        extra={"list_id": list_id, "issuer_id": issuer_id, "why": why})
+        self._not_before[list_id] = time.monotonic() + FAILURE_BACKOFF
