@@ -45,6 +45,32 @@ def _audit_verify(args: argparse.Namespace) -> int:
     return audit_verify(load_settings().database_url, args.from_position)
 
 
+def _verify(args: argparse.Namespace) -> int:
+    import os
+
+    from credledger.verify_cli import verify_csv
+
+    api_key = args.api_key or os.environ.get("CREDLEDGER_API_KEY", "")
+    return verify_csv(args.url or load_settings().url_of("verification"), api_key, args.csv, args.out)
+
+
+def _admin_create_agency(args: argparse.Namespace) -> int:
+    from credledger.admin_cli import create_agency_command
+
+    return create_agency_command(load_settings(), name=args.name, jurisdiction=args.jurisdiction,
+                                 levels=args.levels, fields=args.fields, agency_id=args.id)
+
+
+def _issue(args: argparse.Namespace) -> int:
+    import os
+
+    from credledger.issue_cli import issue_command
+
+    api_key = args.api_key or os.environ.get("CREDLEDGER_API_KEY", "")
+    return issue_command(args.url or load_settings().url_of("issuance"), api_key, args.csv, args.achievement,
+                         args.out, args.batch_size)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="credledger", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -68,6 +94,33 @@ def build_parser() -> argparse.ArgumentParser:
     verify = audit_commands.add_parser("verify", help="recompute the hash chain; non-zero exit on a break")
     verify.add_argument("--from", dest="from_position", type=int, default=1, metavar="POS")
     verify.set_defaults(func=_audit_verify)
+    verify_pool = commands.add_parser("verify", help="verify an applicant pool from a CSV file (a bulk job)")
+    verify_pool.add_argument("--csv", required=True, metavar="FILE",
+                             help="one credential per row: id or JWT, optionally email or national_id")
+    verify_pool.add_argument("--url", default="", help="verification service (default: from settings)")
+    verify_pool.add_argument("--api-key", default="", help="employer API key (default: $CREDLEDGER_API_KEY)")
+    verify_pool.add_argument("--out", default="results.csv", help="where to write the answers (CSV)")
+    verify_pool.set_defaults(func=_verify)
+    admin = commands.add_parser("admin", help="registry administration straight on the ledger")
+    admin_commands = admin.add_subparsers(dest="admin_command", required=True)
+    create_agency = admin_commands.add_parser(
+        "create-agency", help="create a root agency; prints its id and first admin API key (shown once)")
+    create_agency.add_argument("--name", required=True, help="the agency's name")
+    create_agency.add_argument("--jurisdiction", required=True, help="ISO 3166-1 alpha-2 (or 3166-2), e.g. IE")
+    create_agency.add_argument("--levels", default="1-8", help="EQF levels it may accredit: 1-8, 5,6,7 (default 1-8)")
+    create_agency.add_argument("--fields", default="*", help="ISCED-F field codes, comma-separated (default: *)")
+    create_agency.add_argument("--id", default=None, help="agency id (default: generated)")
+    create_agency.set_defaults(func=_admin_create_agency)
+    issue = commands.add_parser("issue", help="issue credentials from a registrar's CSV (resumable)")
+    issue.add_argument("--csv", required=True, metavar="FILE",
+                       help="columns: reference, email or national_id, issued_on, valid_until, grade, evidence_url,"
+                            " evidence_narrative, evidence_genre")
+    issue.add_argument("--achievement", required=True, metavar="ID", help="the approved achievement to issue")
+    issue.add_argument("--url", default="", help="issuance service (default: from settings)")
+    issue.add_argument("--api-key", default="", help="issuer API key (default: $CREDLEDGER_API_KEY)")
+    issue.add_argument("--out", default=None, help="results file (default: FILE.results.csv)")
+    issue.add_argument("--batch-size", type=int, default=1000, help="rows per request (at most 10000)")
+    issue.set_defaults(func=_issue)
     return parser
 
 

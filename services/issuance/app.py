@@ -2,14 +2,101 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import AsyncIterator
+
 from aiohttp import web
 
+from services.issuance import handlers, stack_handlers
+from services.issuance.context import CONTEXT_KEY, IssuanceContext, IssuanceMetrics
+from services.issuance.learners import LearnerSecrets
+from services.issuance.lifecycle import IssuanceProjection
+from services.issuance.schemas import (
+    BatchRequest, BatchResponse, CredentialRequest, IssuedCredential, LearnerHash, LearnerHashRequest,
+    LearnerPathways, SignedCredentialRequest, StackRequest, StackResponse,
+)
+from services.issuance.signing import KeyRing, PreEncodedCatalog, Signer
+from shared.events import CATALOG
 from shared.http.common_handlers import WHOAMI
-from shared.service import create_service_app
+from shared.http.endpoints import Endpoint
+from shared.key_vault import KeyVault
+from shared.ledger.projection import Projection
+from shared.ledger.store import Ledger
+from shared.registry_state import RegistryState
+from shared.service import (
+    METRICS_REGISTRY_KEY, POOL_KEY, SETTINGS_KEY, CleanupContext, create_service_app, projection_context,
+)
 from shared.settings import Settings
 
-ENDPOINTS = [WHOAMI]
+ISSUERS = frozenset({"issuer"})
+TAGS = ("issuance",)
+STACK_TAGS = ("stacking",)
+# 10,000 credentials with evidence and grades fit well within this.
+BATCH_BODY_LIMIT = 64 * 1024 * 1024
+PROJECTION_KEY = web.AppKey("issuance_projection", IssuanceProjection)
+
+ENDPOINTS = [
+    WHOAMI,
+    Endpoint("POST", "/v1/credentials", handlers.issue_credential,
+             "Issue one credential, signed with the issuer's hosted key (Idempotency-Key honoured)",
+             body=CredentialRequest, response=IssuedCredential, status=201, roles=ISSUERS, tags=TAGS),
+    Endpoint("POST", "/v1/credentials/batch", handlers.issue_batch,
+             "Issue up to 10,000 credentials; each item is issued, existing or rejected on its own",
+             body=BatchRequest, response=BatchResponse, roles=ISSUERS, tags=TAGS, body_limit=BATCH_BODY_LIMIT),
+    Endpoint("POST", "/v1/credentials/signed", handlers.submit_signed,
+             "Record a credential the issuer signed itself (eddsa-jcs-2022, one of its issuer_held keys)",
+             body=SignedCredentialRequest, response=IssuedCredential, status=201, roles=ISSUERS, tags=TAGS),
+    Endpoint("GET", "/v1/credentials/{credential_id}", handlers.get_credential,
+             "The signed credential, for its issuer (API key) or its learner (?token=)",
+             produces="application/vc", tags=TAGS,
+             query={"token": "the learner link token", "format": "json (default) or jwt (VC-JOSE compact JWS)"}),
+    Endpoint("POST", "/v1/learners/hash", handlers.learner_hash,
+             "The salted identity hash the platform uses for a learner (for issuer-signed credentials)",
+             body=LearnerHashRequest, response=LearnerHash, roles=ISSUERS, tags=TAGS),
+    Endpoint("POST", "/v1/stacks", stack_handlers.claim_stack,
+             "Claim a pathway's award for a learner from component credentials (issuer key or holder_token)",
+             body=StackRequest, response=StackResponse, status=201, tags=STACK_TAGS),
+    Endpoint("GET", "/v1/learners/{learner_hash}/pathways", stack_handlers.learner_pathways,
+             "For each of the issuer's pathways: the learner's components held, missing, and credits needed",
+             response=LearnerPathways, roles=ISSUERS, tags=STACK_TAGS),
+]
 
 
-def create_app(settings: Settings) -> web.Application:
-    return create_service_app(settings, "issuance", ENDPOINTS)
+def default_signing_processes() -> int:
+    # One core signs fine inline; with more, signing moves off the event loop's core.
+    cores = os.cpu_count() or 1
+    return min(cores, 4) if cores > 1 else 0
+
+
+def _issuance_ctx(signing_processes: int) -> CleanupContext:
+    async def open_context(app: web.Application) -> AsyncIterator[None]:
+        settings, pool = app[SETTINGS_KEY], app[POOL_KEY]
+        signer = Signer(pool, settings.database_url, signing_processes)
+        app[CONTEXT_KEY] = IssuanceContext(
+            pool=pool, ledger=Ledger(pool, PreEncodedCatalog(CATALOG)), state=RegistryState(),
+            keyring=KeyRing(pool, KeyVault(settings.master_key)), signer=signer,
+            secrets=LearnerSecrets(settings.master_key), public_base_url=settings.public_base_url,
+            metrics=IssuanceMetrics(app[METRICS_REGISTRY_KEY]),
+        )
+        yield
+        signer.close()
+
+    return open_context
+
+
+def _projection(app: web.Application) -> Projection:
+    app[PROJECTION_KEY] = IssuanceProjection(app[CONTEXT_KEY])
+    return app[PROJECTION_KEY]
+
+
+def create_app(settings: Settings, *, signing_processes: int | None = None) -> web.Application:
+    processes = default_signing_processes() if signing_processes is None else signing_processes
+    return create_service_app(settings, "issuance", ENDPOINTS, contexts=[
+        _issuance_ctx(processes),
+        # No consumer group, on purpose: the registry state is in memory, so
+        # every replica needs every event; and a group join takes seconds,
+        # while an automatic award is due within one. The lifecycle tables'
+        # progress row (locked per batch) lets exactly one replica apply each
+        # event; the others find it applied and skip it.
+        projection_context(_projection),
+    ])

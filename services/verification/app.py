@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import msgspec
 from aiohttp import web
+from prometheus_client import Counter
 
 from services.verification import audit_handlers as audit
+from services.verification import handlers
+from services.verification.jobs import JobWorker
 from services.verification.logtree import log_tree_ctx
+from services.verification.projection import OPTIONS_KEY, VERIFIER_KEY, ReadModelOptions, read_model_ctx
+from services.verification.schemas import ItemResult, JobCreated, JobProgress, VerificationRequest, VerificationResponse
 from shared.http.common_handlers import WHOAMI
 from shared.http.endpoints import Endpoint
 from shared.ledger.audit import AuditResult
-from shared.service import create_service_app
+from shared.service import METRICS_REGISTRY_KEY, OPENAPI_KEY, POOL_KEY, create_service_app
 from shared.settings import Settings
 
 AUDITORS = frozenset({"auditor", "agency_admin"})
+EMPLOYERS = frozenset({"employer"})
 TAGS = ("audit",)
+VERIFY_TAGS = ("verification",)
+VERIFY_PATH = "/v1/verifications"
 
 ENDPOINTS = [
     WHOAMI,
@@ -41,8 +55,54 @@ ENDPOINTS = [
              query={"first": "the older tree size", "second": "default: the current size"}),
     Endpoint("GET", "/v1/audit/proofs/tlog/{position}", audit.tlog_proof,
              "C2SP tlog-proof bundle for one position", produces="text/plain", tags=TAGS),
+    # The body is read by the handler (a malformed item must not fail the
+    # others); its schema is documented below from VerificationRequest.
+    Endpoint("POST", VERIFY_PATH, handlers.verify_items,
+             "Verify up to 10,000 credentials (ids, full documents or VC-JOSE JWTs): a verdict, "
+             "the checks and a summary per item, in order",
+             response=VerificationResponse, roles=EMPLOYERS, tags=VERIFY_TAGS),
+    Endpoint("POST", "/v1/verification-jobs", handlers.create_job,
+             "Start a bulk job: an application/x-ndjson body of items or a text/csv body "
+             "(columns id|credential_id|jwt|credential, email, national_id; header optional), "
+             "up to 1,000,000 lines", response=JobCreated, status=202, roles=EMPLOYERS, tags=VERIFY_TAGS),
+    Endpoint("GET", "/v1/verification-jobs/{job_id}", handlers.job_progress,
+             "A job's progress: done/total, rate and ETA", response=JobProgress, roles=EMPLOYERS, tags=VERIFY_TAGS),
+    Endpoint("GET", "/v1/verification-jobs/{job_id}/results", handlers.job_results,
+             "A job's answers so far, streamed as NDJSON (ItemResult per line) or CSV",
+             produces="application/x-ndjson", roles=EMPLOYERS, tags=VERIFY_TAGS,
+             query={"format": "ndjson (default) or csv; or send Accept: text/csv"}),
+    Endpoint("GET", "/v1/credentials/{credential_id}/verification", handlers.credential_verification,
+             "Public: the verdict for one credential", response=ItemResult, tags=VERIFY_TAGS),
+    Endpoint("GET", "/verify/{credential_id}", handlers.verification_page,
+             "Public: the page a badge link opens (HTML, no JavaScript)", produces="text/html", tags=VERIFY_TAGS),
 ]
 
 
-def create_app(settings: Settings) -> web.Application:
-    return create_service_app(settings, "verification", ENDPOINTS, contexts=[log_tree_ctx])
+def _document_request_body(app: web.Application) -> None:
+    schemas, components = msgspec.json.schema_components(
+        [VerificationRequest], ref_template="#/components/schemas/{name}")
+    spec = app[OPENAPI_KEY]
+    spec["components"]["schemas"].update(components)
+    spec["paths"][VERIFY_PATH]["post"]["requestBody"] = {
+        "required": True, "content": {"application/json": {"schema": schemas[0]}}}
+
+
+async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
+    # Unique per process: a lease names the replica working on a job.
+    owner = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    worker = JobWorker(app[POOL_KEY], app[VERIFIER_KEY], owner, app[handlers.ITEMS_COUNTER_KEY])
+    app[handlers.JOB_WORKER_KEY] = worker
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    yield
+    stop.set()
+    await task
+
+
+def create_app(settings: Settings, options: ReadModelOptions | None = None) -> web.Application:
+    app = create_service_app(settings, "verification", ENDPOINTS, contexts=[log_tree_ctx, read_model_ctx, _jobs_ctx])
+    app[OPTIONS_KEY] = options or ReadModelOptions()
+    app[handlers.ITEMS_COUNTER_KEY] = Counter(
+        "verification_items_total", "Items verified, by verdict", ["verdict"], registry=app[METRICS_REGISTRY_KEY])
+    _document_request_body(app)
+    return app

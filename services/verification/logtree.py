@@ -1,35 +1,75 @@
-"""The ledger's Merkle tree held in memory, for answering proofs quickly."""
+"""The ledger's Merkle tree held in memory, for answering proofs quickly.
+
+Its leaf hashes are saved on shutdown (and every `SNAPSHOT_EVERY` leaves),
+so a restart rebuilds the tree from 32 bytes per entry instead of reading
+and hashing every ledger entry again.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import AsyncIterator, Sequence
 
+import asyncpg
 from aiohttp import web
 
+from services.verification.supervision import SupervisedRunner
 from shared.ledger.checkpoints import LogTree
 from shared.ledger.events import RecordedEvent
+from shared.ledger.merkle import HASH_SIZE, MerkleTree
 from shared.ledger.projection import Projection
-from shared.service import projection_context
+from shared.service import POOL_KEY
+
+log = logging.getLogger(__name__)
 
 LOG_TREE_KEY = web.AppKey("log_tree", LogTree)
+SNAPSHOT_EVERY = 200_000
 
 
 class LogTreeProjection(Projection):
     name = "verification.log_tree"
 
-    def __init__(self, log_tree: LogTree) -> None:
+    def __init__(self, log_tree: LogTree, pool: asyncpg.Pool) -> None:
         self.log_tree = log_tree
+        self._pool = pool
+        self._saved = -1
 
     async def load_position(self) -> int:
+        if self._saved < 0:
+            row = await self._pool.fetchrow(
+                "SELECT size, leaves FROM verification.log_tree_snapshots ORDER BY size DESC LIMIT 1")
+            if row is not None and self.log_tree.size == 0:
+                leaves = row["leaves"]
+                self.log_tree.tree = MerkleTree(leaves[i:i + HASH_SIZE] for i in range(0, len(leaves), HASH_SIZE))
+            self._saved = self.log_tree.size
         return self.log_tree.size
 
     async def apply(self, events: Sequence[RecordedEvent]) -> None:
         self.log_tree.add(events)
+        if self.log_tree.size - self._saved >= SNAPSHOT_EVERY:
+            await self.save()
+
+    async def save(self) -> None:
+        size = self.log_tree.size
+        if size <= max(self._saved, 0):
+            return
+        tree = self.log_tree.tree
+        leaves = b"".join(tree.leaf(i) for i in range(size))
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("INSERT INTO verification.log_tree_snapshots (size, leaves) VALUES ($1, $2)"
+                               " ON CONFLICT (size) DO NOTHING", size, leaves)
+            await conn.execute("DELETE FROM verification.log_tree_snapshots WHERE size < $1", size)
+        self._saved = size
 
 
-def _make_log_tree_projection(app: web.Application) -> Projection:
+async def log_tree_ctx(app: web.Application) -> AsyncIterator[None]:
     app[LOG_TREE_KEY] = LogTree()
-    return LogTreeProjection(app[LOG_TREE_KEY])
-
-
-log_tree_ctx = projection_context(_make_log_tree_projection)
+    projection = LogTreeProjection(app[LOG_TREE_KEY], app[POOL_KEY])
+    supervised = SupervisedRunner(app, projection)
+    supervised.start()
+    yield
+    await supervised.stop()
+    try:
+        await projection.save()
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        log.warning("log tree not saved; the next start replays the ledger", extra={"error": repr(exc)})

@@ -125,6 +125,21 @@ class ProjectionRunner:
         self.caught_up = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Keep the projection current until `stop`, surviving any outage.
+
+        After an error the position is reloaded from the projection itself:
+        a durable projection rolled its failed transaction back, and an
+        in-memory one kept what it applied.
+        """
+        while not stop.is_set():
+            try:
+                await self._run_once(stop)
+            except Exception as exc:  # noqa: BLE001 - a read model must outlive outages
+                log.warning("projection interrupted; retrying",
+                            extra={"projection": self.projection.name, "error": repr(exc)})
+                await sleep_or_stop(stop, self._broker_retry_interval)
+
+    async def _run_once(self, stop: asyncio.Event) -> None:
         self.position = await self.projection.load_position()
         await self.catch_up()
         self.caught_up.set()

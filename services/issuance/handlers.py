@@ -1,0 +1,206 @@
+"""HTTP handlers for issuing and fetching credentials."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+import msgspec
+from aiohttp import web
+
+from services.issuance import store
+from services.issuance.context import CONTEXT_KEY, IssuanceContext
+from services.issuance.issuer_signed import record_issuer_signed
+from services.issuance.issuing import IdempotencyRace, IdempotencyRecord, issue_hosted
+from services.issuance.learners import token_matches
+from services.issuance.schemas import (
+    MAX_BATCH, BatchRequest, BatchResponse, CredentialRequest, IssuedCredential, ItemOutcome, LearnerHash,
+    LearnerHashRequest, SignedCredentialRequest,
+)
+from services.issuance.store import CredentialRow
+from shared.auth import Principal
+from shared.credential_format import verification_method
+from shared.crypto.jws import encode_vc_jws
+from shared.http.body import json_response
+from shared.http.endpoints import AUTHENTICATOR_KEY, principal_of
+from shared.http.middleware import CLIENT_ID_KEY, request_id_of
+from shared.http.problem import PROBLEM_TYPE_BASE, Problem, bad_request, conflict, not_found, unauthorized
+from shared.ledger.events import Metadata
+from shared.timeutil import now
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+VC_MEDIA_TYPE = "application/vc"
+JWT_MEDIA_TYPE = "application/vc+jwt"
+
+_OUTCOMES = msgspec.json.Decoder(list[ItemOutcome])
+
+
+def context(request: web.Request) -> IssuanceContext:
+    return request.app[CONTEXT_KEY]
+
+
+def metadata_of(request: web.Request, principal: Principal | None = None, tenant: str | None = None) -> Metadata:
+    principal = principal or principal_of(request)
+    return Metadata(actor=principal.client_id, tenant=tenant or principal.tenant_id,
+                    request_id=request_id_of(request))
+
+
+def _idempotency(request: web.Request, body: msgspec.Struct) -> IdempotencyRecord | None:
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 255 or not key.isascii() or not key.isprintable():
+        raise bad_request(f"{IDEMPOTENCY_HEADER} must be 1-255 printable ASCII characters")
+    # The request as decoded, so the same body sent with other whitespace or
+    # key order is the same request.
+    fingerprint = hashlib.sha256(
+        f"{request.method} {request.path}\n".encode() + msgspec.json.encode(body)).digest()
+    return IdempotencyRecord(principal_of(request).client_id, key, fingerprint)
+
+
+async def _replay(ctx: IssuanceContext, record: IdempotencyRecord) -> list[ItemOutcome] | None:
+    stored = await store.idempotent_response(ctx.pool, record.client_id, record.key)
+    if stored is None:
+        return None
+    if stored.fingerprint != record.fingerprint:
+        raise Problem(422, "idempotency-key-reused", "The Idempotency-Key was used for another request",
+                      f"{IDEMPOTENCY_HEADER} {record.key!r} came with a different request before;"
+                      " use a new key for a new request")
+    return _OUTCOMES.decode(stored.outcomes)
+
+
+async def _issue(
+    request: web.Request, items: list[CredentialRequest], body: msgspec.Struct,
+) -> tuple[list[ItemOutcome], bool]:
+    """The outcomes, and whether they are a replay of an earlier request."""
+    ctx = context(request)
+    record = _idempotency(request, body)
+    if record is not None and (replayed := await _replay(ctx, record)) is not None:
+        return replayed, True
+    try:
+        return await issue_hosted(ctx, metadata_of(request), items, record), False
+    except IdempotencyRace:
+        assert record is not None
+        return await _replay(ctx, record) or [], True
+
+
+def _with_tokens(ctx: IssuanceContext, outcomes: list[ItemOutcome]) -> list[ItemOutcome]:
+    # Tokens are derived, never stored: a replay hands out the same links.
+    return [msgspec.structs.replace(o, holder_token=ctx.secrets.holder_token(o.credential_id))
+            if o.credential_id else o for o in outcomes]
+
+
+def _reraise(document: dict) -> Problem:
+    return Problem(document["status"], document["type"].removeprefix(PROBLEM_TYPE_BASE), document["title"],
+                   document.get("detail", ""))
+
+
+def _replay_headers(replayed: bool) -> dict[str, str]:
+    return {"Idempotent-Replayed": "true"} if replayed else {}
+
+
+async def issue_credential(request: web.Request, body: CredentialRequest) -> web.Response:
+    outcomes, replayed = await _issue(request, [body], body)
+    [outcome] = _with_tokens(context(request), outcomes)
+    if outcome.outcome == "rejected":
+        raise _reraise(outcome.problem or {})
+    response = IssuedCredential(
+        credential_id=outcome.credential_id or "", reference=outcome.reference, position=outcome.position or 0,
+        learner_hash=outcome.learner_hash or "", holder_token=outcome.holder_token or "",
+        existing=outcome.outcome == "existing",
+    )
+    headers = {"Location": f"/v1/credentials/{outcome.credential_id}", **_replay_headers(replayed)}
+    return json_response(response, status=201 if outcome.outcome == "issued" else 200, headers=headers)
+
+
+async def issue_batch(request: web.Request, body: BatchRequest) -> web.Response:
+    if len(body.items) > MAX_BATCH:
+        raise Problem(413, "batch-too-large", "The batch is too large",
+                      f"a batch holds at most {MAX_BATCH:,} credentials; this one has {len(body.items):,}."
+                      " Split it into several requests")
+    if not body.items:
+        raise bad_request("items is empty; send at least one credential")
+    outcomes, replayed = await _issue(request, body.items, body)
+    items = _with_tokens(context(request), outcomes)
+    counts = {kind: sum(1 for o in items if o.outcome == kind) for kind in ("issued", "existing", "rejected")}
+    return json_response(BatchResponse(**counts, items=items), headers=_replay_headers(replayed))
+
+
+async def submit_signed(request: web.Request, body: SignedCredentialRequest) -> web.Response:
+    ctx = context(request)
+    outcome = await record_issuer_signed(ctx, metadata_of(request), body.reference, body.credential)
+    response = IssuedCredential(
+        credential_id=outcome.credential_id or "", reference=outcome.reference, position=outcome.position or 0,
+        learner_hash=outcome.learner_hash or "", holder_token=ctx.secrets.holder_token(outcome.credential_id or ""),
+        existing=outcome.outcome == "existing",
+    )
+    return json_response(response, status=201 if outcome.outcome == "issued" else 200,
+                         headers={"Location": f"/v1/credentials/{outcome.credential_id}"})
+
+
+def credential_id_param(raw: str) -> str:
+    try:
+        return f"urn:uuid:{uuid.UUID(raw.removeprefix('urn:uuid:'))}"
+    except ValueError:
+        raise bad_request(f"{raw!r} is not a credential id (urn:uuid:... or a UUID)") from None
+
+
+async def optional_principal(request: web.Request) -> Principal | None:
+    """The caller's API key identity, when it sent one (a wrong key is a 401)."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    principal = await request.app[AUTHENTICATOR_KEY].authenticate(header)
+    request[CLIENT_ID_KEY] = principal.client_id
+    return principal
+
+
+async def _readable(request: web.Request, credential_id: str) -> CredentialRow:
+    """The credential, if this caller is its issuer or holds its learner link."""
+    token = request.query.get("token")
+    principal = await optional_principal(request)
+    if principal is None and token is None:
+        raise unauthorized("send the issuer's API key, or the learner link token as ?token=")
+    row = await store.credential(context(request).pool, credential_id)
+    allowed = row is not None and (
+        (token is not None and token_matches(token, row.holder_token_hash))
+        or (principal is not None and principal.role == "issuer" and principal.tenant_id == row.issuer_id))
+    if not allowed:
+        # The same answer whether it does not exist or is someone else's.
+        raise not_found(f"no credential {credential_id} is visible with these credentials")
+    return row  # type: ignore[return-value]
+
+
+async def get_credential(request: web.Request) -> web.Response:
+    ctx = context(request)
+    credential_id = credential_id_param(request.match_info["credential_id"])
+    form = request.query.get("format", "json")
+    if form not in ("json", "jwt"):
+        raise bad_request(f"format must be json or jwt, not {form!r}")
+    row = await _readable(request, credential_id)
+    found = await store.issued_event(ctx.pool, credential_id)
+    if found is None:
+        raise not_found(f"credential {credential_id} is not in the ledger")
+    document = bytes(found[1].document)
+    if form == "jwt":
+        return web.Response(text=await _as_jws(ctx, row, document), content_type=JWT_MEDIA_TYPE)
+    return web.Response(body=document, content_type=VC_MEDIA_TYPE)
+
+
+async def _as_jws(ctx: IssuanceContext, row: CredentialRow, document: bytes) -> str:
+    """VC-JOSE: the credential (without its Data Integrity proof) as a compact
+    JWS, signed now with the issuer's current hosted key."""
+    key = ctx.state.signing_key_at(row.issuer_id, now(), "hosted")
+    issuer = ctx.state.issuers.get(row.issuer_id)
+    if key is None or issuer is None:
+        raise conflict(f"{row.issuer_id} has no hosted key valid now to sign a JWT with;"
+                       " the credential is available as JSON with its own proof")
+    credential = {k: v for k, v in msgspec.json.decode(document).items() if k != "proof"}
+    private_key = await ctx.keyring.private_key(row.issuer_id, key.key_id)
+    return encode_vc_jws(credential, private_key, verification_method(issuer.event.did, key.key_id))
+
+
+async def learner_hash(request: web.Request, body: LearnerHashRequest) -> web.Response:
+    learner = context(request).secrets.learner(body.learner)
+    return json_response(LearnerHash(identity_type=learner.identity_type, salt=learner.salt,
+                                     learner_hash=learner.learner_hash))

@@ -1,0 +1,308 @@
+"""Hosted issuance: check, allocate status entries, sign, record.
+
+One request (one credential or a batch of up to 10,000) goes through three
+stages, each timed in `issuance_stage_seconds`:
+
+1. screen: every item is checked on its own against the registry state
+   (cached per achievement); a failing item becomes a rejected outcome and
+   never stops the others;
+2. sign: per achievement template, in the signing processes when large:
+   each part allocates its status list entries in a short transaction of
+   its own (so concurrent batches of one issuer never hold a list's row
+   lock while they sign), then signs and encodes (see signing.py);
+3. persist: one transaction claims the issuer references in the issuance
+   table (a reference a concurrent request claimed first is reported as
+   existing, never issued twice), appends every CredentialIssued event in a
+   single ledger append, and stores the idempotent response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+
+import asyncpg
+import msgspec
+
+from services.issuance import store
+from services.issuance.context import IssuanceContext
+from services.issuance.document import evidence_objects, template_for
+from services.issuance.eligibility import Grant, authorise
+from services.issuance.learners import Learner, token_hash
+from services.issuance.schemas import CredentialRequest, ItemOutcome
+from services.issuance.signing import Draft, SigningJob, issued_encoded
+from services.issuance.store import CredentialRow, StoredResponse, TakenReference
+from shared.credential_format import new_credential_id, verification_method
+from shared.events.credentials import credential_stream
+from shared.http.problem import Problem, validation_failed
+from shared.ledger.events import Metadata
+from shared.ledger.store import NO_STREAM, NewEvent
+from shared.timeutil import UTC, format_time, now, parse_time
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    client_id: str
+    key: str
+    fingerprint: bytes
+
+
+class IdempotencyRace(Exception):
+    """A concurrent request with the same Idempotency-Key committed first."""
+
+
+@dataclass(slots=True)
+class Candidate:
+    index: int
+    request: CredentialRequest
+    grant: Grant
+    learner: Learner
+    valid_from: dt.datetime
+    valid_until: dt.datetime | None
+    credential_id: str
+    holder_token_hash: str
+
+
+async def issue_hosted(
+    ctx: IssuanceContext, metadata: Metadata, requests: list[CredentialRequest],
+    idempotency: IdempotencyRecord | None = None,
+) -> list[ItemOutcome]:
+    """Issue what can be issued; return one outcome per request, in order."""
+    moment = now().replace(microsecond=0)
+    issuer_id = metadata.tenant
+    outcomes: dict[int, ItemOutcome] = {}
+    with ctx.metrics.stage.labels("screen").time():
+        candidates = screen(ctx, issuer_id, requests, moment, outcomes)
+        candidates = await _skip_issued(ctx, issuer_id, candidates, outcomes)
+    if candidates:
+        with ctx.metrics.stage.labels("sign").time():
+            signed = await _sign(ctx, issuer_id, candidates, moment)
+        with ctx.metrics.stage.labels("persist").time():
+            await _persist(ctx, metadata, candidates, signed, outcomes, idempotency)
+    ordered = [outcomes[i] for i in range(len(requests))]
+    _count(ctx, ordered)
+    return ordered
+
+
+def screen(
+    ctx: IssuanceContext, issuer_id: str, requests: list[CredentialRequest], moment: dt.datetime,
+    outcomes: dict[int, ItemOutcome],
+) -> list[Candidate]:
+    grants: dict[str, Grant | Problem] = {}
+    first_seen: dict[str, int] = {}
+    candidates = []
+    for index, request in enumerate(requests):
+        try:
+            if request.reference in first_seen:
+                raise duplicate_reference(request.reference, first_seen[request.reference])
+            first_seen[request.reference] = index
+            grant = _grant(ctx, issuer_id, request.achievement_id, moment, grants)
+            learner = ctx.secrets.learner(request.learner)
+            valid_from, valid_until = validity(request, grant, moment)
+        except Problem as problem:
+            outcomes[index] = rejected(index, request.reference, problem)
+            continue
+        credential_id = new_credential_id()
+        candidates.append(Candidate(index, request, grant, learner, valid_from, valid_until, credential_id,
+                                    token_hash(ctx.secrets.holder_token(credential_id))))
+    return candidates
+
+
+def _grant(
+    ctx: IssuanceContext, issuer_id: str, achievement_id: str, moment: dt.datetime,
+    grants: dict[str, Grant | Problem],
+) -> Grant:
+    if achievement_id not in grants:
+        try:
+            grants[achievement_id] = authorise(ctx.state, issuer_id, achievement_id, moment)
+        except Problem as problem:
+            grants[achievement_id] = problem
+    grant = grants[achievement_id]
+    if isinstance(grant, Problem):
+        # A fresh exception per item: re-raising one object would grow its
+        # traceback with every item of a 10,000-item batch.
+        raise Problem(grant.status, grant.slug, grant.title, grant.detail)
+    return grant
+
+
+def duplicate_reference(reference: str, first_index: int) -> Problem:
+    return Problem(422, "duplicate-reference", "The reference appears twice in this batch",
+                   f"reference {reference!r} is already used by item {first_index}; each reference"
+                   " identifies one credential")
+
+
+# Dates outside this range are typing errors, and near the ends of Python's
+# calendar adding a validity period would overflow.
+YEARS = range(1900, 2200)
+
+
+def parse_moment(text: str, name: str) -> dt.datetime:
+    """An RFC 3339 date (midnight UTC) or date-time with an offset."""
+    try:
+        if len(text) == 10:
+            moment = dt.datetime.fromisoformat(text).replace(tzinfo=UTC)
+        else:
+            moment = parse_time(text).replace(microsecond=0)
+    except ValueError:
+        raise validation_failed(
+            f"{name} {text!r} is not an RFC 3339 date (2026-06-30) or date-time with offset"
+            " (2026-06-30T12:00:00Z)") from None
+    if moment.year not in YEARS:
+        raise validation_failed(f"{name} {text!r} is not between {YEARS.start} and {YEARS.stop}")
+    return moment
+
+
+def validity(request: CredentialRequest, grant: Grant, moment: dt.datetime) -> tuple[dt.datetime, dt.datetime | None]:
+    valid_from = parse_moment(request.issued_on, "issued_on") if request.issued_on else moment
+    valid_until = parse_moment(request.valid_until, "valid_until") if request.valid_until else None
+    days = grant.achievement.spec.validity_days
+    if valid_until is None and days:
+        valid_until = valid_from + dt.timedelta(days=days)
+    if valid_until is not None and valid_until <= valid_from:
+        raise validation_failed(f"valid_until {format_time(valid_until)} is not after the issue date"
+                                f" {format_time(valid_from)}")
+    return valid_from, valid_until
+
+
+def rejected(index: int, reference: str, problem: Problem) -> ItemOutcome:
+    return ItemOutcome(index=index, reference=reference, outcome="rejected", problem=problem.to_document())
+
+
+def _issued_outcome(candidate: Candidate, position: int) -> ItemOutcome:
+    return ItemOutcome(index=candidate.index, reference=candidate.request.reference, outcome="issued",
+                       credential_id=candidate.credential_id, position=position,
+                       learner_hash=candidate.learner.learner_hash)
+
+
+def existing_or_conflict(candidate: Candidate, taken: TakenReference, position: int | None) -> ItemOutcome:
+    """A reference already used: the same credential again, or a clash."""
+    request = candidate.request
+    if taken.achievement_id != request.achievement_id or taken.learner_hash != candidate.learner.learner_hash:
+        return rejected(candidate.index, request.reference, Problem(
+            409, "reference-conflict", "The reference identifies another credential",
+            f"reference {request.reference!r} was already used for credential {taken.credential_id}, issued"
+            " for a different achievement or learner"))
+    return ItemOutcome(index=candidate.index, reference=request.reference, outcome="existing",
+                       credential_id=taken.credential_id, position=position, learner_hash=taken.learner_hash)
+
+
+async def _skip_issued(
+    ctx: IssuanceContext, issuer_id: str, candidates: list[Candidate], outcomes: dict[int, ItemOutcome],
+) -> list[Candidate]:
+    """Answer retries from what was issued before, without signing anything."""
+    if not candidates:
+        return candidates
+    taken = await store.references_taken(ctx.pool, issuer_id, [c.request.reference for c in candidates])
+    if not taken:
+        return candidates
+    positions = await store.issued_positions(ctx.pool, [t.credential_id for t in taken.values()])
+    fresh = []
+    for candidate in candidates:
+        previous = taken.get(candidate.request.reference)
+        if previous is None:
+            fresh.append(candidate)
+        else:
+            outcomes[candidate.index] = existing_or_conflict(
+                candidate, previous, positions.get(previous.credential_id))
+    return fresh
+
+
+def draft(candidate: Candidate) -> Draft:
+    request = candidate.request
+    return Draft(
+        credential_id=candidate.credential_id, reference=request.reference, learner=candidate.learner,
+        valid_from=format_time(candidate.valid_from),
+        valid_until=format_time(candidate.valid_until) if candidate.valid_until else None,
+        holder_token_hash=candidate.holder_token_hash,
+        grade=request.grade, evidence=tuple(evidence_objects(request.evidence)),
+    )
+
+
+async def _sign(
+    ctx: IssuanceContext, issuer_id: str, candidates: list[Candidate], moment: dt.datetime,
+) -> dict[str, bytes]:
+    """The encoded CredentialIssued event of every candidate, by credential id."""
+    by_achievement: dict[str, list[Candidate]] = defaultdict(list)
+    for candidate in candidates:
+        by_achievement[candidate.request.achievement_id].append(candidate)
+    grant = candidates[0].grant  # one issuer, one moment: the same hosted key for all
+    assert grant.key is not None
+    seed = await ctx.keyring.seed(issuer_id, grant.key.key_id)
+    method = verification_method(grant.issuer.event.did, grant.key.key_id)
+    jobs = [
+        SigningJob(seed, method, format_time(moment),
+                   template_for(grant.issuer, group[0].grant.achievement, ctx.state.frameworks, ctx.public_base_url),
+                   ctx.public_base_url, issuer_id, achievement_id, grant.key.key_id,
+                   [draft(c) for c in group])
+        for achievement_id, group in by_achievement.items()
+    ]
+    results = await asyncio.gather(*(ctx.signer.sign(job) for job in jobs))
+    return {draft.credential_id: payload
+            for job, payloads in zip(jobs, results) for draft, payload in zip(job.drafts, payloads)}
+
+
+def credential_row(candidate: Candidate, key_id: str) -> CredentialRow:
+    return CredentialRow(
+        credential_id=candidate.credential_id, issuer_id=candidate.grant.issuer.issuer_id,
+        issuer_reference=candidate.request.reference, achievement_id=candidate.request.achievement_id,
+        learner_hash=candidate.learner.learner_hash, identity_type=candidate.learner.identity_type,
+        identity_salt=candidate.learner.salt, holder_token_hash=candidate.holder_token_hash,
+        key_id=key_id, signing="hosted", pathway_id=None,
+        valid_from=candidate.valid_from, valid_until=candidate.valid_until,
+    )
+
+
+async def _persist(
+    ctx: IssuanceContext, metadata: Metadata, candidates: list[Candidate], signed: dict[str, bytes],
+    outcomes: dict[int, ItemOutcome], idempotency: IdempotencyRecord | None,
+) -> None:
+    key_id = candidates[0].grant.key.key_id  # type: ignore[union-attr]
+    rows = [credential_row(c, key_id) for c in candidates]
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        claimed = await store.claim_credentials(conn, rows)
+        winners = [c for c in candidates if c.credential_id in claimed]
+        events = [NewEvent(credential_stream(c.credential_id), issued_encoded(signed[c.credential_id]))
+                  for c in winners]
+        positions = await ctx.ledger.append_in(
+            conn, events, metadata, expected_versions={e.stream_id: NO_STREAM for e in events})
+        for candidate, position in zip(winners, positions):
+            outcomes[candidate.index] = _issued_outcome(candidate, position)
+        losers = [c for c in candidates if c.credential_id not in claimed]
+        if losers:
+            await _report_raced(conn, metadata.tenant, losers, outcomes)
+        if idempotency is not None:
+            await _save_response(conn, idempotency, outcomes)
+    log.info("credentials issued", extra={"issuer": metadata.tenant, "issued": len(winners),
+                                          "raced": len(losers), "request_id": metadata.request_id})
+
+
+async def _report_raced(
+    conn: asyncpg.Connection, issuer_id: str, losers: list[Candidate], outcomes: dict[int, ItemOutcome],
+) -> None:
+    """References a concurrent request claimed while this one was signing."""
+    taken = await store.references_taken(conn, issuer_id, [c.request.reference for c in losers])
+    positions = await store.issued_positions(conn, [t.credential_id for t in taken.values()])
+    for candidate in losers:
+        previous = taken[candidate.request.reference]
+        outcomes[candidate.index] = existing_or_conflict(candidate, previous, positions.get(previous.credential_id))
+
+
+async def _save_response(
+    conn: asyncpg.Connection, idempotency: IdempotencyRecord, outcomes: dict[int, ItemOutcome],
+) -> None:
+    stored = StoredResponse(idempotency.fingerprint, msgspec.json.encode([outcomes[i] for i in sorted(outcomes)]))
+    if not await store.save_idempotent_response(conn, idempotency.client_id, idempotency.key, stored):
+        raise IdempotencyRace()
+
+
+def _count(ctx: IssuanceContext, outcomes: list[ItemOutcome]) -> None:
+    tally: dict[str, int] = defaultdict(int)
+    for outcome in outcomes:
+        tally[outcome.outcome] += 1
+    for name, count in tally.items():
+        ctx.metrics.credentials.labels("hosted", name).inc(count)

@@ -1,0 +1,78 @@
+-- name: references_taken
+SELECT issuer_reference, credential_id, achievement_id, learner_hash
+  FROM issuance.credentials
+ WHERE issuer_id = $1 AND issuer_reference = ANY($2::text[])
+
+-- name: claim_credentials
+-- Rows arrive sorted by reference, so concurrent batches that share
+-- references take the unique-index locks in the same order (no deadlock).
+-- A reference another transaction claimed first is skipped here, after
+-- waiting for that transaction to finish; the caller reports it as existing.
+INSERT INTO issuance.credentials (
+    credential_id, issuer_id, issuer_reference, achievement_id, learner_hash, identity_type,
+    identity_salt, holder_token_hash, key_id, signing, pathway_id, valid_from, valid_until)
+SELECT * FROM unnest(
+    $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+    $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::timestamptz[])
+ON CONFLICT (issuer_id, issuer_reference) DO NOTHING
+RETURNING credential_id
+
+-- name: credential
+SELECT credential_id, issuer_id, issuer_reference, achievement_id, learner_hash, identity_type,
+       identity_salt, holder_token_hash, key_id, signing, pathway_id, valid_from, valid_until, status
+  FROM issuance.credentials
+ WHERE credential_id = $1
+
+-- name: credentials_by_id
+SELECT credential_id, issuer_id, issuer_reference, achievement_id, learner_hash, identity_type,
+       identity_salt, holder_token_hash, key_id, signing, pathway_id, valid_from, valid_until, status
+  FROM issuance.credentials
+ WHERE credential_id = ANY($1::text[])
+
+-- name: credentials_of_learner
+SELECT credential_id, issuer_id, issuer_reference, achievement_id, learner_hash, identity_type,
+       identity_salt, holder_token_hash, key_id, signing, pathway_id, valid_from, valid_until, status
+  FROM issuance.credentials
+ WHERE learner_hash = $1
+ ORDER BY valid_from DESC, credential_id
+
+-- name: issuer_knows_learner
+SELECT EXISTS (SELECT 1 FROM issuance.credentials WHERE learner_hash = $1 AND issuer_id = $2)
+
+-- name: issued_positions
+-- A credential's issuance is version 1 of its stream (the ledger's unique
+-- (stream_id, version) index answers this).
+SELECT stream_id, position
+  FROM ledger.events
+ WHERE stream_id = ANY($1::text[]) AND version = 1
+
+-- name: issued_event
+SELECT position, payload FROM ledger.events WHERE stream_id = $1 AND version = 1
+
+-- name: set_status
+UPDATE issuance.credentials SET status = $2 WHERE credential_id = $1 AND status <> 'revoked'
+
+-- name: claim_stack
+INSERT INTO issuance.stacks (stack_id, pathway_id, learner_hash, award_credential_id, component_ids, automatic)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (stack_id) DO NOTHING
+RETURNING stack_id
+
+-- name: stack
+SELECT stack_id, pathway_id, learner_hash, award_credential_id, component_ids, automatic
+  FROM issuance.stacks
+ WHERE stack_id = $1
+
+-- name: stacks_of_learner
+SELECT stack_id, pathway_id, award_credential_id FROM issuance.stacks WHERE learner_hash = $1
+
+-- name: idempotent_response
+SELECT fingerprint, response
+  FROM issuance.idempotency_keys
+ WHERE client_id = $1 AND idempotency_key = $2
+
+-- name: save_idempotent_response
+INSERT INTO issuance.idempotency_keys (client_id, idempotency_key, fingerprint, response)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (client_id, idempotency_key) DO NOTHING
+RETURNING client_id

@@ -1,0 +1,225 @@
+"""Signing credentials with hosted keys (eddsa-jcs-2022), one or thousands.
+
+A signing job takes drafts (plain data) to catalog-encoded CredentialIssued
+events: it allocates each credential's status list entries (the documents
+name them), builds and signs the documents and encodes the events. Small
+jobs run on the event loop. Large ones are split across a process pool:
+status allocation (a keyed permutation per entry), JCS and Ed25519 all hold
+the GIL, and done on the event loop they would leave a core idle and stall
+every other request. A part running in the pool allocates its entries over
+its own short-lived connection, in its own transaction: entries of a
+request that fails later are never used, and a gap in a list is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import multiprocessing
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+
+import asyncpg
+import msgspec
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from services.issuance.document import Particulars, Template, assemble, identity_object, status_objects
+from services.issuance.learners import Learner
+from shared.crypto import eddsa_jcs
+from shared.crypto.jcs import canonicalize
+from shared.events import CATALOG
+from shared.events.credentials import CredentialIssued, StatusEntry
+from shared.key_vault import KeyVault
+from shared.ledger.events import Event, EventCatalog
+from shared.status_allocation import allocate
+
+log = logging.getLogger(__name__)
+
+# Up to this many credentials a job is signed on the event loop: shipping it
+# to another process would cost more than it saves.
+INLINE_LIMIT = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """One credential to sign, as plain data (it is pickled to the signers)."""
+
+    credential_id: str
+    reference: str | None
+    learner: Learner
+    valid_from: str
+    valid_until: str | None
+    holder_token_hash: str
+    grade: str | None = None
+    evidence: tuple[dict, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SigningJob:
+    """Credentials of one issuer and achievement, signed by one key at one time."""
+
+    seed: bytes
+    verification_method: str
+    created: str
+    template: Template
+    public_base_url: str
+    issuer_id: str
+    achievement_id: str
+    key_id: str
+    drafts: list[Draft]
+    pathway_id: str | None = None
+    components: list[str] = field(default_factory=list)
+
+
+async def allocate_entries(conn: asyncpg.Connection, issuer_id: str, count: int) -> list[list[StatusEntry]]:
+    """A revocation and a suspension entry for each of `count` credentials."""
+    revocation = await allocate(conn, issuer_id, "revocation", count)
+    suspension = await allocate(conn, issuer_id, "suspension", count)
+    return [[revoke, suspend] for revoke, suspend in zip(revocation, suspension)]
+
+
+def sign_job(job: SigningJob, status: list[list[StatusEntry]]) -> list[bytes]:
+    """The CredentialIssued payload (catalog-encoded) of each draft, in order."""
+    key = eddsa_jcs.signing_key_from_seed(job.seed)
+    return [CATALOG.encode(_issued(job, draft, entries, _signed(job, draft, entries, key)))
+            for draft, entries in zip(job.drafts, status, strict=True)]
+
+
+def allocate_and_sign(job: SigningJob, database_url: str) -> list[bytes]:
+    """A part of a job, in a signing process."""
+    return sign_job(job, asyncio.run(_allocate_over_own_connection(database_url, job.issuer_id, len(job.drafts))))
+
+
+async def _allocate_over_own_connection(database_url: str, issuer_id: str, count: int) -> list[list[StatusEntry]]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        async with conn.transaction():
+            return await allocate_entries(conn, issuer_id, count)
+    finally:
+        await conn.close()
+
+
+def _signed(job: SigningJob, draft: Draft, status: list[StatusEntry], key: Ed25519PrivateKey) -> bytes:
+    particulars = Particulars(
+        draft.credential_id, draft.valid_from, draft.valid_until, identity_object(draft.learner),
+        status_objects(job.public_base_url, status), draft.grade, draft.evidence,
+    )
+    document = assemble(job.template, particulars)
+    return canonicalize(eddsa_jcs.sign(document, key, job.verification_method, job.created))
+
+
+def _issued(job: SigningJob, draft: Draft, status: list[StatusEntry], canonical: bytes) -> CredentialIssued:
+    return CredentialIssued(
+        credential_id=draft.credential_id, issuer_id=job.issuer_id, achievement_id=job.achievement_id,
+        key_id=job.key_id, learner_hash=draft.learner.learner_hash, issued_at=job.created,
+        valid_from=draft.valid_from, valid_until=draft.valid_until, issuer_reference=draft.reference,
+        status=status, pathway_id=job.pathway_id, components=job.components, signing="hosted",
+        document_hash=hashlib.sha256(canonical).hexdigest(), document=msgspec.Raw(canonical),
+        holder_token_hash=draft.holder_token_hash,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """An event already encoded by the platform catalog (in a signing process)."""
+
+    event_type: str
+    payload: bytes
+
+
+class PreEncodedCatalog(EventCatalog):
+    """The platform catalog, which also accepts events it encoded elsewhere.
+
+    The bytes were produced by `CATALOG.encode` in the signing process, so
+    they are exactly what encoding here would give; the ledger appends them
+    without a second pass over every document on the service's event loop.
+    """
+
+    def __init__(self, catalog: EventCatalog) -> None:
+        super().__init__()
+        self._catalog = catalog
+
+    def encode(self, event: Event | Encoded) -> bytes:  # type: ignore[override]
+        return event.payload if isinstance(event, Encoded) else self._catalog.encode(event)
+
+    def decode(self, recorded):  # type: ignore[no-untyped-def]
+        return self._catalog.decode(recorded)
+
+
+def issued_encoded(payload: bytes) -> Encoded:
+    return Encoded(CredentialIssued.event_type, payload)
+
+
+def seed_of(private_key: Ed25519PrivateKey) -> bytes:
+    return private_key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+
+
+class KeyRing:
+    """Hosted private keys, opened from the vault once and kept in memory.
+
+    Whether a key may sign is decided per request from the registry state;
+    this only saves the database read and the AES-GCM open.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, vault: KeyVault) -> None:
+        self._pool = pool
+        self._vault = vault
+        self._keys: dict[tuple[str, str], Ed25519PrivateKey] = {}
+
+    async def private_key(self, issuer_id: str, key_id: str) -> Ed25519PrivateKey:
+        cached = self._keys.get((issuer_id, key_id))
+        if cached is None:
+            cached = self._keys[(issuer_id, key_id)] = await self._vault.load(self._pool, issuer_id, key_id)
+        return cached
+
+    async def seed(self, issuer_id: str, key_id: str) -> bytes:
+        return seed_of(await self.private_key(issuer_id, key_id))
+
+
+class Signer:
+    """Runs signing jobs inline when small and across processes when large.
+
+    The pool is started on the first large job, so a service (or a test)
+    that never signs in bulk never pays for it.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, database_url: str, processes: int) -> None:
+        self._db = pool
+        self._database_url = database_url
+        self._processes = processes
+        self._executor: Executor | None = None
+
+    async def sign(self, job: SigningJob) -> list[bytes]:
+        if len(job.drafts) <= INLINE_LIMIT:
+            async with self._db.acquire() as conn, conn.transaction():
+                status = await allocate_entries(conn, job.issuer_id, len(job.drafts))
+            return sign_job(job, status)
+        if self._processes == 0:
+            # Off the event loop, so health checks and small requests still
+            # get answered while a big batch signs.
+            return await asyncio.to_thread(allocate_and_sign, job, self._database_url)
+        loop = asyncio.get_running_loop()
+        executor = self._ensure_executor()
+        parts = await asyncio.gather(*(
+            loop.run_in_executor(executor, allocate_and_sign, part, self._database_url) for part in self._split(job)))
+        return [payload for part in parts for payload in part]
+
+    def _split(self, job: SigningJob) -> list[SigningJob]:
+        # Two parts per process: one can be pickled across while another signs.
+        size = -(-len(job.drafts) // (self._processes * 2))
+        return [replace(job, drafts=job.drafts[i:i + size]) for i in range(0, len(job.drafts), size)]
+
+    def _ensure_executor(self) -> Executor:
+        if self._executor is None:
+            # spawn, not fork: the parent runs an event loop and Kafka threads.
+            self._executor = ProcessPoolExecutor(self._processes, mp_context=multiprocessing.get_context("spawn"))
+            log.info("signing processes started", extra={"processes": self._processes})
+        return self._executor
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(cancel_futures=True)

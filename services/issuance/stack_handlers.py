@@ -1,0 +1,93 @@
+"""HTTP handlers for stacking: claiming an award, and a learner's pathways."""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+
+from services.issuance import store
+from services.issuance.handlers import context, credential_id_param, metadata_of, optional_principal
+from services.issuance.learners import token_matches
+from services.issuance.schemas import ChoiceProgress, LearnerPathways, PathwayProgress, StackRequest, StackResponse
+from services.issuance.stacking import Evaluation, evaluate
+from services.issuance.stacks import approved_pathway, check_components, claim
+from services.issuance.store import CredentialRow
+from shared.auth import Principal
+from shared.http.body import json_response
+from shared.http.endpoints import principal_of
+from shared.http.middleware import request_id_of
+from shared.http.problem import bad_request, forbidden, not_found, unauthorized
+from shared.ledger.events import Metadata
+from shared.registry_state import Pathway
+from shared.timeutil import now
+
+_LEARNER_HASH = re.compile(r"^sha256\$[0-9a-f]{64}$")
+
+
+async def claim_stack(request: web.Request, body: StackRequest) -> web.Response:
+    ctx = context(request)
+    moment = now().replace(microsecond=0)
+    pathway = approved_pathway(ctx, body.pathway_id)
+    component_ids = [credential_id_param(cid) for cid in body.component_ids]
+    if len(set(component_ids)) != len(component_ids):
+        raise bad_request("a component is named twice")
+    rows = await store.credentials_by_id(ctx.pool, component_ids)
+    metadata = await _claimant(request, body, pathway, rows)
+    evaluation = check_components(ctx, pathway, component_ids, rows, moment)
+    award = await claim(ctx, pathway, evaluation, metadata, moment)
+    return json_response(StackResponse(
+        stack_id=award.stack_id, pathway_id=pathway.event.pathway_id, award_credential_id=award.credential_id,
+        component_ids=award.component_ids, positions=award.positions,
+        holder_token=ctx.secrets.holder_token(award.credential_id),
+    ), status=201, headers={"Location": f"/v1/credentials/{award.credential_id}"})
+
+
+async def _claimant(request: web.Request, body: StackRequest, pathway: Pathway,
+                    rows: dict[str, CredentialRow]) -> Metadata:
+    """Who claims: the pathway's issuer (API key) or the learner (a link token
+    of one of the components). The award is always the pathway issuer's."""
+    principal = await optional_principal(request)
+    issuer_id = pathway.event.issuer_id
+    if principal is not None:
+        if principal.role != "issuer" or principal.tenant_id != issuer_id:
+            raise forbidden(f"only {issuer_id}, whose pathway this is, or the learner may claim its award")
+        return metadata_of(request, principal, issuer_id)
+    if body.holder_token is None:
+        raise unauthorized("send the pathway issuer's API key, or holder_token: the learner link of a component")
+    if not any(token_matches(body.holder_token, row.holder_token_hash) for row in rows.values()):
+        raise forbidden("holder_token is not the learner link of any of the named components")
+    return Metadata(actor="holder", tenant=issuer_id, request_id=request_id_of(request))
+
+
+async def learner_pathways(request: web.Request) -> web.Response:
+    """The calling issuer's approved pathways, as far as this learner got."""
+    ctx = context(request)
+    principal: Principal = principal_of(request)
+    learner_hash = request.match_info["learner_hash"]
+    if not _LEARNER_HASH.match(learner_hash):
+        raise bad_request("the learner is named by its hash: 'sha256$' and 64 lowercase hex digits")
+    if not await store.issuer_knows_learner(ctx.pool, learner_hash, principal.tenant_id):
+        raise not_found(f"{principal.tenant_id} has issued no credential to learner {learner_hash}")
+    rows = await store.credentials_of_learner(ctx.pool, learner_hash)
+    awarded = await store.stacks_of_learner(ctx.pool, learner_hash)
+    moment = now()
+    pathways = [
+        _progress(evaluate(pathway, rows, ctx.state, moment), awarded.get(pathway.event.pathway_id))
+        for pathway in sorted(ctx.state.pathways.values(), key=lambda p: p.event.pathway_id)
+        if pathway.status == "approved" and pathway.event.issuer_id == principal.tenant_id
+    ]
+    return json_response(LearnerPathways(learner_hash=learner_hash, pathways=pathways))
+
+
+def _progress(evaluation: Evaluation, awarded: str | None) -> PathwayProgress:
+    event = evaluation.pathway.event
+    return PathwayProgress(
+        pathway_id=event.pathway_id, title=event.title, award_achievement_id=event.award_achievement_id,
+        held={achievement: row.credential_id for achievement, row in evaluation.held.items()},
+        missing_required=evaluation.missing_required,
+        choices=[ChoiceProgress(k=group.k, of=group.of, held=held) for group, held in evaluation.choices],
+        credits_held=evaluation.credits_held, credits_required=evaluation.rule.min_credits,
+        credits_needed=evaluation.credits_needed,
+        eligible=evaluation.satisfied and awarded is None, awarded_credential_id=awarded,
+    )

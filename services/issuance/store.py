@@ -1,0 +1,143 @@
+"""The issuance tables and the ledger reads the service needs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+import msgspec
+
+from shared.db.sql import load_queries
+from shared.events.credentials import CredentialIssued, credential_stream
+
+QUERIES = load_queries("services.issuance")
+Executor = asyncpg.Connection | asyncpg.Pool
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialRow:
+    """A credential as the issuance table knows it (the document is in the ledger)."""
+
+    credential_id: str
+    issuer_id: str
+    issuer_reference: str | None
+    achievement_id: str
+    learner_hash: str
+    identity_type: str
+    identity_salt: str
+    holder_token_hash: str
+    key_id: str
+    signing: str
+    pathway_id: str | None
+    valid_from: dt.datetime
+    valid_until: dt.datetime | None
+    status: str = "active"
+
+    @classmethod
+    def from_record(cls, record: asyncpg.Record) -> CredentialRow:
+        return cls(**dict(record))
+
+    def as_columns(self) -> tuple[object, ...]:
+        return (
+            self.credential_id, self.issuer_id, self.issuer_reference, self.achievement_id, self.learner_hash,
+            self.identity_type, self.identity_salt, self.holder_token_hash, self.key_id, self.signing,
+            self.pathway_id, self.valid_from, self.valid_until,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TakenReference:
+    credential_id: str
+    achievement_id: str
+    learner_hash: str
+
+
+async def references_taken(db: Executor, issuer_id: str, references: Sequence[str]) -> dict[str, TakenReference]:
+    rows = await db.fetch(QUERIES["references_taken"], issuer_id, list(references))
+    return {r["issuer_reference"]: TakenReference(r["credential_id"], r["achievement_id"], r["learner_hash"])
+            for r in rows}
+
+
+async def claim_credentials(conn: asyncpg.Connection, rows: Sequence[CredentialRow]) -> set[str]:
+    """Insert the rows whose issuer reference is still free; return their ids."""
+    ordered = sorted(rows, key=lambda row: (row.issuer_reference or "", row.credential_id))
+    columns = list(zip(*(row.as_columns() for row in ordered)))
+    inserted = await conn.fetch(QUERIES["claim_credentials"], *(list(c) for c in columns))
+    return {r["credential_id"] for r in inserted}
+
+
+async def credential(db: Executor, credential_id: str) -> CredentialRow | None:
+    record = await db.fetchrow(QUERIES["credential"], credential_id)
+    return CredentialRow.from_record(record) if record else None
+
+
+async def credentials_by_id(db: Executor, credential_ids: Sequence[str]) -> dict[str, CredentialRow]:
+    records = await db.fetch(QUERIES["credentials_by_id"], list(credential_ids))
+    return {r["credential_id"]: CredentialRow.from_record(r) for r in records}
+
+
+async def credentials_of_learner(db: Executor, learner_hash: str) -> list[CredentialRow]:
+    return [CredentialRow.from_record(r) for r in await db.fetch(QUERIES["credentials_of_learner"], learner_hash)]
+
+
+async def issuer_knows_learner(db: Executor, learner_hash: str, issuer_id: str) -> bool:
+    return await db.fetchval(QUERIES["issuer_knows_learner"], learner_hash, issuer_id)
+
+
+async def issued_positions(db: Executor, credential_ids: Sequence[str]) -> dict[str, int]:
+    """The ledger position of each credential's CredentialIssued event."""
+    streams = {credential_stream(cid): cid for cid in credential_ids}
+    rows = await db.fetch(QUERIES["issued_positions"], list(streams))
+    return {streams[r["stream_id"]]: r["position"] for r in rows}
+
+
+async def issued_event(db: Executor, credential_id: str) -> tuple[int, CredentialIssued] | None:
+    row = await db.fetchrow(QUERIES["issued_event"], credential_stream(credential_id))
+    if row is None:
+        return None
+    return row["position"], msgspec.json.decode(bytes(row["payload"]), type=CredentialIssued)
+
+
+async def set_status(conn: asyncpg.Connection, credential_id: str, status: str) -> None:
+    await conn.execute(QUERIES["set_status"], credential_id, status)
+
+
+async def claim_stack(
+    conn: asyncpg.Connection, stack_id: str, pathway_id: str, learner_hash: str,
+    award_credential_id: str, component_ids: list[str], automatic: bool,
+) -> bool:
+    claimed = await conn.fetchval(QUERIES["claim_stack"], stack_id, pathway_id, learner_hash,
+                                  award_credential_id, component_ids, automatic)
+    return claimed is not None
+
+
+async def stack_exists(db: Executor, stack_id: str) -> bool:
+    return await db.fetchrow(QUERIES["stack"], stack_id) is not None
+
+
+async def stacks_of_learner(db: Executor, learner_hash: str) -> dict[str, str]:
+    """pathway id -> award credential id."""
+    return {r["pathway_id"]: r["award_credential_id"]
+            for r in await db.fetch(QUERIES["stacks_of_learner"], learner_hash)}
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    fingerprint: bytes
+    outcomes: bytes  # JSON list of ItemOutcome, holder tokens left out
+
+
+async def idempotent_response(db: Executor, client_id: str, key: str) -> StoredResponse | None:
+    row = await db.fetchrow(QUERIES["idempotent_response"], client_id, key)
+    return StoredResponse(bytes(row["fingerprint"]), bytes(row["response"])) if row else None
+
+
+async def save_idempotent_response(
+    conn: asyncpg.Connection, client_id: str, key: str, stored: StoredResponse
+) -> bool:
+    """False when a concurrent request with the same key committed first."""
+    saved = await conn.fetchval(QUERIES["save_idempotent_response"], client_id, key,
+                                stored.fingerprint, stored.outcomes)
+    return saved is not None

@@ -1,0 +1,166 @@
+"""Verifying a batch of items: the one code path of the API and of jobs.
+
+Items come out in the order they went in, each as its encoded JSON answer.
+Ids found in a current read model take the prebuilt-fragment path; every
+other item builds its checks, and all signatures a batch needs are verified
+together after the JSON work is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import msgspec
+from prometheus_client import Counter
+
+from services.verification.documents import (
+    Ed25519Batch, Submitted, canonical_digest, finish, prepare_document, prepare_jwt,
+)
+from services.verification.freshness import Freshness
+from services.verification.model import ReadModel
+from services.verification.schemas import Check, ItemProblem, ItemResult, VerificationItem
+from services.verification.verdicts import (
+    AS_ISSUED, BY_ID, ORIGIN_CHECKS, UNKNOWN, Verdicts, identity_check, verdict_of, window_state,
+)
+from shared.http.problem import PROBLEM_TYPE_BASE
+
+_ENCODER = msgspec.json.Encoder()
+_encode = _ENCODER.encode
+Entry = VerificationItem | ItemProblem
+
+
+def item_problem(detail: str, status: int = 422) -> ItemProblem:
+    slug = "validation-failed" if status == 422 else "bad-request"
+    title = "The item failed validation" if status == 422 else "The item is malformed"
+    return ItemProblem(PROBLEM_TYPE_BASE + slug, title, status, detail)
+
+
+def record_verdicts(counter: Counter, counts: dict[str, int]) -> None:
+    """Add a batch's verdicts to `verification_items_total` (once per batch, not per item)."""
+    for verdict, n in counts.items():
+        if n:
+            counter.labels(verdict).inc(n)
+
+
+@dataclass
+class BatchOutcome:
+    answers: list[bytes]
+    counts: dict[str, int] = field(default_factory=lambda: {"valid": 0, "invalid": 0, "unknown": 0})
+
+
+class BatchVerifier:
+    """Verifies items; `run` for one slice, `run_sliced` for a request that must
+    share the event loop with others."""
+
+    def __init__(self, model: ReadModel, freshness: Freshness) -> None:
+        self.model = model
+        self.freshness = freshness
+        self.verdicts = Verdicts(model)
+        self._signatures = Ed25519Batch()
+
+    async def run_sliced(self, entries: Sequence[Entry], first_index: int = 0, slice_size: int = 500) -> BatchOutcome:
+        """Like `run`, yielding to the event loop between slices: a 10,000-item
+        request then delays a concurrent small one by a slice, not by itself."""
+        outcome = BatchOutcome([])
+        for start in range(0, len(entries), slice_size):
+            if start:
+                await asyncio.sleep(0)
+            part = self.run(entries[start:start + slice_size], first_index + start)
+            outcome.answers += part.answers
+            for verdict, n in part.counts.items():
+                outcome.counts[verdict] += n
+        return outcome
+
+    def fresh(self) -> bool:
+        return self.freshness.is_fresh(self.model.position)
+
+    def run(self, entries: Sequence[Entry], first_index: int = 0, now: int | None = None) -> BatchOutcome:
+        now = int(time.time()) if now is None else now
+        fresh = self.fresh()
+        outcome = BatchOutcome([b""] * len(entries))
+        answers, counts = outcome.answers, outcome.counts
+        credentials, verdicts, epoch = self.model.credentials, self.verdicts, self.model.epoch
+        submitted: list[Submitted] = []
+        for offset, entry in enumerate(entries):
+            index = first_index + offset
+            # The hot path, inlined (window_state too): a plain id lookup in a current model.
+            cid = entry.id if fresh and type(entry) is VerificationItem else None
+            if cid is not None and entry.credential is None and entry.jwt is None and entry.identity is None \
+                    and (record := credentials.get(cid)) is not None:  # type: ignore[union-attr]
+                parts = record.parts if record.parts_epoch == epoch else verdicts.parts(cid, record)
+                state = 0 if record.valid_from <= now < record.valid_until else (1 if now < record.valid_from else 2)
+                answers[offset] = b'{"index":%d,"id":%b,%b' % (index, _encode(cid), parts.fragments[BY_ID][state])
+                counts[parts.verdicts[state]] += 1
+                continue
+            result = self._slow(entry, index, now, fresh, submitted)
+            if result is not None:
+                answers[offset] = self._count(result, counts)
+        self._signatures.verify(submitted)
+        for item in submitted:
+            answers[item.index - first_index] = self._count(
+                finish(self.model, verdicts, item, now, fresh=fresh), counts)
+        return outcome
+
+    def _count(self, result: ItemResult | tuple[bytes, str], counts: dict[str, int]) -> bytes:
+        if isinstance(result, tuple):
+            counts[result[1]] += 1
+            return result[0]
+        counts[result.verdict] += 1
+        return _encode(result)
+
+    def _slow(self, entry: Entry, index: int, now: int, fresh: bool,
+              submitted: list[Submitted]) -> ItemResult | tuple[bytes, str] | None:
+        """The answer (or its encoding and verdict), or None when the item joined `submitted` for a signature check."""
+        if isinstance(entry, ItemProblem):
+            return ItemResult(index=index, verdict="unknown", problem=entry)
+        given = [name for name in ("id", "credential", "jwt") if getattr(entry, name) is not None]
+        if len(given) != 1:
+            return ItemResult(index=index, verdict="unknown", problem=item_problem(
+                f"give exactly one of 'id', 'credential' or 'jwt' (got {', '.join(given) or 'none'})"))
+        if entry.id is not None:
+            return self._by_id(entry, index, now, fresh)
+        if entry.credential is not None:
+            return self._document(entry, index, now, fresh, submitted)
+        try:
+            submitted.append(prepare_jwt(self.model, index, entry.jwt, entry.identity))  # type: ignore[arg-type]
+        except ValueError as exc:
+            problem = item_problem(f"'jwt' is not a compact JWS: {exc}")
+            return ItemResult(index=index, verdict="unknown", problem=problem)
+        return None
+
+    def _by_id(self, entry: VerificationItem, index: int, now: int, fresh: bool) -> ItemResult:
+        credential_id = entry.id
+        record = self.model.credentials.get(credential_id)  # type: ignore[arg-type]
+        if record is None:
+            exists = (Check("exists", "fail", "not_found", "no credential with this id was issued through this ledger")
+                      if fresh else Check("exists", UNKNOWN, "status_source_unavailable"))
+            return ItemResult(index=index, id=credential_id, verdict="invalid" if fresh else "unknown", checks=[exists])
+        return self._ledger_result(entry, index, credential_id, now, fresh, BY_ID)  # type: ignore[arg-type]
+
+    def _document(self, entry: VerificationItem, index: int, now: int, fresh: bool,
+                  submitted: list[Submitted]) -> ItemResult | tuple[bytes, str] | None:
+        document = entry.credential
+        credential_id = document.get("id")  # type: ignore[union-attr]
+        record = self.model.credentials.get(credential_id) if isinstance(credential_id, str) else None
+        if record is not None and canonical_digest(document) == record.document_hash:  # type: ignore[arg-type]
+            if fresh and entry.identity is None:
+                parts = self.verdicts.parts(credential_id, record)
+                state = window_state(record.valid_from, record.valid_until, now)
+                answer = b'{"index":%d,"id":%b,%b' % (index, _encode(credential_id), parts.fragments[AS_ISSUED][state])
+                return answer, parts.verdicts[state]
+            return self._ledger_result(entry, index, credential_id, now, fresh, AS_ISSUED)
+        submitted.append(prepare_document(self.model, index, document, entry.identity))  # type: ignore[arg-type]
+        return None
+
+    def _ledger_result(self, entry: VerificationItem, index: int, credential_id: str, now: int, fresh: bool,
+                       origin: int) -> ItemResult:
+        record = self.model.credentials[credential_id]
+        identity = (identity_check(entry.identity.type, entry.identity.value, record.salt, record.learner_hash)
+                    if entry.identity else None)
+        checks = self.verdicts.checks(credential_id, record, now, ORIGIN_CHECKS[origin], fresh=fresh,
+                                      identity=identity)
+        return ItemResult(index=index, id=credential_id, verdict=verdict_of(checks),  # type: ignore[arg-type]
+                          checks=checks, summary=self.verdicts.summary(record))

@@ -1,0 +1,273 @@
+"""Submitted documents and JWTs: canonical hashes, proofs, signer keys.
+
+A document whose canonical hash equals the ledger's is the issued one and
+needs no signature check. Any other document, and every JWT, is checked in
+two phases so a request's signatures can be verified together: `prepare_*`
+does the JSON work and names the Ed25519 check still owed; `finish` turns
+the outcome into checks once the batch has been verified.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from services.verification.model import NEVER, ReadModel
+from services.verification.schemas import Check, Identity, ItemResult
+from services.verification.verdicts import (
+    FAIL, PASS, STATUS_UNAVAILABLE, UNKNOWN, WINDOW_CHECKS, Verdicts, accreditation_check, identity_check,
+    key_check, summary_of, verdict_of, window_state,
+)
+from shared.credential_format import issuer_id_from_did, split_verification_method
+from shared.crypto import jws
+from shared.crypto.did_key import DID_KEY_PREFIX, public_key_from_did_key
+from shared.crypto.eddsa_jcs import prepare_verification
+from shared.crypto.jcs import canonicalize
+from shared.timeutil import parse_time
+
+
+@dataclass(slots=True)
+class Signer:
+    issuer_id: str
+    key_id: str
+    did: str
+
+
+@dataclass(slots=True)
+class Submitted:
+    """A document or JWT waiting for its Ed25519 check."""
+
+    index: int
+    document: dict[str, Any]
+    identity: Identity | None
+    via_jwt: bool
+    signer: Signer | None = None
+    # Why no signature check could run (then the signature check fails).
+    problem: str = ""
+    # (public key, signature, signed bytes) still to verify.
+    pending: tuple[bytes, bytes, bytes] | None = None
+    signature_ok: bool = False
+
+
+class Ed25519Batch:
+    """Verifies a request's signatures together, reusing parsed public keys."""
+
+    def __init__(self) -> None:
+        self._keys: dict[bytes, Ed25519PublicKey] = {}
+
+    def verify(self, submitted: list[Submitted]) -> None:
+        for item in submitted:
+            if item.pending is not None:
+                item.signature_ok = self._verify_one(*item.pending)
+
+    def _verify_one(self, public: bytes, signature: bytes, message: bytes) -> bool:
+        key = self._keys.get(public)
+        if key is None:
+            try:
+                key = self._keys[public] = Ed25519PublicKey.from_public_bytes(public)
+            except ValueError:
+                return False
+        try:
+            key.verify(signature, message)
+        except InvalidSignature:
+            return False
+        return True
+
+
+def canonical_digest(document: dict[str, Any]) -> bytes | None:
+    try:
+        return hashlib.sha256(canonicalize(document)).digest()
+    except (ValueError, TypeError, RecursionError):
+        return None  # not representable in JCS (e.g. a huge integer): cannot match the ledger
+
+
+def resolve_signer(model: ReadModel, method: str) -> Signer | str:
+    """The registered issuer key a verification method or JWS `kid` names, or why not."""
+    if method.startswith(DID_KEY_PREFIX):
+        try:
+            found = model.keys_by_public.get(public_key_from_did_key(method))
+        except ValueError:
+            return "malformed_key_id"
+        return Signer(found[0], found[1], method.partition("#")[0]) if found else "issuer_unknown"
+    did, key_id = split_verification_method(method)
+    issuer = model.registry.issuers.get(issuer_id_from_did(did) or "")
+    if issuer is None or issuer.event.did != did:
+        return "issuer_unknown"
+    if key_id not in issuer.keys:
+        return "key_unknown"
+    return Signer(issuer.issuer_id, key_id, did)
+
+
+def prepare_document(model: ReadModel, index: int, document: dict[str, Any], identity: Identity | None) -> Submitted:
+    item = Submitted(index, document, identity, via_jwt=False)
+    proof = prepare_verification(document)
+    if proof is None:
+        item.problem = "malformed_proof"
+        return item
+    _bind_signer(model, item, proof.verification_method)
+    if item.signer is not None:
+        key = model.registry.key(item.signer.issuer_id, item.signer.key_id)
+        item.pending = (key.public_key, proof.signature, proof.hash_data)  # type: ignore[union-attr]
+    return item
+
+
+def prepare_jwt(model: ReadModel, index: int, token: str, identity: Identity | None) -> Submitted:
+    """Raises ValueError for a token that is not a compact JWS at all."""
+    header, payload, signing_input, signature = jws.decode_vc_jws(token)
+    item = Submitted(index, payload, identity, via_jwt=True)
+    if header.get("alg") != jws.JWS_ALG or header.get("typ") != jws.JWS_TYP or "crit" in header:
+        item.problem = "unsupported_jws"
+        return item
+    kid = header.get("kid")
+    if not isinstance(kid, str):
+        item.problem = "malformed_key_id"
+        return item
+    _bind_signer(model, item, kid)
+    if item.signer is not None:
+        key = model.registry.key(item.signer.issuer_id, item.signer.key_id)
+        item.pending = (key.public_key, signature, signing_input)  # type: ignore[union-attr]
+    return item
+
+
+def _bind_signer(model: ReadModel, item: Submitted, method: str) -> None:
+    signer = resolve_signer(model, method)
+    if isinstance(signer, str):
+        item.problem = signer
+    elif document_issuer(item.document) != signer.did:
+        # A valid signature by someone else's key proves nothing about this issuer.
+        item.problem = "key_not_of_issuer"
+    else:
+        item.signer = signer
+
+
+def document_issuer(document: dict[str, Any]) -> str | None:
+    issuer = document.get("issuer")
+    if isinstance(issuer, dict):
+        issuer = issuer.get("id")
+    return issuer if isinstance(issuer, str) else None
+
+
+def finish(model: ReadModel, verdicts: Verdicts, item: Submitted, now: int, *, fresh: bool) -> ItemResult:
+    credential_id = item.document.get("id")
+    record = model.credentials.get(credential_id) if isinstance(credential_id, str) else None
+    signature = _signature_check(item)
+    if record is None:
+        return _foreign(model, item, signature, now, fresh=fresh)
+    if signature.status == PASS and item.signer and item.signer.issuer_id != record.issuer_id:
+        signature = Check("signature", FAIL, "key_not_of_issuer")
+    integrity = _ledger_integrity(item, record.document_hash, signature)
+    identity = _identity(item.identity, record.salt, record.learner_hash)
+    origin = (Check("exists", PASS, "in_ledger"), integrity, signature)
+    checks = verdicts.checks(credential_id, record, now, origin, fresh=fresh,  # type: ignore[arg-type]
+                             identity=identity)
+    return ItemResult(index=item.index, id=credential_id, verdict=verdict_of(checks),  # type: ignore[arg-type]
+                      checks=checks, summary=verdicts.summary(record))
+
+
+def _signature_check(item: Submitted) -> Check:
+    if item.problem:
+        return Check("signature", FAIL, item.problem)
+    if item.signature_ok:
+        return Check("signature", PASS, "jws_verified" if item.via_jwt else "proof_verified")
+    return Check("signature", FAIL, "bad_signature", "the signature does not match the content: it was altered")
+
+
+def _ledger_integrity(item: Submitted, ledger_digest: bytes, signature: Check) -> Check:
+    if canonical_digest(item.document) == ledger_digest:
+        return Check("integrity", PASS, "matches_ledger")
+    if item.via_jwt and signature.status == PASS:
+        # A VC-JOSE export wraps the credential differently; its own signature vouches for it.
+        return Check("integrity", PASS, "jws_verified")
+    return Check("integrity", FAIL, "differs_from_ledger", "the document differs from the one the issuer issued")
+
+
+def _foreign(model: ReadModel, item: Submitted, signature: Check, now: int, *, fresh: bool) -> ItemResult:
+    """A document the ledger never recorded: only what it carries can be checked."""
+    document = item.document
+    issuer_id = item.signer.issuer_id if item.signer else issuer_id_from_did(document_issuer(document) or "") or ""
+    moment = signing_time(document)
+    achievement = _achievement(model, document)
+    exists = Check("exists", UNKNOWN, "not_in_ledger", "the ledger has no record of this credential")
+    integrity = (Check("integrity", PASS, "proof_verified") if signature.status == PASS
+                 else Check("integrity", FAIL, "unverified", "the content could not be authenticated"))
+    if moment is None:
+        accredited = Check("issuer_accredited", UNKNOWN, "issue_time_unknown")
+        key = Check("key_valid", UNKNOWN, "signing_time_unknown")
+    else:
+        accredited = accreditation_check(model, issuer_id, achievement, moment)
+        key = (key_check(model, item.signer.issuer_id, item.signer.key_id, moment) if item.signer
+               else Check("key_valid", FAIL, "key_unknown"))
+    status = Check("status", UNKNOWN, "not_in_ledger") if fresh else STATUS_UNAVAILABLE
+    checks = [exists, integrity, signature, accredited, key, status, _window(document, now),
+              Check("stack_components", PASS, "not_a_stack")]
+    if item.identity is not None:
+        checks.append(_document_identity(document, item.identity))
+    issued = moment.strftime("%Y-%m-%d") if moment else ""
+    summary = summary_of(model, achievement, issuer_id, issued, _title(document))
+    credential_id = document.get("id")
+    return ItemResult(index=item.index, id=credential_id if isinstance(credential_id, str) else None,
+                      verdict=verdict_of(checks), checks=checks, summary=summary)  # type: ignore[arg-type]
+
+
+def signing_time(document: dict[str, Any]) -> dt.datetime | None:
+    proof = document.get("proof")
+    proof = proof[0] if isinstance(proof, list) and proof else proof
+    for value in ((proof or {}).get("created") if isinstance(proof, dict) else None, document.get("validFrom")):
+        moment = _time(value)
+        if moment is not None:
+            return moment
+    return None
+
+
+def _time(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_time(value)
+    except ValueError:
+        return None
+
+
+def _window(document: dict[str, Any], now: int) -> Check:
+    start, end = _time(document.get("validFrom")), _time(document.get("validUntil"))
+    return WINDOW_CHECKS[window_state(int(start.timestamp()) if start else 0,
+                                      int(end.timestamp()) if end else NEVER, now)]
+
+
+def _subject_achievement(document: dict[str, Any]) -> dict[str, Any]:
+    subject = document.get("credentialSubject")
+    achievement = subject.get("achievement") if isinstance(subject, dict) else None
+    return achievement if isinstance(achievement, dict) else {}
+
+
+def _achievement(model: ReadModel, document: dict[str, Any]) -> Any:
+    """The registry's achievement a document names (its id ends with ours)."""
+    achievement_id = _subject_achievement(document).get("id")
+    if not isinstance(achievement_id, str):
+        return None
+    last = achievement_id.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    return model.registry.achievements.get(last)
+
+
+def _title(document: dict[str, Any]) -> str:
+    name = _subject_achievement(document).get("name") or document.get("name")
+    return name if isinstance(name, str) else ""
+
+
+def _identity(identity: Identity | None, salt: str, learner_hash: str) -> Check | None:
+    return None if identity is None else identity_check(identity.type, identity.value, salt, learner_hash)
+
+
+def _document_identity(document: dict[str, Any], identity: Identity) -> Check:
+    subject = document.get("credentialSubject")
+    found = subject.get("identifier") if isinstance(subject, dict) else None
+    objects = [o for o in (found if isinstance(found, list) else [found]) if isinstance(o, dict)]
+    checks = [identity_check(identity.type, identity.value, str(o.get("salt", "")), str(o.get("identityHash", "")))
+              for o in objects]
+    return next((c for c in checks if c.status == PASS), checks[0] if checks else
+                Check("identity_match", UNKNOWN, "no_identity_in_credential"))

@@ -1,0 +1,45 @@
+"""Running the service's in-memory projections with their own options
+(ledger wrapper, polling intervals) and an explicit start and stop, so the
+read model can be snapshotted after the runner has stopped.
+
+The runner itself survives database and broker outages
+(shared/ledger/projection.py); the projection keeps its state and continues
+from its own position.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from shared.events import CATALOG
+from shared.ledger.projection import Projection, ProjectionRunner
+from shared.ledger.store import Ledger
+from shared.service import LEDGER_TOPIC, POOL_KEY, PROJECTION_METRICS_KEY, RUNNERS_KEY, SETTINGS_KEY
+
+class SupervisedRunner:
+    def __init__(self, app: web.Application, projection: Projection, ledger: Ledger | None = None, *,
+                 idle_check_interval: float = 1.0, retry_interval: float = 1.0) -> None:
+        settings = app[SETTINGS_KEY]
+        self.runner = ProjectionRunner(
+            projection, ledger or Ledger(app[POOL_KEY], CATALOG), settings.kafka_bootstrap_servers,
+            settings.topic(LEDGER_TOPIC), group_id=None, partitions=settings.kafka_partitions,
+            metrics=app[PROJECTION_METRICS_KEY], idle_check_interval=idle_check_interval,
+            broker_retry_interval=retry_interval,
+        )
+        app[RUNNERS_KEY].append(self.runner)
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._supervise())
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+
+    async def _supervise(self) -> None:
+        await self.runner.run(self._stop)
+

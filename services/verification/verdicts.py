@@ -1,0 +1,203 @@
+"""Checks and verdicts for credentials the ledger knows.
+
+Everything a verdict needs except the time-dependent validity window is the
+same for every request until the credential's status or the registry
+changes, so it is computed once per credential and shared: the outcome of
+the checks is interned (a million credentials have a handful of distinct
+outcomes) and kept as prebuilt JSON fragments, one per window state and per
+origin (looked up by id, or submitted as issued). An id lookup then costs a
+dict get, two integer comparisons and one bytes format.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import msgspec
+
+from services.verification.model import ACTIVE, FLAGGED, NEVER, REVOKED, STATUS_NAMES, CredentialRecord, ReadModel
+from services.verification.schemas import Check, ItemResult, Summary
+from shared.credential_format import identity_hash
+from shared.registry_state import Achievement
+
+PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
+IN_WINDOW, NOT_YET_VALID, EXPIRED = 0, 1, 2
+BY_ID, AS_ISSUED = 0, 1
+
+WINDOW_CHECKS = (
+    Check("validity_window", PASS, "within_validity_period"),
+    Check("validity_window", FAIL, "not_yet_valid"),
+    Check("validity_window", FAIL, "expired"),
+)
+ORIGIN_CHECKS = (
+    # By id the ledger's own copy is the document: nothing to compare or re-verify.
+    (Check("exists", PASS, "in_ledger"), Check("integrity", PASS, "ledger_record"),
+     Check("signature", PASS, "ledger_record")),
+    # Byte-for-byte (canonically) the issued document: authentic without a signature check.
+    (Check("exists", PASS, "in_ledger"), Check("integrity", PASS, "matches_ledger"),
+     Check("signature", PASS, "ledger_record")),
+)
+STATUS_UNAVAILABLE = Check("status", UNKNOWN, "status_source_unavailable",
+                           "the read model is not current with the ledger; status cannot be confirmed")
+_ENCODER = msgspec.json.Encoder()
+# The fragment is an ItemResult with these two leading fields cut off; the
+# hot path writes them itself.
+_FRAGMENT_PREFIX = b'{"index":0,"id":"",'
+
+
+def window_state(valid_from: int, valid_until: int, now: int) -> int:
+    if valid_from <= now < valid_until:
+        return IN_WINDOW
+    return NOT_YET_VALID if now < valid_from else EXPIRED
+
+
+def verdict_of(checks: Sequence[Check]) -> str:
+    statuses = {c.status for c in checks}
+    if FAIL in statuses:
+        return "invalid"
+    return "unknown" if UNKNOWN in statuses else "valid"
+
+
+def identity_check(kind: str, value: str, salt: str, learner_hash: str) -> Check:
+    if not learner_hash:
+        return Check("identity_match", UNKNOWN, "no_identity_in_credential")
+    if identity_hash(kind, value, salt) == learner_hash:
+        return Check("identity_match", PASS, "identity_matches")
+    return Check("identity_match", FAIL, "identity_mismatch",
+                 "the credential was issued to someone else, or the identity is spelled differently")
+
+
+def accreditation_check(model: ReadModel, issuer_id: str, achievement: Achievement | None,
+                        moment: dt.datetime) -> Check:
+    if issuer_id not in model.registry.issuers:
+        return Check("issuer_accredited", FAIL, "issuer_unknown", "the issuer is not registered")
+    if achievement is None:
+        return Check("issuer_accredited", UNKNOWN, "achievement_unknown")
+    spec = achievement.spec
+    if model.registry.accreditation_for(issuer_id, moment, spec.eqf_level, spec.field) is None:
+        return Check("issuer_accredited", FAIL, "not_accredited_at_issue",
+                     f"no accreditation covered EQF {spec.eqf_level}, field {spec.field} at {moment:%Y-%m-%d}")
+    return Check("issuer_accredited", PASS, "accredited_at_issue")
+
+
+def key_check(model: ReadModel, issuer_id: str, key_id: str, moment: dt.datetime) -> Check:
+    key = model.registry.key(issuer_id, key_id)
+    if key is None:
+        return Check("key_valid", FAIL, "key_unknown", f"{issuer_id} has no key {key_id!r}")
+    problem = key.problem_at(moment)
+    if problem is not None:
+        return Check("key_valid", FAIL, problem)
+    return Check("key_valid", PASS, "valid_at_signing")
+
+
+def summary_of(model: ReadModel, achievement: Achievement | None, issuer_id: str, issued: str,
+               fallback_title: str = "") -> Summary:
+    issuer = model.issuer_name(issuer_id)
+    if achievement is None:
+        return Summary(title=fallback_title or "(unknown achievement)", issuer=issuer, issued_on=issued)
+    spec = achievement.spec
+    return Summary(
+        title=spec.title, issuer=issuer, achievement_type=spec.achievement_type, eqf_level=spec.eqf_level,
+        credits_ects=spec.workload.ects, hours=spec.workload.hours,
+        skills=[s.name for s in spec.skills], issued_on=issued,
+    )
+
+
+class Parts:
+    """Prebuilt answer fragments for one outcome, by [origin][window state]."""
+
+    __slots__ = ("fragments", "verdicts")
+
+    def __init__(self, fragments: tuple[tuple[bytes, ...], ...], verdicts: tuple[str, ...]) -> None:
+        self.fragments = fragments
+        self.verdicts = verdicts
+
+
+class Verdicts:
+    def __init__(self, model: ReadModel) -> None:
+        self.model = model
+        self._interned: dict[tuple, Parts] = {}
+        self._epoch = -1
+
+    def parts(self, credential_id: str, record: CredentialRecord) -> Parts:
+        """The record's cached fragments, rebuilt if the registry or its status changed."""
+        model = self.model
+        if record.parts_epoch != model.epoch:
+            if self._epoch != model.epoch:
+                self._interned.clear()
+                self._epoch = model.epoch
+            record.parts = self._build_parts(credential_id, record)
+            record.parts_epoch = model.epoch
+        return record.parts
+
+    def checks(self, credential_id: str, record: CredentialRecord, now: int, origin: Sequence[Check], *,
+               fresh: bool, identity: Check | None = None) -> list[Check]:
+        """Every check of a ledger credential, in the documented order."""
+        window = WINDOW_CHECKS[window_state(record.valid_from, record.valid_until, now)]
+        status = self._status(credential_id, record) if fresh else STATUS_UNAVAILABLE
+        checks = [*origin, *self._registry_checks(record), status, window, self._stack(record)]
+        if identity is not None:
+            checks.append(identity)
+        return checks
+
+    def summary(self, record: CredentialRecord) -> Summary:
+        achievement = self.model.registry.achievements.get(record.achievement_id)
+        issued = _day(record.issued_at)
+        return summary_of(self.model, achievement, record.issuer_id, issued, record.achievement_id)
+
+    def _build_parts(self, credential_id: str, record: CredentialRecord) -> Parts:
+        stable = (*self._registry_checks(record), self._status(credential_id, record), self._stack(record))
+        key = (stable, record.achievement_id, record.issuer_id, _day(record.issued_at))
+        parts = self._interned.get(key)
+        if parts is None:
+            parts = self._interned[key] = self._render(stable, self.summary(record))
+        return parts
+
+    def _render(self, stable: tuple[Check, ...], summary: Summary) -> Parts:
+        fragments, verdicts = [], []
+        for origin in ORIGIN_CHECKS:
+            by_state = []
+            for window in WINDOW_CHECKS:
+                checks = [*origin, *stable[:-1], window, stable[-1]]
+                verdict = verdict_of(checks)
+                encoded = _ENCODER.encode(ItemResult(index=0, id="", verdict=verdict, checks=checks, summary=summary))
+                by_state.append(encoded[len(_FRAGMENT_PREFIX):])
+                if origin is ORIGIN_CHECKS[BY_ID]:
+                    verdicts.append(verdict)
+            fragments.append(tuple(by_state))
+        return Parts(tuple(fragments), tuple(verdicts))
+
+    def _registry_checks(self, record: CredentialRecord) -> tuple[Check, Check]:
+        moment = _datetime(record.issued_at)
+        achievement = self.model.registry.achievements.get(record.achievement_id)
+        return (accreditation_check(self.model, record.issuer_id, achievement, moment),
+                key_check(self.model, record.issuer_id, record.key_id, moment))
+
+    def _status(self, credential_id: str, record: CredentialRecord) -> Check:
+        if record.status == ACTIVE:
+            return Check("status", PASS, "active")
+        note = self.model.notes.get(credential_id)
+        detail = f"{note.reason_code}: {note.reason}" if note else ""
+        status = UNKNOWN if record.status == FLAGGED else FAIL
+        return Check("status", status, STATUS_NAMES[record.status], detail)
+
+    def _stack(self, record: CredentialRecord) -> Check:
+        if not record.components:
+            return Check("stack_components", PASS, "not_a_stack")
+        for component in record.components:
+            found = self.model.credentials.get(component)
+            if found is None:
+                return Check("stack_components", UNKNOWN, "component_unknown", component)
+            if found.status != ACTIVE:
+                reason = "component_revoked" if found.status == REVOKED else "component_not_active"
+                return Check("stack_components", FAIL, reason, component)
+        return Check("stack_components", PASS, "components_valid")
+
+
+def _datetime(seconds: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
+
+
+def _day(seconds: int) -> str:
+    return "" if seconds >= NEVER else _datetime(seconds).strftime("%Y-%m-%d")

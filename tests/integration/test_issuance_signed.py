@@ -1,0 +1,130 @@
+"""Issuer-signed credentials: the university signs, the service checks the
+proof against the registry's keys and the approved achievement, then records
+it; forged or tampered submissions are refused and leave no trace."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+
+import msgspec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from services.issuance.app import create_app
+from shared.credential_format import OB_CONTEXT, VC_CONTEXT
+from shared.crypto import eddsa_jcs
+from shared.crypto.eddsa_jcs import raw_public_key
+from shared.events import registry as ev
+from shared.events.credentials import CredentialIssued, credential_stream
+from tests.integration.test_issuance_support import (
+    add_issuer_held_key, issuance_rows, ledger_head, registry_caught_up, university,
+)
+from tests.support import independent_eddsa
+from tests.support.http import bearer, serving
+
+CREATED = "2026-03-01T09:00:00Z"
+
+
+def university_credential(settings, did: str, achievement_id: str, identity: dict) -> dict:
+    """What a university's own system would produce (unsigned)."""
+    return {
+        "@context": [VC_CONTEXT, OB_CONTEXT],
+        "id": f"urn:uuid:{uuid.uuid4()}",
+        "type": ["VerifiableCredential", "OpenBadgeCredential"],
+        "issuer": {"id": did, "type": ["Profile"], "name": "University uni-1"},
+        "name": "Data Analysis with Python",
+        "validFrom": "2026-03-01T00:00:00Z",
+        "credentialSubject": {
+            "type": ["AchievementSubject"],
+            "identifier": [{"type": "IdentityObject", "hashed": True, "identityType": identity["identity_type"],
+                            "identityHash": identity["learner_hash"], "salt": identity["salt"]}],
+            "achievement": {"id": f"{settings.public_base_url}/achievements/{achievement_id}",
+                            "type": ["Achievement"], "name": "Data Analysis with Python",
+                            "description": "Analyse tabular data.", "criteria": {"narrative": "Pass."}},
+        },
+    }
+
+
+def signed_by(document: dict, key: Ed25519PrivateKey, method: str, created: str = CREATED) -> dict:
+    return eddsa_jcs.sign(document, key, method, created)
+
+
+async def test_an_issuer_signed_credential_is_verified_then_recorded(settings, db):
+    world, issuer, achievement_id = await university(db, settings)
+    own_key = await add_issuer_held_key(world, issuer, "uni-key-2026", valid_from="2026-01-01T00:00:00Z")
+    async with serving(create_app, settings) as client:
+        await registry_caught_up(client, db)
+        identity = await (await client.post("/v1/learners/hash", headers=bearer(issuer.api_key),
+                                            json={"learner": {"email": "grace@example.org"}})).json()
+        document = signed_by(university_credential(settings, issuer.did, achievement_id, identity), own_key,
+                             f"{issuer.did}#uni-key-2026")
+        body = {"reference": "SIS-77", "credential": document}
+        response = await client.post("/v1/credentials/signed", headers=bearer(issuer.api_key), json=body)
+        assert response.status == 201, await response.text()
+        recorded = await response.json()
+        assert recorded["credential_id"] == document["id"] and recorded["learner_hash"] == identity["learner_hash"]
+
+        fetched = await client.get(f"/v1/credentials/{document['id']}", params={"token": recorded["holder_token"]})
+        served = json.loads(await fetched.read())
+        assert served == document
+        assert independent_eddsa.verify(served, raw_public_key(own_key))
+        payload = await db.fetchval("SELECT payload FROM ledger.events WHERE stream_id = $1",
+                                    credential_stream(document["id"]))
+        event = msgspec.json.decode(bytes(payload), type=CredentialIssued)
+        assert (event.signing, event.key_id, event.issuer_reference) == ("issuer_signed", "uni-key-2026", "SIS-77")
+        assert {s.purpose for s in event.status} == {"revocation", "suspension"}
+
+        head = await ledger_head(db)
+        again = await client.post("/v1/credentials/signed", headers=bearer(issuer.api_key), json=body)
+        assert again.status == 200 and (await again.json())["position"] == recorded["position"]
+        assert await ledger_head(db) == head
+
+
+async def test_forged_tampered_and_out_of_window_submissions_write_nothing(settings, db):
+    world, issuer, achievement_id = await university(db, settings)
+    own_key = await add_issuer_held_key(world, issuer, "k-now", valid_from="2026-01-01T00:00:00Z")
+    old_key = await add_issuer_held_key(world, issuer, "k-old", valid_from="2020-01-01T00:00:00Z",
+                                        valid_until="2021-01-01T00:00:00Z")
+    stolen_key = await add_issuer_held_key(world, issuer, "k-stolen", valid_from="2020-01-01T00:00:00Z")
+    await world._append(f"issuer:{issuer.issuer_id}", ev.IssuerKeyCompromised(
+        issuer_id=issuer.issuer_id, key_id="k-stolen", compromised_at="2026-05-01T00:00:00Z", reason="laptop lost"))
+    other = await world.issuer("uni-2")
+    foreign_achievement = await world.achievement(other)
+    identity = {"identity_type": "emailAddress", "learner_hash": "sha256$" + "ab" * 32, "salt": "s"}
+    unsigned = university_credential(settings, issuer.did, achievement_id, identity)
+    method = f"{issuer.did}#k-now"
+
+    tampered = signed_by(unsigned, own_key, method)
+    tampered["name"] = "Doctor of Everything"
+    unhashed = copy.deepcopy(unsigned)
+    unhashed["credentialSubject"]["identifier"][0].update(hashed=False, identityHash="grace@example.org")
+    foreign = copy.deepcopy(unsigned)
+    foreign["credentialSubject"]["achievement"]["id"] = f"{settings.public_base_url}/achievements/{foreign_achievement}"
+    impostor = copy.deepcopy(unsigned)
+    impostor["issuer"] = {"id": other.did, "type": ["Profile"]}
+    cases = {
+        "forged": (signed_by(unsigned, Ed25519PrivateKey.generate(), method), "signature-invalid"),
+        "tampered": (tampered, "signature-invalid"),
+        "key outside its window": (signed_by(unsigned, old_key, f"{issuer.did}#k-old"), "key-outside-validity"),
+        "compromised key": (signed_by(unsigned, stolen_key, f"{issuer.did}#k-stolen", "2026-01-01T00:00:00Z"),
+                            "key-compromised"),
+        "hosted key named": (signed_by(unsigned, issuer.private_key, f"{issuer.did}#key-1"), "unknown-signing-key"),
+        "unknown key": (signed_by(unsigned, own_key, f"{issuer.did}#k-nope"), "unknown-signing-key"),
+        "created in the future": (signed_by(unsigned, own_key, method, "2999-01-01T00:00:00Z"), "proof-in-future"),
+        "another issuer's achievement": (signed_by(foreign, own_key, method), "achievement-of-another-issuer"),
+        "another issuer named": (signed_by(impostor, own_key, method), "issuer-mismatch"),
+        "plain identity": (signed_by(unhashed, own_key, method), "credential-malformed"),
+        "no proof": (unsigned, "credential-malformed"),
+        "not a badge": ({**signed_by(unsigned, own_key, method), "type": ["VerifiableCredential"]},
+                        "credential-malformed"),
+    }
+    async with serving(create_app, settings) as client:
+        await registry_caught_up(client, db)
+        head = await ledger_head(db)
+        for name, (document, slug) in cases.items():
+            response = await client.post("/v1/credentials/signed", headers=bearer(issuer.api_key),
+                                         json={"reference": f"REF-{name}", "credential": document})
+            problem = await response.json()
+            assert 400 <= response.status < 500 and problem["type"].endswith("/" + slug), (name, problem)
+        assert await ledger_head(db) == head and await issuance_rows(db) == 0
