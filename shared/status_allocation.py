@@ -15,7 +15,6 @@ a keyed Feistel permutation, so
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
 import uuid
 from dataclasses import dataclass
@@ -44,8 +43,10 @@ def permute(key: bytes, value: int, size: int = LIST_SIZE) -> int:
 def _feistel(key: bytes, value: int) -> int:
     left, right = value >> _HALF_BITS, value & _HALF_MASK
     for round_number in range(_ROUNDS):
-        digest = hmac.new(key, bytes((round_number, right >> 8, right & 0xFF)), hashlib.sha256).digest()
-        left, right = right, left ^ (int.from_bytes(digest[:2], "big") & _HALF_MASK)
+        # Keyed BLAKE2b is a PRF like HMAC-SHA256, at a third of the cost:
+        # this runs twice per credential issued.
+        digest = hashlib.blake2b(bytes((round_number, right >> 8, right & 0xFF)), key=key, digest_size=2).digest()
+        left, right = right, left ^ (int.from_bytes(digest, "big") & _HALF_MASK)
     return (left << _HALF_BITS) | right
 
 
