@@ -13,9 +13,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-## run: the whole system on the embedded default (Postgres + broker + services)
+## run: the whole system on the embedded default (Postgres + broker + services); DEMO=1 seeds demo data
 run: $(STAMP)
-	$(BIN)/credledger up --home $(HOME_DIR)
+	$(BIN)/credledger up --home $(HOME_DIR) $(if $(DEMO),--demo)
 
 ## test: the whole suite against real Postgres and the real broker
 test: $(STAMP)

@@ -13,7 +13,7 @@ from shared.settings import SERVICE_NAMES, load_settings
 def _up(args: argparse.Namespace) -> int:
     from credledger.stack import up
 
-    return up(Path(args.home))
+    return up(Path(args.home), demo=args.demo)
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = commands.add_parser("up", help="run the whole system locally (embedded Postgres and broker)")
     up.add_argument("--home", default=".credledger", help="state folder (default: ./.credledger)")
+    up.add_argument("--demo", action="store_true",
+                    help="seed a demo agency, university, credentials and employer; write demo.json")
     up.set_defaults(func=_up)
 
     migrate = commands.add_parser("migrate", help="apply migrations to DATABASE_URL")

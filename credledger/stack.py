@@ -23,6 +23,7 @@ from pathlib import Path
 
 import asyncpg
 
+from credledger.demo import seed as seed_demo
 from credledger.embedded import EmbeddedKafka, EmbeddedPostgres, choose_port, port_is_free, stop_process
 from credledger.gateway import EmbeddedGateway, nginx_available
 from shared.db.migrate import apply_migrations, ensure_database, with_database
@@ -90,7 +91,11 @@ def resolve_backends(home: Path, stack: ExitStack) -> dict[str, str]:
         stack.callback(kafka.stop)
         overrides["kafka_bootstrap_servers"] = kafka.bootstrap
         say(f"embedded Kafka-compatible broker (Tansu) on {kafka.bootstrap}")
-    for setting, filename in (("log_signing_key", "log-signing-key"), ("master_key", "master-key")):
+    # Development secrets, created once per home. The bootstrap admin key lets
+    # a local operator (and --demo) create the first agency over the API.
+    secrets = (("log_signing_key", "log-signing-key"), ("master_key", "master-key"),
+               ("bootstrap_admin_key", "bootstrap-admin-key"))
+    for setting, filename in secrets:
         if not os.environ.get(f"CREDLEDGER_{setting.upper()}"):
             overrides[setting] = local_secret(home, filename)
     return overrides
@@ -106,7 +111,7 @@ def local_secret(home: Path, name: str) -> str:
     return path.read_text().strip()
 
 
-def up(home: Path) -> int:
+def up(home: Path, demo: bool = False) -> int:
     home = home.resolve()
     (home / "logs").mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -124,6 +129,8 @@ def up(home: Path) -> int:
         say(f"migrations applied: {applied}")
         children = start_children(settings, home / "logs", stack)
         start_gateway(settings, home, stack, children)
+        if demo:
+            say(f"demo data: {asyncio.run(seed_demo(settings, home))}")
         say(f"ready in {time.monotonic() - started:.1f}s; logs in {home / 'logs'}; Ctrl-C stops everything")
         while not stopping:
             for name, process in children.items():

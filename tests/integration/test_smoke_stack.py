@@ -77,9 +77,9 @@ def wait_for_line(process: subprocess.Popen, needle: str, timeout: float = 120) 
     raise AssertionError(f"{needle!r} not seen; output:\n{''.join(lines)}")
 
 
-def start_up(home, env) -> subprocess.Popen:
+def start_up(home, env, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "credledger", "up", "--home", str(home)], cwd=ROOT, env=env,
+        [sys.executable, "-m", "credledger", "up", "--home", str(home), *extra], cwd=ROOT, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
 
@@ -95,14 +95,25 @@ def stop_up(process: subprocess.Popen) -> str:
 async def test_up_on_embedded_default_keeps_data_across_restarts(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")}
     env.update({f"CREDLEDGER_{k.upper()}": str(v) for k, v in service_ports().items()})
+    env["CREDLEDGER_GATEWAY_PORT"] = str(free_port())
     home = tmp_path / "home"
 
-    first = start_up(home, env)
+    first = start_up(home, env, "--demo")
     try:
         lines = wait_for_line(first, "ready in")
     except AssertionError:
         first.kill()
         raise
+    demo = json.loads((home / "demo.json").read_text())
+    assert demo["issuer"]["id"] == "demo-university" and demo["employer"]["api_key"].startswith("clk_")
+    assert demo["revoked"] != demo["suspended"] and len(demo["stacked_award"]["components"]) == 2
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{env['CREDLEDGER_VERIFICATION_PORT']}/v1/verifications", method="POST",
+        data=json.dumps({"items": [{"id": demo["revoked"]}, {"id": demo["stacked_award"]["credential_id"]}]}).encode(),
+        headers={"Authorization": f"Bearer {demo['employer']['api_key']}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        verdicts = [item["verdict"] for item in json.loads(response.read())["results"]]
+    assert verdicts == ["invalid", "valid"]
     pg_line = next(line for line in lines if "embedded Postgres on port" in line)
     port = int(pg_line.split("port ")[1].split(",")[0])
     url = with_database(f"postgresql://postgres@127.0.0.1:{port}/x", "credledger")

@@ -1,0 +1,144 @@
+"""`credledger up --demo`: a small, realistic world to click through.
+
+Seeded through the services' public HTTP APIs, exactly as an agency, a
+university and an employer would use them: a root agency accredits a
+university, approves two micro-credentials and a stacked award, issues
+credentials to demo learners, stacks two of them, revokes one and suspends
+another, and creates an employer client. The ids and API keys go to
+`demo.json` in the home folder. A home that already has one is left as is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from shared.settings import Settings
+
+DEMO_FILE = "demo.json"
+LEARNERS = ("ada@example.org", "grace@example.org", "alan@example.org")
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+class Api:
+    def __init__(self, session: aiohttp.ClientSession, settings: Settings) -> None:
+        self._session = session
+        self._settings = settings
+
+    async def call(self, service: str, method: str, path: str, key: str | None, body: Any = None,
+                   *, retry_for: float = 0.0) -> dict[str, Any]:
+        """One request; with `retry_for`, 4xx answers are retried while the
+        target service's read model catches up with what was just written."""
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        deadline = time.monotonic() + retry_for
+        while True:
+            async with self._session.request(method, self._settings.url_of(service) + path,  # type: ignore[arg-type]
+                                             json=body, headers=headers) as response:
+                answer = await response.json(content_type=None)
+                if response.status < 400:
+                    return answer
+                if time.monotonic() >= deadline:
+                    raise DemoError(f"{method} {path}: {response.status} {answer.get('detail', answer)}")
+            await asyncio.sleep(0.2)
+
+
+def _spec(title: str, ects: float, level: int, outcomes: list[str], skill: str) -> dict[str, Any]:
+    return {
+        "title": title, "description": f"{title}: a university micro-credential.",
+        "criteria": "Pass the supervised practical assessment.", "country": "IE",
+        "learning_outcomes": outcomes, "workload": {"ects": ects, "hours": ects * 25},
+        "eqf_level": level, "field": "0613", "assessment_type": "supervised practical exam",
+        "participation_form": "blended", "quality_assurance": "QQI institutional review",
+        "skills": [{"uri": f"http://data.europa.eu/esco/skill/{skill}", "name": title.lower()}],
+    }
+
+
+async def _registry(api: Api, admin_key: str) -> dict[str, Any]:
+    agency = await api.call("registry", "POST", "/v1/agencies", admin_key, {
+        "name": "Demo Qualifications Authority", "jurisdiction": "IE", "agency_id": "demo-agency"})
+    agency_key = agency["admin_api_key"]
+    await api.call("registry", "POST", "/v1/issuers", agency_key, {
+        "legal_name": "Demo University", "country": "IE", "issuer_id": "demo-university",
+        "homepage": "https://university.example", "email": "registrar@university.example"})
+    await api.call("registry", "POST", "/v1/accreditations", agency_key, {
+        "subject_kind": "issuer", "subject_id": "demo-university",
+        "scope": {"eqf_levels": [5, 6, 7], "fields": ["*"]}})
+    issuer = await api.call("registry", "POST", "/v1/clients", agency_key, {
+        "role": "issuer", "tenant_id": "demo-university", "name": "Demo University registry office"})
+    issuer_key = issuer["api_key"]
+    await api.call("registry", "POST", "/v1/issuers/demo-university/keys", issuer_key, {"custody": "hosted"})
+    achievements = {
+        "demo-python": _spec("Data Analysis with Python", 5.0, 6, ["Clean a dataset", "Summarise data"], "python"),
+        "demo-statistics": _spec("Applied Statistics", 5.0, 6, ["Test a hypothesis"], "statistics"),
+        "demo-data-award": _spec("Certificate in Data Analytics", 10.0, 6, ["Run a data project"], "analytics"),
+    }
+    for achievement_id, spec in achievements.items():
+        await api.call("registry", "POST", "/v1/achievements", issuer_key,
+                       {"achievement_id": achievement_id, "spec": spec})
+        await api.call("registry", "POST", f"/v1/achievements/{achievement_id}/approve", agency_key,
+                       {"reason": "meets the national standard"})
+    await api.call("registry", "POST", "/v1/pathways", issuer_key, {
+        "pathway_id": "demo-data-pathway", "title": "Data Analytics stack",
+        "award_achievement_id": "demo-data-award",
+        "rule": {"required": ["demo-python", "demo-statistics"], "min_credits": 10.0}})
+    await api.call("registry", "POST", "/v1/pathways/demo-data-pathway/approve", agency_key,
+                   {"reason": "components and credits are coherent"})
+    employer = await api.call("registry", "POST", "/v1/clients", agency_key, {
+        "role": "employer", "tenant_id": "demo-employer", "name": "Demo Employer HR"})
+    return {
+        "agency": {"id": "demo-agency", "api_key": agency_key},
+        "issuer": {"id": "demo-university", "api_key": issuer_key,
+                   "did_document": api._settings.url_of("registry") + "/issuers/demo-university/did.json"},
+        "achievements": list(achievements), "pathway": "demo-data-pathway",
+        "employer": {"id": "demo-employer", "api_key": employer["api_key"]},
+    }
+
+
+async def _credentials(api: Api, world: dict[str, Any]) -> dict[str, Any]:
+    issuer_key = world["issuer"]["api_key"]
+    issued: dict[str, Any] = {}
+    for number, (email, achievement) in enumerate(
+        [(LEARNERS[0], "demo-python"), (LEARNERS[0], "demo-statistics"),
+         (LEARNERS[1], "demo-python"), (LEARNERS[2], "demo-statistics")], start=1):
+        answer = await api.call("issuance", "POST", "/v1/credentials", issuer_key, {
+            "reference": f"demo-{number}", "achievement_id": achievement, "learner": {"email": email}},
+            retry_for=20.0)
+        issued[f"demo-{number}"] = {"credential_id": answer["credential_id"], "learner": email,
+                                    "achievement": achievement, "holder_token": answer["holder_token"]}
+    stack = await api.call("issuance", "POST", "/v1/stacks", issuer_key, {
+        "pathway_id": world["pathway"],
+        "component_ids": [issued["demo-1"]["credential_id"], issued["demo-2"]["credential_id"]]},
+        retry_for=20.0)
+    revoked, suspended = issued["demo-3"]["credential_id"], issued["demo-4"]["credential_id"]
+    await api.call("revocation", "POST", f"/v1/credentials/{revoked}/revoke", issuer_key,
+                   {"reason_code": "issued_in_error", "reason": "demo: issued to the wrong learner"}, retry_for=20.0)
+    await api.call("revocation", "POST", f"/v1/credentials/{suspended}/suspend", issuer_key,
+                   {"reason_code": "under_investigation", "reason": "demo: assessment under review"}, retry_for=20.0)
+    verify = api._settings.url_of("verification")
+    return {
+        "credentials": issued,
+        "stacked_award": {"credential_id": stack["award_credential_id"], "components": stack["component_ids"]},
+        "revoked": revoked, "suspended": suspended,
+        "badge_pages": {ref: f"{verify}/verify/{c['credential_id']}" for ref, c in issued.items()},
+    }
+
+
+async def seed(settings: Settings, home: Path) -> Path:
+    path = home / DEMO_FILE
+    if path.exists():
+        return path
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+        api = Api(session, settings)
+        world = await _registry(api, settings.bootstrap_admin_key)
+        world |= await _credentials(api, world)
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(world, indent=2) + "\n")
+    return path
