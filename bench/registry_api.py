@@ -24,7 +24,6 @@ import base64
 import itertools
 import os
 import sys
-import time
 import uuid
 from pathlib import Path
 

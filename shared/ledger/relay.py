@@ -19,7 +19,6 @@ from collections.abc import Sequence
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Gauge
 
 from shared.bus import ensure_topics, new_producer

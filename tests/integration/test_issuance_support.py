@@ -7,10 +7,6 @@ pathways) is appended here the same way.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import asyncpg
@@ -21,9 +17,9 @@ from services.issuance.app import PROJECTION_KEY
 from shared.crypto.eddsa_jcs import raw_public_key
 from shared.crypto.multibase import public_key_to_multibase
 from shared.events import registry as ev
-from shared.ledger.relay import Relay
 from shared.settings import Settings
 from tests.support.world import EPOCH, Issuer, World
+from tests.support.waiting import eventually, running_relay  # noqa: F401 - re-exported for tests
 
 T = TypeVar("T")
 
@@ -34,15 +30,6 @@ async def ledger_head(db: asyncpg.Pool) -> int:
 
 async def issuance_rows(db: asyncpg.Pool) -> int:
     return await db.fetchval("SELECT count(*) FROM issuance.credentials")
-
-
-async def eventually(probe: Callable[[], Awaitable[T | None]], timeout: float = 10.0, interval: float = 0.02) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (result := await probe()) is not None:
-            return result
-        await asyncio.sleep(interval)
-    raise AssertionError("condition not reached in time")
 
 
 async def registry_caught_up(client: TestClient, db: asyncpg.Pool) -> None:
@@ -66,19 +53,6 @@ async def lifecycle_caught_up(db: asyncpg.Pool) -> None:
         return True if (position or 0) >= head else None
 
     await eventually(reached)
-
-
-@contextlib.asynccontextmanager
-async def running_relay(settings: Settings) -> AsyncIterator[None]:
-    stop = asyncio.Event()
-    relay = Relay(settings.database_url, settings.kafka_bootstrap_servers, settings.topic("ledger"),
-                  partitions=settings.kafka_partitions, poll_interval=0.2)
-    task = asyncio.create_task(relay.run(stop))
-    try:
-        yield
-    finally:
-        stop.set()
-        await task
 
 
 async def university(

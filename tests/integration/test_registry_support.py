@@ -14,10 +14,8 @@ their own jurisdiction (one root agency each).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
-import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -36,6 +34,7 @@ from shared.registry_state import RegistryState
 from shared.settings import Settings, load_settings
 from tests.conftest import BOOTSTRAP_ADMIN_KEY
 from tests.support.http import bearer, serving
+from tests.support.waiting import eventually  # noqa: F401 - re-exported for tests
 
 PLATFORM = BOOTSTRAP_ADMIN_KEY
 
@@ -132,15 +131,6 @@ async def registry_state(db: asyncpg.Pool) -> RegistryState:
         if recorded.event_type.startswith("registry."):
             state.apply(CATALOG.decode(recorded))
     return state
-
-
-async def eventually(probe, timeout: float = 15.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (result := await probe()) is not None:
-            return result
-        await asyncio.sleep(interval)
-    raise AssertionError("condition not reached in time")
 
 
 @dataclass

@@ -175,7 +175,7 @@ async def test_status_list_bad_input(settings, db):
             (f"/status-lists/{entry.list_id}/entries/131072", 404, "outside"),
             (f"/status-lists/{entry.list_id}/entries/-1", 400, "non-negative integer"),
             (f"/status-lists/{entry.list_id}/entries/x", 400, "non-negative integer"),
-            (f"/status-lists/uni-1.revocation.nope/entries/1", 404, "no status list"),
+            ("/status-lists/uni-1.revocation.nope/entries/1", 404, "no status list"),
         ]
         for path, status, needle in cases:
             response = await client.get(path)

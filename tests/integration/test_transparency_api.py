@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import time
 
 import pytest
 
@@ -19,6 +18,7 @@ from shared.ledger.signed_note import TlogProof, verify_checkpoint
 from shared.ledger.store import Ledger, NewEvent
 from tests.support.events import TEST_CATALOG, TEST_METADATA, Noted
 from tests.support.http import serving
+from tests.support.waiting import eventually  # noqa: F401 - re-exported for tests
 
 
 @contextlib.asynccontextmanager
@@ -34,15 +34,6 @@ async def relay_and_checkpointer(settings):
     finally:
         stop.set()
         await asyncio.gather(*tasks)
-
-
-async def eventually(probe, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (result := await probe()) is not None:
-            return result
-        await asyncio.sleep(0.1)
-    raise AssertionError("condition not reached in time")
 
 
 def b64(s: str) -> bytes:

@@ -6,11 +6,8 @@ issuance HTTP API. Also: the relay run in-process, and polling helpers."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import secrets
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -26,12 +23,12 @@ from shared.crypto.jcs import canonicalize
 from shared.events import CATALOG
 from shared.events.credentials import CredentialIssued, StatusEntry, credential_stream
 from shared.ledger.events import Metadata
-from shared.ledger.relay import Relay
 from shared.ledger.store import NO_STREAM, Ledger, NewEvent
 from shared.settings import Settings
 from shared.status_allocation import allocate
 from shared.timeutil import format_time, now
 from tests.support.world import Issuer
+from tests.support.waiting import eventually, running_relay  # noqa: F401 - re-exported for tests
 
 T = TypeVar("T")
 
@@ -117,32 +114,6 @@ def _status_entry(settings: Settings, entry: StatusEntry) -> dict[str, str]:
     url = status_list_url(settings.public_base_url, entry.list_id)
     return {"id": f"{url}#{entry.index}", "type": "BitstringStatusListEntry", "statusPurpose": entry.purpose,
             "statusListIndex": str(entry.index), "statusListCredential": url}
-
-
-@contextlib.asynccontextmanager
-async def running_relay(settings: Settings) -> AsyncIterator[None]:
-    """The relay in-process, so ledger events reach consumers through the broker."""
-    stop = asyncio.Event()
-    relay = Relay(settings.database_url, settings.kafka_bootstrap_servers, settings.topic("ledger"),
-                  partitions=settings.kafka_partitions, poll_interval=0.2)
-    task = asyncio.create_task(relay.run(stop))
-    try:
-        yield
-    finally:
-        stop.set()
-        await task
-
-
-async def eventually(probe: Callable[[], Awaitable[T | None]], timeout: float = 10.0, interval: float = 0.02) -> T:
-    """The first non-None result of `probe`, polled until `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await probe()
-        if result is not None:
-            return result
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"condition not reached within {timeout} s")
-        await asyncio.sleep(interval)
 
 
 async def projected(pool: asyncpg.Pool, projection: str, position: int, timeout: float = 10.0) -> None:

@@ -5,11 +5,8 @@ revocation service's events."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import secrets
-import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +21,9 @@ from shared.events import credentials as cev
 from shared.ledger.events import Metadata
 from shared.ledger.store import Ledger, NewEvent
 from tests.support.world import Issuer
+from tests.support.waiting import eventually, running_relay  # noqa: F401 - re-exported for tests
+
+relay_running = running_relay
 
 ISSUED_AT = "2025-06-01T10:00:00Z"
 
@@ -134,31 +134,6 @@ async def build_scene(pool, settings, **spec: Any) -> Scene:
     employer_key = await world.client("employer", "acme")
     other_employer_key = await world.client("employer", "globex")
     return Scene(ledger_of(pool), issuer, achievement_id, employer_key, other_employer_key)
-
-
-@contextlib.asynccontextmanager
-async def relay_running(settings) -> AsyncIterator[None]:
-    """The ledger-to-Kafka relay, in-process, so events reach the service through the broker."""
-    from shared.ledger.relay import Relay
-
-    stop = asyncio.Event()
-    relay = Relay(settings.database_url, settings.kafka_bootstrap_servers, settings.topic("ledger"),
-                  partitions=settings.kafka_partitions, poll_interval=0.1)
-    task = asyncio.create_task(relay.run(stop))
-    try:
-        yield
-    finally:
-        stop.set()
-        await task
-
-
-async def eventually(probe, timeout: float = 15.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (result := await probe()) is not None:
-            return result
-        await asyncio.sleep(interval)
-    raise AssertionError("condition not reached in time")
 
 
 @contextlib.asynccontextmanager
