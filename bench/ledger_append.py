@@ -7,7 +7,8 @@ Figures, all in one run against the same database:
   transactions (the raw limit the ledger is compared with);
 - ledger appends in batches of 500 (events/s, and the ratio to raw COPY);
 - single-event appends from 8 concurrent writers (events/s);
-- `audit verify` over a log of --log-size entries (events/s);
+- `audit verify` over a log of --log-size entries, in one process and in
+  one process per core as the CLI runs it (events/s);
 - inclusion-proof time in a --log-size Merkle tree (ms).
 """
 
@@ -29,6 +30,7 @@ import asyncpg  # noqa: E402
 from bench._support import Timer, bench_database_name, bench_postgres, fresh_database, report  # noqa: E402
 from shared.ledger.audit import verify_chain  # noqa: E402
 from shared.ledger.checkpoints import LogTree  # noqa: E402
+from shared.ledger.parallel_audit import verify_chain_parallel  # noqa: E402
 from shared.ledger.events import Event, EventCatalog, Metadata  # noqa: E402
 from shared.ledger.store import Ledger, NewEvent  # noqa: E402
 
@@ -121,7 +123,13 @@ async def main() -> None:
                 with Timer() as timer:
                     result = await verify_chain(conn)
                 assert result.ok, result
-                report(f"audit verify ({result.checked:,} events)", result.checked / timer.seconds, "events/s")
+                single = result.checked / timer.seconds
+                report(f"audit verify, 1 process ({result.checked:,} events)", single, "events/s")
+                with Timer() as timer:
+                    result = await asyncio.to_thread(verify_chain_parallel, url)
+                assert result.ok, result
+                report(f"audit verify, {os.cpu_count()} processes (the CLI)", result.checked / timer.seconds,
+                       "events/s", single, "1 process")
                 log_tree = LogTree()
                 with Timer() as timer:
                     await log_tree.catch_up(conn)

@@ -5,26 +5,16 @@ from __future__ import annotations
 import asyncio
 import sys
 
-import asyncpg
 from tqdm import tqdm
 
-from shared.ledger.audit import AuditResult, verify_chain
+from shared.ledger.parallel_audit import head_position, verify_chain_parallel
 
 
-async def _verify(database_url: str, from_position: int, show_progress: bool) -> AuditResult:
-    conn = await asyncpg.connect(database_url)
-    try:
-        head = await conn.fetchval("SELECT coalesce(max(position), 0) FROM ledger.events")
-        total = max(head - max(from_position, 1) + 1, 0)
-        with tqdm(total=total, unit="ev", unit_scale=True, disable=not show_progress,
-                  desc="verifying", file=sys.stderr) as bar:
-            return await verify_chain(conn, from_position, progress=bar.update)
-    finally:
-        await conn.close()
-
-
-def audit_verify(database_url: str, from_position: int) -> int:
-    result = asyncio.run(_verify(database_url, from_position, sys.stderr.isatty()))
+def audit_verify(database_url: str, from_position: int, workers: int | None = None) -> int:
+    total = max(asyncio.run(head_position(database_url)) - max(from_position, 1) + 1, 0)
+    with tqdm(total=total, unit="ev", unit_scale=True, disable=not sys.stderr.isatty(),
+              desc="verifying", file=sys.stderr) as bar:
+        result = verify_chain_parallel(database_url, from_position, workers=workers, progress=bar.update)
     if result.ok:
         print(f"ok: positions {result.from_position}..{result.last_position} verified "
               f"({result.checked} events)")

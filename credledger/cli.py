@@ -42,7 +42,7 @@ def _relay(args: argparse.Namespace) -> int:
 def _audit_verify(args: argparse.Namespace) -> int:
     from credledger.audit_cli import audit_verify
 
-    return audit_verify(load_settings().database_url, args.from_position)
+    return audit_verify(load_settings().database_url, args.from_position, args.workers)
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -95,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_commands.add_parser("verify", help="recompute the hash chain; non-zero exit on a break")
     verify.add_argument("--from", dest="from_position", type=int, default=1, metavar="POS")
+    verify.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
     verify.set_defaults(func=_audit_verify)
     verify_pool = commands.add_parser("verify", help="verify an applicant pool from a CSV file (a bulk job)")
     verify_pool.add_argument("--csv", required=True, metavar="FILE",

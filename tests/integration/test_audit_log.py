@@ -3,6 +3,7 @@ against a checkpoint signed before the rewrite."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import os
@@ -120,3 +121,16 @@ async def test_full_rewrite_passes_the_chain_but_not_the_signed_checkpoint(ledge
     assert after.tree.root(36) == before.tree.root(36)
     assert not verify_consistency(36, 100, after.tree.root(36), checkpoint.root_hash,
                                   after.tree.consistency_proof(36, 100))
+
+
+async def test_parallel_verify_reports_the_first_break_across_ranges(ledger_with_100, db, database_url, monkeypatch):
+    from shared.ledger import parallel_audit
+
+    monkeypatch.setattr(parallel_audit, "RANGE_SIZE", 10)  # ten ranges, verified by two processes
+    intact = await asyncio.to_thread(parallel_audit.verify_chain_parallel, database_url, workers=2)
+    assert (intact.ok, intact.checked, intact.last_position) == (True, 100, 100)
+    await superuser_rewrite(db, "UPDATE ledger.events SET payload = $1 WHERE position IN (37, 81)",
+                            b'{"n":1000,"text":"forged"}')
+    broken = await asyncio.to_thread(parallel_audit.verify_chain_parallel, database_url, workers=2)
+    assert (broken.ok, broken.first_bad_position, broken.checked) == (False, 37, 36)
+    assert "hash mismatch" in broken.reason
