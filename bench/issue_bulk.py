@@ -25,7 +25,6 @@ import asyncio
 import base64
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -42,7 +41,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey 
 
 from bench._support import Timer, bench_database_name, bench_postgres, fresh_database, report  # noqa: E402
 from credledger.backends import kafka_broker  # noqa: E402
-from credledger.embedded import free_port  # noqa: E402
+from credledger.embedded import free_port, stop_process  # noqa: E402
+from credledger.stack import spawn, wait_ready  # noqa: E402
 from services.registry.projection import RegistryTablesProjection  # noqa: E402
 from shared.auth import hash_api_key  # noqa: E402
 from shared.credential_format import issuer_did  # noqa: E402
@@ -55,7 +55,6 @@ from shared.ledger.events import Metadata  # noqa: E402
 from shared.ledger.store import Ledger, NewEvent  # noqa: E402
 from shared.settings import Settings, load_settings  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 EPOCH = "2020-01-01T00:00:00Z"
 API_KEY = "bench-issuer-key"
 ISSUER = "bench-uni"
@@ -168,33 +167,6 @@ async def published(pool: asyncpg.Pool) -> None:
         await asyncio.sleep(0.02)
 
 
-def start(args: list[str], settings: Settings, log: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "credledger", *args], cwd=ROOT,
-                            env={**os.environ, **settings.to_env()}, stdout=open(log, "ab"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def wait_ready(url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{url} exited early; see its log")
-        try:
-            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"{url} not ready in {timeout}s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(30)
-
-
 def stage_seconds(url: str) -> dict[str, float]:
     with urllib.request.urlopen(f"{url}/metrics") as response:
         text = response.read().decode()
@@ -253,8 +225,8 @@ async def main() -> None:
             pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
             await registry_world(pool, settings)
 
-            relay = start(["relay"], settings, logs / "relay.log")
-            service = start(["serve", "issuance"], settings, logs / "issuance.log")
+            relay = spawn(["relay"], settings, logs, "relay")
+            service = spawn(["serve", "issuance"], settings, logs, "issuance")
             url = settings.url_of("issuance")
             try:
                 wait_ready(url, service)
@@ -288,8 +260,8 @@ async def main() -> None:
                 count = await pool.fetchval("SELECT count(*) FROM issuance.credentials")
                 assert issued == args.credentials and count == issued + warm_up, (issued, count)
             finally:
-                stop(service)
-                stop(relay)
+                stop_process(service)
+                stop_process(relay)
                 await pool.close()
 
 
