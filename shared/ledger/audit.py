@@ -16,6 +16,7 @@ import asyncpg
 import msgspec
 
 from shared.ledger.chain import GENESIS_HASH, entry_bytes
+from shared.ledger.store import QUERIES
 
 _CHUNK = 20_000
 _SCAN = """
@@ -50,7 +51,7 @@ async def verify_chain(
             return AuditResult(ok=False, from_position=start, checked=0, last_position=start - 1,
                                first_bad_position=start - 1, reason="missing position")
     if to_position is None:
-        to_position = await conn.fetchval("SELECT coalesce(max(position), 0) FROM ledger.events")
+        to_position = await conn.fetchval(QUERIES["head_position"])
     position, checked = start - 1, 0
     sha256 = hashlib.sha256
     while True:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 import asyncpg
 
 from shared.ledger.audit import AuditResult, verify_chain
+from shared.ledger.store import QUERIES
 
 RANGE_SIZE = 100_000
 
@@ -39,7 +40,7 @@ def _verify_range(task: tuple[str, int, int]) -> AuditResult:
 async def head_position(dsn: str) -> int:
     conn = await asyncpg.connect(dsn)
     try:
-        return await conn.fetchval("SELECT coalesce(max(position), 0) FROM ledger.events")
+        return await conn.fetchval(QUERIES["head_position"])
     finally:
         await conn.close()
 
