@@ -10,23 +10,21 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 
 from shared.ledger.checkpoints import Checkpointer, LogSigner
 from shared.ledger.relay import Relay, RelayMetrics
 from shared.logs import configure_logging
+from shared.service import LEDGER_TOPIC, METRICS_REGISTRY_KEY, SETTINGS_KEY, healthz, metrics
 from shared.settings import Settings, load_settings
 
-REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
-SETTINGS_KEY = web.AppKey("settings", Settings)
-LEDGER_TOPIC = "ledger"
 
 
 async def _relay_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS_KEY]
     relay = Relay(
         settings.database_url, settings.kafka_bootstrap_servers, settings.topic(LEDGER_TOPIC),
-        partitions=settings.kafka_partitions, metrics=RelayMetrics(app[REGISTRY_KEY]),
+        partitions=settings.kafka_partitions, metrics=RelayMetrics(app[METRICS_REGISTRY_KEY]),
     )
     checkpointer = Checkpointer(
         settings.database_url, LogSigner(settings.log_origin, settings.log_signing_key),
@@ -39,23 +37,13 @@ async def _relay_ctx(app: web.Application) -> AsyncIterator[None]:
     await asyncio.gather(*tasks)
 
 
-async def _healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "alive"})
-
-
-async def _metrics(request: web.Request) -> web.Response:
-    response = web.Response(body=generate_latest(request.app[REGISTRY_KEY]))
-    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
-    return response
-
-
 def create_relay_app(settings: Settings) -> web.Application:
     app = web.Application()
     app[SETTINGS_KEY] = settings
-    app[REGISTRY_KEY] = CollectorRegistry()
+    app[METRICS_REGISTRY_KEY] = CollectorRegistry()
     app.cleanup_ctx.append(_relay_ctx)
-    app.router.add_get("/healthz", _healthz)
-    app.router.add_get("/metrics", _metrics)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
     return app
 
 
