@@ -19,7 +19,6 @@ from shared.service import LEDGER_TOPIC, METRICS_REGISTRY_KEY, SETTINGS_KEY, hea
 from shared.settings import Settings, load_settings
 
 
-
 async def _relay_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS_KEY]
     relay = Relay(
