@@ -5,31 +5,20 @@ input that is refused with a clear problem and writes nothing."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 
 import pytest
 
-from services.revocation.app import create_app
 from shared.events import CATALOG
 from shared.events.credentials import credential_stream
 from shared.ledger.store import Ledger
 from tests.conftest import BOOTSTRAP_ADMIN_KEY
-from tests.support.credentials import eventually, issue_credentials, running_relay
-from tests.support.http import bearer, serving
+from tests.support.credentials import issue_credentials
+from tests.support.http import bearer
+from tests.support.revocation import revocation_service
 from tests.support.world import World
 
 REASON = {"reason_code": "issued_in_error", "reason": "wrong learner record"}
-
-
-@contextlib.asynccontextmanager
-async def revocation_service(settings):
-    async with running_relay(settings), serving(create_app, settings) as client:
-        async def ready():
-            return True if (await client.get("/readyz")).status == 200 else None
-
-        await eventually(ready)
-        yield client
 
 
 @pytest.fixture

@@ -4,13 +4,11 @@ append their own ledger events naming the cause, exactly once."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 import msgspec
 from prometheus_client import CollectorRegistry
 
-from services.revocation.app import create_app
 from services.revocation.metrics import RevocationMetrics
 from services.revocation.projection import CredentialsProjection
 from services.revocation.status_changes import StatusChanger
@@ -24,24 +22,15 @@ from shared.ledger.events import Metadata
 from shared.ledger.store import Ledger, NewEvent
 from shared.registry_state import RegistryProjection, RegistryState
 from shared.statuslist import Bitstring
-from tests.support.credentials import eventually, issue_credentials, projected, running_relay
-from tests.support.http import bearer, serving
+from tests.support.credentials import eventually, issue_credentials, projected
+from tests.support.http import bearer
+from tests.support.revocation import revocation_service
 from tests.support.world import ADMIN, EPOCH, World
 
 PROJECTION = "revocation.credentials"
 ISSUED = "issuance.CredentialIssued"
 REVOKED = "revocation.CredentialRevoked"
 FLAGGED = "revocation.CredentialFlaggedForReview"
-
-
-@contextlib.asynccontextmanager
-async def revocation_service(settings):
-    async with running_relay(settings), serving(create_app, settings) as client:
-        async def ready():
-            return True if (await client.get("/readyz")).status == 200 else None
-
-        await eventually(ready)
-        yield client
 
 
 async def stream(db, credential) -> list:

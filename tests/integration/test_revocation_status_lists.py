@@ -7,34 +7,23 @@ strong ETag, and shows a change within a second."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
 
-from services.revocation.app import create_app
 from shared.credential_format import status_list_url, verification_method
 from shared.crypto import eddsa_jcs
 from shared.events import CATALOG
 from shared.events.credentials import CredentialIssued
 from shared.ledger.store import Ledger
 from shared.statuslist import Bitstring
-from tests.support.credentials import eventually, issue_credentials, projected, running_relay
-from tests.support.http import bearer, serving
+from tests.support.credentials import eventually, issue_credentials, projected
+from tests.support.http import bearer
+from tests.support.revocation import revocation_service
 from tests.support.world import World
 
 # An independent reading of the ledger: which bit each event sets or clears.
 SETS = {"revocation.CredentialRevoked": ("revocation", True), "revocation.CredentialSuspended": ("suspension", True),
         "revocation.CredentialReinstated": ("suspension", False)}
-
-
-@contextlib.asynccontextmanager
-async def revocation_service(settings):
-    async with running_relay(settings), serving(create_app, settings) as client:
-        async def ready():
-            return True if (await client.get("/readyz")).status == 200 else None
-
-        await eventually(ready)
-        yield client
 
 
 async def expected_bits(db) -> dict[str, set[int]]:
