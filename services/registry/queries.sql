@@ -24,23 +24,9 @@ SELECT * FROM registry.accreditations
 SELECT * FROM registry.frameworks WHERE framework_id = $1
 
 -- name: issuer
--- accredited: an accreditation in force now, granted by an agency whose own
--- authority holds now (a root agency, or a sub-agency whose delegation
--- chain is in force), as RegistryState.accreditation_for decides it.
-WITH RECURSIVE agencies_in_force AS (
-    SELECT agency_id FROM registry.agencies WHERE parent_agency_id IS NULL
-    UNION
-    SELECT a.agency_id FROM registry.agencies a
-      JOIN agencies_in_force p ON a.parent_agency_id = p.agency_id
-      JOIN registry.accreditations d
-        ON d.subject_kind = 'agency' AND d.subject_id = a.agency_id AND d.accreditor_id = a.parent_agency_id
-       AND d.status = 'active' AND d.valid_from <= now() AND (d.valid_until IS NULL OR d.valid_until > now())
-)
+-- accredited: see the view registry.issuer_accreditations_in_force.
 SELECT i.*, EXISTS (
-    SELECT 1 FROM registry.accreditations a
-     WHERE a.subject_kind = 'issuer' AND a.subject_id = i.issuer_id AND a.status = 'active'
-       AND a.valid_from <= now() AND (a.valid_until IS NULL OR a.valid_until > now())
-       AND a.accreditor_id IN (SELECT agency_id FROM agencies_in_force)
+    SELECT 1 FROM registry.issuer_accreditations_in_force f WHERE f.subject_id = i.issuer_id
 ) AS accredited
   FROM registry.issuers i
  WHERE i.issuer_id = $1
@@ -105,19 +91,8 @@ SELECT * FROM registry.frameworks
 -- name: list_issuers
 -- status: 'accredited' (as in the issuer query above) or 'unaccredited';
 -- eqf_level: accredited now for that level.
-WITH RECURSIVE agencies_in_force AS (
-    SELECT agency_id FROM registry.agencies WHERE parent_agency_id IS NULL
-    UNION
-    SELECT a.agency_id FROM registry.agencies a
-      JOIN agencies_in_force p ON a.parent_agency_id = p.agency_id
-      JOIN registry.accreditations d
-        ON d.subject_kind = 'agency' AND d.subject_id = a.agency_id AND d.accreditor_id = a.parent_agency_id
-       AND d.status = 'active' AND d.valid_from <= now() AND (d.valid_until IS NULL OR d.valid_until > now())
-), in_force AS (
-    SELECT subject_id, scope FROM registry.accreditations
-     WHERE subject_kind = 'issuer' AND status = 'active'
-       AND valid_from <= now() AND (valid_until IS NULL OR valid_until > now())
-       AND accreditor_id IN (SELECT agency_id FROM agencies_in_force)
+WITH in_force AS (
+    SELECT subject_id, scope FROM registry.issuer_accreditations_in_force
 )
 SELECT i.*, EXISTS (SELECT 1 FROM in_force f WHERE f.subject_id = i.issuer_id) AS accredited
   FROM registry.issuers i
