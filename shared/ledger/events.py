@@ -4,6 +4,14 @@ Every event type is a msgspec Struct defined once (in `shared/events/`) and
 registered in a catalog under its `event_type` name. Decoding a ledger row
 whose type is unknown or whose payload does not match its Struct is an
 error: a projection that skipped it would silently diverge from the ledger.
+
+Event types evolve the way pyeventsourcing's do. A type whose shape changes
+raises its `class_version` and gains a static `upcast_vN_vN1(state)` for each
+step, turning the stored state of version N into that of N+1. The ledger is
+append-only, so old payloads are never rewritten: they are upcast every time
+they are read. Payloads of version 1 carry no version key, which keeps every
+event written before versioning byte-for-byte (and hash-for-hash) valid;
+later versions carry `class_version`.
 """
 
 from __future__ import annotations
@@ -17,10 +25,20 @@ from shared.crypto.jcs import canonicalize
 from shared.ledger.chain import check_identifier
 
 
+VERSION_KEY = "class_version"
+
+
 class Event(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Base of every ledger event; subclasses name themselves in `event_type`."""
+    """Base of every ledger event; subclasses name themselves in `event_type`.
+
+    A subclass that changes shape raises `class_version` and defines
+    `upcast_v1_v2(state: dict) -> dict` (and so on for every step). The state
+    an upcaster sees holds decoded JSON values, except fields typed
+    `msgspec.Raw`, which stay raw so that signed bytes survive untouched.
+    """
 
     event_type: ClassVar[str]
+    class_version: ClassVar[int] = 1
 
 
 class Metadata(msgspec.Struct, frozen=True, kw_only=True):
@@ -82,7 +100,10 @@ class EventCatalog:
     def encode(self, event: Event) -> bytes:
         if type(event) is not self._types.get(event.event_type):
             raise UnknownEventType(f"{type(event).__name__} is not in this catalog")
-        return canonicalize(_builtins(event))
+        builtins = _builtins(event)
+        if event.class_version > 1:
+            builtins[VERSION_KEY] = event.class_version
+        return canonicalize(builtins)
 
     def decode(self, recorded: RecordedEvent) -> Event:
         event_class = self._types.get(recorded.event_type)
@@ -91,11 +112,50 @@ class EventCatalog:
                 f"position {recorded.position}: unknown event type {recorded.event_type!r}"
             )
         try:
-            return msgspec.json.decode(bytes(recorded.payload), type=event_class)
-        except msgspec.DecodeError as exc:
+            if event_class.class_version == 1:
+                return msgspec.json.decode(bytes(recorded.payload), type=event_class)
+            return _decode_versioned(bytes(recorded.payload), event_class)
+        except (msgspec.DecodeError, UpcastError) as exc:
             raise MalformedEvent(
                 f"position {recorded.position}: {recorded.event_type} payload is invalid: {exc}"
             ) from exc
+
+
+class UpcastError(ValueError):
+    pass
+
+
+def _decode_versioned(payload: bytes, event_class: type[E]) -> E:
+    """Decode a payload of any version of `event_class`, upcasting old ones.
+
+    Top-level values are split out as raw JSON first, so a `msgspec.Raw` field
+    (an embedded signed document) is carried through every step as its exact
+    stored bytes.
+    """
+    parts = msgspec.json.decode(payload, type=dict[str, msgspec.Raw])
+    stored_version = msgspec.json.decode(parts.pop(VERSION_KEY, b"1"), type=int)
+    if stored_version > event_class.class_version:
+        raise UpcastError(f"written as version {stored_version}, newer than this code's "
+                          f"{event_class.class_version}")
+    if stored_version < event_class.class_version:
+        raw_fields = _raw_fields(event_class)
+        state: dict[str, object] = {
+            name: value if name in raw_fields else msgspec.json.decode(value)
+            for name, value in parts.items()
+        }
+        for version in range(stored_version, event_class.class_version):
+            upcast = getattr(event_class, f"upcast_v{version}_v{version + 1}", None)
+            if upcast is None:
+                raise UpcastError(f"no upcaster from version {version} to {version + 1}")
+            state = upcast(state)
+        parts = state  # type: ignore[assignment]
+    return msgspec.json.decode(msgspec.json.encode(parts), type=event_class)
+
+
+def _raw_fields(event_class: type[Event]) -> frozenset[str]:
+    return frozenset(
+        field.name for field in msgspec.structs.fields(event_class) if field.type is msgspec.Raw
+    )
 
 
 def _builtins(event: Event) -> dict[str, object]:
