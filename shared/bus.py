@@ -53,14 +53,6 @@ def new_producer(bootstrap: str) -> AIOKafkaProducer:
     )
 
 
-async def broker_reachable(producer: AIOKafkaProducer, timeout: float = 2.0) -> bool:
-    try:
-        await asyncio.wait_for(producer.client.fetch_all_metadata(), timeout)
-        return True
-    except (KafkaError, OSError, TimeoutError):
-        return False
-
-
 class ConsumerMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.lag = Gauge(

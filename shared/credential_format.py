@@ -59,7 +59,3 @@ def document_hash(canonical_document: bytes) -> str:
 
 def status_list_url(public_base_url: str, list_id: str) -> str:
     return f"{public_base_url.rstrip('/')}/status-lists/{list_id}"
-
-
-def list_id_from_url(url: str) -> str:
-    return url.rstrip("/").rsplit("/", 1)[-1]

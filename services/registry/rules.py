@@ -82,10 +82,6 @@ def jurisdiction_covers(jurisdiction: str, place: str) -> bool:
     return place == jurisdiction or place.startswith(jurisdiction + "-") or jurisdiction.startswith(place + "-")
 
 
-def country_of(jurisdiction: str) -> str:
-    return jurisdiction.split("-", 1)[0]
-
-
 def coverage_problem(accreditation: ev.AccreditationScope, spec: ev.AchievementSpec) -> str | None:
     """Whether an accreditation's scope covers an achievement spec."""
     if accreditation.eqf_levels and spec.eqf_level not in accreditation.eqf_levels:

@@ -20,9 +20,6 @@ from shared.ledger.merkle import leaf_hash
 from shared.ledger.signed_note import TlogProof
 from shared.service import POOL_KEY
 
-NOTE_TYPE = "text/plain; charset=utf-8"
-
-
 class AuditVerifyRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     from_position: int = 1
     to_position: int | None = None

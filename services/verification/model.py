@@ -13,7 +13,6 @@ a registry change bumps `epoch`, which invalidates every cache lazily.
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -217,7 +216,3 @@ class ReadModel:
     def issuer_name(self, issuer_id: str) -> str:
         issuer = self.registry.issuers.get(issuer_id)
         return issuer.event.legal_name if issuer else issuer_id
-
-
-def as_datetime(seconds: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)

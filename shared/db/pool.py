@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import asyncpg
 
@@ -14,15 +12,6 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
     return await asyncpg.create_pool(
         dsn, min_size=min_size, max_size=max_size, command_timeout=60
     )
-
-
-@asynccontextmanager
-async def pool_context(dsn: str, *, min_size: int = 1, max_size: int = 10) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(dsn, min_size=min_size, max_size=max_size)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 async def database_reachable(pool: asyncpg.Pool, timeout: float = 2.0) -> bool:

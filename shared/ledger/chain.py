@@ -19,7 +19,6 @@ import hashlib
 import re
 
 GENESIS_HASH = bytes(32)
-FORMAT_VERSION = 1
 
 # Stream ids and event types appear unescaped in the entry bytes.
 IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:._/@+\-]{0,199}$")
