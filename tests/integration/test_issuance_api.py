@@ -16,9 +16,10 @@ from shared.crypto.jws import verify_vc_jws
 from shared.events import registry as ev
 from shared.events.credentials import CredentialIssued, credential_stream
 from shared.status_allocation import LIST_SIZE
-from tests.integration.test_issuance_support import issuance_rows, item, ledger_head, registry_caught_up, university
 from tests.support import independent_eddsa
 from tests.support.http import bearer, serving
+from tests.support.issuance import issuance_rows, item, registry_caught_up, university
+from tests.support.ledger import ledger_head
 from tests.support.world import sample_spec
 
 

@@ -11,10 +11,11 @@ import msgspec
 from services.issuance.app import create_app
 from shared.crypto.eddsa_jcs import raw_public_key
 from shared.events.credentials import CredentialIssued
-from tests.integration.test_issuance_support import issuance_rows, item, ledger_head, registry_caught_up, university
+from tests.conftest import BOOTSTRAP_ADMIN_KEY
 from tests.support import independent_eddsa
 from tests.support.http import bearer, serving
-from tests.conftest import BOOTSTRAP_ADMIN_KEY
+from tests.support.issuance import issuance_rows, item, registry_caught_up, university
+from tests.support.ledger import ledger_head
 
 
 async def issued_events(db) -> list[CredentialIssued]:

@@ -8,8 +8,9 @@ import csv
 
 from credledger.cli import main
 from services.issuance.app import create_app
-from tests.integration.test_issuance_support import ledger_head, registry_caught_up, university
 from tests.support.http import serving
+from tests.support.issuance import registry_caught_up, university
+from tests.support.ledger import ledger_head
 
 HEADER = "reference,email,national_id,issued_on,valid_until,grade,evidence_url,evidence_narrative\n"
 

@@ -17,11 +17,10 @@ from shared.crypto import eddsa_jcs
 from shared.crypto.eddsa_jcs import raw_public_key
 from shared.events import registry as ev
 from shared.events.credentials import CredentialIssued, credential_stream
-from tests.integration.test_issuance_support import (
-    add_issuer_held_key, issuance_rows, ledger_head, registry_caught_up, university,
-)
 from tests.support import independent_eddsa
 from tests.support.http import bearer, serving
+from tests.support.issuance import add_issuer_held_key, issuance_rows, registry_caught_up, university
+from tests.support.ledger import ledger_head
 
 CREATED = "2026-03-01T09:00:00Z"
 

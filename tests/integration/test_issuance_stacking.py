@@ -16,12 +16,18 @@ from shared.events import registry as ev
 from shared.events.credentials import CredentialIssued, CredentialRevoked, StackClaimed, credential_stream
 from shared.ledger.events import Metadata
 from shared.ledger.store import Ledger, NewEvent
-from tests.integration.test_issuance_support import (
-    add_pathway, eventually, issuance_rows, item, ledger_head, lifecycle_caught_up, registry_caught_up,
-    running_relay, university,
-)
 from tests.support import independent_eddsa
 from tests.support.http import bearer, serving
+from tests.support.issuance import (
+    add_pathway,
+    issuance_rows,
+    item,
+    lifecycle_caught_up,
+    registry_caught_up,
+    university,
+)
+from tests.support.ledger import ledger_head
+from tests.support.waiting import eventually, running_relay
 
 REVOKER = Metadata(actor="test-revocation", tenant="uni-1")
 

@@ -1,13 +1,12 @@
 """Agencies, delegation, accreditation and frameworks through the registry's
 real HTTP API, Postgres and broker. Each test works in its own jurisdiction
-of the module's shared registry (see test_registry_support)."""
+of the module's shared registry (see tests/support/registry.py)."""
 
 from __future__ import annotations
 
 from shared.timeutil import now
-from tests.integration.test_registry_support import (  # noqa: F401 - fixtures
-    PLATFORM, Demo, call, ledger_head, refused, registry, registry_db, registry_settings, registry_state,
-)
+from tests.support.ledger import ledger_head
+from tests.support.registry import PLATFORM, Demo, call, refused, registry_state
 
 
 async def test_root_agency_bootstrap_returns_a_working_admin_key(registry, registry_db):

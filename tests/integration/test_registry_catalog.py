@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.integration.test_registry_support import (  # noqa: F401 - fixtures
-    Demo, call, ledger_head, refused, registry, registry_db, registry_settings, registry_state, spec,
-)
+from tests.support.ledger import ledger_head
+from tests.support.registry import Demo, call, refused, registry_state, spec
 
 
 async def test_achievement_is_public_only_once_approved(registry, registry_db, registry_settings):

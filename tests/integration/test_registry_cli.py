@@ -8,7 +8,7 @@ import os
 import sys
 
 from shared.auth import Authenticator
-from tests.integration.test_registry_support import ledger_head
+from tests.support.ledger import ledger_head
 
 
 async def run_cli(settings, *args: str) -> tuple[int, str, str]:

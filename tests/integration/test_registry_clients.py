@@ -8,9 +8,7 @@ import pytest
 
 from shared.auth import Authenticator, hash_api_key
 from shared.http.problem import Problem
-from tests.integration.test_registry_support import (  # noqa: F401 - fixtures
-    PLATFORM, Demo, call, refused, registry, registry_db, registry_settings,
-)
+from tests.support.registry import PLATFORM, Demo, call, refused
 
 
 async def refused_key(db, key: str) -> None:

@@ -16,9 +16,8 @@ from shared.crypto.did_key import did_key_from_public_key
 from shared.crypto.multibase import private_seed_to_multibase, public_key_to_multibase
 from shared.key_vault import KeyVault
 from shared.timeutil import format_time, now, parse_time
-from tests.integration.test_registry_support import (  # noqa: F401 - fixtures
-    Demo, call, eventually, refused, registry, registry_db, registry_settings, registry_state,
-)
+from tests.support.registry import Demo, call, refused, registry_state
+from tests.support.waiting import eventually
 
 
 def issuer_held_key() -> tuple[Ed25519PrivateKey, str]:

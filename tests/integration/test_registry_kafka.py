@@ -14,9 +14,8 @@ from shared.ledger.relay import Relay
 from shared.ledger.store import Ledger
 from shared.registry_state import RegistryProjection, RegistryState
 from shared.timeutil import format_time, now
-from tests.integration.test_registry_support import (  # noqa: F401 - fixtures
-    Demo, call, eventually, registry, registry_db, registry_settings,
-)
+from tests.support.registry import Demo, call
+from tests.support.waiting import eventually
 
 
 @contextlib.asynccontextmanager

@@ -3,9 +3,7 @@ route the application answers, with its body, answer and problem types."""
 
 from __future__ import annotations
 
-from tests.integration.test_registry_support import (  # noqa: F401 - fixtures
-    call, registry, registry_db, registry_settings,
-)
+from tests.support.registry import call
 
 # Served by every service from shared/service.py, documented in the README.
 OPERATIONAL = {"/healthz", "/readyz", "/metrics", "/openapi.json"}

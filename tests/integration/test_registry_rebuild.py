@@ -20,9 +20,7 @@ from shared.events import CATALOG
 from shared.ledger.projection import ProjectionRunner
 from shared.ledger.store import Ledger
 from shared.timeutil import format_time, now
-from tests.integration.test_registry_support import (  # noqa: F401 - fixtures
-    Demo, call, registry, registry_db, registry_settings, registry_state,
-)
+from tests.support.registry import Demo, call, registry_state
 
 TABLES = ["agencies", "accreditations", "frameworks", "issuers", "issuer_keys", "achievements", "pathways",
           "api_clients", "api_keys"]

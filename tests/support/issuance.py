@@ -18,14 +18,11 @@ from shared.crypto.eddsa_jcs import raw_public_key
 from shared.crypto.multibase import public_key_to_multibase
 from shared.events import registry as ev
 from shared.settings import Settings
+from tests.support.ledger import ledger_head
+from tests.support.waiting import eventually
 from tests.support.world import EPOCH, Issuer, World
-from tests.support.waiting import eventually, running_relay  # noqa: F401 - re-exported for tests
 
 T = TypeVar("T")
-
-
-async def ledger_head(db: asyncpg.Pool) -> int:
-    return await db.fetchval("SELECT coalesce(max(position), 0) FROM ledger.events")
 
 
 async def issuance_rows(db: asyncpg.Pool) -> int:

@@ -1,4 +1,4 @@
-"""Helpers for the registry's integration tests (this module has no tests).
+"""Helpers for the registry's integration tests.
 
 Everything here goes through the registry's real HTTP API: `Demo` sets up
 an agency, an accredited issuer with a hosted key and approved achievements
@@ -6,7 +6,7 @@ the way an agency would, and `refused` checks that a request is turned down
 with a problem+json body and that the ledger did not move.
 
 The rule tests share one registry server and database per test module
-(`registry`, `registry_db`): the broker holds a new consumer group's join
+(the `registry` and `registry_db` fixtures in tests/integration/conftest.py): the broker holds a new consumer group's join
 for about five seconds, and an app cannot shut down during it, so a server
 per test would cost that much each. Tests of a module keep apart by using
 their own jurisdiction (one root agency each).
@@ -17,24 +17,20 @@ from __future__ import annotations
 import base64
 import os
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-import pytest
 from aiohttp.test_utils import TestClient
 
-from services.registry.app import create_app
-from shared.db.migrate import with_database
 from shared.events import CATALOG
 from shared.http.problem import PROBLEM_CONTENT_TYPE
 from shared.ledger.store import Ledger
 from shared.registry_state import RegistryState
 from shared.settings import Settings, load_settings
 from tests.conftest import BOOTSTRAP_ADMIN_KEY
-from tests.support.http import bearer, serving
-from tests.support.waiting import eventually  # noqa: F401 - re-exported for tests
+from tests.support.http import bearer
+from tests.support.ledger import ledger_head
 
 PLATFORM = BOOTSTRAP_ADMIN_KEY
 
@@ -51,33 +47,6 @@ def test_settings(database_url: str, kafka_bootstrap: str) -> Settings:
 
 
 test_settings.__test__ = False  # a helper, not a test
-
-
-@pytest.fixture(scope="module")
-async def registry_settings(
-    postgres_admin_url: str, template_database: str, kafka_bootstrap: str
-) -> AsyncIterator[Settings]:
-    name = f"credledger_registry_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(postgres_admin_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
-        yield test_settings(with_database(postgres_admin_url, name), kafka_bootstrap)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
-@pytest.fixture(scope="module")
-async def registry_db(registry_settings: Settings) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(registry_settings.database_url, min_size=1, max_size=5)
-    yield pool
-    await pool.close()
-
-
-@pytest.fixture(scope="module")
-async def registry(registry_settings: Settings) -> AsyncIterator[TestClient]:
-    async with serving(create_app, registry_settings) as client:
-        yield client
 
 
 def spec(**overrides: Any) -> dict[str, Any]:
@@ -101,10 +70,6 @@ async def call(client: TestClient, method: str, path: str, key: str | None = Non
     text = await response.text()
     assert response.status == status, f"{method} {path}: {response.status} {text}"
     return await response.json(content_type=None) if text else None
-
-
-async def ledger_head(db: asyncpg.Pool) -> int:
-    return await db.fetchval("SELECT coalesce(max(position), 0) FROM ledger.events")
 
 
 async def refused(client: TestClient, db: asyncpg.Pool, method: str, path: str, key: str | None,
