@@ -6,12 +6,12 @@ publishes (and only one signs checkpoints), the others wait to take over.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from shared.background import BackgroundLoop, running
 from shared.ledger.checkpoints import Checkpointer, LogSigner
 from shared.ledger.relay import Relay, RelayMetrics
 from shared.logs import configure_logging
@@ -29,11 +29,8 @@ async def _relay_ctx(app: web.Application) -> AsyncIterator[None]:
         settings.database_url, LogSigner(settings.log_origin, settings.log_signing_key),
         every_events=settings.checkpoint_every_events, every_seconds=settings.checkpoint_every_seconds,
     )
-    stop = asyncio.Event()
-    tasks = [asyncio.create_task(relay.run(stop)), asyncio.create_task(checkpointer.run(stop))]
-    yield
-    stop.set()
-    await asyncio.gather(*tasks)
+    async with running(BackgroundLoop("relay", relay.run), BackgroundLoop("checkpointer", checkpointer.run)):
+        yield
 
 
 def create_relay_app(settings: Settings) -> web.Application:

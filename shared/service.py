@@ -19,6 +19,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from shared.auth import Authenticator
+from shared.background import BackgroundLoop, LoopBody, running
 from shared.db.pool import create_pool, database_reachable
 from shared.http.body import json_response
 from shared.http.endpoints import AUTHENTICATOR_KEY, BODY_LIMIT_KEY, Endpoint, add_endpoints
@@ -38,6 +39,7 @@ BROKER_KEY = web.AppKey("broker", "BrokerProbe")
 PROJECTION_METRICS_KEY = web.AppKey("projection_metrics", ProjectionMetrics)
 OPENAPI_KEY = web.AppKey("openapi", dict)
 RUNNERS_KEY = web.AppKey("projection_runners", list)
+LOOPS_KEY = web.AppKey("background_loops", list)
 LEDGER_TOPIC = "ledger"
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
@@ -96,6 +98,9 @@ async def readyz(request: web.Request) -> web.Response:
     for runner in app[RUNNERS_KEY]:
         # A read model still replaying the ledger would answer from old state.
         checks[f"projection:{runner.projection.name}"] = runner.caught_up.is_set()
+    for loop in app[LOOPS_KEY]:
+        if loop.affects_readiness:
+            checks[f"loop:{loop.name}"] = loop.healthy
     ready = all(checks.values())
     return json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
 
@@ -109,6 +114,21 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def openapi(request: web.Request) -> web.Response:
     return json_response(request.app[OPENAPI_KEY])
+
+
+def background_context(
+    name: str, body: Callable[[web.Application], LoopBody], *, affects_readiness: bool = True
+) -> CleanupContext:
+    """A cleanup context that runs `body(app)` as a supervised background loop
+    (shared/background.py) for as long as the app runs, reported by /readyz."""
+
+    async def run_loop(app: web.Application) -> AsyncIterator[None]:
+        loop = BackgroundLoop(name, body(app), affects_readiness=affects_readiness)
+        app[LOOPS_KEY].append(loop)
+        async with running(loop):
+            yield
+
+    return run_loop
 
 
 def projection_context(
@@ -131,11 +151,9 @@ def projection_context(
             metrics=app[PROJECTION_METRICS_KEY],
         )
         app[RUNNERS_KEY].append(runner)
-        stop = asyncio.Event()
-        task = asyncio.create_task(runner.run(stop))
-        yield
-        stop.set()
-        await task
+        # Its readiness is `caught_up` (above), not the loop's own health.
+        async with running(BackgroundLoop(f"projection:{runner.projection.name}", runner.run)):
+            yield
 
     return run_projection
 
@@ -158,6 +176,7 @@ def create_service_app(
     app[BODY_LIMIT_KEY] = settings.max_body_bytes
     app[OPENAPI_KEY] = build_openapi(f"credledger {service}", VERSION, endpoints)
     app[RUNNERS_KEY] = []
+    app[LOOPS_KEY] = []
     app[PROJECTION_METRICS_KEY] = ProjectionMetrics(registry)
     app.cleanup_ctx.append(_postgres_ctx)
     app.cleanup_ctx.append(_broker_ctx)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from functools import partial
 
 import asyncpg
 from aiohttp import web
@@ -20,7 +21,9 @@ from shared.events import CATALOG
 from shared.ledger.store import Ledger
 from shared.lifecycle import sleep_or_stop
 from shared.registry_state import RegistryProjection, RegistryState
-from shared.service import METRICS_REGISTRY_KEY, POOL_KEY, SETTINGS_KEY, CleanupContext, projection_context
+from shared.service import (
+    METRICS_REGISTRY_KEY, POOL_KEY, SETTINGS_KEY, CleanupContext, background_context, projection_context,
+)
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,14 +55,6 @@ def _credentials_projection(app: web.Application) -> CredentialsProjection:
     )
 
 
-async def _publisher_ctx(app: web.Application) -> AsyncIterator[None]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(app[PUBLISHER_KEY].run(stop))
-    yield
-    stop.set()
-    await task
-
-
 async def _housekeeping(pool: asyncpg.Pool, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
@@ -67,14 +62,6 @@ async def _housekeeping(pool: asyncpg.Pool, stop: asyncio.Event) -> None:
         except (asyncpg.PostgresError, OSError) as exc:
             log.warning("idempotency key purge failed", extra={"error": repr(exc)})
         await sleep_or_stop(stop, HOUSEKEEPING_INTERVAL)
-
-
-async def _housekeeping_ctx(app: web.Application) -> AsyncIterator[None]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(_housekeeping(app[POOL_KEY], stop))
-    yield
-    stop.set()
-    await task
 
 
 def contexts(settings: Settings) -> list[CleanupContext]:
@@ -85,6 +72,7 @@ def contexts(settings: Settings) -> list[CleanupContext]:
         # broker must not share a consumer group, or each start waits for
         # the other deployment's members to time out.
         projection_context(_credentials_projection, group_id=PROJECTION_NAME),
-        _publisher_ctx,
-        _housekeeping_ctx,
+        background_context("status-list-publisher", lambda app: app[PUBLISHER_KEY].run),
+        background_context("idempotency-purge", lambda app: partial(_housekeeping, app[POOL_KEY]),
+                           affects_readiness=False),
     ]

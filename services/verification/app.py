@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -20,7 +19,8 @@ from services.verification.schemas import ItemResult, JobCreated, JobProgress, V
 from shared.http.common_handlers import WHOAMI
 from shared.http.endpoints import Endpoint
 from shared.ledger.audit import AuditResult
-from shared.service import METRICS_REGISTRY_KEY, OPENAPI_KEY, POOL_KEY, create_service_app
+from shared.background import BackgroundLoop, running
+from shared.service import LOOPS_KEY, METRICS_REGISTRY_KEY, OPENAPI_KEY, POOL_KEY, create_service_app
 from shared.settings import Settings
 
 AUDITORS = frozenset({"auditor", "agency_admin"})
@@ -92,11 +92,10 @@ async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
     owner = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     worker = JobWorker(app[POOL_KEY], app[VERIFIER_KEY], owner, app[handlers.ITEMS_COUNTER_KEY])
     app[handlers.JOB_WORKER_KEY] = worker
-    stop = asyncio.Event()
-    task = asyncio.create_task(worker.run(stop))
-    yield
-    stop.set()
-    await task
+    loop = BackgroundLoop("job-worker", worker.run)
+    app[LOOPS_KEY].append(loop)
+    async with running(loop):
+        yield
 
 
 def create_app(settings: Settings, options: ReadModelOptions | None = None) -> web.Application:

@@ -9,14 +9,15 @@ from its own position.
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
+
+from shared.background import BackgroundLoop
 
 from shared.events import CATALOG
 from shared.ledger.projection import Projection, ProjectionRunner
 from shared.ledger.store import Ledger
 from shared.service import LEDGER_TOPIC, POOL_KEY, PROJECTION_METRICS_KEY, RUNNERS_KEY, SETTINGS_KEY
+
 
 class SupervisedRunner:
     def __init__(self, app: web.Application, projection: Projection, ledger: Ledger | None = None, *,
@@ -29,17 +30,11 @@ class SupervisedRunner:
             broker_retry_interval=retry_interval,
         )
         app[RUNNERS_KEY].append(self.runner)
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundLoop(f"projection:{projection.name}", self.runner.run)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._supervise())
+        self._loop.start()
 
     async def stop(self) -> None:
-        self._stop.set()
-        if self._task is not None:
-            await self._task
-
-    async def _supervise(self) -> None:
-        await self.runner.run(self._stop)
+        await self._loop.stop()
 
