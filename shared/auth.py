@@ -12,14 +12,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from typing import Literal
-
 import asyncpg
 import msgspec
 
+from shared.events.registry import Role
 from shared.http.problem import forbidden, unauthorized
 
-Role = Literal["agency_admin", "issuer", "employer", "auditor"]
 ROLES: tuple[Role, ...] = ("agency_admin", "issuer", "employer", "auditor")
 BOOTSTRAP_CLIENT_ID = "bootstrap-admin"
 BOOTSTRAP_TENANT = "platform"
