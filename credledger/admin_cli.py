@@ -17,7 +17,7 @@ import msgspec
 
 from services.registry.agencies import create_agency
 from services.registry.context import Caller, RegistryContext
-from services.registry.errors import RegistryError
+from shared.refusals import Refusal
 from services.registry.schemas import CreateAgency
 from shared.auth import BOOTSTRAP_TENANT, Principal
 from shared.settings import Settings
@@ -66,7 +66,7 @@ def create_agency_command(
     try:
         request = _request(name, jurisdiction, levels, fields, agency_id)
         print(asyncio.run(_create(settings, request)))
-    except (ValueError, msgspec.ValidationError, RegistryError) as exc:
+    except (ValueError, msgspec.ValidationError, Refusal) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except asyncpg.UndefinedTableError:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from services.registry import lookups, rules
 from services.registry.context import Caller
-from services.registry.errors import NotAllowed
+from shared.refusals import Forbidden
 from services.registry.lookups import Db
 from services.registry.views import AccreditationView, AgencyView, IssuerView
 from shared.auth import BOOTSTRAP_TENANT
@@ -43,15 +43,15 @@ class Authority:
 async def acting_agency(db: Db, caller: Caller, doing: str) -> AgencyView:
     """The agency the caller administers."""
     if caller.role != "agency_admin":
-        raise NotAllowed(f"only an agency administrator can {doing}; this key is an {caller.role} key")
+        raise Forbidden(f"only an agency administrator can {doing}; this key is an {caller.role} key")
     if is_platform(caller):
-        raise NotAllowed(
+        raise Forbidden(
             f"the platform key only creates root agencies and API clients; to {doing},"
             " use an administrator key of the agency concerned"
         )
     agency = await lookups.find_agency(db, caller.tenant)
     if agency is None:
-        raise NotAllowed(f"this key's tenant {caller.tenant!r} is not a registered agency")
+        raise Forbidden(f"this key's tenant {caller.tenant!r} is not a registered agency")
     return agency
 
 
@@ -71,7 +71,7 @@ async def authority_for(db: Db, agency: AgencyView, scope: ev.AccreditationScope
     """The authority that covers `scope`; nobody acts beyond its own scope."""
     options = await authorities(db, agency)
     if not options:
-        raise NotAllowed(
+        raise Forbidden(
             f"agency {agency.agency_id!r} holds no delegation in force from its parent agency"
             f" {agency.parent_agency_id!r}, so it cannot {doing}"
         )
@@ -79,7 +79,7 @@ async def authority_for(db: Db, agency: AgencyView, scope: ev.AccreditationScope
     for authority, excess in zip(options, excesses):
         if excess is None:
             return authority
-    raise NotAllowed(f"agency {agency.agency_id!r} cannot {doing} beyond its own scope: {excesses[0]}")
+    raise Forbidden(f"agency {agency.agency_id!r} cannot {doing} beyond its own scope: {excesses[0]}")
 
 
 async def require_in_force(db: Db, agency: AgencyView, doing: str) -> dict[str, int]:
@@ -87,7 +87,7 @@ async def require_in_force(db: Db, agency: AgencyView, doing: str) -> dict[str, 
     write made on that basis must still find."""
     options = await authorities(db, agency)
     if not options:
-        raise NotAllowed(
+        raise Forbidden(
             f"agency {agency.agency_id!r} holds no delegation in force from its parent agency, so it cannot {doing}"
         )
     return {stream: version for a in options for stream, version in a.expected_versions().items()}
@@ -101,13 +101,13 @@ async def require_issuer_access(db: Db, caller: Caller, issuer: IssuerView, doin
     """The issuer itself, or an admin of an agency that oversees it."""
     if caller.role == "issuer":
         if caller.tenant != issuer.issuer_id:
-            raise NotAllowed(
+            raise Forbidden(
                 f"this key belongs to issuer {caller.tenant!r}; it cannot {doing} of issuer {issuer.issuer_id!r}"
             )
         return
     agency = await acting_agency(db, caller, doing)
     if issuer.registered_by not in await overseen_agencies(db, agency):
-        raise NotAllowed(
+        raise Forbidden(
             f"issuer {issuer.issuer_id!r} was registered by agency {issuer.registered_by!r}, which agency"
             f" {agency.agency_id!r} does not oversee, so it cannot {doing}"
         )
@@ -116,10 +116,10 @@ async def require_issuer_access(db: Db, caller: Caller, issuer: IssuerView, doin
 async def calling_issuer(db: Db, caller: Caller, doing: str) -> IssuerView:
     """The issuer whose key this is: only issuers propose their own specs."""
     if caller.role != "issuer":
-        raise NotAllowed(f"only an issuer can {doing}, with its own key; this key is an {caller.role} key")
+        raise Forbidden(f"only an issuer can {doing}, with its own key; this key is an {caller.role} key")
     issuer = await lookups.find_issuer(db, caller.tenant)
     if issuer is None:
-        raise NotAllowed(f"this key's tenant {caller.tenant!r} is not a registered issuer")
+        raise Forbidden(f"this key's tenant {caller.tenant!r} is not a registered issuer")
     return issuer
 
 
@@ -133,7 +133,7 @@ async def covering_accreditation(
     """The caller's accreditation of the issuer that is in force and covers the spec."""
     granted = await accreditations_granted_by(db, agency, issuer_id)
     if not granted:
-        raise NotAllowed(
+        raise Forbidden(
             f"agency {agency.agency_id!r} has not accredited issuer {issuer_id!r};"
             f" only an accrediting agency can {doing}"
         )
@@ -141,13 +141,13 @@ async def covering_accreditation(
     if not in_force:
         states = ", ".join(f"{a.accreditation_id} is {a.status if a.status != 'active' else 'outside its window'}"
                            for a in granted)
-        raise NotAllowed(
+        raise Forbidden(
             f"the accreditation of issuer {issuer_id!r} by agency {agency.agency_id!r} is not in force ({states})")
     problems = [rules.coverage_problem(a.scope, spec) for a in in_force]
     for accreditation, problem in zip(in_force, problems):
         if problem is None:
             return accreditation
-    raise NotAllowed(
+    raise Forbidden(
         f"the accreditation of issuer {issuer_id!r} by agency {agency.agency_id!r} does not cover this achievement:"
         f" {problems[0]}"
     )
@@ -157,11 +157,11 @@ async def require_accreditor_or_self(db: Db, caller: Caller, issuer_id: str, doi
     """The issuer itself, or an agency that has accredited it (at any time)."""
     if caller.role == "issuer":
         if caller.tenant != issuer_id:
-            raise NotAllowed(f"this key belongs to issuer {caller.tenant!r}; it cannot {doing} of issuer {issuer_id!r}")
+            raise Forbidden(f"this key belongs to issuer {caller.tenant!r}; it cannot {doing} of issuer {issuer_id!r}")
         return
     agency = await acting_agency(db, caller, doing)
     if not await accreditations_granted_by(db, agency, issuer_id):
-        raise NotAllowed(f"agency {agency.agency_id!r} has not accredited issuer {issuer_id!r}, so it cannot {doing}")
+        raise Forbidden(f"agency {agency.agency_id!r} has not accredited issuer {issuer_id!r}, so it cannot {doing}")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from services.registry import access, lookups, rules
 from services.registry import views as v
 from services.registry.clients import client_events, new_api_key
 from services.registry.context import Caller, RegistryContext, new_id
-from services.registry.errors import Invalid, NotAllowed, StateConflict
+from shared.refusals import Conflict, Forbidden, Invalid
 from services.registry.schemas import (
     CreateAgency, GrantAccreditation, PublishFramework, SuspendAccreditation, WithdrawAccreditation,
 )
@@ -30,7 +30,7 @@ async def create_agency(ctx: RegistryContext, caller: Caller, req: CreateAgency)
     """A root agency (platform key) or a sub-agency of the caller's agency,
     with its first administrator client, in one append."""
     if caller.role != "agency_admin":
-        raise NotAllowed(f"only an agency administrator can create agencies; this key is an {caller.role} key")
+        raise Forbidden(f"only an agency administrator can create agencies; this key is an {caller.role} key")
     agency_id = req.agency_id or new_id("agency")
     if access.is_platform(caller):
         if req.valid_until is not None:
@@ -62,7 +62,7 @@ def _one_root(jurisdiction: str):
             "SELECT agency_id FROM registry.agencies WHERE parent_agency_id IS NULL AND jurisdiction = $1"
             " ORDER BY created_position", jurisdiction)
         if len(roots) > 1:
-            raise StateConflict(f"{jurisdiction} already has a root agency, {roots[0]['agency_id']!r};"
+            raise Conflict(f"{jurisdiction} already has a root agency, {roots[0]['agency_id']!r};"
                                 " further agencies there are its sub-agencies")
 
     return verify
@@ -72,7 +72,7 @@ async def _delegation(
     ctx: RegistryContext, parent: v.AgencyView, agency_id: str, req: CreateAgency
 ) -> tuple[ev.AccreditationScope, list[NewEvent], dict[str, int]]:
     if not (req.jurisdiction == parent.jurisdiction or req.jurisdiction.startswith(parent.jurisdiction + "-")):
-        raise NotAllowed(f"agency {parent.agency_id!r} ({parent.jurisdiction}) can create sub-agencies only in"
+        raise Forbidden(f"agency {parent.agency_id!r} ({parent.jurisdiction}) can create sub-agencies only in"
                          f" {parent.jurisdiction} or its subdivisions, not in {req.jurisdiction}")
     options = await access.authorities(ctx.pool, parent)
     scope = req.scope or (options[0].scope if options else parent.scope)
@@ -106,7 +106,7 @@ def _check_window(
         raise Invalid(problem)
     ceiling = authority.delegation.valid_until if authority.delegation else None
     if ceiling and (valid_until is None or valid_until > dt.datetime.fromisoformat(ceiling)):
-        raise NotAllowed(f"the agency's own delegation ends at {ceiling}; what it grants must end by then"
+        raise Forbidden(f"the agency's own delegation ends at {ceiling}; what it grants must end by then"
                          " (set valid_until)")
 
 
@@ -135,12 +135,12 @@ async def _check_subject(ctx: RegistryContext, agency: v.AgencyView, req: GrantA
     if req.subject_kind == "agency":
         subject = await lookups.agency(ctx.pool, req.subject_id)
         if subject.parent_agency_id != agency.agency_id:
-            raise NotAllowed(f"agency {agency.agency_id!r} can accredit only its own sub-agencies;"
+            raise Forbidden(f"agency {agency.agency_id!r} can accredit only its own sub-agencies;"
                              f" {subject.agency_id!r} is not one")
         return
     issuer = await lookups.issuer(ctx.pool, req.subject_id)
     if not rules.jurisdiction_covers(agency.jurisdiction, issuer.country):
-        raise NotAllowed(f"issuer {issuer.issuer_id!r} is in {issuer.country}, outside agency"
+        raise Forbidden(f"issuer {issuer.issuer_id!r} is in {issuer.country}, outside agency"
                          f" {agency.agency_id!r}'s jurisdiction {agency.jurisdiction}")
 
 
@@ -151,7 +151,7 @@ async def _accreditation_to_change(
     accreditation = await lookups.accreditation(ctx.pool, accreditation_id)
     agency = await access.acting_agency(ctx.pool, caller, doing)
     if accreditation.accreditor_id not in await access.overseen_agencies(ctx.pool, agency):
-        raise NotAllowed(f"accreditation {accreditation_id!r} was granted by agency {accreditation.accreditor_id!r};"
+        raise Forbidden(f"accreditation {accreditation_id!r} was granted by agency {accreditation.accreditor_id!r};"
                          f" only it, or an agency above it, can {doing}")
     return accreditation
 
@@ -169,7 +169,7 @@ async def suspend_accreditation(
 ) -> v.AccreditationWritten:
     accreditation = await _accreditation_to_change(ctx, caller, accreditation_id, "suspend it")
     if accreditation.status != "active":
-        raise StateConflict(f"accreditation {accreditation_id!r} is {accreditation.status};"
+        raise Conflict(f"accreditation {accreditation_id!r} is {accreditation.status};"
                             " only an active accreditation can be suspended")
     event = ev.AccreditationSuspended(accreditation_id=accreditation_id, reason=req.reason, at=format_time(now()))
     return await _change(ctx, caller, accreditation, event)
@@ -180,7 +180,7 @@ async def reinstate_accreditation(
 ) -> v.AccreditationWritten:
     accreditation = await _accreditation_to_change(ctx, caller, accreditation_id, "reinstate it")
     if accreditation.status != "suspended":
-        raise StateConflict(f"accreditation {accreditation_id!r} is {accreditation.status};"
+        raise Conflict(f"accreditation {accreditation_id!r} is {accreditation.status};"
                             " only a suspended accreditation can be reinstated")
     event = ev.AccreditationReinstated(accreditation_id=accreditation_id, at=format_time(now()))
     return await _change(ctx, caller, accreditation, event)
@@ -191,7 +191,7 @@ async def withdraw_accreditation(
 ) -> v.AccreditationWritten:
     accreditation = await _accreditation_to_change(ctx, caller, accreditation_id, "withdraw it")
     if accreditation.status == "withdrawn":
-        raise StateConflict(f"accreditation {accreditation_id!r} was already withdrawn")
+        raise Conflict(f"accreditation {accreditation_id!r} was already withdrawn")
     moment = now()
     if (req.credentials_policy == "revoke_issued_after") != (req.revoke_issued_after is not None):
         raise Invalid("revoke_issued_after is required with credentials_policy 'revoke_issued_after',"

@@ -13,7 +13,7 @@ from services.registry import issuer_handlers as issuers
 from services.registry import schemas as s
 from services.registry import views as v
 from services.registry.context import RegistryContext
-from services.registry.http_support import LIST_QUERY, REGISTRY_KEY, domain_errors
+from services.registry.http_support import LIST_QUERY, REGISTRY_KEY
 from services.registry.projection import PROJECTION_NAME, RegistryTablesProjection
 from shared.auth import ROLES
 from shared.http.common_handlers import AUTH_CHECK, WHOAMI
@@ -28,7 +28,7 @@ ANY_ROLE = frozenset(ROLES)
 
 
 def _ep(method: str, path: str, handler, summary: str, tag: str, **options) -> Endpoint:
-    return Endpoint(method, path, domain_errors(handler), summary, tags=(tag,), **options)
+    return Endpoint(method, path, handler, summary, tags=(tag,), **options)
 
 
 def _filters(*names: str, status: str = "") -> dict[str, str]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from services.registry import access, lookups, rules
 from services.registry import views as v
 from services.registry.context import Caller, RegistryContext, new_id
-from services.registry.errors import Invalid, NotAllowed, NotFound, StateConflict
+from shared.refusals import Conflict, Forbidden, Invalid, NotFound
 from services.registry.schemas import Decision, ProposeAchievement, ProposePathway
 from shared.events import registry as ev
 from shared.ledger.store import NO_STREAM, NewEvent
@@ -40,7 +40,7 @@ async def _achievement_written(ctx: RegistryContext, achievement_id: str, positi
 
 def _require_status(what: str, current: str, allowed: tuple[str, ...], doing: str) -> None:
     if current not in allowed:
-        raise StateConflict(f"{what} is {current}; only a {' or '.join(allowed)} one can be {doing}")
+        raise Conflict(f"{what} is {current}; only a {' or '.join(allowed)} one can be {doing}")
 
 
 async def approve_achievement(ctx: RegistryContext, caller: Caller, achievement_id: str) -> v.AchievementWritten:
@@ -63,7 +63,7 @@ async def reject_achievement(
     achievement = await lookups.achievement(ctx.pool, achievement_id)
     agency = await access.acting_agency(ctx.pool, caller, "reject achievements")
     if not await access.accreditations_granted_by(ctx.pool, agency, achievement.issuer_id):
-        raise NotAllowed(f"agency {agency.agency_id!r} has not accredited issuer {achievement.issuer_id!r};"
+        raise Forbidden(f"agency {agency.agency_id!r} has not accredited issuer {achievement.issuer_id!r};"
                          " only an accrediting agency can reject its achievements")
     _require_status(f"achievement {achievement_id!r}", achievement.status, ("proposed",), "rejected")
     event = ev.AchievementRejected(achievement_id=achievement_id, agency_id=agency.agency_id, reason=req.reason)
@@ -97,7 +97,7 @@ async def propose_pathway(ctx: RegistryContext, caller: Caller, req: ProposePath
     if unknown:
         raise Invalid(f"there are no achievements {unknown}")
     if known[req.award_achievement_id].issuer_id != issuer.issuer_id:
-        raise NotAllowed(f"the award {req.award_achievement_id!r} belongs to issuer"
+        raise Forbidden(f"the award {req.award_achievement_id!r} belongs to issuer"
                          f" {known[req.award_achievement_id].issuer_id!r}; a pathway leads to its owner's own award")
     foreign = [a for a in components if known[a].issuer_id != issuer.issuer_id]
     if foreign and not req.rule.allow_other_issuers:
@@ -127,7 +127,7 @@ async def approve_pathway(ctx: RegistryContext, caller: Caller, pathway_id: str)
     achievements = await lookups.achievements_by_id(ctx.pool, ids)
     unapproved = [a for a in ids if achievements[a].status != "approved"]
     if unapproved:
-        raise StateConflict(f"a pathway can be approved once its award and components are;"
+        raise Conflict(f"a pathway can be approved once its award and components are;"
                             f" {unapproved} are not approved")
     event = ev.PathwayApproved(pathway_id=pathway_id, agency_id=agency.agency_id, at=format_time(now()))
     expected = {f"pathway:{pathway_id}": pathway.version,

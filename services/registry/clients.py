@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from services.registry import access, lookups
 from services.registry import views as v
 from services.registry.context import Caller, RegistryContext, new_id
-from services.registry.errors import Invalid, NotAllowed, StateConflict
+from shared.refusals import Conflict, Forbidden, Invalid
 from services.registry.schemas import CreateClient
 from shared.auth import BOOTSTRAP_TENANT, hash_api_key
 from shared.events import registry as ev
@@ -62,9 +62,9 @@ async def create_client(ctx: RegistryContext, caller: Caller, req: CreateClient)
 
 async def _check_tenant(ctx: RegistryContext, caller: Caller, req: CreateClient) -> None:
     if caller.role != "agency_admin":
-        raise NotAllowed(f"only an agency administrator can create API clients; this key is an {caller.role} key")
+        raise Forbidden(f"only an agency administrator can create API clients; this key is an {caller.role} key")
     if req.tenant_id == BOOTSTRAP_TENANT:
-        raise NotAllowed("the platform tenant has only the bootstrap key; it gets no API clients")
+        raise Forbidden("the platform tenant has only the bootstrap key; it gets no API clients")
     kind = await lookups.tenant_kind(ctx.pool, req.tenant_id)
     wanted = TENANT_KIND[req.role]
     if kind != wanted:
@@ -75,7 +75,7 @@ async def _check_tenant(ctx: RegistryContext, caller: Caller, req: CreateClient)
         return
     agency = await access.acting_agency(ctx.pool, caller, "create API clients")
     if kind == "agency" and req.tenant_id not in await access.overseen_agencies(ctx.pool, agency):
-        raise NotAllowed(f"agency {agency.agency_id!r} can create administrator clients only for itself and its"
+        raise Forbidden(f"agency {agency.agency_id!r} can create administrator clients only for itself and its"
                          f" sub-agencies, not for {req.tenant_id!r}")
     if kind == "issuer":
         await access.require_issuer_access(ctx.pool, caller, await lookups.issuer(ctx.pool, req.tenant_id),
@@ -90,7 +90,7 @@ async def require_client_access(ctx: RegistryContext, caller: Caller, client: v.
     overseen = await access.overseen_agencies(ctx.pool, agency)
     tenants = set(overseen) | set(await lookups.issuers_overseen(ctx.pool, overseen))
     if client.created_by not in overseen and client.tenant_id not in tenants:
-        raise NotAllowed(f"API client {client.client_id!r} belongs to {client.tenant_id!r}, which agency"
+        raise Forbidden(f"API client {client.client_id!r} belongs to {client.tenant_id!r}, which agency"
                          f" {agency.agency_id!r} neither created nor oversees, so it cannot {doing}")
 
 
@@ -99,7 +99,7 @@ async def visible_client(ctx: RegistryContext, caller: Caller, client_id: str) -
     if caller.role == "agency_admin":
         await require_client_access(ctx, caller, client, "see this client")
     elif caller.role != "auditor" and caller.tenant != client.tenant_id:
-        raise NotAllowed(f"API client {client_id!r} belongs to another tenant")
+        raise Forbidden(f"API client {client_id!r} belongs to another tenant")
     return client
 
 
@@ -107,7 +107,7 @@ async def issue_key(ctx: RegistryContext, caller: Caller, client_id: str) -> v.A
     client = await lookups.client(ctx.pool, client_id)
     await require_client_access(ctx, caller, client, "issue keys for it")
     if client.revoked_at is not None:
-        raise StateConflict(f"API client {client_id!r} was revoked at {client.revoked_at}; create a new client")
+        raise Conflict(f"API client {client_id!r} was revoked at {client.revoked_at}; create a new client")
     key = new_api_key()
     positions = await ctx.write(caller, [NewEvent(f"client:{client_id}", key.event(client_id))],
                                 {f"client:{client_id}": client.version})
@@ -121,7 +121,7 @@ async def revoke_key(ctx: RegistryContext, caller: Caller, client_id: str, key_i
     if key is None:
         raise Invalid(f"API client {client_id!r} has no key {key_id!r}")
     if key.revoked_at is not None:
-        raise StateConflict(f"key {key_id!r} was already revoked at {key.revoked_at}")
+        raise Conflict(f"key {key_id!r} was already revoked at {key.revoked_at}")
     return await _append(ctx, caller, client, ev.ApiKeyRevoked(client_id=client_id, key_id=key_id))
 
 
@@ -129,7 +129,7 @@ async def revoke_client(ctx: RegistryContext, caller: Caller, client_id: str) ->
     client = await lookups.client(ctx.pool, client_id)
     await require_client_access(ctx, caller, client, "revoke it")
     if client.revoked_at is not None:
-        raise StateConflict(f"API client {client_id!r} was already revoked at {client.revoked_at}")
+        raise Conflict(f"API client {client_id!r} was already revoked at {client.revoked_at}")
     return await _append(ctx, caller, client, ev.ApiClientRevoked(client_id=client_id))
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from services.registry.errors import NotConfigured, StateConflict
+from shared.refusals import Conflict, Unavailable
 from services.registry.projection import RegistryTablesProjection
 from shared.auth import Principal
 from shared.events import CATALOG
@@ -72,9 +72,10 @@ class RegistryContext:
         try:
             return KeyVault(self._master_key)
         except VaultError:
-            raise NotConfigured(
+            raise Unavailable(
                 "hosted signing is not available: this registry has no valid CREDLEDGER_MASTER_KEY;"
-                " register an issuer-held public key instead"
+                " register an issuer-held public key instead",
+                code="not-configured", title="Not available on this registry",
             ) from None
 
     async def write(
@@ -86,7 +87,7 @@ class RegistryContext:
         verify: ExtraWrite | None = None,
     ) -> list[int]:
         """`extra` writes rows of its own in the same transaction; `verify`
-        checks the tables once they include this write (a RegistryError
+        checks the tables once they include this write (a Refusal
         from it rolls everything back)."""
         try:
             async with self.pool.acquire() as conn, conn.transaction():
@@ -100,7 +101,7 @@ class RegistryContext:
                 if verify is not None:
                     await verify(conn)
         except AppendConflict as exc:
-            raise StateConflict(_conflict_detail(exc)) from None
+            raise Conflict(_conflict_detail(exc)) from None
         log.info("registry write", extra={
             "events": [e.event.event_type for e in events], "positions": positions,
             "actor": caller.principal.client_id, "tenant": caller.tenant,

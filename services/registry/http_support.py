@@ -1,54 +1,26 @@
 """HTTP glue shared by the registry's handlers: the caller, query parameters,
-cursors, and turning domain refusals into RFC 9457 problems."""
+and cursors. Domain refusals (shared/refusals.py) become RFC 9457 problems
+in the shared problem middleware."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import functools
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 
-from services.registry import errors
 from services.registry.context import Caller, RegistryContext
 from services.registry.listing import Filters, Listed, Slice
 from services.registry.views import Page
 from shared.http.body import json_response
 from shared.http.endpoints import AUTHENTICATOR_KEY, principal_of
 from shared.http.middleware import CLIENT_ID_KEY, request_id_of
-from shared.http.problem import Problem, bad_request, conflict, forbidden, not_found, validation_failed
+from shared.http.problem import bad_request
 
 REGISTRY_KEY = web.AppKey("registry", RegistryContext)
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 _CURSOR_PREFIX = "p"
-
-_PROBLEMS: dict[type[errors.RegistryError], Callable[[str], Problem]] = {
-    errors.NotAllowed: forbidden,
-    errors.NotFound: not_found,
-    errors.Invalid: validation_failed,
-    errors.StateConflict: conflict,
-    errors.NotConfigured: lambda detail: Problem(503, "not-configured", "Not available on this registry", detail),
-}
-
-
-Handler = Callable[..., Awaitable[web.StreamResponse]]
-
-
-def domain_errors(handler: Handler) -> Handler:
-    """Every refusal the domain raises becomes a problem response."""
-
-    @functools.wraps(handler)
-    async def translated(*args: Any) -> web.StreamResponse:
-        try:
-            return await handler(*args)
-        except errors.RegistryError as exc:
-            raise _PROBLEMS[type(exc)](exc.detail) from None
-
-    return translated
-
 
 def registry(request: web.Request) -> RegistryContext:
     return request.app[REGISTRY_KEY]

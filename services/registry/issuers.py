@@ -16,7 +16,7 @@ import os
 from services.registry import access, lookups, rules
 from services.registry import views as v
 from services.registry.context import Caller, ExtraWrite, RegistryContext, new_id
-from services.registry.errors import Invalid, NotAllowed, NotFound, StateConflict
+from shared.refusals import Conflict, Forbidden, Invalid, NotFound
 from services.registry.schemas import AddKey, CompromiseKey, RegisterIssuer, RotateKey, UpdateIssuer
 from shared.credential_format import issuer_did
 from shared.crypto.eddsa_jcs import raw_public_key, signing_key_from_seed
@@ -41,7 +41,7 @@ def window_end(moment: dt.datetime) -> dt.datetime:
 async def register_issuer(ctx: RegistryContext, caller: Caller, req: RegisterIssuer) -> v.IssuerWritten:
     agency = await access.acting_agency(ctx.pool, caller, "register issuers")
     if not rules.jurisdiction_covers(agency.jurisdiction, req.country):
-        raise NotAllowed(f"agency {agency.agency_id!r} ({agency.jurisdiction}) cannot register an issuer"
+        raise Forbidden(f"agency {agency.agency_id!r} ({agency.jurisdiction}) cannot register an issuer"
                          f" in {req.country}: that is outside its jurisdiction")
     delegations = await access.require_in_force(ctx.pool, agency, "register issuers")
     issuer_id = req.issuer_id or new_id("issuer")
@@ -91,7 +91,7 @@ def _free_key_id(wanted: str | None, rows: list) -> str:
     taken = {row["key_id"] for row in rows}
     if wanted is not None:
         if wanted in taken:
-            raise StateConflict(f"this issuer already has a key {wanted!r};"
+            raise Conflict(f"this issuer already has a key {wanted!r};"
                                 " keys are never replaced, choose a new key id")
         return wanted
     numbers = [int(k[4:]) for k in taken if k.startswith("key-") and k[4:].isdigit()]
@@ -120,7 +120,7 @@ async def _new_public_key(
         raise Invalid(f"public_key_multibase is not an Ed25519 Multikey: {exc}") from None
     owner = await lookups.key_owner(ctx.pool, public_key_multibase)
     if owner is not None:
-        raise StateConflict(f"this public key is already registered (issuer {owner[0]!r}, key {owner[1]!r});"
+        raise Conflict(f"this public key is already registered (issuer {owner[0]!r}, key {owner[1]!r});"
                             " a key serves one issuer under one id")
     return public_key_multibase, None
 
@@ -158,7 +158,7 @@ def _existing_key(rows: list, key_id: str) -> dict:
 
 def _require_window_open(row: dict, end: dt.datetime, doing: str) -> None:
     if row["valid_until"] is not None and row["valid_until"] <= end:
-        raise StateConflict(f"key {row['key_id']!r}'s window already ended at {format_time(row['valid_until'])};"
+        raise Conflict(f"key {row['key_id']!r}'s window already ended at {format_time(row['valid_until'])};"
                             f" there is nothing to {doing}")
 
 
@@ -195,7 +195,7 @@ async def compromise_key(
     issuer, rows = await _issuer_for_keys(ctx, caller, issuer_id)
     row = _existing_key(rows, key_id)
     if row["compromised_at"] is not None:
-        raise StateConflict(f"key {key_id!r} was already reported compromised as of"
+        raise Conflict(f"key {key_id!r} was already reported compromised as of"
                             f" {format_time(row['compromised_at'])}")
     if req.compromised_at > now() + rules.CLOCK_SKEW:
         raise Invalid("compromised_at cannot be in the future; report a compromise once it has happened")

@@ -13,7 +13,7 @@ import asyncpg
 import msgspec
 
 from services.registry import views as v
-from services.registry.errors import NotFound
+from shared.refusals import NotFound
 from shared.credential_format import verification_method
 from shared.crypto.did_key import DID_KEY_PREFIX
 from shared.db.sql import load_queries

@@ -11,9 +11,10 @@ from collections.abc import Awaitable, Callable
 import msgspec
 from aiohttp import web
 
-from shared.http.problem import PROBLEM_CONTENT_TYPE, Problem
+from shared.http.problem import PROBLEM_CONTENT_TYPE, Problem, problem_of
 from shared.logs import request_id_var
 from shared.metrics import HttpMetrics
+from shared.refusals import Refusal
 
 log = logging.getLogger("credledger.http")
 
@@ -86,7 +87,8 @@ def make_observability_middleware(metrics: HttpMetrics):
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except Problem as problem:
+    except (Problem, Refusal) as refused:
+        problem = problem_of(refused) if isinstance(refused, Refusal) else refused
         log.info("rejected", extra={"status": problem.status, "problem": problem.slug,
                                     "detail": problem.detail})
         return problem_response(problem, request)

@@ -11,6 +11,8 @@ from typing import Any
 
 import msgspec
 
+from shared.refusals import Refusal
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://credledger.dev/problems/"
 
@@ -92,3 +94,18 @@ def not_found(detail: str) -> Problem:
 
 def conflict(detail: str, **extra: Any) -> Problem:
     return Problem(409, "conflict", "Conflict with the current state", detail, extra=extra)
+
+
+# The one table from domain refusals (shared/refusals.py) to HTTP statuses.
+STATUS_OF_REFUSAL = {
+    "not_found": 404,
+    "forbidden": 403,
+    "conflict": 409,
+    "invalid": 422,
+    "unavailable": 503,
+}
+
+
+def problem_of(refusal: Refusal) -> Problem:
+    return Problem(STATUS_OF_REFUSAL[refusal.kind], refusal.code, refusal.title, refusal.detail,
+                   extra=refusal.extra)
