@@ -6,7 +6,7 @@ latter already in RFC 8785 form) plus a small per-credential part (id,
 dates, learner, result, evidence, status entries). The template is built
 once per achievement per request, so a batch of 10,000 canonicalises the
 achievement once; JCS keeps the pre-canonical bytes as they are. The
-Achievement object itself comes from shared/achievement_document.py, which
+Achievement object itself comes from shared/ob3_objects.py, which
 the registry also serves at the achievement's id.
 """
 
@@ -20,7 +20,7 @@ import msgspec
 from services.issuance.learners import Learner
 from services.issuance.schemas import EvidenceItem
 from shared.credential_format import OB_CONTEXT, VC_CONTEXT, status_list_url
-from shared.achievement_document import achievement_object
+from shared.ob3_objects import achievement_object, profile_object
 from shared.crypto.jcs import canonicalize
 from shared.events.credentials import StatusEntry
 from shared.events.registry import FrameworkPublished
@@ -47,11 +47,7 @@ class Template:
 
 def issuer_profile(issuer: Issuer) -> dict[str, Any]:
     registered = issuer.event
-    profile: dict[str, Any] = {"id": registered.did, "type": ["Profile"], "name": registered.legal_name}
-    if registered.homepage:
-        profile["url"] = registered.homepage
-    profile["address"] = {"type": ["Address"], "addressCountryCode": registered.country}
-    return profile
+    return profile_object(registered.did, registered.legal_name, registered.homepage, registered.country)
 
 
 def template_for(

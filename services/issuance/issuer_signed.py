@@ -30,7 +30,7 @@ from services.issuance.learners import token_hash
 from services.issuance.schemas import ItemOutcome
 from services.issuance.signing import allocate_entries
 from services.issuance.store import CredentialRow
-from shared.achievement_document import achievement_id_from_url
+from shared.ob3_objects import achievement_id_from_url
 from shared.credential_format import document_hash, split_verification_method
 from shared.crypto import eddsa_jcs
 from shared.crypto.jcs import canonicalize

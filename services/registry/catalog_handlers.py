@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.registry import access, catalog, documents, listing, lookups
+from services.registry import access, catalog, listing
 from services.registry import schemas as s
 from services.registry.http_support import (
     caller_of, created, filters, ok, optional_caller, page, registry, window,
@@ -53,13 +53,6 @@ async def list_achievements(request: web.Request) -> web.Response:
 async def get_achievement(request: web.Request) -> web.Response:
     ctx = registry(request)
     return ok(await catalog.visible_achievement(ctx, await optional_caller(request), _achievement_id(request)))
-
-
-async def open_badges_achievement(request: web.Request) -> web.Response:
-    ctx = registry(request)
-    achievement = await catalog.visible_achievement(ctx, await optional_caller(request), _achievement_id(request))
-    issuer = await lookups.issuer(ctx.pool, achievement.issuer_id)
-    return ok(documents.open_badges_achievement(achievement, issuer, ctx.public_base_url))
 
 
 async def propose_pathway(request: web.Request, body: s.ProposePathway) -> web.Response:

@@ -17,7 +17,7 @@ from services.issuance.document import (
 from services.issuance.learners import LearnerSecrets
 from services.issuance.schemas import EvidenceItem, LearnerIdentity
 from services.issuance.signing import Draft, SigningJob, seed_of, sign_job
-from shared.achievement_document import achievement_object
+from shared.ob3_objects import achievement_object
 from shared.crypto import eddsa_jcs
 from shared.crypto.eddsa_jcs import raw_public_key, signing_key_from_multibase
 from shared.crypto.jcs import canonicalize

@@ -1,6 +1,6 @@
-"""The Open Badges 3.0 `Achievement` object of an approved achievement.
+"""The Open Badges 3.0 `Achievement` and issuer `Profile` objects.
 
-One builder for both places the object appears: embedded in every
+One builder for both places each object appears: embedded in every
 credential (issuance) and served at its own id on the public origin
 (registry), so the id a credential names answers with the very object the
 credential carries.
@@ -19,7 +19,11 @@ from typing import Any, Protocol
 
 import msgspec
 
+from shared.credential_format import OB_CONTEXT, VC_CONTEXT
 from shared.events.registry import AchievementSpec, FrameworkLevel
+
+# The contexts of an Achievement or Profile served on its own.
+PUBLISHED_CONTEXT = [VC_CONTEXT, OB_CONTEXT]
 
 ESCO_PREFIX = "http://data.europa.eu/esco/"
 EQF_LEVEL_URL = "http://data.europa.eu/snb/eqf/{level}"
@@ -45,6 +49,14 @@ class FrameworkLike(Protocol):
     framework_id: str
     name: str
     levels: list[FrameworkLevel]
+
+
+def profile_object(did: str, legal_name: str, homepage: str, country: str) -> dict[str, Any]:
+    profile: dict[str, Any] = {"id": did, "type": ["Profile"], "name": legal_name}
+    if homepage:
+        profile["url"] = homepage
+    profile["address"] = {"type": ["Address"], "addressCountryCode": country}
+    return profile
 
 
 def framework_url(public_base_url: str, framework_id: str) -> str:

@@ -1,0 +1,53 @@
+"""The ids credentials name, answered on the public origin: each as JSON-LD
+for machines, or as a plain page for a browser (Accept: text/html)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.registry import catalog, documents, lookups, public_pages
+from services.registry.context import Caller
+from services.registry.http_support import optional_caller, registry
+from shared.http.representation import document_response, prefers_html
+from shared.ob3_objects import achievement_url, framework_url
+
+PUBLIC_CACHE = {"Cache-Control": "public, max-age=300"}
+
+
+async def achievement(request: web.Request) -> web.Response:
+    """`/achievements/{id}`: approved achievements only (the id inside credentials)."""
+    return await _achievement(request, None)
+
+
+async def open_badges_achievement(request: web.Request) -> web.Response:
+    """`/v1/achievements/{id}/ob3`: the same document; with a key, also the
+    caller's unapproved ones."""
+    return await _achievement(request, await optional_caller(request))
+
+
+async def _achievement(request: web.Request, caller: Caller | None) -> web.Response:
+    ctx = registry(request)
+    found = await catalog.visible_achievement(ctx, caller, request.match_info["achievement_id"])
+    issuer = await lookups.issuer(ctx.pool, found.issuer_id)
+    if prefers_html(request):
+        return public_pages.achievement_page(found, issuer, achievement_url(ctx.public_base_url, found.achievement_id))
+    framework_id = found.spec.framework_id
+    frameworks = {framework_id: await lookups.framework(ctx.pool, framework_id)} if framework_id else {}
+    return document_response(documents.achievement_document(found, issuer, frameworks, ctx.public_base_url),
+                             headers=PUBLIC_CACHE)
+
+
+async def issuer_profile(request: web.Request) -> web.Response:
+    ctx = registry(request)
+    issuer = await lookups.issuer(ctx.pool, request.match_info["issuer_id"])
+    if prefers_html(request):
+        return public_pages.profile_page(issuer, f"{ctx.public_base_url.rstrip('/')}/issuers/{issuer.issuer_id}")
+    return document_response(documents.profile_document(issuer), headers=PUBLIC_CACHE)
+
+
+async def framework(request: web.Request) -> web.Response:
+    ctx = registry(request)
+    found = await lookups.framework(ctx.pool, request.match_info["framework_id"])
+    if prefers_html(request):
+        return public_pages.framework_page(found, framework_url(ctx.public_base_url, found.framework_id))
+    return document_response(documents.framework_document(found, ctx.public_base_url), headers=PUBLIC_CACHE)
