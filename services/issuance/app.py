@@ -16,6 +16,7 @@ from services.issuance.schemas import (
     LearnerPathways, SignedCredentialRequest, StackRequest, StackResponse,
 )
 from services.issuance.signing import KeyRing, PreEncodedCatalog, Signer
+from shared.credential_format import VC_MEDIA_TYPE
 from shared.events import CATALOG
 from shared.http.common_handlers import WHOAMI
 from shared.http.endpoints import Endpoint
@@ -48,7 +49,7 @@ ENDPOINTS = [
              body=SignedCredentialRequest, response=IssuedCredential, status=201, roles=ISSUERS, tags=TAGS),
     Endpoint("GET", "/v1/credentials/{credential_id}", handlers.get_credential,
              "The signed credential, for its issuer (API key) or its learner (?token=)",
-             produces="application/vc", tags=TAGS,
+             produces=VC_MEDIA_TYPE, tags=TAGS,
              query={"token": "the learner link token", "format": "json (default) or jwt (VC-JOSE compact JWS)"}),
     Endpoint("POST", "/v1/learners/hash", handlers.learner_hash,
              "The salted identity hash the platform uses for a learner (for issuer-signed credentials)",

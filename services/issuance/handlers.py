@@ -19,7 +19,7 @@ from services.issuance.schemas import (
 )
 from services.issuance.store import CredentialRow
 from shared.auth import Principal
-from shared.credential_format import verification_method
+from shared.credential_format import JWT_MEDIA_TYPE, VC_MEDIA_TYPE, verification_method
 from shared.crypto.jws import encode_vc_jws
 from shared.http.body import json_response
 from shared.http.endpoints import AUTHENTICATOR_KEY, principal_of
@@ -29,8 +29,6 @@ from shared.ledger.events import Metadata
 from shared.timeutil import now
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-VC_MEDIA_TYPE = "application/vc"
-JWT_MEDIA_TYPE = "application/vc+jwt"
 
 _OUTCOMES = msgspec.json.Decoder(list[ItemOutcome])
 
