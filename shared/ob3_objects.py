@@ -67,14 +67,20 @@ def achievement_url(public_base_url: str, achievement_id: str) -> str:
     return f"{public_base_url.rstrip('/')}/achievements/{achievement_id}"
 
 
+def achievement_image_url(public_base_url: str, achievement_id: str) -> str:
+    return f"{achievement_url(public_base_url, achievement_id)}/image"
+
+
 def achievement_id_from_url(public_base_url: str, url: str) -> str | None:
     prefix = achievement_url(public_base_url, "")
     return url[len(prefix):] if url.startswith(prefix) and len(url) > len(prefix) else None
 
 
 def achievement_object(
-    achievement: AchievementLike, frameworks: Mapping[str, FrameworkLike], base: str
+    achievement: AchievementLike, frameworks: Mapping[str, FrameworkLike], base: str, *, uploaded_image: bool = False
 ) -> dict[str, Any]:
+    """`uploaded_image`: the issuer uploaded one, served on the public
+    origin; it takes the place of the spec's image link."""
     spec = achievement.spec
     url = achievement_url(base, achievement.achievement_id)
     body: dict[str, Any] = {
@@ -96,8 +102,9 @@ def achievement_object(
             "id": f"{url}#grade", "type": ["ResultDescription"], "name": spec.grading_scheme,
             "resultType": "Result",
         }]
-    if spec.image:
-        body["image"] = {"id": spec.image, "type": "Image"}
+    image = achievement_image_url(base, achievement.achievement_id) if uploaded_image else spec.image
+    if image:
+        body["image"] = {"id": image, "type": "Image"}
     return body
 
 

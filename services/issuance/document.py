@@ -20,10 +20,10 @@ import msgspec
 from services.issuance.learners import Learner
 from services.issuance.schemas import EvidenceItem
 from shared.credential_format import OB_CONTEXT, VC_CONTEXT, status_list_url
-from shared.ob3_objects import achievement_object, profile_object
 from shared.crypto.jcs import canonicalize
 from shared.events.credentials import StatusEntry
 from shared.events.registry import FrameworkPublished
+from shared.ob3_objects import achievement_object, profile_object
 from shared.registry_state import Achievement, Issuer
 
 CONTEXT = [VC_CONTEXT, OB_CONTEXT]
@@ -55,7 +55,7 @@ def template_for(
 ) -> Template:
     profile = issuer_profile(issuer)
     # No `creator`: it would repeat the credential's issuer in every document.
-    body = achievement_object(achievement, frameworks, public_base_url)
+    body = achievement_object(achievement, frameworks, public_base_url, uploaded_image=achievement.image is not None)
     spec = achievement.spec
     result_description = body["resultDescription"][0]["id"] if "resultDescription" in body else None
     return Template(profile, canonicalize(body), spec.title, spec.description, result_description)

@@ -121,6 +121,10 @@ CATALOG_ENDPOINTS = [
     _ep("GET", "/v1/achievements/{achievement_id}/ob3", public.open_badges_achievement,
         "The achievement as an Open Badges 3.0 Achievement, the one credentials embed (application/ld+json)",
         "achievements"),
+    _ep("PUT", "/v1/achievements/{achievement_id}/image", public.upload_achievement_image,
+        "Upload the achievement's badge image (its issuer): the body is a PNG or an SVG with no scripts,"
+        " at most 256 KiB, typed image/png or image/svg+xml", "achievements",
+        response=v.AchievementWritten, roles=ISSUERS),
     _ep("POST", "/v1/achievements/{achievement_id}/approve", catalog.approve_achievement,
         "Approve a proposed achievement (an accrediting agency whose accreditation covers it)", "achievements",
         response=v.AchievementWritten, roles=ADMINS),
@@ -166,6 +170,8 @@ CLIENT_ENDPOINTS = [
 PUBLIC_ID_ENDPOINTS = [
     _ep("GET", "/achievements/{achievement_id}", public.achievement,
         "An approved achievement as the OB 3.0 Achievement credentials embed (application/ld+json)", "public ids"),
+    _ep("GET", "/achievements/{achievement_id}/image", public.achievement_image,
+        "The uploaded badge image of an approved achievement", "public ids", produces="image/png"),
     _ep("GET", "/issuers/{issuer_id}", public.issuer_profile,
         "An issuer as an OB 3.0 Profile (application/ld+json)", "public ids"),
     _ep("GET", "/frameworks/{framework_id}", public.framework,

@@ -54,13 +54,13 @@ def _verification_method(did: str, row: Any) -> dict[str, Any]:
 
 def achievement_document(
     achievement: v.AchievementView, issuer: v.IssuerView, frameworks: Mapping[str, v.FrameworkView],
-    public_base_url: str,
+    public_base_url: str, *, uploaded_image: bool = False,
 ) -> dict[str, Any]:
     """The OB 3.0 `Achievement` served at the id credentials embed: the very
     object they carry, plus its creator, which a credential gives as its
     issuer instead."""
-    return {"@context": PUBLISHED_CONTEXT, **achievement_object(achievement, frameworks, public_base_url),
-            "creator": issuer_profile(issuer)}
+    embedded = achievement_object(achievement, frameworks, public_base_url, uploaded_image=uploaded_image)
+    return {"@context": PUBLISHED_CONTEXT, **embedded, "creator": issuer_profile(issuer)}
 
 
 def issuer_profile(issuer: v.IssuerView) -> dict[str, Any]:

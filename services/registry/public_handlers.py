@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.registry import catalog, documents, lookups, public_pages
+from services.registry import achievement_images, catalog, documents, lookups, public_pages
 from services.registry.context import Caller
-from services.registry.http_support import optional_caller, registry
+from services.registry.http_support import caller_of, ok, optional_caller, registry
+from shared.http.body import read_limited
 from shared.http.representation import document_response, prefers_html
 from shared.ob3_objects import achievement_url, framework_url
 
@@ -33,8 +34,31 @@ async def _achievement(request: web.Request, caller: Caller | None) -> web.Respo
         return public_pages.achievement_page(found, issuer, achievement_url(ctx.public_base_url, found.achievement_id))
     framework_id = found.spec.framework_id
     frameworks = {framework_id: await lookups.framework(ctx.pool, framework_id)} if framework_id else {}
-    return document_response(documents.achievement_document(found, issuer, frameworks, ctx.public_base_url),
-                             headers=PUBLIC_CACHE)
+    uploaded = await achievement_images.has_image(ctx.pool, found.achievement_id)
+    return document_response(
+        documents.achievement_document(found, issuer, frameworks, ctx.public_base_url, uploaded_image=uploaded),
+        headers=PUBLIC_CACHE)
+
+
+async def achievement_image(request: web.Request) -> web.Response:
+    """The uploaded badge image of an approved achievement. SVG is served
+    with a policy that forbids scripts even if one slipped past vetting."""
+    ctx = registry(request)
+    found = await catalog.visible_achievement(ctx, None, request.match_info["achievement_id"])
+    row = await achievement_images.image(ctx.pool, found.achievement_id)
+    return web.Response(body=bytes(row["content"]), headers={
+        "Content-Type": row["media_type"], "ETag": f'"{row["sha256"]}"', **PUBLIC_CACHE,
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+        "X-Content-Type-Options": "nosniff",
+    })
+
+
+async def upload_achievement_image(request: web.Request) -> web.Response:
+    """PUT the image as the body, typed image/png or image/svg+xml."""
+    content = await read_limited(request, achievement_images.MAX_IMAGE_BYTES)
+    written = await achievement_images.upload_image(
+        registry(request), caller_of(request), request.match_info["achievement_id"], request.content_type, content)
+    return ok(written)
 
 
 async def issuer_profile(request: web.Request) -> web.Response:
