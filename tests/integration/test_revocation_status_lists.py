@@ -47,7 +47,7 @@ async def expected_bits(db) -> dict[str, set[int]]:
 
 async def published(client, list_id: str) -> dict | None:
     response = await client.get(f"/status-lists/{list_id}")
-    return await response.json() if response.status == 200 else None
+    return await response.json(content_type=None) if response.status == 200 else None
 
 
 def decoded(document: dict) -> set[int]:
