@@ -90,10 +90,11 @@ def bake_png(image: bytes, credential: str) -> bytes:
 
 
 def unbake_png(image: bytes) -> str:
-    for kind, body in png_chunks(image):
-        if _is_credential_chunk(kind, body):
-            return _itxt_text(body)
-    raise BakingError("the PNG carries no openbadgecredential iTXt chunk")
+    # The whole stream is checked before any of it is believed.
+    found = [body for kind, body in list(png_chunks(image)) if _is_credential_chunk(kind, body)]
+    if not found:
+        raise BakingError("the PNG carries no openbadgecredential iTXt chunk")
+    return _itxt_text(found[0])
 
 
 def _itxt_text(body: bytes) -> str:
