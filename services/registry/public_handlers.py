@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.registry import achievement_images, catalog, documents, lookups, public_pages
-from services.registry.context import Caller
+from services.registry import views as v
 from services.registry.http_support import caller_of, ok, optional_caller, registry
 from shared.http.body import read_limited
 from shared.http.representation import document_response, prefers_html
@@ -16,19 +16,25 @@ PUBLIC_CACHE = {"Cache-Control": "public, max-age=300"}
 
 
 async def achievement(request: web.Request) -> web.Response:
-    """`/achievements/{id}`: approved achievements only (the id inside credentials)."""
-    return await _achievement(request, None)
+    """`/achievements/{id}`, the id inside credentials: approved achievements,
+    and withdrawn ones credentials were issued for."""
+    ctx = registry(request)
+    return await _achievement(request, await catalog.published_achievement(ctx, _achievement_id(request)))
 
 
 async def open_badges_achievement(request: web.Request) -> web.Response:
     """`/v1/achievements/{id}/ob3`: the same document; with a key, also the
     caller's unapproved ones."""
-    return await _achievement(request, await optional_caller(request))
+    ctx, caller = registry(request), await optional_caller(request)
+    return await _achievement(request, await catalog.visible_achievement(ctx, caller, _achievement_id(request)))
 
 
-async def _achievement(request: web.Request, caller: Caller | None) -> web.Response:
+def _achievement_id(request: web.Request) -> str:
+    return request.match_info["achievement_id"]
+
+
+async def _achievement(request: web.Request, found: v.AchievementView) -> web.Response:
     ctx = registry(request)
-    found = await catalog.visible_achievement(ctx, caller, request.match_info["achievement_id"])
     issuer = await lookups.issuer(ctx.pool, found.issuer_id)
     if prefers_html(request):
         return public_pages.achievement_page(found, issuer, achievement_url(ctx.public_base_url, found.achievement_id))
@@ -44,7 +50,7 @@ async def achievement_image(request: web.Request) -> web.Response:
     """The uploaded badge image of an approved achievement. SVG is served
     with a policy that forbids scripts even if one slipped past vetting."""
     ctx = registry(request)
-    found = await catalog.visible_achievement(ctx, None, request.match_info["achievement_id"])
+    found = await catalog.published_achievement(ctx, _achievement_id(request))
     row = await achievement_images.image(ctx.pool, found.achievement_id)
     return web.Response(body=bytes(row["content"]), headers={
         "Content-Type": row["media_type"], "ETag": f'"{row["sha256"]}"', **PUBLIC_CACHE,
@@ -57,7 +63,7 @@ async def upload_achievement_image(request: web.Request) -> web.Response:
     """PUT the image as the body, typed image/png or image/svg+xml."""
     content = await read_limited(request, achievement_images.MAX_IMAGE_BYTES)
     written = await achievement_images.upload_image(
-        registry(request), caller_of(request), request.match_info["achievement_id"], request.content_type, content)
+        registry(request), caller_of(request), _achievement_id(request), request.content_type, content)
     return ok(written)
 
 

@@ -113,6 +113,9 @@ async def test_reject_and_withdraw_with_reasons(registry, registry_db):
                        {"reason": "programme discontinued"}))["achievement"]
     assert view["status"] == "withdrawn"
     assert (await registry_state(registry_db)).approved_achievement(withdrawn) is None
+    # Credentials issued before the withdrawal still name its id; a rejected one never had a public id.
+    assert (await call(registry, "GET", f"/achievements/{withdrawn}"))["type"] == ["Achievement"]
+    await refused(registry, registry_db, "GET", f"/achievements/{rejected}", None, None, 404, "no published")
     await refused(registry, registry_db, "POST", f"/v1/achievements/{withdrawn}/withdraw", demo.issuer_key,
                   {"reason": "again"}, 409, "is withdrawn")
 
