@@ -121,7 +121,7 @@ CATALOG_ENDPOINTS = [
     _ep("GET", "/v1/achievements/{achievement_id}/ob3", public.open_badges_achievement,
         "The achievement as an Open Badges 3.0 Achievement, the one credentials embed (application/ld+json)",
         "achievements"),
-    _ep("PUT", "/v1/achievements/{achievement_id}/image", public.upload_achievement_image,
+    _ep("PUT", "/v1/achievements/{achievement_id}/image", catalog.upload_achievement_image,
         "Upload the achievement's badge image (its issuer): the body is a PNG or an SVG with no scripts,"
         " at most 256 KiB, typed image/png or image/svg+xml", "achievements",
         response=v.AchievementWritten, roles=ISSUERS),

@@ -7,8 +7,7 @@ from aiohttp import web
 
 from services.registry import achievement_images, catalog, documents, lookups, public_pages
 from services.registry import views as v
-from services.registry.http_support import caller_of, ok, optional_caller, registry
-from shared.http.body import read_limited
+from services.registry.http_support import optional_caller, registry
 from shared.http.representation import document_response, prefers_html
 from shared.ob3_objects import achievement_url, framework_url
 
@@ -58,13 +57,6 @@ async def achievement_image(request: web.Request) -> web.Response:
         "X-Content-Type-Options": "nosniff",
     })
 
-
-async def upload_achievement_image(request: web.Request) -> web.Response:
-    """PUT the image as the body, typed image/png or image/svg+xml."""
-    content = await read_limited(request, achievement_images.MAX_IMAGE_BYTES)
-    written = await achievement_images.upload_image(
-        registry(request), caller_of(request), _achievement_id(request), request.content_type, content)
-    return ok(written)
 
 
 async def issuer_profile(request: web.Request) -> web.Response:
