@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from services.issuance.badge_image import BadgeText, badge_png, badge_svg
 from shared.badge_baking import bake_png, bake_svg
-from shared.registry_state import RegistryState
+from shared.registry_state import RegistryState, UploadedImage
 
 EXPORT_FORMATS = ("json", "jwt", "png", "svg")
 _MEDIA_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
@@ -41,22 +41,30 @@ def filename(title: str, credential_id: str, extension: str) -> str:
     return f"{slug}-{short_id}.{extension}"
 
 
-def baked_image(state: RegistryState, achievement_id: str, issuer_id: str, form: str, credential: str) -> bytes:
-    """The achievement's image with `credential` (JSON text) baked in."""
+@dataclass(frozen=True)
+class BadgeSource:
+    """What a baked export is drawn from, read from the registry state up
+    front so the drawing can run off the event loop on plain data."""
+
+    uploaded: UploadedImage | None
+    text: BadgeText
+
+
+def badge_source(state: RegistryState, achievement_id: str, issuer_id: str) -> BadgeSource:
     achievement = state.achievements[achievement_id]
-    uploaded = achievement.image
+    issuer = state.issuers.get(issuer_id)
+    text = BadgeText(title=achievement.spec.title, level=f"EQF level {achievement.spec.eqf_level}",
+                     issuer=issuer.event.legal_name if issuer else issuer_id)
+    return BadgeSource(achievement.image, text)
+
+
+def baked_image(source: BadgeSource, form: str, credential: str) -> bytes:
+    """The achievement's image with `credential` (JSON text) baked in."""
+    uploaded = source.uploaded
     own = uploaded.content if uploaded is not None and uploaded.media_type == _MEDIA_TYPES[form] else None
     if form == "png":
-        return bake_png(own or badge_png(_badge_text(state, achievement_id, issuer_id)), credential)
-    image = own.decode() if own else badge_svg(_badge_text(state, achievement_id, issuer_id))
-    return bake_svg(image, credential).encode()
-
-
-def _badge_text(state: RegistryState, achievement_id: str, issuer_id: str) -> BadgeText:
-    spec = state.achievements[achievement_id].spec
-    issuer = state.issuers.get(issuer_id)
-    return BadgeText(title=spec.title, level=f"EQF level {spec.eqf_level}",
-                     issuer=issuer.event.legal_name if issuer else issuer_id)
+        return bake_png(own or badge_png(source.text), credential)
+    return bake_svg(own.decode() if own else badge_svg(source.text), credential).encode()
 
 
 def media_type_of(form: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 
@@ -198,7 +199,9 @@ async def _export(ctx: IssuanceContext, row: CredentialRow, document: bytes, for
     if achievement is None:
         raise conflict(f"achievement {row.achievement_id} is not known here yet; retry shortly")
     # The credential as issued, byte for byte: baking never re-serialises it.
-    image = exports.baked_image(ctx.state, row.achievement_id, row.issuer_id, form, document.decode())
+    # Drawing a PNG takes milliseconds: off the event loop.
+    source = exports.badge_source(ctx.state, row.achievement_id, row.issuer_id)
+    image = await asyncio.to_thread(exports.baked_image, source, form, document.decode())
     return exports.Export(image, exports.media_type_of(form), name)
 
 
