@@ -11,6 +11,10 @@ from urllib.parse import quote, urlsplit
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 IDENTITY_HASH_PREFIX = "sha256$"
+# VC 2.0 registers application/vc for a credential secured with an embedded
+# proof; VC-JOSE-COSE registers application/vc+jwt, which takes no charset.
+VC_MEDIA_TYPE = "application/vc"
+JWT_MEDIA_TYPE = "application/vc+jwt"
 
 
 def new_credential_id() -> str:

@@ -92,6 +92,12 @@ class Issuer:
         return self.event.issuer_id
 
 
+@dataclass(frozen=True)
+class UploadedImage:
+    media_type: str
+    content: bytes
+
+
 @dataclass
 class Achievement:
     achievement_id: str
@@ -99,6 +105,7 @@ class Achievement:
     spec: ev.AchievementSpec
     status: str = "proposed"
     approved_by: str | None = None
+    image: UploadedImage | None = None
 
 
 @dataclass
@@ -132,6 +139,7 @@ class RegistryState:
             ev.AchievementApproved: self._achievement_approved,
             ev.AchievementRejected: lambda e: self._achievement_status(e.achievement_id, "rejected"),
             ev.AchievementWithdrawn: lambda e: self._achievement_status(e.achievement_id, "withdrawn"),
+            ev.AchievementImageUploaded: self._achievement_image,
             ev.PathwayProposed: lambda e: self.pathways.__setitem__(e.pathway_id, Pathway(e)),
             ev.PathwayApproved: lambda e: self._pathway_status(e.pathway_id, "approved"),
             ev.PathwayWithdrawn: lambda e: self._pathway_status(e.pathway_id, "withdrawn"),
@@ -242,6 +250,9 @@ class RegistryState:
     def _achievement_approved(self, e: ev.AchievementApproved) -> None:
         self._achievement_status(e.achievement_id, "approved")
         self.achievements[e.achievement_id].approved_by = e.agency_id
+
+    def _achievement_image(self, e: ev.AchievementImageUploaded) -> None:
+        self.achievements[e.achievement_id].image = UploadedImage(e.media_type, e.content)
 
     def _achievement_status(self, achievement_id: str, status: str) -> None:
         self.achievements[achievement_id].status = status

@@ -16,6 +16,7 @@ from services.issuance.schemas import (
     LearnerPathways, SignedCredentialRequest, StackRequest, StackResponse,
 )
 from services.issuance.signing import KeyRing, PreEncodedCatalog, Signer
+from shared.credential_format import VC_MEDIA_TYPE
 from shared.events import CATALOG
 from shared.http.common_handlers import WHOAMI
 from shared.http.endpoints import Endpoint
@@ -47,9 +48,11 @@ ENDPOINTS = [
              "Record a credential the issuer signed itself (eddsa-jcs-2022, one of its issuer_held keys)",
              body=SignedCredentialRequest, response=IssuedCredential, status=201, roles=ISSUERS, tags=TAGS),
     Endpoint("GET", "/v1/credentials/{credential_id}", handlers.get_credential,
-             "The signed credential, for its issuer (API key) or its learner (?token=)",
-             produces="application/vc", tags=TAGS,
-             query={"token": "the learner link token", "format": "json (default) or jwt (VC-JOSE compact JWS)"}),
+             "The signed credential, for its issuer (API key) or its learner (?token=); ?format= for a download",
+             produces=VC_MEDIA_TYPE, tags=TAGS,
+             query={"token": "the learner link token",
+                    "format": "absent: the credential inline; json (a .json file), jwt (VC-JOSE compact JWS),"
+                              " png or svg (the badge image with the credential baked in)"}),
     Endpoint("POST", "/v1/learners/hash", handlers.learner_hash,
              "The salted identity hash the platform uses for a learner (for issuer-signed credentials)",
              body=LearnerHashRequest, response=LearnerHash, roles=ISSUERS, tags=TAGS),

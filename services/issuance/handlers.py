@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 
 import msgspec
 from aiohttp import web
 
-from services.issuance import store
+from services.issuance import exports, store
 from services.issuance.context import CONTEXT_KEY, IssuanceContext
 from services.issuance.issuer_signed import record_issuer_signed
 from services.issuance.issuing import IdempotencyRace, IdempotencyRecord, issue_hosted
@@ -19,7 +20,7 @@ from services.issuance.schemas import (
 )
 from services.issuance.store import CredentialRow
 from shared.auth import Principal
-from shared.credential_format import verification_method
+from shared.credential_format import JWT_MEDIA_TYPE, VC_MEDIA_TYPE, verification_method
 from shared.crypto.jws import encode_vc_jws
 from shared.http.body import json_response
 from shared.http.endpoints import AUTHENTICATOR_KEY, principal_of
@@ -29,8 +30,6 @@ from shared.ledger.events import Metadata
 from shared.timeutil import now
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-VC_MEDIA_TYPE = "application/vc"
-JWT_MEDIA_TYPE = "application/vc+jwt"
 
 _OUTCOMES = msgspec.json.Decoder(list[ItemOutcome])
 
@@ -172,19 +171,38 @@ async def _readable(request: web.Request, credential_id: str) -> CredentialRow:
 
 
 async def get_credential(request: web.Request) -> web.Response:
+    """Without `format`, the credential itself; with one, a download
+    (json, jwt, or the badge image baked with the credential: png, svg)."""
     ctx = context(request)
     credential_id = credential_id_param(request.match_info["credential_id"])
-    form = request.query.get("format", "json")
-    if form not in ("json", "jwt"):
-        raise bad_request(f"format must be json or jwt, not {form!r}")
+    form = request.query.get("format")
+    if form is not None and form not in exports.EXPORT_FORMATS:
+        raise bad_request(f"format must be one of {', '.join(exports.EXPORT_FORMATS)}, not {form!r}")
     row = await _readable(request, credential_id)
     found = await store.issued_event(ctx.pool, credential_id)
     if found is None:
         raise not_found(f"credential {credential_id} is not in the ledger")
     document = bytes(found[1].document)
+    if form is None:
+        return web.Response(body=document, headers={"Content-Type": VC_MEDIA_TYPE})
+    export = await _export(ctx, row, document, form)
+    return web.Response(body=export.body, headers=export.headers())
+
+
+async def _export(ctx: IssuanceContext, row: CredentialRow, document: bytes, form: str) -> exports.Export:
+    achievement = ctx.state.achievements.get(row.achievement_id)
+    name = exports.filename(achievement.spec.title if achievement else row.achievement_id, row.credential_id, form)
+    if form == "json":
+        return exports.Export(document, VC_MEDIA_TYPE, name)
     if form == "jwt":
-        return web.Response(text=await _as_jws(ctx, row, document), content_type=JWT_MEDIA_TYPE)
-    return web.Response(body=document, content_type=VC_MEDIA_TYPE)
+        return exports.Export((await _as_jws(ctx, row, document)).encode(), JWT_MEDIA_TYPE, name)
+    if achievement is None:
+        raise conflict(f"achievement {row.achievement_id} is not known here yet; retry shortly")
+    # The credential as issued, byte for byte: baking never re-serialises it.
+    # Drawing a PNG takes milliseconds: off the event loop.
+    source = exports.badge_source(ctx.state, row.achievement_id, row.issuer_id)
+    image = await asyncio.to_thread(exports.baked_image, source, form, document.decode())
+    return exports.Export(image, exports.media_type_of(form), name)
 
 
 async def _as_jws(ctx: IssuanceContext, row: CredentialRow, document: bytes) -> str:

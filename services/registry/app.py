@@ -10,6 +10,7 @@ from services.registry import agency_handlers as agencies
 from services.registry import catalog_handlers as catalog
 from services.registry import client_handlers as clients
 from services.registry import issuer_handlers as issuers
+from services.registry import public_handlers as public
 from services.registry import schemas as s
 from services.registry import views as v
 from services.registry.context import RegistryContext
@@ -117,8 +118,13 @@ CATALOG_ENDPOINTS = [
                        status="proposed, approved, rejected or withdrawn")),
     _ep("GET", "/v1/achievements/{achievement_id}", catalog.get_achievement,
         "One achievement specification", "achievements", response=v.AchievementView),
-    _ep("GET", "/v1/achievements/{achievement_id}/ob3", catalog.open_badges_achievement,
-        "The achievement as an Open Badges 3.0 Achievement", "achievements"),
+    _ep("GET", "/v1/achievements/{achievement_id}/ob3", public.open_badges_achievement,
+        "The achievement as an Open Badges 3.0 Achievement, the one credentials embed (application/ld+json)",
+        "achievements"),
+    _ep("PUT", "/v1/achievements/{achievement_id}/image", catalog.upload_achievement_image,
+        "Upload the achievement's badge image (its issuer): the body is a PNG or an SVG with no scripts,"
+        " at most 256 KiB, typed image/png or image/svg+xml", "achievements",
+        response=v.AchievementWritten, roles=ISSUERS),
     _ep("POST", "/v1/achievements/{achievement_id}/approve", catalog.approve_achievement,
         "Approve a proposed achievement (an accrediting agency whose accreditation covers it)", "achievements",
         response=v.AchievementWritten, roles=ADMINS),
@@ -160,7 +166,20 @@ CLIENT_ENDPOINTS = [
         "clients", response=v.ClientWritten, roles=ADMINS),
 ]
 
-ENDPOINTS = [WHOAMI, AUTH_CHECK, *AGENCY_ENDPOINTS, *ISSUER_ENDPOINTS, *CATALOG_ENDPOINTS, *CLIENT_ENDPOINTS]
+# The ids credentials name, on the public origin; HTML for Accept: text/html.
+PUBLIC_ID_ENDPOINTS = [
+    _ep("GET", "/achievements/{achievement_id}", public.achievement,
+        "An approved achievement as the OB 3.0 Achievement credentials embed (application/ld+json)", "public ids"),
+    _ep("GET", "/achievements/{achievement_id}/image", public.achievement_image,
+        "The uploaded badge image of an approved achievement", "public ids", produces="image/png"),
+    _ep("GET", "/issuers/{issuer_id}", public.issuer_profile,
+        "An issuer as an OB 3.0 Profile (application/ld+json)", "public ids"),
+    _ep("GET", "/frameworks/{framework_id}", public.framework,
+        "A qualifications framework as a schema.org DefinedTermSet (application/ld+json)", "public ids"),
+]
+
+ENDPOINTS = [WHOAMI, AUTH_CHECK, *AGENCY_ENDPOINTS, *ISSUER_ENDPOINTS, *CATALOG_ENDPOINTS, *CLIENT_ENDPOINTS,
+             *PUBLIC_ID_ENDPOINTS]
 
 
 async def _registry_ctx(app: web.Application) -> AsyncIterator[None]:

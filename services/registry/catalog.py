@@ -165,6 +165,16 @@ async def visible_achievement(ctx: RegistryContext, caller: Caller | None, achie
     return achievement
 
 
+async def published_achievement(ctx: RegistryContext, achievement_id: str) -> v.AchievementView:
+    """What its public id answers: approved, or withdrawn after approval,
+    because credentials issued while it was approved still name that id."""
+    achievement = await lookups.achievement(ctx.pool, achievement_id)
+    # Only an approval or a rejection records a decider, and a rejected spec cannot be withdrawn.
+    if achievement.status == "approved" or (achievement.status == "withdrawn" and achievement.decided_by):
+        return achievement
+    raise NotFound(f"there is no published achievement {achievement_id!r}")
+
+
 async def visible_pathway(ctx: RegistryContext, caller: Caller | None, pathway_id: str) -> v.PathwayView:
     pathway = await lookups.pathway(ctx.pool, pathway_id)
     if pathway.status != "approved" and not _sees(await access.visibility(ctx.pool, caller), pathway.issuer_id):

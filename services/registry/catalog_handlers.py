@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.registry import access, catalog, documents, listing, lookups
+from services.registry import access, achievement_images, catalog, listing
 from services.registry import schemas as s
 from services.registry.http_support import (
     caller_of, created, filters, ok, optional_caller, page, registry, window,
 )
+from shared.http.body import read_limited
 
 ACHIEVEMENT_STATUSES = ("proposed", "approved", "rejected", "withdrawn")
 PATHWAY_STATUSES = ("proposed", "approved", "withdrawn")
@@ -55,11 +56,11 @@ async def get_achievement(request: web.Request) -> web.Response:
     return ok(await catalog.visible_achievement(ctx, await optional_caller(request), _achievement_id(request)))
 
 
-async def open_badges_achievement(request: web.Request) -> web.Response:
-    ctx = registry(request)
-    achievement = await catalog.visible_achievement(ctx, await optional_caller(request), _achievement_id(request))
-    issuer = await lookups.issuer(ctx.pool, achievement.issuer_id)
-    return ok(documents.open_badges_achievement(achievement, issuer, ctx.public_base_url))
+async def upload_achievement_image(request: web.Request) -> web.Response:
+    """PUT the image as the body, typed image/png or image/svg+xml."""
+    content = await read_limited(request, achievement_images.MAX_IMAGE_BYTES)
+    return ok(await achievement_images.upload_image(
+        registry(request), caller_of(request), _achievement_id(request), request.content_type, content))
 
 
 async def propose_pathway(request: web.Request, body: s.ProposePathway) -> web.Response:

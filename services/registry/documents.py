@@ -1,5 +1,5 @@
-"""Standard documents the registry publishes: did:web DID documents and
-Open Badges 3.0 Achievements.
+"""Standard documents the registry publishes: did:web DID documents, Open
+Badges 3.0 Achievements and Profiles, and frameworks.
 
 The DID document lists every key the issuer ever registered, retired and
 compromised ones included, because a verifier resolving it for an old
@@ -11,15 +11,19 @@ properties), not the key's presence in the document.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from services.registry import views as v
-from shared.credential_format import OB_CONTEXT, VC_CONTEXT, verification_method
+from shared.credential_format import verification_method
 from shared.crypto.did_key import DID_CONTEXT, DID_KEY_PREFIX, MULTIKEY_CONTEXT
+from shared.events import registry as ev
+from shared.ob3_objects import (
+    EQF_LEVEL_URL, PUBLISHED_CONTEXT, achievement_object, framework_url, profile_object,
+)
 from shared.timeutil import format_time
 
-EQF_URI = "http://data.europa.eu/snb/eqf/{level}"
-ISCED_F_URI = "http://data.europa.eu/snb/isced-f/{code}"
+SCHEMA_ORG_CONTEXT = "https://schema.org"
 
 
 def did_document(did: str, key_rows: list[Any]) -> dict[str, Any]:
@@ -48,65 +52,42 @@ def _verification_method(did: str, row: Any) -> dict[str, Any]:
     return method
 
 
-def achievement_url(public_base_url: str, achievement_id: str) -> str:
-    return f"{public_base_url.rstrip('/')}/v1/achievements/{achievement_id}"
-
-
-def open_badges_achievement(
-    achievement: v.AchievementView, issuer: v.IssuerView, public_base_url: str
+def achievement_document(
+    achievement: v.AchievementView, issuer: v.IssuerView, frameworks: Mapping[str, v.FrameworkView],
+    public_base_url: str, *, uploaded_image: bool = False,
 ) -> dict[str, Any]:
-    """The spec as an OB 3.0 `Achievement`. EU elements without an OB 3.0
-    property (assessment, participation, quality assurance, grading, ...)
-    stay in the registry's own view of the achievement."""
-    spec = achievement.spec
-    document: dict[str, Any] = {
-        "@context": [VC_CONTEXT, OB_CONTEXT],
-        "id": achievement_url(public_base_url, achievement.achievement_id),
-        "type": ["Achievement"],
-        "achievementType": spec.achievement_type,
-        "name": spec.title,
-        "description": spec.description,
-        "criteria": {"narrative": _narrative(achievement)},
-        "creator": _creator(issuer),
-        "inLanguage": spec.language,
-        "fieldOfStudy": spec.field,
-        "alignment": _alignments(achievement),
+    """The OB 3.0 `Achievement` served at the id credentials embed: the very
+    object they carry, plus its creator, which a credential gives as its
+    issuer instead."""
+    embedded = achievement_object(achievement, frameworks, public_base_url, uploaded_image=uploaded_image)
+    return {"@context": PUBLISHED_CONTEXT, **embedded, "creator": issuer_profile(issuer)}
+
+
+def issuer_profile(issuer: v.IssuerView) -> dict[str, Any]:
+    return profile_object(issuer.did, issuer.legal_name, issuer.homepage, issuer.country)
+
+
+def profile_document(issuer: v.IssuerView) -> dict[str, Any]:
+    """The OB 3.0 `Profile` of an issuer, as credentials name it (by its DID)."""
+    return {"@context": PUBLISHED_CONTEXT, **issuer_profile(issuer)}
+
+
+def framework_document(framework: v.FrameworkView, public_base_url: str) -> dict[str, Any]:
+    """A framework as a schema.org DefinedTermSet: credentials align to
+    `{framework url}#{level code}`, and each level is a term with that id."""
+    url = framework_url(public_base_url, framework.framework_id)
+    return {
+        "@context": SCHEMA_ORG_CONTEXT,
+        "@id": url,
+        "@type": "DefinedTermSet",
+        "name": framework.name,
+        "hasDefinedTerm": [_level_term(url, level) for level in framework.levels],
     }
-    if spec.workload.ects is not None:
-        document["creditsAvailable"] = spec.workload.ects
-    if spec.image:
-        document["image"] = {"id": spec.image, "type": "Image"}
-    return document
 
 
-def _narrative(achievement: v.AchievementView) -> str:
-    """OB 3.0 has no learning-outcomes property; the criteria narrative
-    (Markdown) is where a reader of the badge looks for them."""
-    outcomes = "\n".join(f"- {outcome}" for outcome in achievement.spec.learning_outcomes)
-    return f"{achievement.spec.criteria}\n\nLearning outcomes:\n{outcomes}"
-
-
-def _creator(issuer: v.IssuerView) -> dict[str, Any]:
-    creator: dict[str, Any] = {"id": issuer.did, "type": ["Profile"], "name": issuer.legal_name}
-    if issuer.homepage:
-        creator["url"] = issuer.homepage
-    if issuer.email:
-        creator["email"] = issuer.email
-    return creator
-
-
-def _alignments(achievement: v.AchievementView) -> list[dict[str, Any]]:
-    spec = achievement.spec
-    aligned = [
-        {"type": ["Alignment"], "targetName": f"EQF level {spec.eqf_level}",
-         "targetUrl": EQF_URI.format(level=spec.eqf_level), "targetFramework": "European Qualifications Framework",
-         "targetCode": str(spec.eqf_level)},
-        {"type": ["Alignment"], "targetName": f"ISCED-F 2013 field {spec.field}",
-         "targetUrl": ISCED_F_URI.format(code=spec.field), "targetFramework": "ISCED-F 2013",
-         "targetCode": spec.field},
-    ]
-    aligned += [
-        {"type": ["Alignment"], "targetName": skill.name, "targetUrl": skill.uri, "targetType": "ceasn:Competency"}
-        for skill in spec.skills
-    ]
-    return aligned
+def _level_term(url: str, level: ev.FrameworkLevel) -> dict[str, Any]:
+    term: dict[str, Any] = {"@id": f"{url}#{level.code}", "@type": "DefinedTerm", "termCode": level.code,
+                            "name": level.title, "inDefinedTermSet": url}
+    if level.eqf_level is not None:
+        term["sameAs"] = EQF_LEVEL_URL.format(level=level.eqf_level)
+    return term

@@ -15,12 +15,15 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from shared.db.sql import load_queries
 from shared.events import CATALOG
 from shared.events import registry as ev
 from shared.ledger.events import Metadata, RecordedEvent
 from shared.ledger.projection import PostgresProjection
 from shared.ledger.store import to_recorded
 from shared.timeutil import parse_time
+
+QUERIES = load_queries("services.registry")
 
 PROJECTION_NAME = "registry.tables"
 REGISTRY_PREFIX = "registry."
@@ -241,6 +244,12 @@ async def _achievement_withdrawn(conn: asyncpg.Connection, e: ev.AchievementWith
     await _achievement_status(conn, e.achievement_id, "withdrawn", r, reason=e.reason)
 
 
+async def _achievement_image(conn: asyncpg.Connection, e: ev.AchievementImageUploaded, r: RecordedEvent) -> None:
+    await conn.execute(QUERIES["put_achievement_image"], e.achievement_id, e.media_type, e.content, e.sha256,
+                       _recorded_at(r))
+    await conn.execute(QUERIES["bump_achievement_version"], e.achievement_id, r.version)
+
+
 async def _pathway_proposed(conn: asyncpg.Connection, e: ev.PathwayProposed, r: RecordedEvent) -> None:
     await conn.execute(
         "INSERT INTO registry.pathways (pathway_id, issuer_id, title, award_achievement_id, rule, status,"
@@ -319,6 +328,7 @@ _HANDLERS: dict[type, Handler] = {
     ev.AchievementApproved: _achievement_approved,
     ev.AchievementRejected: _achievement_rejected,
     ev.AchievementWithdrawn: _achievement_withdrawn,
+    ev.AchievementImageUploaded: _achievement_image,
     ev.PathwayProposed: _pathway_proposed,
     ev.PathwayApproved: _pathway_approved,
     ev.PathwayWithdrawn: _pathway_withdrawn,

@@ -151,3 +151,19 @@ SELECT issuer_id FROM registry.issuers WHERE registered_by = ANY($1::text[])
 UNION
 SELECT subject_id FROM registry.accreditations
  WHERE subject_kind = 'issuer' AND accreditor_id = ANY($1::text[])
+
+-- name: achievement_image
+SELECT media_type, content, sha256 FROM registry.achievement_images WHERE achievement_id = $1
+
+-- name: achievement_has_image
+SELECT EXISTS (SELECT 1 FROM registry.achievement_images WHERE achievement_id = $1)
+
+-- name: put_achievement_image
+INSERT INTO registry.achievement_images (achievement_id, media_type, content, sha256, uploaded_at)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (achievement_id) DO UPDATE
+   SET media_type = EXCLUDED.media_type, content = EXCLUDED.content, sha256 = EXCLUDED.sha256,
+       uploaded_at = EXCLUDED.uploaded_at
+
+-- name: bump_achievement_version
+UPDATE registry.achievements SET version = $2 WHERE achievement_id = $1

@@ -10,6 +10,7 @@ from services.revocation.runtime import REGISTRY_KEY, contexts, new_registry
 from services.revocation.schemas import (
     MAX_BATCH_ITEMS, BatchRequest, BatchResult, StatusChanged, StatusChangeRequest, StatusListEntry,
 )
+from shared.credential_format import VC_MEDIA_TYPE
 from shared.http.common_handlers import WHOAMI
 from shared.http.endpoints import Endpoint
 from shared.service import create_service_app
@@ -50,7 +51,7 @@ ENDPOINTS = [
     Endpoint(
         "GET", "/status-lists/{list_id}", handlers.status_list,
         "A published BitstringStatusListCredential (W3C Bitstring Status List v1.0), with ETag",
-        produces=handlers.STATUS_LIST_MEDIA_TYPE, tags=LIST_TAGS,
+        produces=VC_MEDIA_TYPE, tags=LIST_TAGS,
     ),
     Endpoint(
         "GET", "/status-lists/{list_id}/entries/{index}", handlers.status_list_entry,

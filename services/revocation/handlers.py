@@ -23,9 +23,10 @@ from services.revocation.schemas import (
 from services.revocation.states import Action, Status
 from services.revocation.status_changes import QUERIES, MayAct, Outcome, StatusChange
 from services.revocation.status_lists import TTL_MS
-from shared.credential_format import status_list_url
+from shared.credential_format import VC_MEDIA_TYPE, status_list_url
 from shared.events import CATALOG
 from shared.http.body import json_response
+from shared.http.representation import html_page, prefers_html
 from shared.http.endpoints import principal_of
 from shared.http.middleware import request_id_of
 from shared.http.problem import PROBLEM_TYPE_BASE, Problem, bad_request, conflict, not_found, validation_failed
@@ -36,7 +37,6 @@ from shared.statuslist import Bitstring
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
-STATUS_LIST_MEDIA_TYPE = "application/vc+ld+json"
 PAST_TENSE: dict[Action, str] = {"revoke": "revoked", "suspend": "suspended", "reinstate": "reinstated",
                                  "flag": "flagged"}
 
@@ -224,9 +224,26 @@ async def status_list(request: web.Request) -> web.Response:
         "Access-Control-Allow-Origin": "*",
         "Access-Control-Expose-Headers": "ETag",
     }
+    if prefers_html(request):
+        return _status_list_page(request, list_id, row)
+    headers["Vary"] = "Accept"
     if _matches(request.headers.get("If-None-Match"), row["etag"]):
         return web.Response(status=304, headers=headers)
-    return web.Response(body=bytes(row["document"]), content_type=STATUS_LIST_MEDIA_TYPE, headers=headers)
+    # Requests asking for the older application/vc+ld+json get this too:
+    # the body is the same credential, only the registered name changed.
+    return web.Response(body=bytes(row["document"]), headers={**headers, "Content-Type": VC_MEDIA_TYPE})
+
+
+def _status_list_page(request: web.Request, list_id: str, row) -> web.Response:
+    document = msgspec.json.decode(bytes(row["document"]))
+    url = status_list_url(request.app[SETTINGS_KEY].public_base_url, list_id)
+    issuer = document.get("issuer")
+    facts = [
+        ("Purpose", str(row["purpose"])), ("Entries", str(row["size"])),
+        ("Issuer", str(issuer.get("id") if isinstance(issuer, dict) else issuer)),
+        ("Valid from", str(document.get("validFrom", "-"))), ("Valid until", str(document.get("validUntil", "-"))),
+    ]
+    return html_page("Bitstring status list", f"Status list {list_id}", facts, url, VC_MEDIA_TYPE)
 
 
 async def status_list_entry(request: web.Request) -> web.Response:

@@ -213,6 +213,20 @@ class AchievementWithdrawn(Event, frozen=True, kw_only=True):
     reason: str
 
 
+ImageMediaType = Literal["image/png", "image/svg+xml"]
+
+
+class AchievementImageUploaded(Event, frozen=True, kw_only=True):
+    """The achievement's badge image, vetted before it was recorded; the
+    latest upload replaces earlier ones. `content` is base64 in JSON."""
+
+    event_type = "registry.AchievementImageUploaded"
+    achievement_id: str
+    media_type: ImageMediaType
+    content: bytes
+    sha256: str  # hex, of content
+
+
 class ChoiceGroup(Part, kw_only=True):
     k: int
     of: list[str]  # achievement ids
@@ -284,7 +298,7 @@ EVENTS: tuple[type[Event], ...] = (
     AgencyCreated, AccreditationGranted, AccreditationSuspended, AccreditationReinstated,
     AccreditationWithdrawn, FrameworkPublished, IssuerRegistered, IssuerUpdated,
     IssuerKeyAdded, IssuerKeyRetired, IssuerKeyCompromised, AchievementProposed,
-    AchievementApproved, AchievementRejected, AchievementWithdrawn, PathwayProposed,
+    AchievementApproved, AchievementRejected, AchievementWithdrawn, AchievementImageUploaded, PathwayProposed,
     PathwayApproved, PathwayWithdrawn, ApiClientCreated, ApiKeyIssued, ApiKeyRevoked,
     ApiClientRevoked,
 )

@@ -100,10 +100,11 @@ class Stack:
 
 
 @contextlib.asynccontextmanager
-async def services_on_free_ports(settings: Settings) -> AsyncIterator[Settings]:
-    """The four real applications on real sockets, in this process."""
+async def services_on_free_ports(settings: Settings, gateway_port: int | None = None) -> AsyncIterator[Settings]:
+    """The four real applications on real sockets, in this process; the
+    gateway's port is `gateway_port` when the public origin already names it."""
     settings = msgspec.structs.replace(
-        settings, gateway_port=free_port(), **{f"{name}_port": free_port() for name in SERVICE_NAMES}
+        settings, gateway_port=gateway_port or free_port(), **{f"{name}_port": free_port() for name in SERVICE_NAMES}
     )
     runners: list[web.AppRunner] = []
     try:

@@ -12,12 +12,12 @@ import msgspec
 import pytest
 
 from services.issuance.document import (
-    Particulars, Template, achievement_object, assemble, evidence_objects, identity_object, status_objects,
-    template_for,
+    Particulars, Template, assemble, evidence_objects, identity_object, status_objects, template_for,
 )
 from services.issuance.learners import LearnerSecrets
 from services.issuance.schemas import EvidenceItem, LearnerIdentity
 from services.issuance.signing import Draft, SigningJob, seed_of, sign_job
+from shared.ob3_objects import achievement_object
 from shared.crypto import eddsa_jcs
 from shared.crypto.eddsa_jcs import raw_public_key, signing_key_from_multibase
 from shared.crypto.jcs import canonicalize

@@ -1,4 +1,4 @@
-"""DID documents and Open Badges achievements built from registry views."""
+"""DID documents, Open Badges achievements and frameworks built from registry views."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from services.registry import documents
 from services.registry import views as v
 from shared.crypto.did_key import did_key_from_public_key
 from shared.crypto.multibase import multibase_to_public_key
+from shared.events import registry as ev
+from shared.ob3_objects import achievement_object
 from tests.support.world import sample_spec
 
 UTC = dt.timezone.utc
@@ -39,16 +41,28 @@ def test_did_document_keeps_every_key_with_its_window():
     assert document["alsoKnownAs"] == [did_key_from_public_key(multibase_to_public_key(k)) for k in (KEY_A, KEY_B)]
 
 
-def test_achievement_maps_to_open_badges():
+def test_achievement_document_is_the_embedded_object_with_context_and_creator():
     achievement = v.AchievementView(
-        achievement_id="ach-1", issuer_id="tud", status="approved", spec=sample_spec(image="https://img.example/a.png"),
+        achievement_id="ach-1", issuer_id="tud", status="approved",
+        spec=sample_spec(image="https://img.example/a.png", framework_id="nfq", level_code="L6"),
         decided_by="qqi", decided_at="2026-01-02T00:00:00Z", status_reason="", created_at="2026-01-01T00:00:00Z",
         version=2)
-    badge = documents.open_badges_achievement(achievement, issuer(), "https://registry.example/")
-    assert badge["id"] == "https://registry.example/v1/achievements/ach-1"
+    framework = v.FrameworkView(
+        framework_id="nfq", agency_id="qqi", name="NFQ", credit_system="ECTS", hours_per_credit=25.0,
+        levels=[ev.FrameworkLevel(code="L6", title="Level 6", eqf_level=5)], created_at="2026-01-01T00:00:00Z",
+        version=1)
+    base = "https://registry.example/"
+    badge = documents.achievement_document(achievement, issuer(), {"nfq": framework}, base)
     assert badge["@context"][1].startswith("https://purl.imsglobal.org/spec/ob/v3p0/context")
-    assert (badge["name"], badge["creditsAvailable"], badge["fieldOfStudy"]) == ("Data Analysis with Python", 5.0, "0613")
-    assert badge["criteria"]["narrative"].startswith("Pass a supervised practical assessment.")
-    assert badge["creator"] == {"id": DID, "type": ["Profile"], "name": "TU Dublin", "url": "https://tud.ie"}
+    assert {k: val for k, val in badge.items() if k not in ("@context", "creator")} == achievement_object(
+        achievement, {"nfq": framework}, base)
+    assert badge["id"] == "https://registry.example/achievements/ach-1"
+    assert badge["euStandardElements"]["nationalLevel"] == "L6"
+    assert badge["creator"] == {"id": DID, "type": ["Profile"], "name": "TU Dublin", "url": "https://tud.ie",
+                                "address": {"type": ["Address"], "addressCountryCode": "IE"}}
     assert badge["image"] == {"id": "https://img.example/a.png", "type": "Image"}
-    assert badge["alignment"][0]["targetUrl"] == "http://data.europa.eu/snb/eqf/6"
+    level_link = next(a["targetUrl"] for a in badge["alignment"] if a["targetType"] == "ext:QualificationsFrameworkLevel")
+    terms = documents.framework_document(framework, base)
+    assert terms["@id"] == "https://registry.example/frameworks/nfq"
+    assert [t["@id"] for t in terms["hasDefinedTerm"]] == [level_link]
+    assert terms["hasDefinedTerm"][0]["sameAs"] == "http://data.europa.eu/snb/eqf/5"
