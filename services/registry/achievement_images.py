@@ -16,7 +16,7 @@ import asyncpg
 from services.registry import access, lookups
 from services.registry import views as v
 from services.registry.context import Caller, RegistryContext
-from services.registry.errors import Invalid, NotAllowed, NotFound, StateConflict
+from shared.refusals import Conflict, Forbidden, Invalid, NotFound
 from services.registry.lookups import QUERIES
 from shared.badge_baking import BakingError, bake_svg, check_png, check_svg
 from shared.events import registry as ev
@@ -51,9 +51,9 @@ async def upload_image(
     achievement = await lookups.achievement(ctx.pool, achievement_id)
     issuer = await access.calling_issuer(ctx.pool, caller, "upload a badge image")
     if issuer.issuer_id != achievement.issuer_id:
-        raise NotAllowed(f"achievement {achievement_id!r} belongs to issuer {achievement.issuer_id!r}")
+        raise Forbidden(f"achievement {achievement_id!r} belongs to issuer {achievement.issuer_id!r}")
     if achievement.status in ("rejected", "withdrawn"):
-        raise StateConflict(f"achievement {achievement_id!r} is {achievement.status}; its image can no longer change")
+        raise Conflict(f"achievement {achievement_id!r} is {achievement.status}; its image can no longer change")
     try:
         vet_image(media_type, content)
     except Invalid as exc:
