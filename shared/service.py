@@ -38,6 +38,9 @@ BROKER_KEY = web.AppKey("broker", "BrokerProbe")
 PROJECTION_METRICS_KEY = web.AppKey("projection_metrics", ProjectionMetrics)
 OPENAPI_KEY = web.AppKey("openapi", dict)
 RUNNERS_KEY = web.AppKey("projection_runners", list)
+# Extra readiness checks by name (e.g. a background worker's health): each
+# answers True when the service can do its work.
+READINESS_KEY = web.AppKey("readiness_checks", dict)
 LEDGER_TOPIC = "ledger"
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
@@ -96,6 +99,8 @@ async def readyz(request: web.Request) -> web.Response:
     for runner in app[RUNNERS_KEY]:
         # A read model still replaying the ledger would answer from old state.
         checks[f"projection:{runner.projection.name}"] = runner.caught_up.is_set()
+    for name, check in app[READINESS_KEY].items():
+        checks[name] = check()
     ready = all(checks.values())
     return json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
 
@@ -158,6 +163,7 @@ def create_service_app(
     app[BODY_LIMIT_KEY] = settings.max_body_bytes
     app[OPENAPI_KEY] = build_openapi(f"credledger {service}", VERSION, endpoints)
     app[RUNNERS_KEY] = []
+    app[READINESS_KEY] = {}
     app[PROJECTION_METRICS_KEY] = ProjectionMetrics(registry)
     app.cleanup_ctx.append(_postgres_ctx)
     app.cleanup_ctx.append(_broker_ctx)

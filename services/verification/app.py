@@ -17,10 +17,11 @@ from services.verification.jobs import JobWorker
 from services.verification.logtree import log_tree_ctx
 from services.verification.projection import OPTIONS_KEY, VERIFIER_KEY, ReadModelOptions, read_model_ctx
 from services.verification.schemas import ItemResult, JobCreated, JobProgress, VerificationRequest, VerificationResponse
+from services.verification.supervision import LoopHealth, supervise
 from shared.http.common_handlers import WHOAMI
 from shared.http.endpoints import Endpoint
 from shared.ledger.audit import AuditResult
-from shared.service import METRICS_REGISTRY_KEY, OPENAPI_KEY, POOL_KEY, create_service_app
+from shared.service import METRICS_REGISTRY_KEY, OPENAPI_KEY, POOL_KEY, READINESS_KEY, create_service_app
 from shared.settings import Settings
 
 AUDITORS = frozenset({"auditor", "agency_admin"})
@@ -93,7 +94,9 @@ async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
     worker = JobWorker(app[POOL_KEY], app[VERIFIER_KEY], owner, app[handlers.ITEMS_COUNTER_KEY])
     app[handlers.JOB_WORKER_KEY] = worker
     stop = asyncio.Event()
-    task = asyncio.create_task(worker.run(stop))
+    health = LoopHealth()
+    app[READINESS_KEY]["job_worker"] = lambda: health.running
+    task = asyncio.create_task(supervise("job worker", worker.run, stop, health))
     yield
     stop.set()
     await task

@@ -10,7 +10,7 @@ from prometheus_client import Counter
 
 from services.verification import jobs
 from services.verification.batch import BatchOutcome, Entry, item_problem, record_verdicts
-from services.verification.job_formats import csv_header, ndjson_to_csv
+from services.verification.job_formats import csv_header
 from services.verification.page import render_not_found, render_page
 from services.verification.projection import MODEL_KEY, VERIFIER_KEY
 from services.verification.schemas import MAX_ITEMS, JobCreated, JobProgress, VerificationItem
@@ -159,7 +159,8 @@ async def job_progress(request: web.Request) -> web.Response:
         eta = (job["total"] - job["done"]) / rate if rate else None
     return json_response(JobProgress(
         str(job["job_id"]), job["status"], job["total"], job["done"], format_time(job["created_at"]),
-        format_time(job["updated_at"]), rate, eta, msgspec.json.decode(job["counts"]), _links(job["job_id"])))
+        format_time(job["updated_at"]), rate, eta, msgspec.json.decode(job["counts"]), _links(job["job_id"]),
+        job["last_error"] if job["status"] == "failed" else None))
 
 
 def _results_format(request: web.Request) -> str:
@@ -181,7 +182,9 @@ async def job_results(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     if fmt == "csv":
         await response.write(csv_header())
-    async for chunk in jobs.result_chunks(request.app[POOL_KEY], job["job_id"]):
-        await response.write(ndjson_to_csv(chunk) if fmt == "csv" else chunk)
+    chunks = (jobs.result_chunks_as_csv(request.app[POOL_KEY], job) if fmt == "csv"
+              else jobs.result_chunks(request.app[POOL_KEY], job["job_id"]))
+    async for chunk in chunks:
+        await response.write(chunk)
     await response.write_eof()
     return response

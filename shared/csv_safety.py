@@ -1,0 +1,37 @@
+"""CSV cells that a spreadsheet will not run (OWASP "CSV injection").
+
+Every CSV this platform writes for people to open (verification results from
+the service, the `credledger issue` and `credledger verify` results files)
+holds values that came from outside: references, documents' titles, problem
+details that quote the input. A cell starting with `=`, `+`, `-` or `@` is
+a formula to Excel, LibreOffice and Google Sheets, and a leading TAB or CR
+is stripped by some of them before that decision, so all six get a leading
+apostrophe: the cell then shows as text, exactly as sent. A value that
+itself starts with an apostrophe gets one more, so that `restore_cell`
+gives back exactly what was defused.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_ESCAPED_STARTS = (*FORMULA_STARTS, "'")
+
+
+def defuse_cell(value: str) -> str:
+    return "'" + value if value.startswith(_ESCAPED_STARTS) else value
+
+
+def restore_cell(value: str) -> str:
+    """The value `defuse_cell` was given (for reading back a file we wrote)."""
+    return value[1:] if value.startswith("'") and value[1:].startswith(_ESCAPED_STARTS) else value
+
+
+def csv_row(cells: Iterable[str]) -> str:
+    """One CSV line (ending in \\n) of defused cells."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow([defuse_cell(cell) for cell in cells])
+    return buffer.getvalue()
