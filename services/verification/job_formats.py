@@ -28,8 +28,8 @@ from shared.csv_safety import csv_row
 
 KNOWN_COLUMNS = {"id", "credential_id", "credential", "jwt", "email", "national_id"}
 DEFAULT_COLUMNS = ("credential", "email")
-CSV_RESULT_COLUMNS = ("index", "id", "email", "national_id", "verdict", "explanation", "revocation_reason",
-                      "failed_checks", "unknown_checks", "title", "issuer", "issued_on", "problem")
+CSV_RESULT_COLUMNS = ("index", "id", "verdict", "failed_checks", "unknown_checks", "title", "issuer",
+                      "issued_on", "problem", "explanation", "revocation_reason", "email", "national_id")
 IDENTITY_COLUMNS = {"emailAddress": "email", "nationalIdentityNumber": "national_id"}
 _RESULT = msgspec.json.Decoder(ItemResult)
 
@@ -127,15 +127,15 @@ def _result_cells(result: ItemResult, entry: Entry) -> Iterator[str]:
     status = next((c for c in not_passed if c.check == "status"), None)
     yield str(result.index)
     yield result.id or ""
-    yield identity.value if sent == "email" else ""  # type: ignore[union-attr]
-    yield identity.value if sent == "national_id" else ""  # type: ignore[union-attr]
     yield result.verdict
-    yield "; ".join(explain(c.check, c.reason, c.detail) for c in not_passed) or (
-        result.problem.detail if result.problem else HEADLINES[result.verdict])
-    yield status.detail if status else ""
     yield ";".join(f"{c.check}:{c.reason}" for c in not_passed if c.status == "fail")
     yield ";".join(f"{c.check}:{c.reason}" for c in not_passed if c.status == "unknown")
     yield summary.title if summary else ""
     yield summary.issuer if summary else ""
     yield summary.issued_on if summary else ""
     yield result.problem.detail if result.problem else ""
+    yield "; ".join(explain(c.check, c.reason, c.detail) for c in not_passed) or (
+        result.problem.detail if result.problem else HEADLINES[result.verdict])
+    yield status.detail if status else ""
+    yield identity.value if sent == "email" else ""  # type: ignore[union-attr]
+    yield identity.value if sent == "national_id" else ""  # type: ignore[union-attr]
