@@ -31,7 +31,12 @@ def restore_cell(value: str) -> str:
 
 
 def csv_row(cells: Iterable[str]) -> str:
-    """One CSV line (ending in \\n) of defused cells."""
+    """One CSV record of defused cells, ending in CRLF (RFC 4180).
+
+    With CRLF as the terminator the writer quotes any cell holding a CR or
+    LF; with a bare LF, a CR inside a cell would go out unquoted and split
+    the record for every reader.
+    """
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow([defuse_cell(cell) for cell in cells])
+    csv.writer(buffer, lineterminator="\r\n").writerow([defuse_cell(cell) for cell in cells])
     return buffer.getvalue()

@@ -7,15 +7,22 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import functools
+import json
 import os
 import sys
 import uuid
 
 from services.issuance.app import create_app as issuance_app
+from services.verification.app import create_app
+from services.verification.projection import ReadModelOptions
+from shared.events import credentials as cev
 from tests.integration.test_issuance_support import ledger_head, registry_caught_up, university
+from tests.support.credentials_for_verification import build_scene, change_status, issue, serving_ready
 from tests.support.http import serving
 from tests.support.processes import ROOT
 
+verification_app = functools.partial(create_app, options=ReadModelOptions(idle_check_interval=0.2))
 # The child reports its own peak memory, so the figure is the CLI's alone.
 MEASURED = ("import resource, sys; from credledger.cli import main; code = main(sys.argv[1:]); "
             "print('maxrss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); "
@@ -101,3 +108,36 @@ async def test_issue_results_are_defused_and_counts_say_what_happened(settings, 
         code, stdout, _ = await credledger(*args)
         assert "0 issued, 2 already issued, 1 rejected, 0 skipped" in stdout
         assert await ledger_head(db) == head + 2
+
+
+async def test_verify_classifies_documents_and_writes_a_safe_complete_results_file(db, settings, tmp_path):
+    scene = await build_scene(db, settings)
+    ada = await issue(scene.ledger, scene.issuer, scene.achievement_id, email="ada@example.org")
+    revoked = await issue(scene.ledger, scene.issuer, scene.achievement_id, email="bob@example.org")
+    await change_status(scene.ledger, scene.issuer, revoked.credential_id, cev.CredentialRevoked)
+    tampered = {**ada.document, "name": "Doctorate in Everything"}
+    subject = {**ada.document["credentialSubject"],
+               "achievement": {"id": "https://elsewhere.example/achievements/none", "name": "\r=1+2"}}
+    foreign = {**ada.document, "id": "urn:uuid:8f2c2a1e-0000-4000-8000-000000000000", "credentialSubject": subject}
+    source, out = tmp_path / "pool.csv", tmp_path / "results.csv"
+    with open(source, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["credential", "email"])
+        writer.writerows([[json.dumps(ada.document), "ada@example.org"], [json.dumps(tampered), "ada@example.org"],
+                          [revoked.credential_id, "bob@example.org"], ['=HYPERLINK("http://evil.example")', ""],
+                          ["12345", "=1+1"], [json.dumps(foreign), ""]])
+    async with serving_ready(verification_app, settings) as client:
+        code, stdout, _ = await credledger("verify", "--csv", str(source), "--url", str(client.make_url("")),
+                                           "--api-key", scene.employer_key, "--out", str(out))
+    assert code == 0 and "6 checked: 1 valid, 3 invalid, 2 unknown" in stdout
+    with open(out, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["verdict"] for r in rows] == ["valid", "invalid", "invalid", "unknown", "unknown", "invalid"]
+    assert rows[1]["failed_checks"].startswith("integrity:differs_from_ledger")  # a document, not an id
+    assert "differs from the one the issuer issued" in rows[1]["explanation"]
+    assert rows[2]["revocation_reason"] == "issued_in_error: recorded against the wrong learner"
+    assert [r["email"] for r in rows] == ["ada@example.org", "ada@example.org", "bob@example.org", "", "'=1+1", ""]
+    assert rows[5]["title"] == "'\r=1+2"  # a CR-prefixed cell, defused
+    assert rows[0]["explanation"].startswith("Valid")
+    assert "not a credential id" in rows[3]["problem"] and rows[3]["problem"].startswith("'")
+    assert "not a credential id" in rows[4]["problem"]
