@@ -5,8 +5,10 @@ Ctrl-C still stops everything. Real processes, real Postgres and broker."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -51,6 +53,19 @@ def wait_for_new_pid(up_pid: int, service: str, old: list[int], timeout: float =
     raise AssertionError(f"{service} was not restarted within {timeout:.0f}s")
 
 
+def stop_or_kill(up: subprocess.Popen) -> None:
+    """After a failure: Ctrl-C as a user would, and SIGKILL for whatever is left."""
+    tree = psutil.Process(up.pid).children(recursive=True)
+    up.send_signal(signal.SIGINT)
+    try:
+        up.communicate(timeout=90)
+    except subprocess.TimeoutExpired:
+        up.kill()
+    for process in tree:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+
 @pytest.mark.slow
 def test_a_killed_service_comes_back_and_one_that_cannot_start_is_given_up(settings, tmp_path):
     settings = msgspec.structs.replace(settings, **service_ports(), gateway_port=free_port())
@@ -85,7 +100,7 @@ def test_a_killed_service_comes_back_and_one_that_cannot_start_is_given_up(setti
             assert ready(settings.url_of(service)), f"{service} stopped serving"
         children = [p.pid for p in psutil.Process(up.pid).children(recursive=True)]
     except BaseException:
-        up.kill()
+        stop_or_kill(up)
         raise
     assert "stopped" in stop_up(up)
     assert not [pid for pid in children if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
