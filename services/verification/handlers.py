@@ -9,7 +9,7 @@ from aiohttp import web
 from prometheus_client import Counter
 
 from services.verification import jobs
-from services.verification.batch import BatchOutcome, Entry, item_problem, record_verdicts
+from services.verification.batch import BatchOutcome, Entry, id_problem, item_problem, record_verdicts
 from services.verification.job_formats import csv_header
 from services.verification.page import render_not_found, render_page
 from services.verification.projection import MODEL_KEY, VERIFIER_KEY
@@ -105,7 +105,10 @@ async def _send_in_pieces(request: web.Request, head: bytes, answers: list[bytes
 
 
 def _verify_one(request: web.Request) -> bytes:
-    outcome = request.app[VERIFIER_KEY].run([VerificationItem(id=request.match_info["credential_id"])])
+    credential_id = request.match_info["credential_id"]
+    if credential_id not in request.app[MODEL_KEY].credentials and (malformed := id_problem(credential_id)):
+        raise bad_request(malformed)
+    outcome = request.app[VERIFIER_KEY].run([VerificationItem(id=credential_id)])
     _record(request, outcome)
     return outcome.answers[0]
 
