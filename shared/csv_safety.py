@@ -30,13 +30,17 @@ def restore_cell(value: str) -> str:
     return value[1:] if value.startswith("'") and value[1:].startswith(_ESCAPED_STARTS) else value
 
 
-def csv_row(cells: Iterable[str]) -> str:
-    """One CSV record of defused cells, ending in CRLF (RFC 4180).
+def csv_rows(rows: Iterable[Iterable[str]]) -> str:
+    """CSV records of defused cells, each ending in CRLF (RFC 4180).
 
     With CRLF as the terminator the writer quotes any cell holding a CR or
     LF; with a bare LF, a CR inside a cell would go out unquoted and split
     the record for every reader.
     """
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow([defuse_cell(cell) for cell in cells])
+    csv.writer(buffer, lineterminator="\r\n").writerows([defuse_cell(cell) for cell in row] for row in rows)
     return buffer.getvalue()
+
+
+def csv_row(cells: Iterable[str]) -> str:
+    return csv_rows([cells])

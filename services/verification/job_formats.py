@@ -24,7 +24,7 @@ from services.verification.batch import Entry, item_problem
 from services.verification.page import HEADLINES, explain
 from services.verification.schemas import Identity, ItemResult, VerificationItem
 from shared import untrusted
-from shared.csv_safety import csv_row
+from shared.csv_safety import csv_row, csv_rows
 
 KNOWN_COLUMNS = {"id", "credential_id", "credential", "jwt", "email", "national_id"}
 DEFAULT_COLUMNS = ("credential", "email")
@@ -116,7 +116,7 @@ def csv_header() -> bytes:
 def ndjson_to_csv(ndjson: bytes, inputs: list[Entry]) -> bytes:
     """The answers as CSV rows, each with the identity its input line gave (echoed as sent)."""
     results = [_RESULT.decode(line) for line in ndjson.splitlines() if line]
-    return "".join(csv_row(_result_cells(result, entry)) for result, entry in zip(results, inputs)).encode()
+    return csv_rows(_result_cells(result, entry) for result, entry in zip(results, inputs)).encode()
 
 
 def _result_cells(result: ItemResult, entry: Entry) -> Iterator[str]:
