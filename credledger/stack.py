@@ -5,13 +5,15 @@ each waiting for the previous to be ready) and on the way down (services
 first so they stop taking requests, then the relay, then the broker, then
 Postgres so that every acknowledged write is checkpointed). Children run in
 their own process groups: Ctrl-C reaches only this supervisor, which then
-stops them in that order.
+stops them in that order. While running, a relay, service or gateway that
+exits is restarted with backoff (credledger/supervisor.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import os
 import signal
 import subprocess
@@ -26,6 +28,7 @@ import asyncpg
 from credledger.demo import seed as seed_demo
 from credledger.embedded import EmbeddedKafka, EmbeddedPostgres, choose_port, port_is_free, stop_process
 from credledger.gateway import EmbeddedGateway, nginx_available
+from credledger.supervisor import Supervisor
 from shared.db.migrate import apply_migrations, ensure_database, with_database
 from shared.settings import SERVICE_NAMES, Settings, load_settings
 
@@ -48,11 +51,12 @@ async def migrate(database_url: str) -> int:
 
 def spawn(args: list[str], settings: Settings, log_dir: Path, name: str) -> subprocess.Popen:
     env = {**os.environ, **settings.to_env()}
-    log = open(log_dir / f"{name}.log", "ab")
-    return subprocess.Popen(
-        [sys.executable, "-m", "credledger", *args],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    # The child keeps its own copy of the descriptor; ours closes (restarts must not leak one each).
+    with open(log_dir / f"{name}.log", "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "credledger", *args],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
 
 
 def wait_ready(url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
@@ -127,23 +131,21 @@ def up(home: Path, demo: bool = False) -> int:
         settings = load_settings(**resolve_backends(home, stack))
         applied = asyncio.run(migrate(settings.database_url))
         say(f"migrations applied: {applied}")
-        children = start_children(settings, home / "logs", stack)
-        start_gateway(settings, home, stack, children)
+        supervisor = Supervisor(say, home / "logs")
+        start_children(settings, home / "logs", stack, supervisor)
+        start_gateway(settings, home, stack, supervisor)
         if demo:
             say(f"demo data: {asyncio.run(seed_demo(settings, home))}")
         say(f"ready in {time.monotonic() - started:.1f}s; logs in {home / 'logs'}; Ctrl-C stops everything")
         while not stopping:
-            for name, process in children.items():
-                if process.poll() is not None:
-                    say(f"{name} exited with code {process.returncode}; stopping")
-                    return 1
+            supervisor.tend()
             time.sleep(0.2)
         say("stopping")
     say("stopped")
     return 0
 
 
-def start_gateway(settings: Settings, home: Path, stack: ExitStack, children: dict[str, subprocess.Popen]) -> None:
+def start_gateway(settings: Settings, home: Path, stack: ExitStack, supervisor: Supervisor) -> None:
     """nginx in front of the services when it is installed; without it the
     services still answer on their own ports, so its absence is no error."""
     if not nginx_available():
@@ -154,24 +156,27 @@ def start_gateway(settings: Settings, home: Path, stack: ExitStack, children: di
         return
     gateway = EmbeddedGateway(settings, home / "gateway")
     gateway.start()
+
+    def restart() -> subprocess.Popen:
+        gateway.start()
+        return gateway.process  # type: ignore[return-value]
+
+    child = supervisor.adopt("gateway", gateway.process, restart, lambda _: gateway.stop())  # type: ignore[arg-type]
     # Registered last, stopped first: no new requests reach stopping services.
-    stack.callback(gateway.stop)
-    children["gateway"] = gateway.process
+    stack.callback(child.stop_current)
     say(f"{'gateway':<13} {gateway.url}  (logs: {home / 'gateway' / 'logs'})")
 
 
-def start_children(settings: Settings, log_dir: Path, stack: ExitStack) -> dict[str, subprocess.Popen]:
-    """Start the relay and the four services; ExitStack stops them in reverse."""
-    children: dict[str, subprocess.Popen] = {}
-    relay = spawn(["relay"], settings, log_dir, "relay")
-    stack.callback(stop_process, relay)
-    children["relay"] = relay
-    for service in SERVICE_NAMES:
-        process = spawn(["serve", service], settings, log_dir, service)
-        stack.callback(stop_process, process)
-        children[service] = process
+def start_children(settings: Settings, log_dir: Path, stack: ExitStack,
+                   supervisor: Supervisor | None = None) -> dict[str, subprocess.Popen]:
+    """Start the relay and the four services, supervised; ExitStack stops them in reverse."""
+    supervisor = supervisor or Supervisor(say, log_dir)
+    for name, args in (("relay", ["relay"]), *((service, ["serve", service]) for service in SERVICE_NAMES)):
+        start = functools.partial(spawn, args, settings, log_dir, name)
+        child = supervisor.adopt(name, start(), start, stop_process)
+        stack.callback(child.stop_current)
     for service in SERVICE_NAMES:
         url = settings.url_of(service)
-        wait_ready(url, children[service])
+        wait_ready(url, supervisor.children[service].process)
         say(f"{service:<13} {url}  (openapi: {url}/openapi.json)")
-    return children
+    return {name: child.process for name, child in supervisor.children.items()}

@@ -49,6 +49,9 @@ async def _wait(session: aiohttp.ClientSession, url: str, job: dict, show_progre
             bar.update(progress["done"] - bar.n)
             if progress["status"] == "completed":
                 return progress
+            if progress["status"] == "failed":
+                raise VerifyError(f"the service gave up on the job after {progress['done']} of"
+                                  f" {progress['total']} rows: {progress.get('error') or 'no reason given'}")
             await asyncio.sleep(POLL_SECONDS)
 
 
@@ -77,7 +80,7 @@ def verify_csv(url: str, api_key: str, csv_path: str, out: str) -> int:
         return 2
     try:
         progress = asyncio.run(run_verify(url, api_key, Path(csv_path), Path(out), sys.stderr.isatty()))
-    except (VerifyError, aiohttp.ClientError, OSError) as exc:
+    except (VerifyError, aiohttp.ClientError, OSError, ValueError, KeyError) as exc:
         print(f"verification failed: {exc}", file=sys.stderr)
         return 1
     counts = progress["counts"]

@@ -64,7 +64,16 @@ SELECT stack_id, pathway_id, learner_hash, award_credential_id, component_ids, a
  WHERE stack_id = $1
 
 -- name: stacks_of_learner
-SELECT stack_id, pathway_id, award_credential_id FROM issuance.stacks WHERE learner_hash = $1
+-- Awards the learner holds: a revoked award no longer counts as held.
+SELECT s.stack_id, s.pathway_id, s.award_credential_id
+  FROM issuance.stacks s JOIN issuance.credentials c ON c.credential_id = s.award_credential_id
+ WHERE s.learner_hash = $1 AND c.status <> 'revoked'
+
+-- name: stack_rounds
+-- Every award of one pathway to one learner, with whether it was revoked.
+SELECT s.stack_id, c.status = 'revoked' AS revoked
+  FROM issuance.stacks s JOIN issuance.credentials c ON c.credential_id = s.award_credential_id
+ WHERE s.pathway_id = $1 AND s.learner_hash = $2
 
 -- name: idempotent_response
 SELECT fingerprint, response

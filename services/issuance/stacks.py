@@ -95,7 +95,7 @@ async def award(
     component_rows = list(evaluation.held.values())
     learner = Learner(component_rows[0].identity_type, component_rows[0].identity_salt,
                       component_rows[0].learner_hash)
-    stack_id = stack_id_for(pathway.pathway_id, learner.learner_hash)
+    stack_id = await stack_id_to_claim(conn, pathway.pathway_id, learner.learner_hash)
     credential_id = new_credential_id()
     component_ids = sorted(row.credential_id for row in component_rows)
     if not await store.claim_stack(conn, stack_id, pathway.pathway_id, learner.learner_hash, credential_id,
@@ -136,6 +136,14 @@ async def award(
     return Award(stack_id, credential_id, component_ids, positions)
 
 
+async def stack_id_to_claim(db: store.Executor, pathway_id: str, learner_hash: str) -> str:
+    """The stack a claim now would be: the award the learner holds (so the
+    claim is refused), or the next round once every earlier award was revoked."""
+    rounds = await store.stack_rounds(db, pathway_id, learner_hash)
+    held = [stack_id for stack_id, revoked in rounds if not revoked]
+    return held[0] if held else stack_id_for(pathway_id, learner_hash, len(rounds))
+
+
 async def claim(
     ctx: IssuanceContext, pathway: Pathway, evaluation: Evaluation, metadata: Metadata, moment: dt.datetime,
 ) -> Award:
@@ -157,7 +165,7 @@ async def try_auto_award(
     claim that fails (a concurrent manual claim, a registry check) undoes
     only itself, and the projection moves on.
     """
-    if await store.stack_exists(conn, stack_id_for(pathway.event.pathway_id, learner_hash)):
+    if await store.stack_exists(conn, await stack_id_to_claim(conn, pathway.event.pathway_id, learner_hash)):
         return None
     evaluation = evaluate(pathway, await store.credentials_of_learner(conn, learner_hash), ctx.state, moment)
     if not evaluation.satisfied:

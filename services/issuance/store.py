@@ -117,6 +117,11 @@ async def stack_exists(db: Executor, stack_id: str) -> bool:
     return await db.fetchrow(QUERIES["stack"], stack_id) is not None
 
 
+async def stack_rounds(db: Executor, pathway_id: str, learner_hash: str) -> list[tuple[str, bool]]:
+    """(stack id, award revoked?) for each award of this pathway to this learner."""
+    return [(r["stack_id"], r["revoked"]) for r in await db.fetch(QUERIES["stack_rounds"], pathway_id, learner_hash)]
+
+
 async def stacks_of_learner(db: Executor, learner_hash: str) -> dict[str, str]:
     """pathway id -> award credential id."""
     return {r["pathway_id"]: r["award_credential_id"]

@@ -92,7 +92,7 @@ async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
     owner = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     worker = JobWorker(app[POOL_KEY], app[VERIFIER_KEY], owner, app[handlers.ITEMS_COUNTER_KEY])
     app[handlers.JOB_WORKER_KEY] = worker
-    loop = BackgroundLoop("job-worker", worker.run)
+    loop = BackgroundLoop("job_worker", worker.run)
     app[LOOPS_KEY].append(loop)
     async with running(loop):
         yield

@@ -9,7 +9,9 @@ together after the JSON work is done.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -30,12 +32,36 @@ from shared.http.problem import PROBLEM_TYPE_BASE
 _ENCODER = msgspec.json.Encoder()
 _encode = _ENCODER.encode
 Entry = VerificationItem | ItemProblem
+_URN_UUID = "urn:uuid:"
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s]+")
 
 
 def item_problem(detail: str, status: int = 422) -> ItemProblem:
     slug = "validation-failed" if status == 422 else "bad-request"
     title = "The item failed validation" if status == 422 else "The item is malformed"
     return ItemProblem(PROBLEM_TYPE_BASE + slug, title, status, detail)
+
+
+def id_problem(credential_id: str) -> str | None:
+    """Why `credential_id` cannot name any credential, or None.
+
+    This ledger's ids are `urn:uuid:` UUIDs; other URIs may name credentials
+    issued elsewhere (then `not_found` is the answer). Anything else is a
+    typo or a wrong column, which the employer needs to hear as such.
+    """
+    if credential_id.lower().startswith(_URN_UUID):
+        try:
+            uuid.UUID(credential_id[len(_URN_UUID):])
+        except ValueError:
+            return f"'id' is not a credential id: {_shown(credential_id)} is not urn:uuid: followed by a UUID"
+        return None
+    if _URI.fullmatch(credential_id) is None:
+        return f"'id' is not a credential id: {_shown(credential_id)} is not a URI such as urn:uuid:..."
+    return None
+
+
+def _shown(value: str) -> str:
+    return repr(value if len(value) <= 80 else value[:80] + "...")
 
 
 def record_verdicts(counter: Counter, counts: dict[str, int]) -> None:
@@ -134,6 +160,8 @@ class BatchVerifier:
     def _by_id(self, entry: VerificationItem, index: int, now: int, fresh: bool) -> ItemResult:
         credential_id = entry.id
         record = self.model.credentials.get(credential_id)  # type: ignore[arg-type]
+        if record is None and (malformed := id_problem(credential_id)) is not None:  # type: ignore[arg-type]
+            return ItemResult(index=index, verdict="unknown", problem=item_problem(malformed))
         if record is None:
             exists = (Check("exists", "fail", "not_found", "no credential with this id was issued through this ledger")
                       if fresh else Check("exists", UNKNOWN, "status_source_unavailable"))

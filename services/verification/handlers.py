@@ -9,8 +9,8 @@ from aiohttp import web
 from prometheus_client import Counter
 
 from services.verification import jobs
-from services.verification.batch import BatchOutcome, Entry, item_problem, record_verdicts
-from services.verification.job_formats import csv_header, ndjson_to_csv
+from services.verification.batch import BatchOutcome, Entry, id_problem, item_problem, record_verdicts
+from services.verification.job_formats import csv_header
 from services.verification.page import render_not_found, render_page
 from services.verification.projection import MODEL_KEY, VERIFIER_KEY
 from services.verification.schemas import MAX_ITEMS, JobCreated, JobProgress, VerificationItem
@@ -105,7 +105,10 @@ async def _send_in_pieces(request: web.Request, head: bytes, answers: list[bytes
 
 
 def _verify_one(request: web.Request) -> bytes:
-    outcome = request.app[VERIFIER_KEY].run([VerificationItem(id=request.match_info["credential_id"])])
+    credential_id = request.match_info["credential_id"]
+    if credential_id not in request.app[MODEL_KEY].credentials and (malformed := id_problem(credential_id)):
+        raise bad_request(malformed)
+    outcome = request.app[VERIFIER_KEY].run([VerificationItem(id=credential_id)])
     _record(request, outcome)
     return outcome.answers[0]
 
@@ -159,7 +162,8 @@ async def job_progress(request: web.Request) -> web.Response:
         eta = (job["total"] - job["done"]) / rate if rate else None
     return json_response(JobProgress(
         str(job["job_id"]), job["status"], job["total"], job["done"], format_time(job["created_at"]),
-        format_time(job["updated_at"]), rate, eta, msgspec.json.decode(job["counts"]), _links(job["job_id"])))
+        format_time(job["updated_at"]), rate, eta, msgspec.json.decode(job["counts"]), _links(job["job_id"]),
+        job["last_error"] if job["status"] == "failed" else None))
 
 
 def _results_format(request: web.Request) -> str:
@@ -181,7 +185,9 @@ async def job_results(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     if fmt == "csv":
         await response.write(csv_header())
-    async for chunk in jobs.result_chunks(request.app[POOL_KEY], job["job_id"]):
-        await response.write(ndjson_to_csv(chunk) if fmt == "csv" else chunk)
+    chunks = (jobs.result_chunks_as_csv(request.app[POOL_KEY], job) if fmt == "csv"
+              else jobs.result_chunks(request.app[POOL_KEY], job["job_id"]))
+    async for chunk in chunks:
+        await response.write(chunk)
     await response.write_eof()
     return response

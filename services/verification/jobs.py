@@ -21,7 +21,7 @@ import msgspec
 from prometheus_client import Counter
 
 from services.verification.batch import BatchVerifier, record_verdicts
-from services.verification.job_formats import DEFAULT_COLUMNS, header_columns, parse_lines
+from services.verification.job_formats import DEFAULT_COLUMNS, header_columns, ndjson_to_csv, parse_lines
 from shared.db.sql import load_queries
 from shared.http.problem import Problem
 from shared.lifecycle import wait_any
@@ -36,6 +36,10 @@ MAX_LINE_BYTES = 1024 * 1024
 # every 1,000 items within them).
 SLICE = 2000
 LEASE_SECONDS = 30
+# Attempts before a job that keeps failing (or killing its worker) is given
+# up: enough to ride out a restart, few enough that the queue moves on.
+MAX_ATTEMPTS = 3
+_DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 class Upload:
@@ -123,12 +127,23 @@ async def result_chunks(pool: asyncpg.Pool, job_id: uuid.UUID) -> AsyncIterator[
         chunk_no += 1
 
 
+async def result_chunks_as_csv(pool: asyncpg.Pool, job: asyncpg.Record) -> AsyncIterator[bytes]:
+    """The answers as CSV rows, chunk by chunk, each beside what its input line sent."""
+    chunk_no = 0
+    while (row := await pool.fetchrow(QUERIES["result_chunk_with_input"], job["job_id"], chunk_no)) is not None:
+        inputs = parse_lines(zlib.decompress(row["input"]).split(b"\n"), job["input_format"], list(job["csv_columns"]))
+        yield ndjson_to_csv(zlib.decompress(row["data"]), inputs)
+        chunk_no += 1
+
+
 class JobWorker:
-    def __init__(self, pool: asyncpg.Pool, verifier: BatchVerifier, owner: str, items_counter: Counter) -> None:
+    def __init__(self, pool: asyncpg.Pool, verifier: BatchVerifier, owner: str, items_counter: Counter,
+                 max_attempts: int = MAX_ATTEMPTS) -> None:
         self._pool = pool
         self._verifier = verifier
         self._owner = owner
         self._items_counter = items_counter
+        self._max_attempts = max_attempts
         self.wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event, poll_interval: float = 1.0) -> None:
@@ -138,15 +153,40 @@ class JobWorker:
             await wait_any(poll_interval, stop, caught_up)
         while not stop.is_set():
             try:
-                job = await self._pool.fetchrow(QUERIES["claim_job"], self._owner, LEASE_SECONDS)
+                await self._fail_exhausted()
+                job = await self._pool.fetchrow(QUERIES["claim_job"], self._owner, LEASE_SECONDS,
+                                                self._max_attempts)
                 if job is not None:
-                    await self._process(job, stop)
+                    await self._attempt(job, stop)
                     continue
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except _DATABASE_ERRORS as exc:
                 log.warning("job worker lost the database", extra={"error": repr(exc)})
             self.wake.clear()
             await wait_any(poll_interval, stop, self.wake)
         await self._release()
+
+    async def _fail_exhausted(self) -> None:
+        # Jobs whose workers died under them (killed, out of memory) never
+        # reach `_attempt`'s handler; their claims counted all the same.
+        for job in await self._pool.fetch(QUERIES["fail_exhausted_jobs"], self._max_attempts):
+            log.error("job failed: its attempts are used up", extra={
+                "job_id": str(job["job_id"]), "attempts": job["attempts"], "reason": job["last_error"]})
+
+    async def _attempt(self, job: asyncpg.Record, stop: asyncio.Event) -> None:
+        """Process the job; a failure that is not the database's ends this attempt, never the worker."""
+        try:
+            await self._process(job, stop)
+        except _DATABASE_ERRORS:
+            raise  # not the job's fault: its lease expires and it is taken up again
+        except Exception as exc:  # noqa: BLE001 - whatever one job does must not stop the queue
+            reason = f"{type(exc).__name__}: {exc}"[:500]
+            log.exception("job attempt failed", extra={
+                "job_id": str(job["job_id"]), "attempt": job["attempts"], "max_attempts": self._max_attempts})
+            status = await self._pool.fetchval(QUERIES["attempt_failed"], job["job_id"], self._owner, reason,
+                                               self._max_attempts)
+            if status == "failed":
+                log.error("job failed", extra={"job_id": str(job["job_id"]), "attempts": job["attempts"],
+                                               "reason": reason})
 
     async def _process(self, job: asyncpg.Record, stop: asyncio.Event) -> None:
         job_id, counts = job["job_id"], msgspec.json.decode(job["counts"])
@@ -203,5 +243,5 @@ class JobWorker:
     async def _release(self) -> None:
         try:
             await self._pool.execute(QUERIES["release_jobs"], self._owner)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except _DATABASE_ERRORS as exc:
             log.warning("could not release job leases; they expire", extra={"error": repr(exc)})

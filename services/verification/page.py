@@ -21,7 +21,7 @@ h1{font-size:1.4rem;margin:.25rem 0 .5rem}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.35rem 1rem}dt{color:#5b6475}dd{margin:0}
 ul{padding-left:1.2rem}small{color:#5b6475}
 """
-_HEADLINES = {
+HEADLINES = {
     "valid": "Valid: issued by an accredited issuer and currently in good standing",
     "invalid": "Not valid",
     "unknown": "Could not be confirmed right now",
@@ -57,13 +57,14 @@ def render_page(model: ReadModel, credential_id: str, record: CredentialRecord, 
         ("Status", _status_text(result)),
     ]
     body = (
-        f"<div class=\"card\"><span class=\"verdict {escape(verdict)}\">{escape(_HEADLINES[verdict])}</span>"
+        f"<div class=\"card\"><span class=\"verdict {escape(verdict)}\">{escape(HEADLINES[verdict])}</span>"
         f"<h1>{escape(summary.get('title', ''))}</h1>"
         + (f"<p>{escape(spec.description)}</p>" if spec else "")
         + "<dl>" + "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in facts if v) + "</dl>"
         + "<h2>Learning outcomes</h2>" + _list(spec.learning_outcomes if spec else [])
         + "<h2>Skills</h2>" + _list([s.name for s in spec.skills] if spec else [])
-        + ("<h2>Why</h2>" + _list([_explain(c) for c in failing]) if failing else "")
+        + ("<h2>Why</h2>" + _list([explain(c["check"], c["reason"], c.get("detail", "")) for c in failing])
+           if failing else "")
         + f"<p><small>Credential {escape(credential_id)}</small></p></div>"
     )
     return _page(summary.get("title", "Credential"), body)
@@ -77,9 +78,10 @@ def _status_text(result: dict[str, Any]) -> str:
     return f"{text} ({status['detail']})" if status.get("detail") else text
 
 
-def _explain(check: dict[str, Any]) -> str:
-    text = f"{check['check'].replace('_', ' ')}: {check['reason'].replace('_', ' ')}"
-    return f"{text} ({check['detail']})" if check.get("detail") else text
+def explain(check: str, reason: str, detail: str) -> str:
+    """One check that did not pass, in words (the page's "Why" and the results CSV)."""
+    text = f"{check.replace('_', ' ')}: {reason.replace('_', ' ')}"
+    return f"{text} ({detail})" if detail else text
 
 
 def render_not_found(credential_id: str) -> str:

@@ -11,23 +11,44 @@ INSERT INTO verification.job_inputs (job_id, chunk_no, lines, data) VALUES ($1, 
 UPDATE verification.jobs SET total = $2, chunks = $3, csv_columns = $4, updated_at = now() WHERE job_id = $1
 
 -- name: job_of_owner
-SELECT job_id, status, total, done, counts, created_at, started_at, updated_at
+SELECT job_id, status, total, done, counts, created_at, started_at, updated_at, attempts, last_error,
+       input_format, csv_columns
   FROM verification.jobs
  WHERE job_id = $1 AND owner_client_id = $2
 
+-- name: fail_exhausted_jobs
+-- Jobs whose attempts are used up and that no live worker holds: failed with
+-- the last reason known (a worker killed mid-job leaves none but its count).
+UPDATE verification.jobs
+   SET status = 'failed', lease_owner = NULL, lease_until = NULL, updated_at = now(),
+       last_error = coalesce(last_error, 'the worker stopped while working on it')
+ WHERE status IN ('queued', 'running') AND attempts >= $1 AND (lease_until IS NULL OR lease_until < now())
+RETURNING job_id, attempts, last_error
+
 -- name: claim_job
 -- The oldest unfinished job whose lease is free or expired. SKIP LOCKED lets
--- replicas claim different jobs at the same time without waiting.
+-- replicas claim different jobs at the same time without waiting. Each claim
+-- is an attempt; a clean release gives it back.
 UPDATE verification.jobs
    SET lease_owner = $1, lease_until = now() + make_interval(secs => $2), status = 'running',
-       started_at = coalesce(started_at, now()), updated_at = now()
+       attempts = attempts + 1, started_at = coalesce(started_at, now()), updated_at = now()
  WHERE job_id = (
         SELECT job_id FROM verification.jobs
-         WHERE status <> 'completed' AND (lease_until IS NULL OR lease_until < now())
+         WHERE status IN ('queued', 'running') AND (lease_until IS NULL OR lease_until < now())
+           AND attempts < $3
          ORDER BY created_at
          LIMIT 1
            FOR UPDATE SKIP LOCKED)
-RETURNING job_id, input_format, csv_columns, chunks, next_chunk, done, counts
+RETURNING job_id, input_format, csv_columns, chunks, next_chunk, done, counts, attempts
+
+-- name: attempt_failed
+-- The worker caught the failure: the lease is handed back at once (the next
+-- attempt need not wait for it to expire), or the job fails for good.
+UPDATE verification.jobs
+   SET last_error = $3, lease_owner = NULL, lease_until = NULL, updated_at = now(),
+       status = CASE WHEN attempts >= $4 THEN 'failed' ELSE status END
+ WHERE job_id = $1 AND lease_owner = $2
+RETURNING status
 
 -- name: input_chunk
 SELECT lines, data FROM verification.job_inputs WHERE job_id = $1 AND chunk_no = $2
@@ -52,8 +73,13 @@ UPDATE verification.jobs
 -- name: release_jobs
 -- On a clean shutdown: hand unfinished jobs back at once instead of letting
 -- their leases run out.
-UPDATE verification.jobs SET lease_until = NULL, lease_owner = NULL
- WHERE lease_owner = $1 AND status <> 'completed'
+UPDATE verification.jobs SET lease_until = NULL, lease_owner = NULL, attempts = greatest(attempts - 1, 0)
+ WHERE lease_owner = $1 AND status = 'running'
 
 -- name: result_chunk
 SELECT data FROM verification.job_results WHERE job_id = $1 AND chunk_no = $2
+
+-- name: result_chunk_with_input
+SELECT r.data, i.data AS input
+  FROM verification.job_results r JOIN verification.job_inputs i USING (job_id, chunk_no)
+ WHERE r.job_id = $1 AND r.chunk_no = $2

@@ -86,7 +86,9 @@ class VerificationResponse(msgspec.Struct):
     results: list[ItemResult]
 
 
-JobStatus = Literal["queued", "running", "completed"]
+# `failed`: the job kept failing (see `error`) and was given up so that the
+# jobs behind it run; the lines answered before it failed stay available.
+JobStatus = Literal["queued", "running", "completed", "failed"]
 
 
 class JobCreated(msgspec.Struct):
@@ -107,3 +109,4 @@ class JobProgress(msgspec.Struct):
     eta_seconds: float | None
     counts: dict[str, int]
     links: dict[str, str]
+    error: str | None = None

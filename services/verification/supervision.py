@@ -1,10 +1,13 @@
-"""Running the service's in-memory projections with their own options
-(ledger wrapper, polling intervals) and an explicit start and stop, so the
-read model can be snapshotted after the runner has stopped.
+"""Keeping the service's background loops running.
 
-The runner itself survives database and broker outages
-(shared/ledger/projection.py); the projection keeps its state and continues
-from its own position.
+`SupervisedRunner` runs the in-memory projections with their own options
+(ledger wrapper, polling intervals) and an explicit start and stop, so the
+read model can be snapshotted after the runner has stopped. The runner
+itself survives database and broker outages (shared/ledger/projection.py);
+the projection keeps its state and continues from its own position.
+
+The runner's loop is a `shared.background.BackgroundLoop`: an exception out
+of it is logged at once and the loop restarted after a growing pause.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from shared.background import BackgroundLoop
-
 from shared.events import CATALOG
 from shared.ledger.projection import Projection, ProjectionRunner
 from shared.ledger.store import Ledger
@@ -37,4 +39,3 @@ class SupervisedRunner:
 
     async def stop(self) -> None:
         await self._loop.stop()
-

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared.crypto.eddsa_jcs import ed25519_verify
 from shared.crypto.multibase import b64url_decode, b64url_encode
+from shared.untrusted import decode_json
 
 JWS_ALG: Final = "EdDSA"
 JWS_TYP: Final = "vc+jwt"
@@ -67,9 +68,11 @@ def verify_vc_jws(token: str, public_key_bytes: bytes) -> bool:
 
 
 def _decode_json_object(segment: str, what: str) -> dict[str, Any]:
+    # Untrusted: a payload nested thousands deep, or not UTF-8, must come out
+    # as the ValueError callers handle, not a RecursionError.
     try:
-        value = msgspec.json.decode(b64url_decode(segment))
-    except ValueError as exc:  # msgspec.DecodeError is a ValueError
+        value = decode_json(b64url_decode(segment), Any, field=f"JWS {what}")
+    except ValueError as exc:  # UntrustedInput and binascii.Error are ValueErrors
         raise ValueError(f"JWS {what} is not base64url JSON: {exc}") from exc
     if not isinstance(value, dict):
         raise ValueError(f"JWS {what} must be a JSON object")

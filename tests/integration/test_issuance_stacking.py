@@ -13,7 +13,7 @@ from services.issuance.app import create_app
 from shared.crypto.eddsa_jcs import raw_public_key
 from shared.events import CATALOG
 from shared.events import registry as ev
-from shared.events.credentials import CredentialIssued, CredentialRevoked, StackClaimed, credential_stream
+from shared.events.credentials import Cause, CredentialIssued, CredentialRevoked, StackClaimed, credential_stream
 from shared.ledger.events import Metadata
 from shared.ledger.store import Ledger, NewEvent
 from tests.support import independent_eddsa
@@ -175,3 +175,38 @@ async def test_an_automatic_pathway_awards_within_a_second_of_the_last_component
         assert progress["pathways"][0]["awarded_credential_id"] == stack["award_credential_id"]
         assert await db.fetchval("SELECT count(*) FROM issuance.stacks") == 1
         assert await db.fetchval("SELECT count(*) FROM ledger.events WHERE event_type = 'issuance.StackClaimed'") == 1
+
+
+async def test_a_learner_whose_award_was_revoked_in_a_cascade_can_earn_it_again(settings, db):
+    world, issuer, module_a, module_b, _ = await programme(db, settings)
+    async with serving(create_app, settings) as client, running_relay(settings):
+        await registry_caught_up(client, db)
+        a, b = await issue(client, issuer, module_a, "A-1"), await issue(client, issuer, module_b, "B-1")
+        claim = {"pathway_id": "data-science", "component_ids": [a["credential_id"], b["credential_id"]]}
+        first = await (await client.post("/v1/stacks", headers=bearer(issuer.api_key), json=claim)).json()
+        award_id = first["award_credential_id"]
+        # Component A is revoked, and the cascade revokes the award built on it.
+        await Ledger(db, CATALOG).append([
+            NewEvent(credential_stream(a["credential_id"]), CredentialRevoked(
+                credential_id=a["credential_id"], reason_code="fraud", reason="plagiarism"))], REVOKER)
+        await Ledger(db, CATALOG).append([
+            NewEvent(credential_stream(award_id), CredentialRevoked(
+                credential_id=award_id, reason_code="fraud", reason="a component was revoked",
+                cause=Cause(kind="component_revoked", ref=a["credential_id"])))],
+            Metadata(actor="revocation.cascade", tenant="uni-1"))
+        await lifecycle_caught_up(db)
+        progress = await (await client.get(f"/v1/learners/{a['learner_hash']}/pathways",
+                                           headers=bearer(issuer.api_key))).json()
+        assert progress["pathways"][0]["awarded_credential_id"] is None
+
+        replacement = await issue(client, issuer, module_a, "A-2")
+        again = {**claim, "component_ids": [replacement["credential_id"], b["credential_id"]]}
+        response = await client.post("/v1/stacks", headers=bearer(issuer.api_key), json=again)
+        assert response.status == 201, await response.text()
+        second = await response.json()
+        assert second["stack_id"] != first["stack_id"] and second["award_credential_id"] != award_id
+
+        head = await ledger_head(db)
+        refused = await client.post("/v1/stacks", headers=bearer(issuer.api_key), json=again)
+        assert refused.status == 409 and second["stack_id"] in (await refused.json())["detail"]
+        assert await ledger_head(db) == head

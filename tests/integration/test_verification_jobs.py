@@ -158,8 +158,9 @@ async def test_cli_verifies_a_csv_file(settings, scene, tmp_path, capsys):
                                                   "--api-key", scene.employer_key, "--out", str(out)])
         assert code == 0
         rows = list(csv.DictReader(out.open()))
-        assert [(r["id"], r["verdict"]) for r in rows] == [(ada.credential_id, "valid"), ("urn:uuid:0000", "invalid")]
-        assert "2 checked: 1 valid, 1 invalid, 0 unknown" in capsys.readouterr().out
+        assert [(r["id"], r["verdict"]) for r in rows] == [(ada.credential_id, "valid"), ("", "unknown")]
+        assert "not a credential id" in rows[1]["problem"]
+        assert "2 checked: 1 valid, 0 invalid, 1 unknown" in capsys.readouterr().out
         bad_key = await asyncio.to_thread(cli_main, ["verify", "--csv", str(source), "--url", url,
                                                      "--api-key", "wrong", "--out", str(out)])
         assert bad_key == 1

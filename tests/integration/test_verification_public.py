@@ -31,8 +31,12 @@ async def test_public_verdict_needs_no_key(settings, scene):
         body = await (await client.get(f"/v1/credentials/{issued.credential_id}/verification")).json()
         assert body["verdict"] == "valid" and body["id"] == issued.credential_id
         assert body["summary"]["title"] == "Statistics <for> \"Everyone\" & more"
-        unknown = await (await client.get("/v1/credentials/urn:uuid:nope/verification")).json()
+        unknown = await (await client.get(
+            "/v1/credentials/urn:uuid:8f2c2a1e-0000-4000-8000-000000000000/verification")).json()
         assert unknown["verdict"] == "invalid"
+        malformed = await client.get("/v1/credentials/urn:uuid:nope/verification")
+        assert malformed.status == 400 and malformed.content_type == "application/problem+json"
+        assert "not a credential id" in (await malformed.json())["detail"]
 
 
 async def test_badge_page_is_escaped_mobile_friendly_and_shows_status(settings, scene):

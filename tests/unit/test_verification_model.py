@@ -147,4 +147,5 @@ def test_csv_and_ndjson_problems_and_headers():
     assert parse_ndjson(b'{"id": 1}').status == 422
     answer = b'{"index":0,"id":"=HYPERLINK(1)","verdict":"invalid","checks":[{"check":"exists","status":"fail","reason":"not_found"}]}\n'
     assert csv_header().startswith(b"index,id,verdict")
-    assert ndjson_to_csv(answer) == b"0,'=HYPERLINK(1),invalid,exists:not_found,,,,,\n"
+    assert ndjson_to_csv(answer, [VerificationItem(id="=HYPERLINK(1)", identity=Identity("emailAddress", "@x"))]) == (
+        b"0,'=HYPERLINK(1),invalid,exists:not_found,,,,,,exists: not found,,'@x,\r\n")
