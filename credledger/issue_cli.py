@@ -49,22 +49,44 @@ def issue_csv(url: str, api_key: str, csv_path: Path, achievement_id: str, out_p
     rows = read_rows(csv_path)
     done = previous_results(out_path)
     pending = [row for row in rows if row["reference"] not in done]
-    rejected = 0
-    with open(out_path, "w", newline="", encoding="utf-8") as out, \
-            tqdm(total=len(rows), initial=len(rows) - len(pending), unit="cred", desc="issuing",
-                 disable=not show_progress, file=sys.stderr) as bar:
-        writer = csv.DictWriter(out, RESULT_FIELDS)
-        writer.writeheader()
-        writer.writerows(done.values())
+    with ResultsFile(out_path, len(rows), done, show_progress, "issuing") as results:
         for chunk in chunks(pending, batch_size):
-            results = send_batch(url, api_key, [to_item(row, achievement_id) for row in chunk])
-            writer.writerows(results)
-            out.flush()
-            rejected += sum(1 for r in results if r["outcome"] == "rejected")
-            bar.update(len(chunk))
-    print(f"{len(rows) - rejected} of {len(rows)} rows issued ({len(done)} skipped as done before);"
-          f" results in {out_path}")
-    return 1 if rejected else 0
+            results.add(send_batch(url, api_key, [to_item(row, achievement_id) for row in chunk]))
+    return results.summary()
+
+
+class ResultsFile:
+    """The results file and the progress bar: rows done before first, then
+    each result as it comes, flushed, so a crash loses no written result."""
+
+    def __init__(self, path: Path, total: int, done: dict[str, dict[str, str]], show_progress: bool,
+                 desc: str) -> None:
+        self.path, self.total, self.skipped, self.rejected = path, total, len(done), 0
+        self._out = open(path, "w", newline="", encoding="utf-8")
+        self._bar = tqdm(total=total, initial=len(done), unit="cred", desc=desc, disable=not show_progress,
+                         file=sys.stderr)
+        self._writer = csv.DictWriter(self._out, RESULT_FIELDS)
+        self._writer.writeheader()
+        self._writer.writerows(done.values())
+
+    def __enter__(self) -> ResultsFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.close()
+        self._out.close()
+
+    def add(self, results: list[dict[str, str]]) -> None:
+        self._writer.writerows(results)
+        self._out.flush()
+        self.rejected += sum(1 for r in results if r["outcome"] == "rejected")
+        self._bar.update(len(results))
+
+    def summary(self) -> int:
+        """Say what happened; 0 when every row is issued, 1 if some were rejected."""
+        print(f"{self.total - self.rejected} of {self.total} rows issued ({self.skipped} skipped as done"
+              f" before); results in {self.path}")
+        return 1 if self.rejected else 0
 
 
 def read_rows(csv_path: Path) -> list[dict[str, str]]:
@@ -106,21 +128,27 @@ def to_item(row: dict[str, str], achievement_id: str) -> dict[str, object]:
 
 
 def send_batch(url: str, api_key: str, items: list[dict[str, object]]) -> list[dict[str, str]]:
-    response = post_json(f"{url.rstrip('/')}/v1/credentials/batch", api_key, {"items": items})
-    return [{
+    response = call_json(f"{url.rstrip('/')}/v1/credentials/batch", api_key, {"items": items})
+    return [result_row(outcome) for outcome in response["items"]]
+
+
+def result_row(outcome: dict) -> dict[str, str]:
+    """A results-file row from an item outcome (HTTP) or a command outcome (Kafka)."""
+    return {
         "reference": outcome["reference"], "outcome": outcome["outcome"],
         "credential_id": outcome.get("credential_id", ""), "position": str(outcome.get("position", "")),
         "learner_hash": outcome.get("learner_hash", ""), "holder_token": outcome.get("holder_token", ""),
         "error": (outcome.get("problem") or {}).get("detail", ""),
-    } for outcome in response["items"]]
+    }
 
 
-def post_json(url: str, api_key: str, body: object) -> dict:
-    """POST with retries on connection trouble and 5xx (safe: references make
-    a re-sent batch issue nothing twice); a 4xx ends the run with its detail."""
-    data = json.dumps(body).encode()
+def call_json(url: str, api_key: str, body: object | None = None) -> dict:
+    """POST `body` (GET without one) with retries on connection trouble and
+    5xx (safe: references make a re-sent batch issue nothing twice); a 4xx
+    ends the run with its detail."""
+    data = None if body is None else json.dumps(body).encode()
     for attempt in range(RETRIES):
-        request = urllib.request.Request(url, data=data, method="POST", headers={
+        request = urllib.request.Request(url, data=data, method="GET" if body is None else "POST", headers={
             "Content-Type": "application/json", "Authorization": f"Bearer {api_key}"})
         try:
             with urllib.request.urlopen(request, timeout=300) as response:
@@ -128,7 +156,7 @@ def post_json(url: str, api_key: str, body: object) -> dict:
         except urllib.error.HTTPError as error:
             if error.code < 500:
                 problem = json.loads(error.read() or b"{}")
-                raise IssueError(f"the service refused the batch ({error.code}): "
+                raise IssueError(f"the service refused the request ({error.code}): "
                                  f"{problem.get('detail') or problem.get('title') or error.reason}") from None
             reason = f"HTTP {error.code}"
         except (urllib.error.URLError, TimeoutError, ConnectionError) as error:

@@ -20,6 +20,22 @@ from services.revocation.schemas import StatusChangeRequest
 
 SCHEMA_VERSION = 1
 
+
+class IntakeTopics(msgspec.Struct, frozen=True):
+    """One commands topic shared by all issuers, keyed by issuer id (docs/intake.md)."""
+
+    commands: str
+    outcomes: str  # keyed by command id
+    dead_letters: str
+
+    @classmethod
+    def named(cls, prefix: str) -> IntakeTopics:
+        return cls(f"{prefix}.commands", f"{prefix}.command-outcomes", f"{prefix}.commands-dead-letter")
+
+    @property
+    def all(self) -> tuple[str, str, str]:
+        return self.commands, self.outcomes, self.dead_letters
+
 CommandId = Annotated[str, Meta(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
                                 description="A lowercase UUID the producer chose; the reply is keyed by it")]
 IssuerId = Annotated[str, Meta(min_length=1, max_length=200)]
