@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -34,7 +34,7 @@ from credledger.issue_cli import IssueError, ResultsFile, call_json, chunks, pre
 from services.intake.commands import IntakeTopics, IssueCredential
 from services.intake.signature import sign_command
 from services.issuance.schemas import CredentialRequest
-from shared.bus import ensure_topics, new_producer
+from shared.bus import ensure_topics, new_producer, partitions_of
 from shared.credential_format import issuer_did, verification_method
 from shared.crypto.eddsa_jcs import signing_key_from_seed
 from shared.settings import Settings, load_settings
@@ -73,8 +73,7 @@ async def _reply_reader(pusher: Pusher) -> AIOKafkaConsumer:
     consumer = AIOKafkaConsumer(bootstrap_servers=pusher.bootstrap, enable_auto_commit=False,
                                 fetch_max_wait_ms=100)
     await consumer.start()
-    partitions = [TopicPartition(pusher.topics.outcomes, p)
-                  for p in sorted(await consumer.partitions_for_topic(pusher.topics.outcomes) or ())]
+    partitions = await partitions_of(consumer, pusher.topics.outcomes)
     consumer.assign(partitions)
     await consumer.seek_to_end(*partitions)
     for partition in partitions:

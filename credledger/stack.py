@@ -161,7 +161,7 @@ def start_gateway(settings: Settings, home: Path, stack: ExitStack, children: di
 
 
 def start_children(settings: Settings, log_dir: Path, stack: ExitStack) -> dict[str, subprocess.Popen]:
-    """Start the relay and the four services; ExitStack stops them in reverse."""
+    """Start the relay, the four services and the Kafka intake; ExitStack stops them in reverse."""
     children: dict[str, subprocess.Popen] = {}
     relay = spawn(["relay"], settings, log_dir, "relay")
     stack.callback(stop_process, relay)
@@ -170,8 +170,14 @@ def start_children(settings: Settings, log_dir: Path, stack: ExitStack) -> dict[
         process = spawn(["serve", service], settings, log_dir, service)
         stack.callback(stop_process, process)
         children[service] = process
+    intake = spawn(["intake"], settings, log_dir, "intake")
+    stack.callback(stop_process, intake)
+    children["intake"] = intake
     for service in SERVICE_NAMES:
         url = settings.url_of(service)
         wait_ready(url, children[service])
         say(f"{service:<13} {url}  (openapi: {url}/openapi.json)")
+    intake_url = f"http://{settings.host}:{settings.intake_port}"
+    wait_ready(intake_url, intake)
+    say(f"{'intake':<13} {intake_url}  (Kafka commands: {settings.topic('commands')})")
     return children

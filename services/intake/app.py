@@ -23,13 +23,15 @@ from services.intake.intake import Intake, IntakeMetrics
 from services.issuance.app import default_signing_processes, issuance_context
 from services.issuance.context import CONTEXT_KEY
 from services.revocation.status_changes import StatusChanger
-from shared.bus import BusConsumer, ConsumerMetrics, ensure_topics, new_producer
+from shared.bus import BusConsumer, ensure_topics, new_producer
 from shared.events import CATALOG
 from shared.ledger.store import Ledger
+from shared.http.common_handlers import WHOAMI
 from shared.lifecycle import sleep_or_stop, wait_any
 from shared.registry_state import RegistryProjection
 from shared.service import (
-    METRICS_REGISTRY_KEY, POOL_KEY, RUNNERS_KEY, SETTINGS_KEY, create_service_app, projection_context,
+    METRICS_REGISTRY_KEY, POOL_KEY, PROJECTION_METRICS_KEY, RUNNERS_KEY, SETTINGS_KEY, create_service_app,
+    projection_context,
 )
 from shared.settings import Settings
 
@@ -48,7 +50,7 @@ async def _consume(app: web.Application, intake: Intake, topics: IntakeTopics, s
     # Commands are judged against the registry: not before it is current.
     while not stop.is_set() and not all(r.caught_up.is_set() for r in app[RUNNERS_KEY]):
         await wait_any(1.0, stop, *(r.caught_up for r in app[RUNNERS_KEY]))
-    metrics = ConsumerMetrics(app[METRICS_REGISTRY_KEY])
+    metrics = app[PROJECTION_METRICS_KEY].consumer  # one kafka_consumer_lag per process, group-labelled
     while not stop.is_set():
         consumer = BusConsumer(settings.kafka_bootstrap_servers, [topics.commands], settings.topic("intake"),
                                intake.handle, metrics, max_records=MAX_RECORDS)
@@ -81,6 +83,7 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings, *, signing_processes: int | None = None) -> web.Application:
     processes = default_signing_processes() if signing_processes is None else signing_processes
-    return create_service_app(settings, "intake", [], contexts=[
+    # /v1/whoami lets `credledger push` learn its issuer id from the API key.
+    return create_service_app(settings, "intake", [WHOAMI], contexts=[
         issuance_context(processes), projection_context(_registry), _intake_ctx,
     ])

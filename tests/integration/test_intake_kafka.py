@@ -1,0 +1,135 @@
+"""The Kafka intake end to end: real intake process, real broker, real Postgres.
+
+Commands are signed by an issuer_held key registered in the registry; every
+command gets its outcome on the reply topic; what cannot be read lands on
+the dead-letter topic; a command for another issuer writes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from services.intake.commands import ClaimStack, IntakeTopics, IssueCredential, Revoke
+from services.issuance.schemas import CredentialRequest, LearnerIdentity, StackRequest
+from services.revocation.schemas import StatusChangeRequest
+from shared.credential_format import verification_method
+from tests.integration.test_issuance_support import add_issuer_held_key, ledger_head, university
+from tests.support import processes
+from tests.support.intake import (
+    intake_settings, publish, read_topic, running_intake, seed_text, signed, start_intake, wait_ready,
+)
+from tests.support.waiting import eventually
+from tests.support.world import World
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def issue(issuer_id: str, reference: str, achievement_id: str) -> IssueCredential:
+    return IssueCredential(command_id=str(uuid.uuid4()), issuer_id=issuer_id, credential=CredentialRequest(
+        reference=reference, achievement_id=achievement_id,
+        learner=LearnerIdentity(email=f"{reference.lower()}@example.org")))
+
+
+async def test_commands_get_outcomes_refusals_write_nothing_and_unreadable_ones_are_dead_letters(
+        settings, db, tmp_path):
+    settings = intake_settings(settings)
+    world, uni1, achievement = await university(db, settings)
+    uni2 = await World(db, settings).issuer("uni-2")
+    other_achievement = await world.achievement(uni2)
+    key = await add_issuer_held_key(world, uni1, "cmd-key")
+    kid = verification_method(uni1.did, "cmd-key")
+    topics = IntakeTopics.named(settings.kafka_topic_prefix)
+
+    with running_intake(settings, tmp_path) as process:
+        await wait_ready(settings, process)
+        first = issue("uni-1", "SIS-1", achievement)
+        await publish(settings, [signed(first, key, kid)])
+        [(reply_key, issued)] = await read_topic(settings, topics.outcomes, until=1)
+        assert reply_key == first.command_id.encode()
+        assert issued["outcome"] == "issued" and issued["reference"] == "SIS-1" and issued["position"] > 0
+
+        head = await ledger_head(db)
+        foreign = issue("uni-1", "SIS-2", other_achievement)
+        impostor = issue("uni-2", "SIS-3", other_achievement)  # names uni-2, signed with uni-1's key
+        forged = issue("uni-1", "SIS-4", achievement)
+        revoke = Revoke(command_id=str(uuid.uuid4()), issuer_id="uni-1", credential_id=issued["credential_id"],
+                        change=StatusChangeRequest(reason_code="issued_in_error", reason="wrong learner"))
+        stack = ClaimStack(command_id=str(uuid.uuid4()), issuer_id="uni-1",
+                           stack=StackRequest(pathway_id="no-such-pathway", component_ids=[issued["credential_id"]]))
+        headless = b"e30." + signed(forged, key, kid)[1].split(b".", 1)[1]  # a JWS header of {}: unreadable
+        await publish(settings, [
+            signed(foreign, key, kid), signed(impostor, key, kid),
+            ("uni-1", signed(forged, key, kid)[1][:-8] + b"AAAAAAAA"),  # signature changed
+            signed(revoke, key, kid), signed(stack, key, kid),
+            ("uni-1", b"\xff not a command"), ("uni-1", headless),
+        ])
+        outcomes = {k.decode(): v for k, v in (await read_topic(settings, topics.outcomes, until=6))}
+        assert outcomes[foreign.command_id]["outcome"] == "rejected"
+        assert outcomes[foreign.command_id]["problem"]["type"].endswith("/achievement-of-another-issuer")
+        assert outcomes[foreign.command_id]["problem"]["status"] == 403
+        assert outcomes[impostor.command_id]["problem"]["type"].endswith("/command-for-another-issuer")
+        assert outcomes[forged.command_id]["problem"]["type"].endswith("/command-signature-invalid")
+        assert outcomes[revoke.command_id]["outcome"] == "applied"
+        assert outcomes[revoke.command_id]["status"] == "revoked"
+        assert outcomes[stack.command_id]["problem"]["status"] == 404
+        # Only the revocation was written; the refused commands wrote nothing.
+        assert await ledger_head(db) == head + 1
+        assert await db.fetchval("SELECT count(*) FROM issuance.credentials") == 1
+
+        dead = await read_topic(settings, topics.dead_letters, until=2)
+        reasons = sorted(letter["reason"] for _, letter in dead)
+        assert any("not valid UTF-8" in r for r in reasons), reasons
+        assert any(r.startswith("JWS header") for r in reasons), reasons
+        assert all(letter["partition"] >= 0 and letter["value_base64"] for _, letter in dead)
+
+
+ROWS = 10_000
+
+
+@pytest.mark.slow
+async def test_ten_thousand_pushed_rows_become_credentials_exactly_once_across_a_kill_9(settings, db, tmp_path):
+    settings = intake_settings(settings)
+    world, uni1, achievement = await university(db, settings)
+    key = await add_issuer_held_key(world, uni1, "cmd-key")
+    source = tmp_path / "term.csv"
+    source.write_text("reference,email\n" + "".join(f"SIS-{i},learner{i}@example.org\n" for i in range(ROWS)))
+    intake = start_intake(settings, tmp_path)
+    push = None
+    try:
+        await wait_ready(settings, intake)
+        push = subprocess.Popen(
+            [sys.executable, "-m", "credledger", "push", "--csv", str(source), "--achievement", achievement,
+             "--key-id", "cmd-key", "--batch-size", "2000", "--api-key", uni1.api_key,
+             "--url", f"http://{settings.host}:{settings.intake_port}"],
+            cwd=ROOT, env={**os.environ, **settings.to_env(), "CREDLEDGER_SIGNING_KEY": seed_text(key)},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+        async def some_issued() -> int | None:
+            issued = await db.fetchval("SELECT count(*) FROM issuance.credentials")
+            return issued if issued >= ROWS // 5 else None
+
+        await eventually(some_issued, timeout=120, interval=0.1)
+        processes.kill_hard(intake)  # midway: some batches run, some not, one perhaps half-recorded
+        intake = start_intake(settings, tmp_path)
+        code = await asyncio.to_thread(push.wait, 240)
+        assert code == 0, push.stdout.read().decode()
+    finally:
+        processes.stop(intake)
+        if push is not None and push.poll() is None:
+            push.kill()
+
+    with open(tmp_path / "term.csv.results.csv", newline="") as handle:
+        results = list(csv.DictReader(handle))
+    assert len(results) == ROWS
+    assert {r["outcome"] for r in results} <= {"issued", "existing"}
+    assert len({r["reference"] for r in results}) == len({r["credential_id"] for r in results}) == ROWS
+    assert await db.fetchval("SELECT count(*) FROM issuance.credentials WHERE issuer_id = 'uni-1'") == ROWS
+    assert await db.fetchval(
+        "SELECT count(*) FROM ledger.events WHERE event_type = 'issuance.CredentialIssued'") == ROWS
