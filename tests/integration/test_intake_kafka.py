@@ -12,6 +12,7 @@ import csv
 import os
 import subprocess
 import sys
+import urllib.request
 import uuid
 
 import pytest
@@ -89,6 +90,18 @@ async def test_commands_get_outcomes_refusals_write_nothing_and_unreadable_ones_
         assert any(r.startswith("JWS header") for r in reasons), reasons
         assert all(letter["partition"] >= 0 and letter["value_base64"] for _, letter in dead)
 
+        metrics = await asyncio.to_thread(_get, f"http://{settings.host}:{settings.intake_port}/metrics")
+        assert "intake_commands_consumed_total 8.0" in metrics
+        assert 'intake_outcomes_total{kind="revoke",outcome="applied"} 1.0' in metrics
+        assert 'intake_outcomes_total{kind="unreadable",outcome="dead_letter"} 2.0' in metrics
+        assert 'intake_issuer_lag_seconds{issuer="uni-1"}' in metrics
+        assert 'issuer="uni-2"' not in metrics  # only issuers whose signature verified get a label
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.read().decode()
+
 
 ROWS = 10_000
 
@@ -100,6 +113,7 @@ async def test_ten_thousand_pushed_rows_become_credentials_exactly_once_across_a
     key = await add_issuer_held_key(world, uni1, "cmd-key")
     source = tmp_path / "term.csv"
     source.write_text("reference,email\n" + "".join(f"SIS-{i},learner{i}@example.org\n" for i in range(ROWS)))
+    push_env = {**os.environ, **settings.to_env(), "CREDLEDGER_SIGNING_KEY": seed_text(key)}
     intake = start_intake(settings, tmp_path)
     push = None
     try:
@@ -108,18 +122,19 @@ async def test_ten_thousand_pushed_rows_become_credentials_exactly_once_across_a
             [sys.executable, "-m", "credledger", "push", "--csv", str(source), "--achievement", achievement,
              "--key-id", "cmd-key", "--batch-size", "2000", "--api-key", uni1.api_key,
              "--url", f"http://{settings.host}:{settings.intake_port}"],
-            cwd=ROOT, env={**os.environ, **settings.to_env(), "CREDLEDGER_SIGNING_KEY": seed_text(key)},
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            cwd=ROOT, env=push_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
         async def some_issued() -> int | None:
             issued = await db.fetchval("SELECT count(*) FROM issuance.credentials")
             return issued if issued >= ROWS // 5 else None
 
-        await eventually(some_issued, timeout=120, interval=0.1)
+        issued_before_kill = await eventually(some_issued, timeout=120, interval=0.1)
         processes.kill_hard(intake)  # midway: some batches run, some not, one perhaps half-recorded
         intake = start_intake(settings, tmp_path)
         code = await asyncio.to_thread(push.wait, 240)
         assert code == 0, push.stdout.read().decode()
+        again = await asyncio.to_thread(subprocess.run, push.args, cwd=ROOT, env=push_env, capture_output=True)
+        assert again.returncode == 0 and f"({ROWS} skipped as done before)" in again.stdout.decode()
     finally:
         processes.stop(intake)
         if push is not None and push.poll() is None:
@@ -133,3 +148,5 @@ async def test_ten_thousand_pushed_rows_become_credentials_exactly_once_across_a
     assert await db.fetchval("SELECT count(*) FROM issuance.credentials WHERE issuer_id = 'uni-1'") == ROWS
     assert await db.fetchval(
         "SELECT count(*) FROM ledger.events WHERE event_type = 'issuance.CredentialIssued'") == ROWS
+    assert await db.fetchval("SELECT count(*) FROM intake.outcomes") == ROWS
+    assert issued_before_kill < ROWS, "the kill came after the last batch; nothing was re-read"
