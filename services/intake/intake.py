@@ -83,9 +83,12 @@ class Intake:
                 continue
             signed.append((record, Signed(opened.command, key.key_id,
                                           f"{record.topic}/{record.partition}/{record.offset}")))
+        refused = len(replies)
         replies += await self._outcomes([s for _, s in signed])
         await self._publish(replies, dead)
         self._report_lag(signed)
+        log.info("commands handled", extra={"records": len(records), "signed": len(signed), "refused": refused,
+                                            "dead_letters": len(dead)})
 
     async def _outcomes(self, batch: list[Signed]) -> list[bytes]:
         """The reply of every command: recorded before, or from running it now."""
