@@ -93,7 +93,11 @@ class Intake:
     async def _outcomes(self, batch: list[Signed]) -> list[bytes]:
         """The reply of every command: recorded before, or from running it now."""
         known = await recorded(self._pool, batch) if batch else {}
-        fresh = list({s.identity: s for s in reversed(batch) if s.identity not in known}.values())[::-1]
+        fresh, seen = [], set(known)
+        for signed in batch:  # a command delivered twice in one batch runs once, in its first place
+            if signed.identity not in seen:
+                seen.add(signed.identity)
+                fresh.append(signed)
         for outcome in await self._runner.run(fresh):
             known[(outcome.issuer_id, outcome.command_id)] = msgspec.json.encode(outcome)
         return [known[s.identity] for s in batch]
