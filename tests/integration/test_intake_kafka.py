@@ -65,13 +65,20 @@ async def test_commands_get_outcomes_refusals_write_nothing_and_unreadable_ones_
         stack = ClaimStack(command_id=str(uuid.uuid4()), issuer_id="uni-1",
                            stack=StackRequest(pathway_id="no-such-pathway", component_ids=[issued["credential_id"]]))
         headless = b"e30." + signed(forged, key, kid)[1].split(b".", 1)[1]  # a JWS header of {}: unreadable
+        twice = issue("uni-1", "SIS-5", achievement)
         await publish(settings, [
+            signed(first, key, kid),  # sent again: answered from its recorded outcome
+            signed(twice, key, kid), signed(twice, key, kid),  # twice in one batch: runs once
             signed(foreign, key, kid), signed(impostor, key, kid),
             ("uni-1", signed(forged, key, kid)[1][:-8] + b"AAAAAAAA"),  # signature changed
             signed(revoke, key, kid), signed(stack, key, kid),
             ("uni-1", b"\xff not a command"), ("uni-1", headless),
         ])
-        outcomes = {k.decode(): v for k, v in (await read_topic(settings, topics.outcomes, until=6))}
+        replies = await read_topic(settings, topics.outcomes, until=9)
+        outcomes = {k.decode(): v for k, v in replies}
+        assert [v for k, v in replies if k == reply_key] == [issued, issued]
+        assert [v["outcome"] for k, v in replies if k.decode() == twice.command_id] == ["issued", "issued"]
+        assert len({v["credential_id"] for k, v in replies if k.decode() == twice.command_id}) == 1
         assert outcomes[foreign.command_id]["outcome"] == "rejected"
         assert outcomes[foreign.command_id]["problem"]["type"].endswith("/achievement-of-another-issuer")
         assert outcomes[foreign.command_id]["problem"]["status"] == 403
@@ -80,9 +87,9 @@ async def test_commands_get_outcomes_refusals_write_nothing_and_unreadable_ones_
         assert outcomes[revoke.command_id]["outcome"] == "applied"
         assert outcomes[revoke.command_id]["status"] == "revoked"
         assert outcomes[stack.command_id]["problem"]["status"] == 404
-        # Only the revocation was written; the refused commands wrote nothing.
-        assert await ledger_head(db) == head + 1
-        assert await db.fetchval("SELECT count(*) FROM issuance.credentials") == 1
+        # One issue and the revocation were written; the refused commands wrote nothing.
+        assert await ledger_head(db) == head + 2
+        assert await db.fetchval("SELECT count(*) FROM issuance.credentials") == 2
 
         dead = await read_topic(settings, topics.dead_letters, until=2)
         reasons = sorted(letter["reason"] for _, letter in dead)
@@ -91,7 +98,7 @@ async def test_commands_get_outcomes_refusals_write_nothing_and_unreadable_ones_
         assert all(letter["partition"] >= 0 and letter["value_base64"] for _, letter in dead)
 
         metrics = await asyncio.to_thread(_get, f"http://{settings.host}:{settings.intake_port}/metrics")
-        assert "intake_commands_consumed_total 8.0" in metrics
+        assert "intake_commands_consumed_total 11.0" in metrics
         assert 'intake_outcomes_total{kind="revoke",outcome="applied"} 1.0' in metrics
         assert 'intake_outcomes_total{kind="unreadable",outcome="dead_letter"} 2.0' in metrics
         assert 'intake_issuer_lag_seconds{issuer="uni-1"}' in metrics
