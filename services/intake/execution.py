@@ -74,7 +74,7 @@ class CommandRunner:
 
     async def _issue(self, run: list[Signed]) -> list[CommandOutcome]:
         items = await issue_hosted(self._ctx, _metadata(run[0]), [s.command.credential for s in run])  # type: ignore[union-attr]
-        outcomes = [_issue_outcome(s.command, item) for s, item in zip(run, items)]
+        outcomes = [_issue_outcome(s.command, item) for s, item in zip(run, items)]  # type: ignore[arg-type]
         async with self._ctx.pool.acquire() as conn:
             await record(conn, outcomes)
         return outcomes
@@ -157,11 +157,23 @@ def _metadata(signed: Signed) -> Metadata:
     return Metadata(actor=_actor(signed), tenant=signed.command.issuer_id, request_id=signed.source)
 
 
-def _issue_outcome(command: Command, item: ItemOutcome) -> CommandOutcome:
+def _issue_outcome(command: IssueCredential, item: ItemOutcome) -> CommandOutcome:
     return CommandOutcome(
         command_id=command.command_id, issuer_id=command.issuer_id, kind=kind_of(command), outcome=item.outcome,
         reference=item.reference, credential_id=item.credential_id, position=item.position,
-        learner_hash=item.learner_hash, problem=item.problem)
+        learner_hash=item.learner_hash, problem=_without_identity(item.problem, command))
+
+
+def _without_identity(problem: dict | None, command: IssueCredential) -> dict | None:
+    """The problem with the learner's email or national id blanked out: HTTP
+    tells only the caller, but every producer can read the reply topic."""
+    if problem is None or "detail" not in problem:
+        return problem
+    detail = problem["detail"]
+    for identity in (command.credential.learner.email, command.credential.learner.national_id):
+        if identity:
+            detail = detail.replace(repr(identity), "(withheld)").replace(identity, "(withheld)")
+    return {**problem, "detail": detail}
 
 
 def _change_outcome(command: StatusCommand, outcome: Outcome) -> CommandOutcome:

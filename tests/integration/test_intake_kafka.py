@@ -66,15 +66,17 @@ async def test_commands_get_outcomes_refusals_write_nothing_and_unreadable_ones_
                            stack=StackRequest(pathway_id="no-such-pathway", component_ids=[issued["credential_id"]]))
         headless = b"e30." + signed(forged, key, kid)[1].split(b".", 1)[1]  # a JWS header of {}: unreadable
         twice = issue("uni-1", "SIS-5", achievement)
+        typo = IssueCredential(command_id=str(uuid.uuid4()), issuer_id="uni-1", credential=CredentialRequest(
+            reference="SIS-6", achievement_id=achievement, learner=LearnerIdentity(email="ada.example.org")))
         await publish(settings, [
             signed(first, key, kid),  # sent again: answered from its recorded outcome
             signed(twice, key, kid), signed(twice, key, kid),  # twice in one batch: runs once
             signed(foreign, key, kid), signed(impostor, key, kid),
             ("uni-1", signed(forged, key, kid)[1][:-8] + b"AAAAAAAA"),  # signature changed
-            signed(revoke, key, kid), signed(stack, key, kid),
+            signed(revoke, key, kid), signed(stack, key, kid), signed(typo, key, kid),
             ("uni-1", b"\xff not a command"), ("uni-1", headless),
         ])
-        replies = await read_topic(settings, topics.outcomes, until=9)
+        replies = await read_topic(settings, topics.outcomes, until=10)
         outcomes = {k.decode(): v for k, v in replies}
         assert [v for k, v in replies if k == reply_key] == [issued, issued]
         assert [v["outcome"] for k, v in replies if k.decode() == twice.command_id] == ["issued", "issued"]
@@ -87,6 +89,8 @@ async def test_commands_get_outcomes_refusals_write_nothing_and_unreadable_ones_
         assert outcomes[revoke.command_id]["outcome"] == "applied"
         assert outcomes[revoke.command_id]["status"] == "revoked"
         assert outcomes[stack.command_id]["problem"]["status"] == 404
+        # The problem HTTP gives, less the learner's identity: other producers read this topic too.
+        assert outcomes[typo.command_id]["problem"]["detail"] == "learner.email (withheld) is not an email address"
         # One issue and the revocation were written; the refused commands wrote nothing.
         assert await ledger_head(db) == head + 2
         assert await db.fetchval("SELECT count(*) FROM issuance.credentials") == 2
@@ -98,7 +102,7 @@ async def test_commands_get_outcomes_refusals_write_nothing_and_unreadable_ones_
         assert all(letter["partition"] >= 0 and letter["value_base64"] for _, letter in dead)
 
         metrics = await asyncio.to_thread(_get, f"http://{settings.host}:{settings.intake_port}/metrics")
-        assert "intake_commands_consumed_total 11.0" in metrics
+        assert "intake_commands_consumed_total 12.0" in metrics
         assert 'intake_outcomes_total{kind="revoke",outcome="applied"} 1.0' in metrics
         assert 'intake_outcomes_total{kind="unreadable",outcome="dead_letter"} 2.0' in metrics
         assert 'intake_issuer_lag_seconds{issuer="uni-1"}' in metrics
