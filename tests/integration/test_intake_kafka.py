@@ -17,7 +17,7 @@ import uuid
 
 import pytest
 
-from services.intake.commands import ClaimStack, IntakeTopics, IssueCredential, Revoke
+from services.intake.commands import ClaimStack, IntakeTopics, IssueCredential, Reinstate, Revoke, Suspend
 from services.issuance.schemas import CredentialRequest, LearnerIdentity, StackRequest
 from services.revocation.schemas import StatusChangeRequest
 from shared.credential_format import verification_method
@@ -107,6 +107,46 @@ async def test_commands_get_outcomes_refusals_write_nothing_and_unreadable_ones_
         assert 'intake_outcomes_total{kind="unreadable",outcome="dead_letter"} 2.0' in metrics
         assert 'intake_issuer_lag_seconds{issuer="uni-1"}' in metrics
         assert 'issuer="uni-2"' not in metrics  # only issuers whose signature verified get a label
+
+
+def status_command(kind, issuer_id: str, credential_id: str, reason: str = "under review"):
+    return kind(command_id=str(uuid.uuid4()), issuer_id=issuer_id, credential_id=credential_id,
+                change=StatusChangeRequest(reason_code="under_investigation", reason=reason))
+
+
+async def test_status_commands_run_in_order_under_the_http_rules(settings, db, tmp_path):
+    settings = intake_settings(settings)
+    world, uni1, achievement = await university(db, settings)
+    uni2 = await World(db, settings).issuer("uni-2")
+    keys = {"uni-1": await add_issuer_held_key(world, uni1, "cmd-key"),
+            "uni-2": await add_issuer_held_key(world, uni2, "cmd-key")}
+    kids = {"uni-1": verification_method(uni1.did, "cmd-key"), "uni-2": verification_method(uni2.did, "cmd-key")}
+
+    def sign(command):
+        return signed(command, keys[command.issuer_id], kids[command.issuer_id])
+
+    topics = IntakeTopics.named(settings.kafka_topic_prefix)
+    with running_intake(settings, tmp_path) as process:
+        await wait_ready(settings, process)
+        own, theirs = issue("uni-1", "SIS-1", achievement), issue("uni-2", "SIS-9", await world.achievement(uni2))
+        await publish(settings, [sign(own), sign(theirs)])
+        issued = {k.decode(): v for k, v in await read_topic(settings, topics.outcomes, until=2)}
+        own_id, their_id = issued[own.command_id]["credential_id"], issued[theirs.command_id]["credential_id"]
+
+        sequence = [status_command(Suspend, "uni-1", own_id), status_command(Reinstate, "uni-1", own_id),
+                    status_command(Revoke, "uni-1", own_id), status_command(Reinstate, "uni-1", own_id),
+                    status_command(Suspend, "uni-1", own_id, reason="   "),
+                    status_command(Revoke, "uni-1", their_id)]
+        head = await ledger_head(db)
+        await publish(settings, [sign(c) for c in sequence])
+        outcomes = {k.decode(): v for k, v in await read_topic(settings, topics.outcomes, until=8)}
+        suspended, reinstated, revoked, too_late, blank, foreign = (outcomes[c.command_id] for c in sequence)
+        assert [suspended["status"], reinstated["status"], revoked["status"]] == ["suspended", "active", "revoked"]
+        assert suspended["position"] < reinstated["position"] < revoked["position"]
+        assert too_late["problem"]["status"] == 409 and "revocation is final" in too_late["problem"]["detail"]
+        assert blank["problem"]["type"].endswith("/validation-failed")
+        assert foreign["problem"]["status"] == 404  # another issuer's credential looks like none at all
+        assert await ledger_head(db) == head + 3
 
 
 def _get(url: str) -> str:
