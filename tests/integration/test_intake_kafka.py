@@ -21,7 +21,8 @@ from services.intake.commands import ClaimStack, IntakeTopics, IssueCredential, 
 from services.issuance.schemas import CredentialRequest, LearnerIdentity, StackRequest
 from services.revocation.schemas import StatusChangeRequest
 from shared.credential_format import verification_method
-from tests.integration.test_issuance_support import add_issuer_held_key, ledger_head, university
+from shared.events import registry as ev
+from tests.integration.test_issuance_support import add_issuer_held_key, add_pathway, ledger_head, university
 from tests.support import processes
 from tests.support.intake import (
     intake_settings, publish, read_topic, running_intake, seed_text, signed, start_intake, wait_ready,
@@ -147,6 +148,33 @@ async def test_status_commands_run_in_order_under_the_http_rules(settings, db, t
         assert blank["problem"]["type"].endswith("/validation-failed")
         assert foreign["problem"]["status"] == 404  # another issuer's credential looks like none at all
         assert await ledger_head(db) == head + 3
+
+
+async def test_a_stack_claim_command_awards_once(settings, db, tmp_path):
+    settings = intake_settings(settings)
+    world, uni1, module_a = await university(db, settings)
+    module_b = await world.achievement(uni1, title="Machine Learning Basics")
+    award = await world.achievement(uni1, title="Certificate in Data Science", achievement_type="Certificate",
+                                    workload=ev.Workload(ects=10.0))
+    await add_pathway(world, uni1, "data-science", award, ev.PathwayRule(required=[module_a, module_b]))
+    key = await add_issuer_held_key(world, uni1, "cmd-key")
+    kid = verification_method(uni1.did, "cmd-key")
+    topics = IntakeTopics.named(settings.kafka_topic_prefix)
+    with running_intake(settings, tmp_path) as process:
+        await wait_ready(settings, process)
+        modules = [IssueCredential(command_id=str(uuid.uuid4()), issuer_id="uni-1", credential=CredentialRequest(
+            reference=f"M-{n}", achievement_id=achievement, learner=LearnerIdentity(email="ada@example.org")))
+            for n, achievement in enumerate((module_a, module_b))]
+        await publish(settings, [signed(m, key, kid) for m in modules])
+        issued = [v["credential_id"] for _, v in await read_topic(settings, topics.outcomes, until=2)]
+        claims = [ClaimStack(command_id=str(uuid.uuid4()), issuer_id="uni-1",
+                             stack=StackRequest(pathway_id="data-science", component_ids=issued)) for _ in range(2)]
+        await publish(settings, [signed(c, key, kid) for c in claims])
+        outcomes = {k.decode(): v for k, v in await read_topic(settings, topics.outcomes, until=4)}
+        first, again = (outcomes[c.command_id] for c in claims)
+        assert first["outcome"] == "issued" and first["stack_id"].startswith("stk-") and first["credential_id"]
+        assert again["problem"]["status"] == 409 and first["stack_id"] in again["problem"]["detail"]
+        assert await db.fetchval("SELECT count(*) FROM issuance.stacks") == 1
 
 
 def _get(url: str) -> str:
