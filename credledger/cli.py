@@ -147,9 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_push(commands: argparse._SubParsersAction, issue: argparse.ArgumentParser) -> None:
     """`credledger push`: the options of `issue`, plus the broker and the issuer's command key."""
-    push = commands.add_parser("push", parents=[issue], add_help=False, conflict_handler="resolve",
+    push = commands.add_parser("push", parents=[issue], add_help=False,
                                help="issue from a registrar's CSV as signed Kafka commands (resumable)")
-    push.add_argument("--batch-size", type=int, default=1000, help="rows published before waiting for the broker")
     push.add_argument("--bootstrap", default="", help="Kafka bootstrap servers (default: from settings)")
     push.add_argument("--signing-key", default="", metavar="FILE",
                       help="base64 Ed25519 seed of an issuer_held key (default: $CREDLEDGER_SIGNING_KEY)")
