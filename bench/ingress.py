@@ -116,7 +116,8 @@ async def main() -> None:
             settings = load_settings(
                 environ={}, database_url=database_url, kafka_bootstrap_servers=bootstrap,
                 kafka_topic_prefix=f"bench{os.getpid()}", issuance_port=free_port(), intake_port=free_port(),
-                master_key=base64.b64encode(os.urandom(32)).decode(), log_level=os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
+                master_key=base64.b64encode(os.urandom(32)).decode(),
+                log_level=os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
                 max_bulk_body_bytes=64 * 1024 * 1024)
             pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
             await registry_world(pool, settings)

@@ -30,7 +30,9 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from credledger.issue_cli import IssueError, ResultsFile, call_json, chunks, previous_results, read_rows, result_row, to_item
+from credledger.issue_cli import (
+    IssueError, ResultsFile, call_json, chunks, previous_results, read_rows, result_row, to_item,
+)
 from services.intake.commands import IntakeTopics, IssueCredential
 from services.intake.signature import sign_command
 from services.issuance.schemas import CredentialRequest

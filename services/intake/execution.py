@@ -27,6 +27,7 @@ from services.issuance.schemas import MAX_BATCH, ItemOutcome
 from services.issuance.stacks import claim_named, require_pathway_issuer
 from services.revocation.access import may_manage
 from services.revocation.refusals import problem_of, require_reasons
+from services.revocation.states import Action
 from services.revocation.status_changes import Outcome, StatusChange, StatusChanger
 from shared.auth import Principal
 from shared.db.sql import load_queries
@@ -73,8 +74,9 @@ class CommandRunner:
         return outcomes
 
     async def _issue(self, run: list[Signed]) -> list[CommandOutcome]:
-        items = await issue_hosted(self._ctx, _metadata(run[0]), [s.command.credential for s in run])  # type: ignore[union-attr]
-        outcomes = [_issue_outcome(s.command, item) for s, item in zip(run, items)]  # type: ignore[arg-type]
+        commands: list[IssueCredential] = [s.command for s in run]  # type: ignore[misc]
+        items = await issue_hosted(self._ctx, _metadata(run[0]), [c.credential for c in commands])
+        outcomes = [_issue_outcome(c, item) for c, item in zip(commands, items)]
         async with self._ctx.pool.acquire() as conn:
             await record(conn, outcomes)
         return outcomes
@@ -89,7 +91,8 @@ class CommandRunner:
             except Problem as problem:
                 refused[index] = rejected(command, problem)
                 continue
-            changes.append(StatusChange(command.credential_id, kind_of(command), command.change.reason.strip(),  # type: ignore[arg-type]
+            action: Action = kind_of(command)  # type: ignore[assignment]
+            changes.append(StatusChange(command.credential_id, action, command.change.reason.strip(),
                                         command.change.reason_code))
         issuer_id = run[0].command.issuer_id
         may_act = may_manage(Principal(_actor(run[0]), "issuer", issuer_id), self._ctx.state)

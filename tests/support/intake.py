@@ -75,7 +75,8 @@ def signed(command: Command, private_key: Ed25519PrivateKey, kid: str) -> tuple[
     return command.issuer_id, sign_command(command, private_key, kid)
 
 
-async def read_topic(settings: Settings, topic: str, until: int, timeout: float = 60) -> list[tuple[bytes | None, dict]]:
+async def read_topic(settings: Settings, topic: str, until: int,
+                     timeout: float = 60) -> list[tuple[bytes | None, dict]]:
     """Every record of `topic` from its start, once there are at least `until`."""
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False,
                                 auto_offset_reset="earliest")
