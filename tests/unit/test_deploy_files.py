@@ -101,7 +101,8 @@ def test_prometheus_scrapes_every_service_and_the_relay():
         (name, sd["port"])
         for job in config["scrape_configs"] for sd in job.get("dns_sd_configs", []) for name in sd["names"]
     }
-    assert targets == {*((name, DEFAULT_PORTS[name]) for name in SERVICE_NAMES), ("relay", RELAY_PORT)}
+    assert targets == {*((name, DEFAULT_PORTS[name]) for name in SERVICE_NAMES), ("relay", RELAY_PORT),
+                       ("intake", Settings().intake_port)}
 
 
 def dashboard() -> dict:
