@@ -150,7 +150,7 @@ def by_kind(objects: list[dict], kind: str) -> dict[str, dict]:
 
 def test_k8s_deployments_probe_limit_and_expose_metrics():
     deployments = by_kind(k8s_objects(), "Deployment")
-    assert deployments.keys() == {*SERVICE_NAMES, "relay", "gateway"}
+    assert deployments.keys() == {*SERVICE_NAMES, "relay", "intake", "gateway"}
     for name, deployment in deployments.items():
         pod = deployment["spec"]["template"]
         for container in pod["spec"]["containers"]:
@@ -164,6 +164,9 @@ def test_k8s_deployments_probe_limit_and_expose_metrics():
             assert container["ports"][0]["containerPort"] == DEFAULT_PORTS[name]
             assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(DEFAULT_PORTS[name])
     assert deployments["relay"]["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == str(RELAY_PORT)
+    intake = deployments["intake"]["spec"]["template"]
+    assert intake["spec"]["containers"][0]["args"] == ["intake"]
+    assert intake["metadata"]["annotations"]["prometheus.io/port"] == str(Settings().intake_port)
 
 
 def test_k8s_scaling_disruption_services_and_migration():
