@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import os
+import re
 import subprocess
 import sys
 import urllib.request
@@ -103,9 +104,10 @@ async def test_commands_get_outcomes_refusals_write_nothing_and_unreadable_ones_
         assert all(letter["partition"] >= 0 and letter["value_base64"] for _, letter in dead)
 
         metrics = await asyncio.to_thread(_get, f"http://{settings.host}:{settings.intake_port}/metrics")
-        assert "intake_commands_consumed_total 12.0" in metrics
-        assert 'intake_outcomes_total{kind="revoke",outcome="applied"} 1.0' in metrics
-        assert 'intake_outcomes_total{kind="unreadable",outcome="dead_letter"} 2.0' in metrics
+        # At least: a rebalance may deliver a batch again (its outcomes then published again).
+        assert sample(metrics, "intake_commands_consumed_total") >= 12
+        assert sample(metrics, 'intake_outcomes_total{kind="revoke",outcome="applied"}') >= 1
+        assert sample(metrics, 'intake_outcomes_total{kind="unreadable",outcome="dead_letter"}') >= 2
         assert 'intake_issuer_lag_seconds{issuer="uni-1"}' in metrics
         assert 'issuer="uni-2"' not in metrics  # only issuers whose signature verified get a label
 
@@ -175,6 +177,12 @@ async def test_a_stack_claim_command_awards_once(settings, db, tmp_path):
         assert first["outcome"] == "issued" and first["stack_id"].startswith("stk-") and first["credential_id"]
         assert again["problem"]["status"] == 409 and first["stack_id"] in again["problem"]["detail"]
         assert await db.fetchval("SELECT count(*) FROM issuance.stacks") == 1
+
+
+def sample(metrics: str, series: str) -> float:
+    found = re.search(rf"^{re.escape(series)} (\S+)$", metrics, re.M)
+    assert found, f"{series} not exported"
+    return float(found.group(1))
 
 
 def _get(url: str) -> str:
