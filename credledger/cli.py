@@ -41,6 +41,20 @@ def _relay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _intake(args: argparse.Namespace) -> int:
+    from services.intake.app import create_app
+    from shared.service import serve
+
+    serve("intake", create_app)
+    return 0
+
+
+def _push(args: argparse.Namespace) -> int:
+    from credledger.push_cli import push_command
+
+    return push_command(args)
+
+
 def _audit_verify(args: argparse.Namespace) -> int:
     from credledger.audit_cli import audit_verify
 
@@ -89,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     relay = commands.add_parser("relay", help="publish the ledger to Kafka (one active at a time)")
     relay.set_defaults(func=_relay)
 
+    intake = commands.add_parser("intake", help="run Kafka commands from issuers (signed; outcomes on a reply topic)")
+    intake.set_defaults(func=_intake)
+
     audit = commands.add_parser("audit", help="check the ledger's integrity")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_commands.add_parser("verify", help="recompute the hash chain; non-zero exit on a break")
@@ -122,7 +139,20 @@ def build_parser() -> argparse.ArgumentParser:
     issue.add_argument("--out", default=None, help="results file (default: FILE.results.csv)")
     issue.add_argument("--batch-size", type=int, default=1000, help="rows per request (at most 10000)")
     issue.set_defaults(func=_issue)
+    _add_push(commands, issue)
     return parser
+
+
+def _add_push(commands: argparse._SubParsersAction, issue: argparse.ArgumentParser) -> None:
+    """`credledger push`: the options of `issue`, plus the broker and the issuer's command key."""
+    push = commands.add_parser("push", parents=[issue], add_help=False,
+                               help="issue from a registrar's CSV as signed Kafka commands (resumable)")
+    push.add_argument("--bootstrap", default="", help="Kafka bootstrap servers (default: from settings)")
+    push.add_argument("--signing-key", default="", metavar="FILE",
+                      help="base64 Ed25519 seed of an issuer_held key (default: $CREDLEDGER_SIGNING_KEY)")
+    push.add_argument("--key-id", required=True, help="that key's id in the registry")
+    push.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for outcomes to stop arriving")
+    push.set_defaults(func=_push)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -57,25 +57,48 @@ def issue_csv(url: str, api_key: str, csv_path: Path, achievement_id: str, out_p
     out_path = out_path or csv_path.with_name(csv_path.name + ".results.csv")
     total = check_rows(csv_path)
     done = previous_results(out_path)
-    outcomes: Counter[str] = Counter()
-    with open(out_path, "w", newline="", encoding="utf-8") as out, \
-            tqdm(total=total, unit="cred", desc="issuing", disable=not show_progress, file=sys.stderr) as bar:
-        writer = csv.DictWriter(out, RESULT_FIELDS)
-        writer.writeheader()
-        write_results(writer, done.values())
-        skipped = 0
-        for chunk in batches(read_rows(csv_path), batch_size):
-            pending = [row for row in chunk if row["reference"] not in done]
-            skipped += len(chunk) - len(pending)
-            if pending:
-                results = send_batch(url, api_key, [to_item(row, achievement_id) for row in pending])
-                write_results(writer, results)
-                out.flush()
-                outcomes.update(result["outcome"] for result in results)
-            bar.update(len(chunk))
-    print(f"{total} rows: {outcomes['issued']} issued, {outcomes['existing']} already issued,"
-          f" {outcomes['rejected']} rejected, {skipped} skipped as done in an earlier run; results in {out_path}")
-    return 1 if outcomes["rejected"] else 0
+    pending = (row for row in read_rows(csv_path) if row["reference"] not in done)
+    with ResultsFile(out_path, total, done, show_progress, "issuing") as results:
+        for chunk in batches(pending, batch_size):
+            results.add(send_batch(url, api_key, [to_item(row, achievement_id) for row in chunk]))
+    return results.summary()
+
+
+class ResultsFile:
+    """The results file and the progress bar: rows done before first, then
+    each result as it comes, defused and flushed, so a crash loses no written
+    result and opening the file in a spreadsheet runs nothing."""
+
+    def __init__(self, path: Path, total: int, done: dict[str, dict[str, str]], show_progress: bool,
+                 desc: str) -> None:
+        self.path, self.total, self.skipped = path, total, len(done)
+        self.outcomes: Counter[str] = Counter()
+        self._out = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed in __exit__
+        self._bar = tqdm(total=total, initial=len(done), unit="cred", desc=desc, disable=not show_progress,
+                         file=sys.stderr)
+        self._writer = csv.DictWriter(self._out, RESULT_FIELDS)
+        self._writer.writeheader()
+        write_results(self._writer, done.values())
+
+    def __enter__(self) -> ResultsFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.close()
+        self._out.close()
+
+    def add(self, results: list[dict[str, str]]) -> None:
+        write_results(self._writer, results)
+        self._out.flush()
+        self.outcomes.update(result["outcome"] for result in results)
+        self._bar.update(len(results))
+
+    def summary(self) -> int:
+        """Say what happened; 0 when every row is issued, 1 if some were rejected."""
+        print(f"{self.total} rows: {self.outcomes['issued']} issued, {self.outcomes['existing']} already issued,"
+              f" {self.outcomes['rejected']} rejected, {self.skipped} skipped as done in an earlier run;"
+              f" results in {self.path}")
+        return 1 if self.outcomes["rejected"] else 0
 
 
 def write_results(writer: csv.DictWriter, results: Iterable[dict[str, str]]) -> None:
@@ -154,28 +177,35 @@ def to_item(row: dict[str, str], achievement_id: str) -> dict[str, object]:
 
 
 def send_batch(url: str, api_key: str, items: list[dict[str, object]]) -> list[dict[str, str]]:
-    response = post_json(f"{url.rstrip('/')}/v1/credentials/batch", api_key, {"items": items})
-    return [{
+    response = call_json(f"{url.rstrip('/')}/v1/credentials/batch", api_key, {"items": items})
+    return [result_row(outcome) for outcome in response["items"]]
+
+
+def result_row(outcome: dict) -> dict[str, str]:
+    """A results-file row from an item outcome (HTTP) or a command outcome (Kafka)."""
+    return {
         "reference": outcome["reference"], "outcome": outcome["outcome"],
         "credential_id": outcome.get("credential_id", ""), "position": str(outcome.get("position", "")),
         "learner_hash": outcome.get("learner_hash", ""), "holder_token": outcome.get("holder_token", ""),
         "error": (outcome.get("problem") or {}).get("detail", ""),
-    } for outcome in response["items"]]
+    }
 
 
-def post_json(url: str, api_key: str, body: object) -> dict:
-    """POST with retries on connection trouble and 5xx (safe: references make
-    a re-sent batch issue nothing twice); a 4xx ends the run with its detail."""
-    data = json.dumps(body).encode()
+def call_json(url: str, api_key: str, body: object | None = None) -> dict:
+    """POST `body` (GET without one) with retries on connection trouble and
+    5xx (safe: references make a re-sent batch issue nothing twice); a 4xx
+    ends the run with its detail."""
+    data = None if body is None else json.dumps(body).encode()
     for attempt in range(RETRIES):
-        request = urllib.request.Request(url, data=data, method="POST", headers={
+        request = urllib.request.Request(url, data=data, method="GET" if body is None else "POST", headers={
             "Content-Type": "application/json", "Authorization": f"Bearer {api_key}"})
         try:
             with urllib.request.urlopen(request, timeout=300) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as error:
             if error.code < 500:
-                raise IssueError(f"the service refused the batch ({error.code}): {_problem_text(error)}") from None
+                raise IssueError(f"the service refused the request ({error.code}): {_problem_text(error)}") \
+                    from None
             reason = f"HTTP {error.code}"
         except json.JSONDecodeError:
             raise IssueError(f"{url} did not answer with JSON; is --url the issuance service?") from None

@@ -169,9 +169,11 @@ def start_gateway(settings: Settings, home: Path, stack: ExitStack, supervisor: 
 
 def start_children(settings: Settings, log_dir: Path, stack: ExitStack,
                    supervisor: Supervisor | None = None) -> dict[str, subprocess.Popen]:
-    """Start the relay and the four services, supervised; ExitStack stops them in reverse."""
+    """Start the relay, the four services and the Kafka intake, supervised;
+    ExitStack stops them in reverse."""
     supervisor = supervisor or Supervisor(say, log_dir)
-    for name, args in (("relay", ["relay"]), *((service, ["serve", service]) for service in SERVICE_NAMES)):
+    for name, args in (("relay", ["relay"]), *((service, ["serve", service]) for service in SERVICE_NAMES),
+                       ("intake", ["intake"])):
         start = functools.partial(spawn, args, settings, log_dir, name)
         child = supervisor.adopt(name, start(), start, stop_process)
         stack.callback(child.stop_current)
@@ -179,4 +181,7 @@ def start_children(settings: Settings, log_dir: Path, stack: ExitStack,
         url = settings.url_of(service)
         wait_ready(url, supervisor.children[service].process)
         say(f"{service:<13} {url}  (openapi: {url}/openapi.json)")
+    intake_url = f"http://{settings.host}:{settings.intake_port}"
+    wait_ready(intake_url, supervisor.children["intake"].process)
+    say(f"{'intake':<13} {intake_url}  (Kafka commands: {settings.topic('commands')})")
     return {name: child.process for name, child in supervisor.children.items()}

@@ -189,3 +189,9 @@ class BusConsumer:
             self._metrics.lag.labels(self._group_id or "", tp.topic, str(tp.partition)).set(
                 max(highwater - position, 0)
             )
+
+
+async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    """Every partition of `topic`, from fresh metadata (a started consumer's may be empty)."""
+    await consumer._client.force_metadata_update()  # noqa: SLF001 - no public refresh
+    return [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]

@@ -37,6 +37,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     revocation_port: int = DEFAULT_PORTS["revocation"]
     verification_port: int = DEFAULT_PORTS["verification"]
     relay_port: int = 8085
+    # The Kafka command intake's /healthz, /readyz and /metrics (services/intake).
+    intake_port: int = 8086
     gateway_port: int = 8080
     public_base_url: str = "http://127.0.0.1:8080"
     # The environment this process runs in. "production" refuses unsafe

@@ -71,7 +71,7 @@ def default_signing_processes() -> int:
     return min(cores, 4) if cores > 1 else 0
 
 
-def _issuance_ctx(signing_processes: int) -> CleanupContext:
+def issuance_context(signing_processes: int) -> CleanupContext:
     async def open_context(app: web.Application) -> AsyncIterator[None]:
         settings, pool = app[SETTINGS_KEY], app[POOL_KEY]
         signer = Signer(pool, settings.database_url, signing_processes)
@@ -95,7 +95,7 @@ def _projection(app: web.Application) -> Projection:
 def create_app(settings: Settings, *, signing_processes: int | None = None) -> web.Application:
     processes = default_signing_processes() if signing_processes is None else signing_processes
     return create_service_app(settings, "issuance", ENDPOINTS, contexts=[
-        _issuance_ctx(processes),
+        issuance_context(processes),
         # No consumer group, on purpose: the registry state is in memory, so
         # every replica needs every event; and a group join takes seconds,
         # while an automatic award is due within one. The lifecycle tables'

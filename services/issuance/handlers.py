@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import uuid
 
 import msgspec
 from aiohttp import web
@@ -18,7 +17,7 @@ from services.issuance.schemas import (
     MAX_BATCH, BatchRequest, BatchResponse, CredentialRequest, IssuedCredential, ItemOutcome, LearnerHash,
     LearnerHashRequest, SignedCredentialRequest,
 )
-from services.issuance.store import CredentialRow
+from services.issuance.store import CredentialRow, credential_id_param
 from shared.auth import Principal
 from shared.credential_format import JWT_MEDIA_TYPE, VC_MEDIA_TYPE, verification_method
 from shared.crypto.jws import encode_vc_jws
@@ -135,13 +134,6 @@ async def submit_signed(request: web.Request, body: SignedCredentialRequest) -> 
     )
     return json_response(response, status=201 if outcome.outcome == "issued" else 200,
                          headers={"Location": f"/v1/credentials/{outcome.credential_id}"})
-
-
-def credential_id_param(raw: str) -> str:
-    try:
-        return f"urn:uuid:{uuid.UUID(raw.removeprefix('urn:uuid:'))}"
-    except ValueError:
-        raise bad_request(f"{raw!r} is not a credential id (urn:uuid:... or a UUID)") from None
 
 
 async def optional_principal(request: web.Request) -> Principal | None:

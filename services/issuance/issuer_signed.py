@@ -152,17 +152,27 @@ def _proof_key(state: RegistryState, issuer_id: str, did: str, document: dict[st
         raise malformed("proof must be one DataIntegrityProof (eddsa-jcs-2022, assertionMethod)"
                         " with verificationMethod, created and proofValue")
     proof = document["proof"][0] if isinstance(document["proof"], list) else document["proof"]
-    method_did, key_id = split_verification_method(prepared.verification_method)
-    key = state.key(issuer_id, key_id) if method_did == did else None
-    if key is None or key.custody != "issuer_held":
-        raise Problem(422, "unknown-signing-key", "The proof names no key of this issuer",
-                      f"{prepared.verification_method} is not one of {issuer_id}'s own (issuer_held) keys")
-    created = _moment(proof, "created")
-    _check_key_window(key, created, moment)
+    key = issuer_held_key(state, issuer_id, did, prepared.verification_method, _moment(proof, "created"), moment)
     if not eddsa_jcs.verify_signature(prepared, key.public_key):
         raise Problem(422, "signature-invalid", "The signature does not verify",
                       f"the proof does not verify with {prepared.verification_method}: the credential was"
                       " changed after it was signed, or signed with another key")
+    return key
+
+
+def issuer_held_key(state: RegistryState, issuer_id: str, did: str, method: str, created: dt.datetime,
+                    moment: dt.datetime) -> IssuerKey:
+    """The issuer's own (issuer_held) key that `method` names, if it may sign at `created`.
+
+    Shared by issuer-signed credentials and the Kafka intake's signed commands:
+    both authenticate the issuer by a key it registered and holds itself.
+    """
+    method_did, key_id = split_verification_method(method)
+    key = state.key(issuer_id, key_id) if method_did == did else None
+    if key is None or key.custody != "issuer_held":
+        raise Problem(422, "unknown-signing-key", "The proof names no key of this issuer",
+                      f"{method} is not one of {issuer_id}'s own (issuer_held) keys")
+    _check_key_window(key, created, moment)
     return key
 
 

@@ -7,11 +7,11 @@ import re
 from aiohttp import web
 
 from services.issuance import store
-from services.issuance.handlers import context, credential_id_param, metadata_of, optional_principal
+from services.issuance.handlers import context, metadata_of, optional_principal
 from services.issuance.learners import token_matches
 from services.issuance.schemas import ChoiceProgress, LearnerPathways, PathwayProgress, StackRequest, StackResponse
 from services.issuance.stacking import Evaluation, evaluate
-from services.issuance.stacks import approved_pathway, check_components, claim
+from services.issuance.stacks import claim_named, require_pathway_issuer
 from services.issuance.store import CredentialRow
 from shared.auth import Principal
 from shared.http.body import json_response
@@ -27,17 +27,13 @@ _LEARNER_HASH = re.compile(r"^sha256\$[0-9a-f]{64}$")
 
 async def claim_stack(request: web.Request, body: StackRequest) -> web.Response:
     ctx = context(request)
-    moment = now().replace(microsecond=0)
-    pathway = approved_pathway(ctx, body.pathway_id)
-    component_ids = [credential_id_param(cid) for cid in body.component_ids]
-    if len(set(component_ids)) != len(component_ids):
-        raise bad_request("a component is named twice")
-    rows = await store.credentials_by_id(ctx.pool, component_ids)
-    metadata = await _claimant(request, body, pathway, rows)
-    evaluation = check_components(ctx, pathway, component_ids, rows, moment)
-    award = await claim(ctx, pathway, evaluation, metadata, moment)
+
+    async def claimant(pathway: Pathway, rows: dict[str, CredentialRow]) -> Metadata:
+        return await _claimant(request, body, pathway, rows)
+
+    award = await claim_named(ctx, body, claimant)
     return json_response(StackResponse(
-        stack_id=award.stack_id, pathway_id=pathway.event.pathway_id, award_credential_id=award.credential_id,
+        stack_id=award.stack_id, pathway_id=body.pathway_id, award_credential_id=award.credential_id,
         component_ids=award.component_ids, positions=award.positions,
         holder_token=ctx.secrets.holder_token(award.credential_id),
     ), status=201, headers={"Location": f"/v1/credentials/{award.credential_id}"})
@@ -50,8 +46,7 @@ async def _claimant(request: web.Request, body: StackRequest, pathway: Pathway,
     principal = await optional_principal(request)
     issuer_id = pathway.event.issuer_id
     if principal is not None:
-        if principal.role != "issuer" or principal.tenant_id != issuer_id:
-            raise forbidden(f"only {issuer_id}, whose pathway this is, or the learner may claim its award")
+        require_pathway_issuer(pathway, principal.tenant_id if principal.role == "issuer" else None)
         return metadata_of(request, principal, issuer_id)
     if body.holder_token is None:
         raise unauthorized("send the pathway issuer's API key, or holder_token: the learner link of a component")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import asyncpg
@@ -21,16 +22,17 @@ from services.issuance.context import IssuanceContext
 from services.issuance.document import component_evidence, template_for
 from services.issuance.eligibility import authorise
 from services.issuance.learners import Learner, token_hash
+from services.issuance.schemas import StackRequest
 from services.issuance.signing import Draft, SigningJob, allocate_entries, issued_encoded, sign_job
 from services.issuance.stacking import Evaluation, evaluate, ineligibility, rule_achievements, stack_id_for
 from services.issuance.store import CredentialRow
 from shared.credential_format import new_credential_id, verification_method
 from shared.events.credentials import StackClaimed, credential_stream
-from shared.http.problem import Problem, conflict, not_found
+from shared.http.problem import Problem, bad_request, conflict, forbidden, not_found
 from shared.ledger.events import Metadata
 from shared.ledger.store import NO_STREAM, NewEvent
 from shared.registry_state import Pathway
-from shared.timeutil import format_time
+from shared.timeutil import format_time, now
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +156,29 @@ async def claim(
     except StackExists as exists:
         raise conflict(f"this learner already holds the award of {pathway.event.pathway_id}"
                        f" (stack {exists.stack_id})", stack_id=exists.stack_id) from None
+
+
+def require_pathway_issuer(pathway: Pathway, issuer_id: str | None) -> None:
+    """Of the issuers, only the pathway's own may claim its awards."""
+    if issuer_id != pathway.event.issuer_id:
+        raise forbidden(f"only {pathway.event.issuer_id}, whose pathway this is, or the learner may claim its award")
+
+
+# Decides who claims, from the pathway and the named components (raises if no one may).
+Claimant = Callable[[Pathway, dict[str, CredentialRow]], Awaitable[Metadata]]
+
+
+async def claim_named(ctx: IssuanceContext, request: StackRequest, claimant: Claimant) -> Award:
+    """A claim of a pathway's award for the components `request` names."""
+    moment = now().replace(microsecond=0)
+    pathway = approved_pathway(ctx, request.pathway_id)
+    component_ids = [store.credential_id_param(cid) for cid in request.component_ids]
+    if len(set(component_ids)) != len(component_ids):
+        raise bad_request("a component is named twice")
+    rows = await store.credentials_by_id(ctx.pool, component_ids)
+    metadata = await claimant(pathway, rows)
+    evaluation = check_components(ctx, pathway, component_ids, rows, moment)
+    return await claim(ctx, pathway, evaluation, metadata, moment)
 
 
 async def try_auto_award(

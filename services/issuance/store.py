@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -11,9 +12,17 @@ import msgspec
 
 from shared.db.sql import load_queries
 from shared.events.credentials import CredentialIssued, credential_stream
+from shared.http.problem import bad_request
 
 QUERIES = load_queries("services.issuance")
 Executor = asyncpg.Connection | asyncpg.Pool
+
+
+def credential_id_param(raw: str) -> str:
+    try:
+        return f"urn:uuid:{uuid.UUID(raw.removeprefix('urn:uuid:'))}"
+    except ValueError:
+        raise bad_request(f"{raw!r} is not a credential id (urn:uuid:... or a UUID)") from None
 
 
 @dataclass(frozen=True, slots=True)

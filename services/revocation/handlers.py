@@ -15,12 +15,13 @@ from aiohttp import web
 from services.revocation import idempotency
 from services.revocation.access import may_manage
 from services.revocation.history import status_history
+from services.revocation.refusals import refusal_of, require_reasons
 from services.revocation.runtime import CHANGER_KEY, METRICS_KEY, PUBLISHER_KEY, REGISTRY_KEY
 from services.revocation.schemas import (
     BatchItem, BatchItemResult, BatchRequest, BatchResult, ItemProblem, StatusChanged, StatusChangeRequest,
     StatusListEntry,
 )
-from services.revocation.states import Action, Status
+from services.revocation.states import Action
 from services.revocation.status_changes import QUERIES, MayAct, Outcome, StatusChange
 from services.revocation.status_lists import TTL_MS
 from shared.credential_format import VC_MEDIA_TYPE, status_list_url
@@ -29,7 +30,7 @@ from shared.http.body import json_response
 from shared.http.representation import html_page, prefers_html
 from shared.http.endpoints import principal_of
 from shared.http.middleware import request_id_of
-from shared.http.problem import PROBLEM_TYPE_BASE, Problem, bad_request, conflict, not_found, validation_failed
+from shared.http.problem import PROBLEM_TYPE_BASE, Problem, bad_request, not_found, problem_of
 from shared.ledger.events import Metadata
 from shared.ledger.store import Ledger
 from shared.service import POOL_KEY, SETTINGS_KEY
@@ -37,8 +38,6 @@ from shared.statuslist import Bitstring
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
-PAST_TENSE: dict[Action, str] = {"revoke": "revoked", "suspend": "suspended", "reinstate": "reinstated",
-                                 "flag": "flagged"}
 
 
 # -- status changes ---------------------------------------------------------
@@ -57,14 +56,14 @@ async def reinstate(request: web.Request, body: StatusChangeRequest) -> web.Resp
 
 async def _change_one(request: web.Request, action: Action, body: StatusChangeRequest) -> web.Response:
     credential_id = _path_credential_id(request)
-    _require_reasons([body.reason])
+    require_reasons([body.reason])
     change = StatusChange(credential_id, action, body.reason.strip(), body.reason_code)
 
     async def work(conn) -> tuple[int, bytes]:
         [outcome] = await request.app[CHANGER_KEY].apply(conn, [change], _metadata(request), _may_act(request))
         _count(request, [outcome])
         if not outcome.applied:
-            raise _problem_of(outcome)
+            raise refusal_of(outcome)
         assert outcome.previous_status and outcome.status and outcome.position
         return 200, msgspec.json.encode(StatusChanged(
             credential_id=credential_id, action=action, previous_status=outcome.previous_status,
@@ -74,7 +73,7 @@ async def _change_one(request: web.Request, action: Action, body: StatusChangeRe
 
 
 async def batch(request: web.Request, body: BatchRequest) -> web.Response:
-    _require_reasons([item.reason for item in body.items])
+    require_reasons([item.reason for item in body.items])
     ids = [_credential_id(item.credential_id) for item in body.items]
     changes = [StatusChange(cid, item.action, item.reason.strip(), item.reason_code)
                for cid, item in zip(ids, body.items) if cid is not None]
@@ -103,7 +102,7 @@ def _item_result(index: int, item: BatchItem, outcome: Outcome) -> BatchItemResu
                   previous_status=outcome.previous_status, status=outcome.status)
     if outcome.applied:
         return BatchItemResult(outcome="applied", position=outcome.position, **common)
-    problem = _problem_of(outcome)
+    problem = problem_of(refusal_of(outcome))
     return BatchItemResult(outcome="rejected", problem=ItemProblem(
         type=PROBLEM_TYPE_BASE + problem.slug, title=problem.title, status=problem.status,
         detail=problem.detail, current_status=problem.extra.get("current_status")), **common)
@@ -116,24 +115,6 @@ def _malformed_item(index: int, item: BatchItem) -> BatchItemResult:
                                                status=problem.status, detail=problem.detail))
 
 
-def _problem_of(outcome: Outcome) -> Problem:
-    cid, action = outcome.change.credential_id, outcome.change.action
-    if outcome.rejection == "unknown":
-        return not_found(f"there is no credential {cid} that this client may manage")
-    current = outcome.status
-    assert current is not None
-    return conflict(f"credential {cid} cannot be {PAST_TENSE[action]}: {_why_not(action, current)}",
-                    credential_id=cid, current_status=current)
-
-
-def _why_not(action: Action, current: Status) -> str:
-    if current == "revoked":
-        return "it is revoked, and revocation is final"
-    if action == "reinstate":
-        return f"it is {current}; only a suspended or flagged credential can be reinstated"
-    return f"it is already {current}"
-
-
 def _count(request: web.Request, outcomes: Sequence[Outcome]) -> None:
     metrics = request.app[METRICS_KEY]
     for outcome in outcomes:
@@ -141,15 +122,6 @@ def _count(request: web.Request, outcomes: Sequence[Outcome]) -> None:
             metrics.status_changes.labels(outcome.change.action, "manual").inc()
         else:
             metrics.rejections.labels(outcome.change.action, outcome.rejection).inc()
-
-
-def _require_reasons(reasons: Sequence[str]) -> None:
-    blank = [i for i, reason in enumerate(reasons) if not reason.strip()]
-    if blank:
-        raise validation_failed(
-            "a reason is required: say in words why the status changes",
-            errors=[{"detail": "reason is blank", "index": i} for i in blank],
-        )
 
 
 async def _idempotently(request: web.Request, canonical_body: bytes, work: idempotency.Work) -> web.Response:

@@ -27,6 +27,7 @@ MIGRATION_PACKAGES = (
     "services.issuance",
     "services.revocation",
     "services.verification",
+    "services.intake",
 )
 _FILENAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 # Arbitrary but fixed: every migrator in every process must agree on it.

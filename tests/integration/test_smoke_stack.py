@@ -35,7 +35,7 @@ def get(url: str) -> tuple[int, bytes, str]:
 
 
 def service_ports() -> dict[str, int]:
-    return {f"{name}_port": free_port() for name in SERVICE_NAMES} | {"relay_port": free_port()}
+    return {f"{name}_port": free_port() for name in (*SERVICE_NAMES, "relay", "intake")}
 
 
 async def test_four_services_start_serve_and_stop_cleanly(settings, tmp_path):
@@ -60,6 +60,7 @@ async def test_four_services_start_serve_and_stop_cleanly(settings, tmp_path):
     assert not [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
     for service in SERVICE_NAMES:
         assert port_is_free(settings.port_of(service))
+    assert "intake" in children and port_is_free(settings.intake_port)
 
 
 def wait_for_line(process: subprocess.Popen, needle: str, timeout: float = 120) -> list[str]:

@@ -101,7 +101,8 @@ def test_prometheus_scrapes_every_service_and_the_relay():
         (name, sd["port"])
         for job in config["scrape_configs"] for sd in job.get("dns_sd_configs", []) for name in sd["names"]
     }
-    assert targets == {*((name, DEFAULT_PORTS[name]) for name in SERVICE_NAMES), ("relay", RELAY_PORT)}
+    assert targets == {*((name, DEFAULT_PORTS[name]) for name in SERVICE_NAMES), ("relay", RELAY_PORT),
+                       ("intake", Settings().intake_port)}
 
 
 def dashboard() -> dict:
@@ -149,7 +150,7 @@ def by_kind(objects: list[dict], kind: str) -> dict[str, dict]:
 
 def test_k8s_deployments_probe_limit_and_expose_metrics():
     deployments = by_kind(k8s_objects(), "Deployment")
-    assert deployments.keys() == {*SERVICE_NAMES, "relay", "gateway"}
+    assert deployments.keys() == {*SERVICE_NAMES, "relay", "intake", "gateway"}
     for name, deployment in deployments.items():
         pod = deployment["spec"]["template"]
         for container in pod["spec"]["containers"]:
@@ -163,6 +164,9 @@ def test_k8s_deployments_probe_limit_and_expose_metrics():
             assert container["ports"][0]["containerPort"] == DEFAULT_PORTS[name]
             assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(DEFAULT_PORTS[name])
     assert deployments["relay"]["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == str(RELAY_PORT)
+    intake = deployments["intake"]["spec"]["template"]
+    assert intake["spec"]["containers"][0]["args"] == ["intake"]
+    assert intake["metadata"]["annotations"]["prometheus.io/port"] == str(Settings().intake_port)
 
 
 def test_k8s_scaling_disruption_services_and_migration():
