@@ -222,7 +222,7 @@ async def test_ten_thousand_pushed_rows_become_credentials_exactly_once_across_a
         code = await asyncio.to_thread(push.wait, 240)
         assert code == 0, push.stdout.read().decode()
         again = await asyncio.to_thread(subprocess.run, push.args, cwd=ROOT, env=push_env, capture_output=True)
-        assert again.returncode == 0 and f"({ROWS} skipped as done before)" in again.stdout.decode()
+        assert again.returncode == 0 and f"{ROWS} skipped as done in an earlier run" in again.stdout.decode()
     finally:
         processes.stop(intake)
         if push is not None and push.poll() is None:
