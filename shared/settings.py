@@ -49,6 +49,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_signing_key: str = ""
     # 32 bytes, base64: seals hosted issuer signing keys (shared/key_vault.py).
     master_key: str = ""
+    # 32+ bytes, base64: the secret learner keys are HMACs under (stacking
+    # and pathways match learners by them). Superseded secrets, comma-
+    # separated, still match until their learners are re-keyed.
+    learner_key_secret: str = ""
+    learner_key_previous_secrets: str = ""
     checkpoint_every_events: int = 1000
     checkpoint_every_seconds: float = 10.0
     max_body_bytes: int = 1 * 1024 * 1024
@@ -101,4 +106,6 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: object) ->
         raise SystemExit(
             "invalid configuration: CREDLEDGER_BOOTSTRAP_ADMIN_KEY must not be set in production"
         )
+    if settings.environment == "production" and not settings.learner_key_secret:
+        raise SystemExit("invalid configuration: CREDLEDGER_LEARNER_KEY_SECRET must be set in production")
     return settings

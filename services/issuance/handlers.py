@@ -106,7 +106,8 @@ async def issue_credential(request: web.Request, body: CredentialRequest) -> web
         raise _reraise(outcome.problem or {})
     response = IssuedCredential(
         credential_id=outcome.credential_id or "", reference=outcome.reference, position=outcome.position or 0,
-        learner_hash=outcome.learner_hash or "", holder_token=outcome.holder_token or "",
+        learner_hash=outcome.learner_hash or "", learner_key=outcome.learner_key or "",
+        holder_token=outcome.holder_token or "",
         existing=outcome.outcome == "existing",
     )
     headers = {"Location": f"/v1/credentials/{outcome.credential_id}", **_replay_headers(replayed)}
@@ -128,10 +129,10 @@ async def issue_batch(request: web.Request, body: BatchRequest) -> web.Response:
 
 async def submit_signed(request: web.Request, body: SignedCredentialRequest) -> web.Response:
     ctx = context(request)
-    outcome = await record_issuer_signed(ctx, metadata_of(request), body.reference, body.credential)
+    outcome = await record_issuer_signed(ctx, metadata_of(request), body.reference, body.credential, body.learner)
     response = IssuedCredential(
         credential_id=outcome.credential_id or "", reference=outcome.reference, position=outcome.position or 0,
-        learner_hash=outcome.learner_hash or "", holder_token=ctx.secrets.holder_token(outcome.credential_id or ""),
+        learner_hash=outcome.learner_hash or "", learner_key=outcome.learner_key or "", holder_token=ctx.secrets.holder_token(outcome.credential_id or ""),
         existing=outcome.outcome == "existing",
     )
     return json_response(response, status=201 if outcome.outcome == "issued" else 200,
@@ -203,4 +204,4 @@ async def _as_jws(ctx: IssuanceContext, row: CredentialRow, document: bytes) -> 
 async def learner_hash(request: web.Request, body: LearnerHashRequest) -> web.Response:
     learner = context(request).secrets.learner(body.learner)
     return json_response(LearnerHash(identity_type=learner.identity_type, salt=learner.salt,
-                                     learner_hash=learner.learner_hash))
+                                     learner_hash=learner.learner_hash, learner_key=learner.learner_key))

@@ -62,9 +62,9 @@ class Evaluation:
         return "; ".join(parts) or "no component counts towards this pathway"
 
 
-def stack_id_for(pathway_id: str, learner_hash: str) -> str:
+def stack_id_for(pathway_id: str, learner_key: str) -> str:
     """One stack per pathway and learner, whoever claims it and however often."""
-    return "stk-" + hashlib.sha256(f"{pathway_id}\n{learner_hash}".encode()).hexdigest()[:32]
+    return "stk-" + hashlib.sha256(f"{pathway_id}\n{learner_key}".encode()).hexdigest()[:32]
 
 
 def rule_achievements(rule: PathwayRule) -> set[str] | None:

@@ -1,8 +1,10 @@
 """Issuing a pathway's award: claimed by hand or by the automatic stacker.
 
-The award is signed with the pathway issuer's hosted key, names the learner
-with the components' IdentityObject (the same salted hash) and lists the
-components as evidence. `StackClaimed` and its `CredentialIssued` are one
+The award is signed with the pathway issuer's hosted key and lists the
+components as evidence. The platform never keeps an identity, so the award
+cannot hash it with a salt of its own: it repeats the IdentityObject of one
+component (the pathway issuer's own, when there is one), which links the
+award to nothing its evidence does not already name. `StackClaimed` and its `CredentialIssued` are one
 ledger append; the stack id is derived from pathway and learner, and the
 stack row and the stack stream (expected to be new) both refuse a second
 award, so a manual claim racing an automatic one awards once.
@@ -25,7 +27,7 @@ from services.issuance.signing import Draft, SigningJob, allocate_entries, issue
 from services.issuance.stacking import Evaluation, evaluate, ineligibility, rule_achievements, stack_id_for
 from services.issuance.store import CredentialRow
 from shared.credential_format import new_credential_id, verification_method
-from shared.events.credentials import StackClaimed, credential_stream
+from shared.events.credentials import LEARNER_EVENT_VERSION, StackClaimed, credential_stream
 from shared.http.problem import Problem, conflict, not_found
 from shared.ledger.events import Metadata
 from shared.ledger.store import NO_STREAM, NewEvent
@@ -66,7 +68,7 @@ def check_components(
     unknown = [cid for cid in component_ids if cid not in rows]
     if unknown:
         raise not_found(f"no credential {', '.join(unknown)}")
-    learners = {rows[cid].learner_hash for cid in component_ids}
+    learners = {rows[cid].learner_key for cid in component_ids}
     if len(learners) != 1:
         raise Problem(422, "components-of-different-learners", "The components belong to different learners",
                       "every component of a stack must be issued to the same learner")
@@ -93,13 +95,13 @@ async def award(
     """Issue the award inside the caller's transaction; StackExists if it was."""
     pathway = evaluation.pathway.event
     component_rows = list(evaluation.held.values())
-    learner = Learner(component_rows[0].identity_type, component_rows[0].identity_salt,
-                      component_rows[0].learner_hash)
-    stack_id = stack_id_for(pathway.pathway_id, learner.learner_hash)
+    named = _identity_source(component_rows, pathway.issuer_id)
+    learner = Learner(named.identity_type, named.identity_salt, named.learner_hash, named.learner_key)
+    stack_id = stack_id_for(pathway.pathway_id, learner.learner_key)
     credential_id = new_credential_id()
     component_ids = sorted(row.credential_id for row in component_rows)
-    if not await store.claim_stack(conn, stack_id, pathway.pathway_id, learner.learner_hash, credential_id,
-                                   component_ids, automatic):
+    if not await store.claim_stack(conn, store.StackRow(stack_id, pathway.pathway_id, learner.learner_hash,
+                                                        learner.learner_key, credential_id, component_ids, automatic)):
         raise StackExists(stack_id)
     grant = authorise(ctx.state, pathway.issuer_id, pathway.award_achievement_id, moment)
     assert grant.key is not None
@@ -120,12 +122,12 @@ async def award(
     row = CredentialRow(
         credential_id=credential_id, issuer_id=pathway.issuer_id, issuer_reference=None,
         achievement_id=pathway.award_achievement_id, learner_hash=learner.learner_hash,
-        identity_type=learner.identity_type, identity_salt=learner.salt, holder_token_hash=holder_token_hash,
+        learner_key=learner.learner_key, identity_type=learner.identity_type, identity_salt=learner.salt, holder_token_hash=holder_token_hash,
         key_id=grant.key.key_id, signing="hosted", pathway_id=pathway.pathway_id,
         valid_from=moment, valid_until=valid_until,
     )
     await store.claim_credentials(conn, [row])
-    claimed = StackClaimed(stack_id=stack_id, pathway_id=pathway.pathway_id, learner_hash=learner.learner_hash,
+    claimed = StackClaimed(schema_version=LEARNER_EVENT_VERSION, stack_id=stack_id, pathway_id=pathway.pathway_id,
                            component_ids=component_ids, award_credential_id=credential_id, automatic=automatic)
     events = [NewEvent(f"stack:{stack_id}", claimed),
               NewEvent(credential_stream(credential_id), issued_encoded(payload))]
@@ -134,6 +136,11 @@ async def award(
     log.info("stack awarded", extra={"stack_id": stack_id, "pathway": pathway.pathway_id,
                                      "automatic": automatic, "positions": positions})
     return Award(stack_id, credential_id, component_ids, positions)
+
+
+def _identity_source(rows: list[CredentialRow], issuer_id: str) -> CredentialRow:
+    own = [row for row in rows if row.issuer_id == issuer_id]
+    return max(own or rows, key=lambda row: (row.valid_from, row.credential_id))
 
 
 async def claim(
@@ -149,7 +156,7 @@ async def claim(
 
 
 async def try_auto_award(
-    ctx: IssuanceContext, conn: asyncpg.Connection, pathway: Pathway, learner_hash: str, moment: dt.datetime,
+    ctx: IssuanceContext, conn: asyncpg.Connection, pathway: Pathway, learner_key: str, moment: dt.datetime,
 ) -> Award | None:
     """Award if the learner now meets the rule and holds no award yet.
 
@@ -157,9 +164,9 @@ async def try_auto_award(
     claim that fails (a concurrent manual claim, a registry check) undoes
     only itself, and the projection moves on.
     """
-    if await store.stack_exists(conn, stack_id_for(pathway.event.pathway_id, learner_hash)):
+    if await store.stack_of_learner(conn, pathway.event.pathway_id, learner_key) is not None:
         return None
-    evaluation = evaluate(pathway, await store.credentials_of_learner(conn, learner_hash), ctx.state, moment)
+    evaluation = evaluate(pathway, await store.credentials_of_learner(conn, learner_key), ctx.state, moment)
     if not evaluation.satisfied:
         return None
     metadata = Metadata(actor="issuance.auto-stacking", tenant=pathway.event.issuer_id)
@@ -170,5 +177,5 @@ async def try_auto_award(
         return None
     except Problem as problem:
         log.warning("automatic award refused", extra={"pathway": pathway.event.pathway_id,
-                                                     "learner_hash": learner_hash, "reason": problem.detail})
+                                                     "reason": problem.detail})
         return None
