@@ -12,18 +12,17 @@ from services.issuance import store
 from services.issuance.context import CONTEXT_KEY, IssuanceContext
 from services.issuance.issuer_signed import record_issuer_signed
 from services.issuance.issuing import IdempotencyRace, IdempotencyRecord, issue_hosted
-from services.issuance.learners import token_matches
 from services.issuance.schemas import (
     MAX_BATCH, BatchRequest, BatchResponse, CredentialRequest, IssuedCredential, ItemOutcome, LearnerHash,
     LearnerHashRequest, SignedCredentialRequest,
 )
 from services.issuance.store import CredentialRow
-from shared.auth import Principal
+from shared.auth import Principal, token_matches
 from shared.credential_format import verification_method
 from shared.crypto.jws import encode_vc_jws
 from shared.http.body import json_response
-from shared.http.endpoints import AUTHENTICATOR_KEY, principal_of
-from shared.http.middleware import CLIENT_ID_KEY, request_id_of
+from shared.http.endpoints import optional_principal, principal_of
+from shared.http.middleware import request_id_of
 from shared.http.problem import PROBLEM_TYPE_BASE, Problem, bad_request, conflict, not_found, unauthorized
 from shared.ledger.events import Metadata
 from shared.timeutil import now
@@ -144,16 +143,6 @@ def credential_id_param(raw: str) -> str:
         return f"urn:uuid:{uuid.UUID(raw.removeprefix('urn:uuid:'))}"
     except ValueError:
         raise bad_request(f"{raw!r} is not a credential id (urn:uuid:... or a UUID)") from None
-
-
-async def optional_principal(request: web.Request) -> Principal | None:
-    """The caller's API key identity, when it sent one (a wrong key is a 401)."""
-    header = request.headers.get("Authorization")
-    if header is None:
-        return None
-    principal = await request.app[AUTHENTICATOR_KEY].authenticate(header)
-    request[CLIENT_ID_KEY] = principal.client_id
-    return principal
 
 
 async def _readable(request: web.Request, credential_id: str) -> CredentialRow:

@@ -27,10 +27,11 @@ from services.issuance import store
 from services.issuance.context import IssuanceContext
 from services.issuance.document import CONTEXT, achievement_id_from_url
 from services.issuance.eligibility import authorise, registered_issuer
-from services.issuance.learners import Learner, rekeyings, token_hash
+from services.issuance.learners import Learner, rekeyings
 from services.issuance.schemas import ItemOutcome, LearnerIdentity
 from services.issuance.signing import allocate_entries
 from services.issuance.store import CredentialRow
+from shared.auth import token_hash
 from shared.credential_format import document_hash, split_verification_method
 from shared.crypto import eddsa_jcs
 from shared.crypto.jcs import canonicalize

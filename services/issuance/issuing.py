@@ -31,10 +31,11 @@ from services.issuance import store
 from services.issuance.context import IssuanceContext
 from services.issuance.document import evidence_objects, template_for
 from services.issuance.eligibility import Grant, authorise
-from services.issuance.learners import Learner, rekeyings, same_learner, token_hash
+from services.issuance.learners import Learner, rekeyings, same_learner
 from services.issuance.schemas import CredentialRequest, ItemOutcome
 from services.issuance.signing import Draft, SigningJob, issued_encoded
 from services.issuance.store import CredentialRow, StoredResponse, TakenReference
+from shared.auth import token_hash
 from shared.credential_format import new_credential_id, verification_method
 from shared.events.credentials import credential_stream
 from shared.http.problem import Problem, validation_failed

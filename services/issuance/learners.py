@@ -156,14 +156,6 @@ def same_learner(learner: Learner, learner_key: str) -> bool:
     return learner_key == learner.learner_key or learner_key in learner.superseded_keys
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def token_matches(token: str, stored_hash: str) -> bool:
-    return hmac.compare_digest(token_hash(token), stored_hash)
-
-
 def _secret(secret_b64: str) -> tuple[str, bytes]:
     """(key id, secret): the id is a fingerprint, so no operator has to pick one."""
     secret = base64.b64decode(secret_b64, validate=True)

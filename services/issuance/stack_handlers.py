@@ -5,15 +5,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.issuance import store
-from services.issuance.handlers import context, credential_id_param, metadata_of, optional_principal
-from services.issuance.learners import LEARNER_KEY, token_matches
+from services.issuance.handlers import context, credential_id_param, metadata_of
+from services.issuance.learners import LEARNER_KEY
 from services.issuance.schemas import ChoiceProgress, LearnerPathways, PathwayProgress, StackRequest, StackResponse
 from services.issuance.stacking import Evaluation, evaluate
 from services.issuance.stacks import approved_pathway, check_components, claim
 from services.issuance.store import CredentialRow
-from shared.auth import Principal
+from shared.auth import Principal, token_matches
 from shared.http.body import json_response
-from shared.http.endpoints import principal_of
+from shared.http.endpoints import optional_principal, principal_of
 from shared.http.middleware import request_id_of
 from shared.http.problem import bad_request, forbidden, not_found, unauthorized
 from shared.ledger.events import Metadata

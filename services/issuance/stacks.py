@@ -22,10 +22,11 @@ from services.issuance import store
 from services.issuance.context import IssuanceContext
 from services.issuance.document import component_evidence, template_for
 from services.issuance.eligibility import authorise
-from services.issuance.learners import Learner, token_hash
+from services.issuance.learners import Learner
 from services.issuance.signing import Draft, SigningJob, allocate_entries, issued_encoded, sign_job
 from services.issuance.stacking import Evaluation, evaluate, ineligibility, rule_achievements, stack_id_for
 from services.issuance.store import CredentialRow
+from shared.auth import token_hash
 from shared.credential_format import new_credential_id, verification_method
 from shared.events.credentials import LEARNER_EVENT_VERSION, StackClaimed, credential_stream
 from shared.http.problem import Problem, conflict, not_found

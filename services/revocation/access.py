@@ -2,9 +2,12 @@
 
 A credential's issuer may; so may an agency that accredits (or accredited)
 the issuer, for example after withdrawing the accreditation or finding
-fraud; so may the platform's bootstrap administrator. To everyone else a
-credential looks like it does not exist, so that ids cannot be probed
-across tenants.
+fraud; so may the platform's bootstrap administrator. The history, with
+the issuer's free-text reasons, is also for the agencies above an
+accrediting agency and for the holder (with the learner link token). To
+everyone else a credential looks like it does not exist, so that ids
+cannot be probed across tenants; the public sees only the status and the
+reason's category (the verification service).
 """
 
 from __future__ import annotations
@@ -29,3 +32,27 @@ def may_manage(principal: Principal, registry: RegistryState) -> MayAct:
         return any(a.accreditor_id == principal.tenant_id for a in registry.accreditations_of(issuer_id))
 
     return accredits
+
+
+def may_read_reasons(principal: Principal, registry: RegistryState) -> MayAct:
+    """Whoever may manage the issuer's credentials, and the ancestors of its accreditors."""
+    manages = may_manage(principal, registry)
+    if principal.role != "agency_admin":
+        return manages
+
+    def oversees(issuer_id: str) -> bool:
+        return manages(issuer_id) or any(principal.tenant_id in agency_line(registry, a.accreditor_id)
+                                         for a in registry.accreditations_of(issuer_id))
+
+    return oversees
+
+
+def agency_line(registry: RegistryState, agency_id: str) -> list[str]:
+    """The agency and its parents up to the root."""
+    line: list[str] = []
+    current: str | None = agency_id
+    while current is not None and current not in line:
+        line.append(current)
+        agency = registry.agencies.get(current)
+        current = agency.parent_agency_id if agency else None
+    return line

@@ -13,7 +13,7 @@ import msgspec
 from aiohttp import web
 
 from services.revocation import idempotency
-from services.revocation.access import may_manage
+from services.revocation.access import may_manage, may_read_reasons
 from services.revocation.history import status_history
 from services.revocation.runtime import CHANGER_KEY, METRICS_KEY, PUBLISHER_KEY, REGISTRY_KEY
 from services.revocation.schemas import (
@@ -26,9 +26,12 @@ from services.revocation.status_lists import TTL_MS
 from shared.credential_format import status_list_url
 from shared.events import CATALOG
 from shared.http.body import json_response
-from shared.http.endpoints import principal_of
+from shared.auth import token_matches
+from shared.http.endpoints import optional_principal, principal_of
 from shared.http.middleware import request_id_of
-from shared.http.problem import PROBLEM_TYPE_BASE, Problem, bad_request, conflict, not_found, validation_failed
+from shared.http.problem import (
+    PROBLEM_TYPE_BASE, Problem, bad_request, conflict, not_found, unauthorized, validation_failed,
+)
 from shared.ledger.events import Metadata
 from shared.ledger.store import Ledger
 from shared.service import POOL_KEY, SETTINGS_KEY
@@ -205,11 +208,21 @@ def _path_credential_id(request: web.Request) -> str:
 # -- status history ---------------------------------------------------------
 
 async def credential_status_history(request: web.Request) -> web.Response:
+    """For the issuer, its accrediting agencies and their parents (API key),
+    or the holder (?token=, the learner link): the reasons are theirs to read."""
     credential_id = _path_credential_id(request)
-    history = await status_history(Ledger(request.app[POOL_KEY], CATALOG), credential_id)
-    if history is None or not _may_act(request)(history.issuer_id):
+    token = request.query.get("token")
+    principal = await optional_principal(request)
+    if principal is None and token is None:
+        raise unauthorized("send the API key of the issuer or an accrediting agency, or the learner link as ?token=")
+    found = await status_history(Ledger(request.app[POOL_KEY], CATALOG), credential_id)
+    entitled = found is not None and (
+        (token is not None and bool(found.holder_token_hash) and token_matches(token, found.holder_token_hash))
+        or (principal is not None and may_read_reasons(principal, request.app[REGISTRY_KEY].state)(
+            found.history.issuer_id)))
+    if not entitled:
         raise not_found(f"there is no credential {credential_id} that this client may see")
-    return json_response(history)
+    return json_response(found.history)  # type: ignore[union-attr]
 
 
 # -- published status lists ------------------------------------------------

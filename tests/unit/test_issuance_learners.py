@@ -6,9 +6,10 @@ import pytest
 
 from services.issuance.learners import (
     LEARNER_KEY, LearnerIdentityInvalid, LearnerKeys, LearnerSecrets, learner_keys, parse_identity, rekeyings,
-    same_learner, token_hash, token_matches,
+    same_learner,
 )
 from services.issuance.schemas import LearnerIdentity
+from shared.auth import token_hash, token_matches
 from shared.credential_format import identity_hash
 from shared.settings import load_settings
 
