@@ -6,6 +6,9 @@
   agency's own scope, or a sub-agency's delegations from its parent that are
   in force. It oversees the issuers registered by itself or its sub-agencies.
 - An issuer acts only on its own resources.
+- Which tenants a role reaches on which route is data
+  (services/registry/authorization.py); `relation_to` places a tenant
+  relative to the caller for it.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.registry import lookups, rules
+from services.registry.authorization import MATRIX_RULES, Relation, permits
 from services.registry.context import Caller
 from services.registry.errors import NotAllowed
 from services.registry.lookups import Db
@@ -164,6 +168,56 @@ async def require_accreditor_or_self(db: Db, caller: Caller, issuer_id: str, doi
         raise NotAllowed(f"agency {agency.agency_id!r} has not accredited issuer {issuer_id!r}, so it cannot {doing}")
 
 
+def caller_kind(caller: Caller) -> str:
+    """The caller's column in the authorization matrix."""
+    return "platform" if is_platform(caller) else caller.role
+
+
+async def subtree_tenants(db: Db, caller: Caller) -> list[str]:
+    """The tenants of the caller's agency subtree: the agency, its sub-agencies,
+    the issuers they oversee and the employer and auditor tenants they
+    registered. An auditor's agency is the one that registered it."""
+    if caller.role == "agency_admin":
+        agency_id: str | None = caller.tenant
+    elif caller.role == "auditor":
+        registered = await lookups.tenant_registration(db, caller.tenant)
+        agency_id = registered[0] if registered else None
+    else:
+        return []
+    agencies = await lookups.agency_and_descendants(db, agency_id) if agency_id else []
+    if not agencies:
+        return []
+    return [*agencies, *await lookups.issuers_overseen(db, agencies),
+            *await lookups.organisations_registered_by(db, agencies)]
+
+
+async def relation_to(db: Db, caller: Caller, tenant_id: str) -> Relation:
+    if tenant_id == caller.tenant:
+        return "own"
+    return "subtree" if tenant_id in await subtree_tenants(db, caller) else "foreign"
+
+
+async def require_permitted(db: Db, caller: Caller, route: str, tenant_id: str, doing: str) -> None:
+    relation = await relation_to(db, caller, tenant_id)
+    if permits(route, caller_kind(caller), relation):
+        return
+    if relation == "foreign":
+        why = "which it does not oversee" if caller.role in ("agency_admin", "auditor") else "which is not its own"
+    else:
+        why = f"and a {caller.role} key may not, even within its own {'tenant' if relation == 'own' else 'subtree'}"
+    raise NotAllowed(f"{caller.tenant!r} cannot {doing} of tenant {tenant_id!r}, {why} (docs/authorization.md)")
+
+
+async def reach(db: Db, caller: Caller, route: str) -> tuple[bool, list[str]]:
+    """Whether the caller reaches every tenant on this route, else the tenants it reaches."""
+    rule = MATRIX_RULES[route].rule(caller_kind(caller))
+    if rule == "all":
+        return True, []
+    if rule == "subtree":
+        return False, [caller.tenant, *await subtree_tenants(db, caller)]
+    return False, [caller.tenant] if rule == "own" else []
+
+
 @dataclass(frozen=True)
 class Visibility:
     """Whose unapproved achievements and pathways a reader may also see."""
@@ -172,12 +226,11 @@ class Visibility:
     issuer_ids: tuple[str, ...] = ()
 
 
+UNAPPROVED_ROUTE = "GET /v1/achievements/{achievement_id} (not approved)"
+
+
 async def visibility(db: Db, caller: Caller | None) -> Visibility:
-    if caller is None or caller.role == "employer":
+    if caller is None:
         return Visibility()
-    if is_platform(caller) or caller.role == "auditor":
-        return Visibility(everything=True)
-    if caller.role == "issuer":
-        return Visibility(issuer_ids=(caller.tenant,))
-    agencies = await lookups.agency_and_descendants(db, caller.tenant)
-    return Visibility(issuer_ids=tuple(await lookups.issuers_overseen(db, agencies)))
+    everything, tenants = await reach(db, caller, UNAPPROVED_ROUTE)
+    return Visibility(everything=everything, issuer_ids=tuple(tenants))

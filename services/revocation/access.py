@@ -2,12 +2,12 @@
 
 A credential's issuer may; so may an agency that accredits (or accredited)
 the issuer, for example after withdrawing the accreditation or finding
-fraud; so may the platform's bootstrap administrator. The history, with
-the issuer's free-text reasons, is also for the agencies above an
-accrediting agency and for the holder (with the learner link token). To
-everyone else a credential looks like it does not exist, so that ids
-cannot be probed across tenants; the public sees only the status and the
-reason's category (the verification service).
+fraud, and the agencies above it; so may the platform's bootstrap
+administrator (docs/authorization.md). The history, with the issuer's
+free-text reasons, is theirs and the holder's (with the learner link
+token). To everyone else a credential looks like it does not exist, so
+that ids cannot be probed across tenants; the public sees only the status
+and the reason's category (the verification service).
 """
 
 from __future__ import annotations
@@ -28,21 +28,9 @@ def may_manage(principal: Principal, registry: RegistryState) -> MayAct:
         return lambda issuer_id: True
 
     @cache  # a batch asks about the same few issuers thousands of times
-    def accredits(issuer_id: str) -> bool:
-        return any(a.accreditor_id == principal.tenant_id for a in registry.accreditations_of(issuer_id))
-
-    return accredits
-
-
-def may_read_reasons(principal: Principal, registry: RegistryState) -> MayAct:
-    """Whoever may manage the issuer's credentials, and the ancestors of its accreditors."""
-    manages = may_manage(principal, registry)
-    if principal.role != "agency_admin":
-        return manages
-
     def oversees(issuer_id: str) -> bool:
-        return manages(issuer_id) or any(principal.tenant_id in agency_line(registry, a.accreditor_id)
-                                         for a in registry.accreditations_of(issuer_id))
+        return any(principal.tenant_id in agency_line(registry, a.accreditor_id)
+                   for a in registry.accreditations_of(issuer_id))
 
     return oversees
 

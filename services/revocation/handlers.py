@@ -13,7 +13,7 @@ import msgspec
 from aiohttp import web
 
 from services.revocation import idempotency
-from services.revocation.access import may_manage, may_read_reasons
+from services.revocation.access import may_manage
 from services.revocation.history import status_history
 from services.revocation.runtime import CHANGER_KEY, METRICS_KEY, PUBLISHER_KEY, REGISTRY_KEY
 from services.revocation.schemas import (
@@ -218,7 +218,7 @@ async def credential_status_history(request: web.Request) -> web.Response:
     found = await status_history(Ledger(request.app[POOL_KEY], CATALOG), credential_id)
     entitled = found is not None and (
         (token is not None and bool(found.holder_token_hash) and token_matches(token, found.holder_token_hash))
-        or (principal is not None and may_read_reasons(principal, request.app[REGISTRY_KEY].state)(
+        or (principal is not None and may_manage(principal, request.app[REGISTRY_KEY].state)(
             found.history.issuer_id)))
     if not entitled:
         raise not_found(f"there is no credential {credential_id} that this client may see")
