@@ -3,7 +3,11 @@ matched inside the platform by a keyed learner key that is never published."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+
+import msgspec
 
 from services.issuance.app import create_app
 from shared.credential_format import identity_hash
@@ -67,3 +71,26 @@ async def test_one_learner_is_unlinkable_in_public_yet_stacks_across_issuers(set
         assert learner_key.split("$")[2] not in json.dumps(award_document)
         # The award repeats the pathway issuer's own component's IdentityObject.
         assert identity_of(award_document) == identity_of(same_issuer[0][1])
+
+
+async def test_a_new_learner_key_secret_re_keys_a_learner_at_the_next_issuance(settings, db):
+    world, uni_1, module_a = await university(db, settings, title="Module A")
+    module_b = await world.achievement(uni_1, title="Module B")
+    award = await world.achievement(uni_1, title="Certificate", achievement_type="Certificate")
+    await add_pathway(world, uni_1, "cert", award, ev.PathwayRule(required=[module_a, module_b]))
+    old_secret, new_secret = (base64.b64encode(os.urandom(32)).decode() for _ in range(2))
+    before = msgspec.structs.replace(settings, learner_key_secret=old_secret)
+    after = msgspec.structs.replace(settings, learner_key_secret=new_secret, learner_key_previous_secrets=old_secret)
+    async with serving(create_app, before) as client:
+        await registry_caught_up(client, db)
+        first, _ = await issued(client, uni_1, module_a, "A-1")
+    async with serving(create_app, after) as client:
+        await registry_caught_up(client, db)
+        second, _ = await issued(client, uni_1, module_b, "B-1")
+        assert second["learner_key"] != first["learner_key"]
+        assert second["learner_key"].split("$")[1] != first["learner_key"].split("$")[1]  # another key id
+        keys = await db.fetch("SELECT DISTINCT learner_key FROM issuance.credentials")
+        assert [row["learner_key"] for row in keys] == [second["learner_key"]]  # the old row re-keyed
+        progress = await (await client.get(f"/v1/learners/{second['learner_key']}/pathways",
+                                           headers=bearer(uni_1.api_key))).json()
+        assert progress["pathways"][0]["eligible"]
