@@ -75,7 +75,8 @@ def _issuance_ctx(signing_processes: int) -> CleanupContext:
         app[CONTEXT_KEY] = IssuanceContext(
             pool=pool, ledger=Ledger(pool, PreEncodedCatalog(CATALOG)), state=RegistryState(),
             keyring=KeyRing(pool, KeyVault(settings.master_key)), signer=signer,
-            secrets=LearnerSecrets(settings.master_key, learner_keys(settings)), public_base_url=settings.public_base_url,
+            secrets=LearnerSecrets(settings.master_key, learner_keys(settings)),
+            public_base_url=settings.public_base_url,
             metrics=IssuanceMetrics(app[METRICS_REGISTRY_KEY]),
         )
         yield

@@ -131,7 +131,8 @@ async def submit_signed(request: web.Request, body: SignedCredentialRequest) -> 
     outcome = await record_issuer_signed(ctx, metadata_of(request), body.reference, body.credential, body.learner)
     response = IssuedCredential(
         credential_id=outcome.credential_id or "", reference=outcome.reference, position=outcome.position or 0,
-        learner_hash=outcome.learner_hash or "", learner_key=outcome.learner_key or "", holder_token=ctx.secrets.holder_token(outcome.credential_id or ""),
+        learner_hash=outcome.learner_hash or "", learner_key=outcome.learner_key or "",
+        holder_token=ctx.secrets.holder_token(outcome.credential_id or ""),
         existing=outcome.outcome == "existing",
     )
     return json_response(response, status=201 if outcome.outcome == "issued" else 200,

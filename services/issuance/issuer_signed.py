@@ -66,8 +66,10 @@ class Submission:
 
 def examine(state: RegistryState, issuer_id: str, document: dict[str, Any], public_base_url: str,
             moment: dt.datetime, learner_of: Callable[[str], Learner]) -> Submission:
-    """`learner_of(salt)`: the learner sent with the document, hashed with that salt."""
-    """Check a submitted credential; return what recording it needs."""
+    """Check a submitted credential; return what recording it needs.
+
+    `learner_of(salt)` is the learner sent beside the document, hashed with that salt.
+    """
     issuer = registered_issuer(state, issuer_id)
     _check_shape(document)
     credential_id = _credential_id(document.get("id"))
@@ -261,8 +263,9 @@ async def _persist(ctx: IssuanceContext, metadata: Metadata, row: CredentialRow,
 
 def _issued(row: CredentialRow, status: list[StatusEntry], canonical: bytes, moment: dt.datetime) -> CredentialIssued:
     return CredentialIssued(
-        schema_version=LEARNER_EVENT_VERSION, credential_id=row.credential_id, issuer_id=row.issuer_id, achievement_id=row.achievement_id,
-        key_id=row.key_id, learner_hash=row.learner_hash, issued_at=format_time(moment),
+        schema_version=LEARNER_EVENT_VERSION, credential_id=row.credential_id, issuer_id=row.issuer_id,
+        achievement_id=row.achievement_id, key_id=row.key_id, learner_hash=row.learner_hash,
+        issued_at=format_time(moment),
         valid_from=format_time(row.valid_from), valid_until=format_time(row.valid_until) if row.valid_until else None,
         issuer_reference=row.issuer_reference, status=status, signing="issuer_signed",
         document_hash=document_hash(canonical), document=msgspec.Raw(canonical),

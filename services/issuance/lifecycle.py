@@ -66,11 +66,15 @@ class LifecycleProjection(PostgresProjection):
 
     async def _stack(self, conn: asyncpg.Connection, issued: CredentialIssued) -> None:
         pathways = auto_pathways_using(self._ctx.state, issued.achievement_id)
-        # The learner key is not in the event (it is never published); the
-        # row was written in the same transaction as the event.
-        row = await store.credential(conn, issued.credential_id) if pathways else None
+        if not pathways:
+            return
+        # The learner key is in no event (it is never published); the row
+        # was written in the same transaction as the event.
+        row = await store.credential(conn, issued.credential_id)
+        if row is None:
+            return
         moment = now().replace(microsecond=0)
-        for pathway in pathways if row is not None else ():
+        for pathway in pathways:
             await try_auto_award(self._ctx, conn, pathway, row.learner_key, moment)
 
 

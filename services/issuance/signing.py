@@ -112,7 +112,8 @@ def _signed(job: SigningJob, draft: Draft, status: list[StatusEntry], key: Ed255
 
 def _issued(job: SigningJob, draft: Draft, status: list[StatusEntry], canonical: bytes) -> CredentialIssued:
     return CredentialIssued(
-        schema_version=LEARNER_EVENT_VERSION, credential_id=draft.credential_id, issuer_id=job.issuer_id, achievement_id=job.achievement_id,
+        schema_version=LEARNER_EVENT_VERSION, credential_id=draft.credential_id, issuer_id=job.issuer_id,
+        achievement_id=job.achievement_id,
         key_id=job.key_id, learner_hash=draft.learner.learner_hash, issued_at=job.created,
         valid_from=draft.valid_from, valid_until=draft.valid_until, issuer_reference=draft.reference,
         status=status, pathway_id=job.pathway_id, components=job.components, signing="hosted",

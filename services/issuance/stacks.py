@@ -4,10 +4,11 @@ The award is signed with the pathway issuer's hosted key and lists the
 components as evidence. The platform never keeps an identity, so the award
 cannot hash it with a salt of its own: it repeats the IdentityObject of one
 component (the pathway issuer's own, when there is one), which links the
-award to nothing its evidence does not already name. `StackClaimed` and its `CredentialIssued` are one
-ledger append; the stack id is derived from pathway and learner, and the
-stack row and the stack stream (expected to be new) both refuse a second
-award, so a manual claim racing an automatic one awards once.
+award to nothing its evidence does not already name. `StackClaimed` and
+its `CredentialIssued` are one ledger append; the stack id is derived from
+pathway and learner key, and the stack row (one per pathway and learner
+key) and the stack stream (expected to be new) both refuse a second award,
+so a manual claim racing an automatic one awards once.
 """
 
 from __future__ import annotations
@@ -123,7 +124,8 @@ async def award(
     row = CredentialRow(
         credential_id=credential_id, issuer_id=pathway.issuer_id, issuer_reference=None,
         achievement_id=pathway.award_achievement_id, learner_hash=learner.learner_hash,
-        learner_key=learner.learner_key, identity_type=learner.identity_type, identity_salt=learner.salt, holder_token_hash=holder_token_hash,
+        learner_key=learner.learner_key, identity_type=learner.identity_type, identity_salt=learner.salt,
+        holder_token_hash=holder_token_hash,
         key_id=grant.key.key_id, signing="hosted", pathway_id=pathway.pathway_id,
         valid_from=moment, valid_until=valid_until,
     )

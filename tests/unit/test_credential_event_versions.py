@@ -30,7 +30,8 @@ def test_version_1_events_decode_as_version_1():
     issued = CATALOG.decode(recorded(CredentialIssued.event_type, V1_ISSUED))
     stack = CATALOG.decode(recorded(StackClaimed.event_type, V1_STACK))
     assert isinstance(issued, CredentialIssued) and issued.schema_version == 1
-    assert isinstance(stack, StackClaimed) and stack.schema_version == 1 and stack.learner_hash == V1_STACK["learner_hash"]
+    assert isinstance(stack, StackClaimed) and stack.schema_version == 1
+    assert stack.learner_hash == V1_STACK["learner_hash"]
 
 
 def test_version_2_stack_claims_name_no_learner_and_round_trip():
