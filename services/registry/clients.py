@@ -15,6 +15,8 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
+import asyncpg
+
 from services.registry import access, lookups
 from services.registry import views as v
 from services.registry.context import Caller, RegistryContext, new_id
@@ -56,15 +58,24 @@ def client_events(client_id: str, tenant_id: str, role: str, name: str, rate_lim
 
 
 async def create_client(ctx: RegistryContext, caller: Caller, req: CreateClient) -> v.ClientCreated:
-    await _check_tenant(ctx, caller, req)
+    registers = await _check_tenant(ctx, caller, req)
     client_id, key = new_id("client"), new_api_key()
     events = client_events(client_id, req.tenant_id, req.role, req.name, req.rate_limit_class, key)
-    positions = await ctx.write(caller, events, {f"client:{client_id}": NO_STREAM})
+
+    async def still_first(conn: asyncpg.Connection) -> None:
+        # Under the append lock: a concurrent first client of the same new
+        # tenant, committed before this one, registered it to its agency.
+        if (await lookups.tenant_registration(conn, req.tenant_id) or ("",))[0] != caller.tenant:
+            raise NotAllowed(f"tenant {req.tenant_id!r} was registered by another agency meanwhile")
+
+    positions = await ctx.write(caller, events, {f"client:{client_id}": NO_STREAM},
+                                verify=still_first if registers else None)
     client = await lookups.client(ctx.pool, client_id)
     return v.ClientCreated(client=client, key_id=key.key_id, api_key=key.secret, positions=positions)
 
 
-async def _check_tenant(ctx: RegistryContext, caller: Caller, req: CreateClient) -> None:
+async def _check_tenant(ctx: RegistryContext, caller: Caller, req: CreateClient) -> bool:
+    """Refuses what the caller may not create; True when it registers a new organisation tenant."""
     if caller.role != "agency_admin":
         raise NotAllowed(f"only an agency administrator can create API clients; this key is an {caller.role} key")
     if req.tenant_id == BOOTSTRAP_TENANT:
@@ -79,10 +90,11 @@ async def _check_tenant(ctx: RegistryContext, caller: Caller, req: CreateClient)
         await access.acting_agency(ctx.pool, caller, "create API clients")
     registered = await lookups.tenant_registration(ctx.pool, req.tenant_id) if kind is None else None
     if registered is None and kind is None:
-        return  # a new employer or auditor tenant: it belongs to the caller from now on
+        return True  # a new employer or auditor tenant: it belongs to the caller from now on
     if registered is not None and registered[1] != req.role:
         raise Invalid(f"tenant {req.tenant_id!r} is an {registered[1]} tenant; it gets no {req.role} clients")
     await access.require_permitted(ctx.pool, caller, CREATE_ROUTE, req.tenant_id, "create API clients")
+    return False
 
 
 async def require_client_access(

@@ -4,6 +4,8 @@ and stop working when revoked."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from shared.auth import Authenticator, hash_api_key
@@ -11,6 +13,7 @@ from shared.http.problem import Problem
 from tests.integration.test_registry_support import (  # noqa: F401 - fixtures
     PLATFORM, Demo, call, refused, registry, registry_db, registry_settings,
 )
+from tests.support.http import bearer
 
 
 async def refused_key(db, key: str) -> None:
@@ -87,3 +90,19 @@ async def test_agencies_create_clients_only_for_their_own_tenants(registry, regi
     extra = await call(registry, "POST", "/v1/clients", PLATFORM,
                        {"role": "agency_admin", "tenant_id": french.agency_id, "name": "second admin"}, 201)
     assert (await call(registry, "GET", "/v1/whoami", extra["api_key"]))["tenant_id"] == french.agency_id
+
+
+async def test_an_organisation_tenant_belongs_to_the_agency_that_registered_it(registry, registry_db):
+    first, second = await Demo(registry, "LU").build(), await Demo(registry, "LT").build()
+    body = {"role": "employer", "tenant_id": "baltic-hr", "name": "x"}
+    answers = await asyncio.gather(*(registry.post("/v1/clients", json=body, headers=bearer(demo.admin_key))
+                                     for demo in (first, second)))
+    assert sorted(a.status for a in answers) == [201, 403]  # concurrent first clients: one registers it
+    owner, other = (first, second) if answers[0].status == 201 else (second, first)
+    before = await registry_db.fetchval("SELECT count(*) FROM registry.api_clients WHERE tenant_id = 'baltic-hr'")
+    await refused(registry, registry_db, "POST", "/v1/clients", other.admin_key, body, 403, "does not oversee")
+    await refused(registry, registry_db, "POST", "/v1/clients", owner.admin_key,
+                  {**body, "role": "auditor"}, 422, "is an employer tenant")
+    await call(registry, "POST", "/v1/clients", owner.admin_key, body, 201)
+    assert await registry_db.fetchval(
+        "SELECT count(*) FROM registry.api_clients WHERE tenant_id = 'baltic-hr'") == before + 1
