@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+
 import pytest
 
 from services.issuance.learners import (
@@ -92,3 +96,13 @@ def test_holder_tokens_are_per_credential_and_only_their_hash_is_needed():
     assert token == SECRETS.holder_token("urn:uuid:1") != SECRETS.holder_token("urn:uuid:2")
     assert len(token) >= 43 and token_matches(token, token_hash(token))
     assert not token_matches(token + "x", token_hash(token))
+
+
+def test_rows_from_before_learner_keys_are_matched_by_their_old_platform_wide_hash():
+    # Before learner keys, the salt was an HMAC of the identity under a key derived from the master key.
+    salt_key = hmac.new(base64.b64decode(MASTER), b"credledger/issuance/learner-salt/v1", hashlib.sha256).digest()
+    old_salt = hmac.new(salt_key, b"emailAddress\nada@example.org", hashlib.sha256).hexdigest()[:32]
+    old_hash = identity_hash("emailAddress", "ada@example.org", old_salt)
+    keys = learner_keys(load_settings(environ={}, master_key=MASTER, learner_key_secret=KEY_SECRET))
+    assert old_hash in keys.superseded("emailAddress", "ada@example.org")
+    assert old_hash not in keys.superseded("emailAddress", "bob@example.org")
