@@ -64,6 +64,7 @@ MATRIX: tuple[RouteRules, ...] = (
     RouteRules("registry", "POST /v1/clients/{client_id}/revoke", "the client's tenant",
                "all", "subtree", "none", "none", "none"),
     RouteRules("registry", "PATCH /v1/issuers/{issuer_id}", "the issuer", "none", "subtree", "none", "own", "none"),
+    RouteRules("registry", "POST /v1/issuers/{issuer_id}/keys", "the issuer", "none", "subtree", "none", "own", "none"),
     RouteRules("registry", "GET /v1/achievements/{achievement_id} (not approved)", "the proposing issuer",
                "all", "subtree", "subtree", "own", "none"),
     RouteRules("issuance", "GET /v1/credentials/{credential_id}", "the credential's issuer",

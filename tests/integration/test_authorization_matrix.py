@@ -14,10 +14,13 @@ from pathlib import Path
 
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.issuance.app import create_app as issuance_app
 from services.registry.app import create_app as registry_app
 from services.registry.authorization import CALLERS, MATRIX, permits
+from shared.crypto.eddsa_jcs import raw_public_key
+from shared.crypto.multibase import public_key_to_multibase
 from tests.integration.test_issuance_support import ledger_head, registry_caught_up
 from tests.integration.test_registry_support import PLATFORM, Demo, call
 from tests.support.http import bearer, serving
@@ -152,6 +155,12 @@ async def update_issuer(s: Services, target: Tenant) -> Send:
     return lambda key: s.registry.patch(f"/v1/issuers/{target.tenant_id}", headers=bearer(key), json=change)
 
 
+async def add_issuer_key(s: Services, target: Tenant) -> Send:
+    public_key = public_key_to_multibase(raw_public_key(Ed25519PrivateKey.generate()))
+    body = {"custody": "issuer_held", "public_key_multibase": public_key}
+    return lambda key: s.registry.post(f"/v1/issuers/{target.tenant_id}/keys", headers=bearer(key), json=body)
+
+
 async def read_unapproved(s: Services, target: Tenant) -> Send:
     return lambda key: s.registry.get(f"/v1/achievements/{target.unapproved}", headers=bearer(key))
 
@@ -182,6 +191,7 @@ ATTEMPTS: dict[str, tuple[Attempt, tuple[str, ...]]] = {
     "POST /v1/clients/{client_id}/keys/{key_id}/revoke": (revoke_key, CLIENT_TENANTS),
     "POST /v1/clients/{client_id}/revoke": (revoke_client, CLIENT_TENANTS),
     "PATCH /v1/issuers/{issuer_id}": (update_issuer, ISSUERS),
+    "POST /v1/issuers/{issuer_id}/keys": (add_issuer_key, ISSUERS),
     "GET /v1/achievements/{achievement_id} (not approved)": (read_unapproved, ISSUERS),
     "GET /v1/credentials/{credential_id}": (read_credential, ISSUERS),
     "POST /v1/credentials/{id}/suspend": (suspend, ISSUERS),
