@@ -101,20 +101,11 @@ async def overseen_agencies(db: Db, agency: AgencyView) -> list[str]:
     return await lookups.agency_and_descendants(db, agency.agency_id)
 
 
-async def require_issuer_access(db: Db, caller: Caller, issuer: IssuerView, doing: str) -> None:
-    """The issuer itself, or an admin of an agency that oversees it."""
-    if caller.role == "issuer":
-        if caller.tenant != issuer.issuer_id:
-            raise NotAllowed(
-                f"this key belongs to issuer {caller.tenant!r}; it cannot {doing} of issuer {issuer.issuer_id!r}"
-            )
-        return
-    agency = await acting_agency(db, caller, doing)
-    if issuer.registered_by not in await overseen_agencies(db, agency):
-        raise NotAllowed(
-            f"issuer {issuer.issuer_id!r} was registered by agency {issuer.registered_by!r}, which agency"
-            f" {agency.agency_id!r} does not oversee, so it cannot {doing}"
-        )
+async def require_issuer_access(db: Db, caller: Caller, issuer: IssuerView, route: str, doing: str) -> None:
+    """The issuer itself, or an admin of an agency that oversees it (the matrix's `subtree`)."""
+    if caller.role != "issuer":
+        await acting_agency(db, caller, doing)
+    await require_permitted(db, caller, route, issuer.issuer_id, doing)
 
 
 async def calling_issuer(db: Db, caller: Caller, doing: str) -> IssuerView:
@@ -205,7 +196,9 @@ async def require_permitted(db: Db, caller: Caller, route: str, tenant_id: str, 
         why = "which it does not oversee" if caller.role in ("agency_admin", "auditor") else "which is not its own"
     else:
         why = f"and a {caller.role} key may not, even within its own {'tenant' if relation == 'own' else 'subtree'}"
-    raise NotAllowed(f"{caller.tenant!r} cannot {doing} of tenant {tenant_id!r}, {why} (docs/authorization.md)")
+    owner = "agency" if caller.role == "agency_admin" else caller.role
+    raise NotAllowed(f"this key belongs to {owner} {caller.tenant!r}; it cannot {doing} of {tenant_id!r}, {why}"
+                     " (docs/authorization.md)")
 
 
 async def reach(db: Db, caller: Caller, route: str) -> tuple[bool, list[str]]:
