@@ -106,6 +106,4 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: object) ->
         raise SystemExit(
             "invalid configuration: CREDLEDGER_BOOTSTRAP_ADMIN_KEY must not be set in production"
         )
-    if settings.environment == "production" and not settings.learner_key_secret:
-        raise SystemExit("invalid configuration: CREDLEDGER_LEARNER_KEY_SECRET must be set in production")
     return settings

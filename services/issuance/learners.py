@@ -122,6 +122,8 @@ def learner_keys(settings: Settings) -> LearnerKeys:
     Outside production (where the secret is required) a missing secret is
     derived from the master key, so a test or bench setup needs one secret less.
     """
+    if settings.environment == "production" and not settings.learner_key_secret:
+        raise SystemExit("invalid configuration: CREDLEDGER_LEARNER_KEY_SECRET must be set in production")
     current = settings.learner_key_secret or base64.b64encode(
         _derive(base64.b64decode(settings.master_key), b"credledger/issuance/learner-key/v1")).decode()
     previous = [s.strip() for s in settings.learner_key_previous_secrets.split(",") if s.strip()]

@@ -76,7 +76,7 @@ def test_outside_production_a_missing_learner_key_secret_is_derived_and_in_produ
     assert learner_keys(settings).key("emailAddress", "ada@example.org") == learner_keys(settings).key(
         "emailAddress", "ada@example.org")
     with pytest.raises(SystemExit, match="LEARNER_KEY_SECRET"):
-        load_settings(environ={}, master_key=MASTER, environment="production")
+        learner_keys(load_settings(environ={}, master_key=MASTER, environment="production"))
 
 
 def test_an_issuer_signed_salt_is_kept():
