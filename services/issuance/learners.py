@@ -100,10 +100,6 @@ class LearnerKeys:
         self._legacy = _derive(base64.b64decode(legacy_master_b64), b"credledger/issuance/learner-salt/v1") \
             if legacy_master_b64 else None
 
-    @property
-    def current_key_id(self) -> str:
-        return self._current[0]
-
     def key(self, kind: str, normalised: str) -> str:
         return _keyed(self._current, kind, normalised)
 

@@ -4,7 +4,8 @@
   and API clients; everything else needs an agency's or issuer's own key.
 - An agency acts within its jurisdiction and within its authority: a root
   agency's own scope, or a sub-agency's delegations from its parent that are
-  in force. It oversees the issuers registered by itself or its sub-agencies.
+  in force. It oversees the issuers registered or accredited by itself or
+  its sub-agencies.
 - An issuer acts only on its own resources.
 - Which tenants a role reaches on which route is data
   (services/registry/authorization.py); `relation_to` places a tenant
@@ -216,7 +217,8 @@ class Visibility:
     """Whose unapproved achievements and pathways a reader may also see."""
 
     everything: bool = False
-    issuer_ids: tuple[str, ...] = ()
+    # The tenants reached: an unapproved item is visible when its issuer is one.
+    tenant_ids: tuple[str, ...] = ()
 
 
 UNAPPROVED_ROUTE = "GET /v1/achievements/{achievement_id} (not approved)"
@@ -226,4 +228,4 @@ async def visibility(db: Db, caller: Caller | None) -> Visibility:
     if caller is None:
         return Visibility()
     everything, tenants = await reach(db, caller, UNAPPROVED_ROUTE)
-    return Visibility(everything=everything, issuer_ids=tuple(tenants))
+    return Visibility(everything=everything, tenant_ids=tuple(tenants))
