@@ -12,7 +12,8 @@ Columns (a header row names them; order does not matter):
 Rows go to the issuance service's batch endpoint, `--batch-size` at a time.
 Each row's result is appended to the results file (default FILE.results.csv)
 as soon as its batch is answered: reference, outcome (issued, existing or
-rejected), credential_id, position, learner_hash, holder_token, error.
+rejected), credential_id, position, learner_hash, learner_key (for
+/v1/learners/{learner_key}/pathways), holder_token, error.
 
 Resumable: a re-run skips rows whose reference already has a credential id in
 the results file, and re-sends the rest. A batch that was issued but whose
@@ -38,7 +39,8 @@ from tqdm import tqdm
 
 from shared.csv_safety import defuse_cell, restore_cell
 
-RESULT_FIELDS = ["reference", "outcome", "credential_id", "position", "learner_hash", "holder_token", "error"]
+RESULT_FIELDS = ["reference", "outcome", "credential_id", "position", "learner_hash", "learner_key", "holder_token",
+                 "error"]
 DONE = ("issued", "existing")
 RETRIES = 5
 
@@ -186,7 +188,8 @@ def result_row(outcome: dict) -> dict[str, str]:
     return {
         "reference": outcome["reference"], "outcome": outcome["outcome"],
         "credential_id": outcome.get("credential_id", ""), "position": str(outcome.get("position", "")),
-        "learner_hash": outcome.get("learner_hash", ""), "holder_token": outcome.get("holder_token", ""),
+        "learner_hash": outcome.get("learner_hash", ""), "learner_key": outcome.get("learner_key", ""),
+        "holder_token": outcome.get("holder_token", ""),
         "error": (outcome.get("problem") or {}).get("detail", ""),
     }
 

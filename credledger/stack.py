@@ -98,7 +98,7 @@ def resolve_backends(home: Path, stack: ExitStack) -> dict[str, str]:
     # Development secrets, created once per home. The bootstrap admin key lets
     # a local operator (and --demo) create the first agency over the API.
     secrets = (("log_signing_key", "log-signing-key"), ("master_key", "master-key"),
-               ("bootstrap_admin_key", "bootstrap-admin-key"))
+               ("learner_key_secret", "learner-key-secret"), ("bootstrap_admin_key", "bootstrap-admin-key"))
     for setting, filename in secrets:
         if not os.environ.get(f"CREDLEDGER_{setting.upper()}"):
             overrides[setting] = local_secret(home, filename)

@@ -81,3 +81,12 @@ def require_role(principal: Principal, roles: frozenset[Role]) -> None:
         raise forbidden(
             f"this endpoint is for {', '.join(sorted(roles))} clients; this key is {principal.role}"
         )
+
+
+def token_hash(token: str) -> str:
+    """The stored form of a holder's learner link token (CredentialIssued.holder_token_hash)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_matches(token: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(token_hash(token), stored_hash)

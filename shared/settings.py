@@ -51,6 +51,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_signing_key: str = ""
     # 32 bytes, base64: seals hosted issuer signing keys (shared/key_vault.py).
     master_key: str = ""
+    # 32+ bytes, base64: the secret learner keys are HMACs under (stacking
+    # and pathways match learners by them). Superseded secrets, comma-
+    # separated, still match until their learners are re-keyed.
+    learner_key_secret: str = ""
+    learner_key_previous_secrets: str = ""
     checkpoint_every_events: int = 1000
     checkpoint_every_seconds: float = 10.0
     max_body_bytes: int = 1 * 1024 * 1024

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from services.issuance import handlers, stack_handlers
 from services.issuance.context import CONTEXT_KEY, IssuanceContext, IssuanceMetrics
-from services.issuance.learners import LearnerSecrets
+from services.issuance.learners import LearnerSecrets, learner_keys
 from services.issuance.lifecycle import IssuanceProjection
 from services.issuance.schemas import (
     BatchRequest, BatchResponse, CredentialRequest, IssuedCredential, LearnerHash, LearnerHashRequest,
@@ -54,12 +54,12 @@ ENDPOINTS = [
                     "format": "absent: the credential inline; json (a .json file), jwt (VC-JOSE compact JWS),"
                               " png or svg (the badge image with the credential baked in)"}),
     Endpoint("POST", "/v1/learners/hash", handlers.learner_hash,
-             "The salted identity hash the platform uses for a learner (for issuer-signed credentials)",
+             "A fresh salt and identityHash for one issuer-signed credential, and the learner's key",
              body=LearnerHashRequest, response=LearnerHash, roles=ISSUERS, tags=TAGS),
     Endpoint("POST", "/v1/stacks", stack_handlers.claim_stack,
              "Claim a pathway's award for a learner from component credentials (issuer key or holder_token)",
              body=StackRequest, response=StackResponse, status=201, tags=STACK_TAGS),
-    Endpoint("GET", "/v1/learners/{learner_hash}/pathways", stack_handlers.learner_pathways,
+    Endpoint("GET", "/v1/learners/{learner_key}/pathways", stack_handlers.learner_pathways,
              "For each of the issuer's pathways: the learner's components held, missing, and credits needed",
              response=LearnerPathways, roles=ISSUERS, tags=STACK_TAGS),
 ]
@@ -78,7 +78,8 @@ def issuance_context(signing_processes: int) -> CleanupContext:
         app[CONTEXT_KEY] = IssuanceContext(
             pool=pool, ledger=Ledger(pool, PreEncodedCatalog(CATALOG)), state=RegistryState(),
             keyring=KeyRing(pool, KeyVault(settings.master_key)), signer=signer,
-            secrets=LearnerSecrets(settings.master_key), public_base_url=settings.public_base_url,
+            secrets=LearnerSecrets(settings.master_key, learner_keys(settings)),
+            public_base_url=settings.public_base_url,
             metrics=IssuanceMetrics(app[METRICS_REGISTRY_KEY]),
         )
         yield

@@ -12,18 +12,17 @@ from services.issuance import exports, store
 from services.issuance.context import CONTEXT_KEY, IssuanceContext
 from services.issuance.issuer_signed import record_issuer_signed
 from services.issuance.issuing import IdempotencyRace, IdempotencyRecord, issue_hosted
-from services.issuance.learners import token_matches
 from services.issuance.schemas import (
     MAX_BATCH, BatchRequest, BatchResponse, CredentialRequest, IssuedCredential, ItemOutcome, LearnerHash,
     LearnerHashRequest, SignedCredentialRequest,
 )
 from services.issuance.store import CredentialRow, credential_id_param
-from shared.auth import Principal
+from shared.auth import Principal, token_matches
 from shared.credential_format import JWT_MEDIA_TYPE, VC_MEDIA_TYPE, verification_method
 from shared.crypto.jws import encode_vc_jws
 from shared.http.body import json_response
-from shared.http.endpoints import AUTHENTICATOR_KEY, principal_of
-from shared.http.middleware import CLIENT_ID_KEY, request_id_of
+from shared.http.endpoints import optional_principal, principal_of
+from shared.http.middleware import request_id_of
 from shared.http.problem import PROBLEM_TYPE_BASE, Problem, bad_request, conflict, not_found, unauthorized
 from shared.ledger.events import Metadata
 from shared.timeutil import now
@@ -104,7 +103,8 @@ async def issue_credential(request: web.Request, body: CredentialRequest) -> web
         raise _reraise(outcome.problem or {})
     response = IssuedCredential(
         credential_id=outcome.credential_id or "", reference=outcome.reference, position=outcome.position or 0,
-        learner_hash=outcome.learner_hash or "", holder_token=outcome.holder_token or "",
+        learner_hash=outcome.learner_hash or "", learner_key=outcome.learner_key or "",
+        holder_token=outcome.holder_token or "",
         existing=outcome.outcome == "existing",
     )
     headers = {"Location": f"/v1/credentials/{outcome.credential_id}", **_replay_headers(replayed)}
@@ -126,24 +126,17 @@ async def issue_batch(request: web.Request, body: BatchRequest) -> web.Response:
 
 async def submit_signed(request: web.Request, body: SignedCredentialRequest) -> web.Response:
     ctx = context(request)
-    outcome = await record_issuer_signed(ctx, metadata_of(request), body.reference, body.credential)
+    outcome = await record_issuer_signed(ctx, metadata_of(request), body.reference, body.credential, body.learner)
     response = IssuedCredential(
         credential_id=outcome.credential_id or "", reference=outcome.reference, position=outcome.position or 0,
-        learner_hash=outcome.learner_hash or "", holder_token=ctx.secrets.holder_token(outcome.credential_id or ""),
+        learner_hash=outcome.learner_hash or "", learner_key=outcome.learner_key or "",
+        holder_token=ctx.secrets.holder_token(outcome.credential_id or ""),
         existing=outcome.outcome == "existing",
     )
     return json_response(response, status=201 if outcome.outcome == "issued" else 200,
                          headers={"Location": f"/v1/credentials/{outcome.credential_id}"})
 
 
-async def optional_principal(request: web.Request) -> Principal | None:
-    """The caller's API key identity, when it sent one (a wrong key is a 401)."""
-    header = request.headers.get("Authorization")
-    if header is None:
-        return None
-    principal = await request.app[AUTHENTICATOR_KEY].authenticate(header)
-    request[CLIENT_ID_KEY] = principal.client_id
-    return principal
 
 
 async def _readable(request: web.Request, credential_id: str) -> CredentialRow:
@@ -213,4 +206,4 @@ async def _as_jws(ctx: IssuanceContext, row: CredentialRow, document: bytes) -> 
 async def learner_hash(request: web.Request, body: LearnerHashRequest) -> web.Response:
     learner = context(request).secrets.learner(body.learner)
     return json_response(LearnerHash(identity_type=learner.identity_type, salt=learner.salt,
-                                     learner_hash=learner.learner_hash))
+                                     learner_hash=learner.learner_hash, learner_key=learner.learner_key))

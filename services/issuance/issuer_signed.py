@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,15 +27,16 @@ from services.issuance import store
 from services.issuance.context import IssuanceContext
 from services.issuance.document import CONTEXT
 from services.issuance.eligibility import authorise, registered_issuer
-from services.issuance.learners import token_hash
-from services.issuance.schemas import ItemOutcome
+from services.issuance.learners import Learner, rekeyings
+from services.issuance.schemas import ItemOutcome, LearnerIdentity
 from services.issuance.signing import allocate_entries
 from services.issuance.store import CredentialRow
+from shared.auth import token_hash
 from shared.ob3_objects import achievement_id_from_url
 from shared.credential_format import document_hash, split_verification_method
 from shared.crypto import eddsa_jcs
 from shared.crypto.jcs import canonicalize
-from shared.events.credentials import CredentialIssued, StatusEntry, credential_stream
+from shared.events.credentials import LEARNER_EVENT_VERSION, CredentialIssued, StatusEntry, credential_stream
 from shared.http.problem import Problem
 from shared.ledger.events import Metadata
 from shared.ledger.store import NO_STREAM, AppendConflict, NewEvent
@@ -57,17 +59,18 @@ class Submission:
     credential_id: str
     achievement_id: str
     key: IssuerKey
-    learner_hash: str
-    identity_type: str
-    salt: str
+    learner: Learner
     valid_from: dt.datetime
     valid_until: dt.datetime | None
     canonical: bytes
 
 
 def examine(state: RegistryState, issuer_id: str, document: dict[str, Any], public_base_url: str,
-            moment: dt.datetime) -> Submission:
-    """Check a submitted credential; return what recording it needs."""
+            moment: dt.datetime, learner_of: Callable[[str], Learner]) -> Submission:
+    """Check a submitted credential; return what recording it needs.
+
+    `learner_of(salt)` is the learner sent beside the document, hashed with that salt.
+    """
     issuer = registered_issuer(state, issuer_id)
     _check_shape(document)
     credential_id = _credential_id(document.get("id"))
@@ -79,11 +82,10 @@ def examine(state: RegistryState, issuer_id: str, document: dict[str, Any], publ
         raise malformed(f"credentialSubject.achievement.id must be a registry achievement URL"
                         f" ({public_base_url.rstrip('/')}/achievements/<id>)")
     authorise(state, issuer_id, achievement_id, moment, hosted=False)
-    identity_type, learner_hash, salt = _identity(subject.get("identifier"))
+    learner = _learner(subject.get("identifier"), learner_of)
     valid_from, valid_until = _validity(document)
     key = _proof_key(state, issuer_id, issuer.event.did, document, moment)
-    return Submission(credential_id, achievement_id, key, learner_hash, identity_type, salt,
-                      valid_from, valid_until, _canonical(document))
+    return Submission(credential_id, achievement_id, key, learner, valid_from, valid_until, _canonical(document))
 
 
 def _check_shape(document: dict[str, Any]) -> None:
@@ -117,7 +119,7 @@ def _object(value: Any, name: str) -> dict[str, Any]:
     return value
 
 
-def _identity(value: Any) -> tuple[str, str, str]:
+def _learner(value: Any, learner_of: Callable[[str], Learner]) -> Learner:
     identities = value if isinstance(value, list) else []
     hashed = [i for i in identities if isinstance(i, dict) and i.get("type") == "IdentityObject"]
     if len(hashed) != 1:
@@ -127,7 +129,11 @@ def _identity(value: Any) -> tuple[str, str, str]:
         raise malformed("the IdentityObject must be hashed: identityHash 'sha256$' + 64 lowercase hex digits")
     if identity.get("identityType") not in IDENTITY_TYPES or not isinstance(identity.get("salt"), str):
         raise malformed(f"the IdentityObject needs identityType in {IDENTITY_TYPES} and a salt")
-    return identity["identityType"], identity["identityHash"], identity["salt"]
+    learner = learner_of(identity["salt"])
+    if (learner.identity_type, learner.learner_hash) != (identity["identityType"], identity["identityHash"]):
+        raise Problem(422, "learner-identity-mismatch", "The IdentityObject does not name the given learner",
+                      "identityType and identityHash must be those of `learner` hashed with the document's salt")
+    return learner
 
 
 def _moment(document: dict[str, Any], name: str) -> dt.datetime:
@@ -202,28 +208,30 @@ class _ReferenceRaced(Exception):
 
 
 async def record_issuer_signed(
-    ctx: IssuanceContext, metadata: Metadata, reference: str, document: dict[str, Any]
+    ctx: IssuanceContext, metadata: Metadata, reference: str, document: dict[str, Any], identity: LearnerIdentity,
 ) -> ItemOutcome:
     moment = now().replace(microsecond=0)
-    submission = examine(ctx.state, metadata.tenant, document, ctx.public_base_url, moment)
+    submission = examine(ctx.state, metadata.tenant, document, ctx.public_base_url, moment,
+                         lambda salt: ctx.secrets.learner(identity, salt))
     previous = await _previous(ctx.pool, metadata.tenant, reference, submission)
     if previous is not None:
         return previous
     row = CredentialRow(
         credential_id=submission.credential_id, issuer_id=metadata.tenant, issuer_reference=reference,
-        achievement_id=submission.achievement_id, learner_hash=submission.learner_hash,
-        identity_type=submission.identity_type, identity_salt=submission.salt,
+        achievement_id=submission.achievement_id, learner_hash=submission.learner.learner_hash,
+        learner_key=submission.learner.learner_key, identity_type=submission.learner.identity_type,
+        identity_salt=submission.learner.salt,
         holder_token_hash=token_hash(ctx.secrets.holder_token(submission.credential_id)),
         key_id=submission.key.key_id, signing="issuer_signed", pathway_id=None,
         valid_from=submission.valid_from, valid_until=submission.valid_until,
     )
     try:
-        position = await _persist(ctx, metadata, row, submission.canonical, moment)
+        position = await _persist(ctx, metadata, row, submission, moment)
     except _ReferenceRaced:
         return await _previous(ctx.pool, metadata.tenant, reference, submission)  # type: ignore[return-value]
     ctx.metrics.credentials.labels("issuer_signed", "issued").inc()
     return ItemOutcome(index=0, reference=reference, outcome="issued", credential_id=row.credential_id,
-                       position=position, learner_hash=row.learner_hash)
+                       position=position, learner_hash=row.learner_hash, learner_key=row.learner_key)
 
 
 async def _previous(
@@ -237,14 +245,15 @@ async def _previous(
                           f"reference {reference!r} was already used for credential {taken.credential_id}")
         positions = await store.issued_positions(db, [taken.credential_id])
         return ItemOutcome(index=0, reference=reference, outcome="existing", credential_id=taken.credential_id,
-                           position=positions.get(taken.credential_id), learner_hash=taken.learner_hash)
+                           position=positions.get(taken.credential_id), learner_hash=taken.learner_hash,
+                           learner_key=submission.learner.learner_key)
     if await store.credential(db, submission.credential_id) is not None:
         raise Problem(409, "credential-exists", "The credential id is already recorded",
                       f"{submission.credential_id} was recorded under another reference")
     return None
 
 
-async def _persist(ctx: IssuanceContext, metadata: Metadata, row: CredentialRow, canonical: bytes,
+async def _persist(ctx: IssuanceContext, metadata: Metadata, row: CredentialRow, submission: Submission,
                    moment: dt.datetime) -> int:
     stream = credential_stream(row.credential_id)
     try:
@@ -252,9 +261,10 @@ async def _persist(ctx: IssuanceContext, metadata: Metadata, row: CredentialRow,
             # Entries the document cannot name (it was signed before they
             # existed) but the revocation service still flips and publishes.
             [status] = await allocate_entries(conn, row.issuer_id, 1)
+            await store.rekey_learners(conn, rekeyings([submission.learner]))
             if not await store.claim_credentials(conn, [row]):
                 raise _ReferenceRaced()
-            event = _issued(row, status, canonical, moment)
+            event = _issued(row, status, submission.canonical, moment)
             [position] = await ctx.ledger.append_in(conn, [NewEvent(stream, event)], metadata, {stream: NO_STREAM})
     except (asyncpg.UniqueViolationError, AppendConflict):
         raise Problem(409, "credential-exists", "The credential id is already recorded",
@@ -264,8 +274,9 @@ async def _persist(ctx: IssuanceContext, metadata: Metadata, row: CredentialRow,
 
 def _issued(row: CredentialRow, status: list[StatusEntry], canonical: bytes, moment: dt.datetime) -> CredentialIssued:
     return CredentialIssued(
-        credential_id=row.credential_id, issuer_id=row.issuer_id, achievement_id=row.achievement_id,
-        key_id=row.key_id, learner_hash=row.learner_hash, issued_at=format_time(moment),
+        schema_version=LEARNER_EVENT_VERSION, credential_id=row.credential_id, issuer_id=row.issuer_id,
+        achievement_id=row.achievement_id, key_id=row.key_id, learner_hash=row.learner_hash,
+        issued_at=format_time(moment),
         valid_from=format_time(row.valid_from), valid_until=format_time(row.valid_until) if row.valid_until else None,
         issuer_reference=row.issuer_reference, status=status, signing="issuer_signed",
         document_hash=document_hash(canonical), document=msgspec.Raw(canonical),

@@ -31,10 +31,11 @@ from services.issuance import store
 from services.issuance.context import IssuanceContext
 from services.issuance.document import evidence_objects, template_for
 from services.issuance.eligibility import Grant, authorise
-from services.issuance.learners import Learner, token_hash
+from services.issuance.learners import Learner, rekeyings, same_learner
 from services.issuance.schemas import CredentialRequest, ItemOutcome
 from services.issuance.signing import Draft, SigningJob, issued_encoded
 from services.issuance.store import CredentialRow, StoredResponse, TakenReference
+from shared.auth import token_hash
 from shared.credential_format import new_credential_id, verification_method
 from shared.events.credentials import credential_stream
 from shared.http.problem import Problem, validation_failed
@@ -176,19 +177,20 @@ def rejected(index: int, reference: str, problem: Problem) -> ItemOutcome:
 def _issued_outcome(candidate: Candidate, position: int) -> ItemOutcome:
     return ItemOutcome(index=candidate.index, reference=candidate.request.reference, outcome="issued",
                        credential_id=candidate.credential_id, position=position,
-                       learner_hash=candidate.learner.learner_hash)
+                       learner_hash=candidate.learner.learner_hash, learner_key=candidate.learner.learner_key)
 
 
 def existing_or_conflict(candidate: Candidate, taken: TakenReference, position: int | None) -> ItemOutcome:
     """A reference already used: the same credential again, or a clash."""
     request = candidate.request
-    if taken.achievement_id != request.achievement_id or taken.learner_hash != candidate.learner.learner_hash:
+    if taken.achievement_id != request.achievement_id or not same_learner(candidate.learner, taken.learner_key):
         return rejected(candidate.index, request.reference, Problem(
             409, "reference-conflict", "The reference identifies another credential",
             f"reference {request.reference!r} was already used for credential {taken.credential_id}, issued"
             " for a different achievement or learner"))
     return ItemOutcome(index=candidate.index, reference=request.reference, outcome="existing",
-                       credential_id=taken.credential_id, position=position, learner_hash=taken.learner_hash)
+                       credential_id=taken.credential_id, position=position, learner_hash=taken.learner_hash,
+                       learner_key=candidate.learner.learner_key)
 
 
 async def _skip_issued(
@@ -250,7 +252,8 @@ def credential_row(candidate: Candidate, key_id: str) -> CredentialRow:
     return CredentialRow(
         credential_id=candidate.credential_id, issuer_id=candidate.grant.issuer.issuer_id,
         issuer_reference=candidate.request.reference, achievement_id=candidate.request.achievement_id,
-        learner_hash=candidate.learner.learner_hash, identity_type=candidate.learner.identity_type,
+        learner_hash=candidate.learner.learner_hash, learner_key=candidate.learner.learner_key,
+        identity_type=candidate.learner.identity_type,
         identity_salt=candidate.learner.salt, holder_token_hash=candidate.holder_token_hash,
         key_id=key_id, signing="hosted", pathway_id=None,
         valid_from=candidate.valid_from, valid_until=candidate.valid_until,
@@ -264,6 +267,7 @@ async def _persist(
     key_id = candidates[0].grant.key.key_id  # type: ignore[union-attr]
     rows = [credential_row(c, key_id) for c in candidates]
     async with ctx.pool.acquire() as conn, conn.transaction():
+        await store.rekey_learners(conn, rekeyings(c.learner for c in candidates))
         claimed = await store.claim_credentials(conn, rows)
         winners = [c for c in candidates if c.credential_id in claimed]
         events = [NewEvent(credential_stream(c.credential_id), issued_encoded(signed[c.credential_id]))

@@ -65,9 +65,17 @@ class LifecycleProjection(PostgresProjection):
         return any(p.status == "approved" and p.event.rule.auto_award for p in self._ctx.state.pathways.values())
 
     async def _stack(self, conn: asyncpg.Connection, issued: CredentialIssued) -> None:
+        pathways = auto_pathways_using(self._ctx.state, issued.achievement_id)
+        if not pathways:
+            return
+        # The learner key is in no event (it is never published); the row
+        # was written in the same transaction as the event.
+        row = await store.credential(conn, issued.credential_id)
+        if row is None:
+            return
         moment = now().replace(microsecond=0)
-        for pathway in auto_pathways_using(self._ctx.state, issued.achievement_id):
-            await try_auto_award(self._ctx, conn, pathway, issued.learner_hash, moment)
+        for pathway in pathways:
+            await try_auto_award(self._ctx, conn, pathway, row.learner_key, moment)
 
 
 class IssuanceProjection(Projection):

@@ -56,6 +56,9 @@ class SignedCredentialRequest(Request):
 
     reference: Reference
     credential: dict[str, Any]
+    # The learner its IdentityObject hashes (checked against it; only the
+    # platform's keyed hash of it is kept, for stacking and pathways).
+    learner: LearnerIdentity
 
 
 class StackRequest(Request):
@@ -74,7 +77,11 @@ class IssuedCredential(msgspec.Struct, kw_only=True):
     credential_id: str
     reference: str
     position: int
+    # This credential's identityHash (a fresh salt every time).
     learner_hash: str
+    # The platform's key for the learner, for /v1/learners/{learner_key}/...
+    # (only ever shown to the issuer).
+    learner_key: str = ""
     # Lets the learner fetch the credential: GET /v1/credentials/{id}?token=...
     holder_token: str = ""
     existing: bool = False
@@ -87,6 +94,7 @@ class ItemOutcome(msgspec.Struct, kw_only=True, omit_defaults=True):
     credential_id: str | None = None
     position: int | None = None
     learner_hash: str | None = None
+    learner_key: str | None = None
     holder_token: str | None = None
     problem: dict[str, Any] | None = None
 
@@ -129,11 +137,14 @@ class PathwayProgress(msgspec.Struct, kw_only=True):
 
 
 class LearnerPathways(msgspec.Struct, kw_only=True):
-    learner_hash: str
+    learner_key: str
     pathways: list[PathwayProgress]
 
 
 class LearnerHash(msgspec.Struct, kw_only=True):
+    """A fresh IdentityObject for one issuer-signed credential, and the learner key."""
+
     identity_type: str
     salt: str
     learner_hash: str
+    learner_key: str

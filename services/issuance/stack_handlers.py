@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-import re
-
 from aiohttp import web
 
 from services.issuance import store
-from services.issuance.handlers import context, metadata_of, optional_principal
-from services.issuance.learners import token_matches
+from services.issuance.handlers import context, metadata_of
+from services.issuance.learners import LEARNER_KEY
 from services.issuance.schemas import ChoiceProgress, LearnerPathways, PathwayProgress, StackRequest, StackResponse
 from services.issuance.stacking import Evaluation, evaluate
 from services.issuance.stacks import claim_named, require_pathway_issuer
 from services.issuance.store import CredentialRow
-from shared.auth import Principal
+from shared.auth import Principal, token_matches
 from shared.http.body import json_response
-from shared.http.endpoints import principal_of
+from shared.http.endpoints import optional_principal, principal_of
 from shared.http.middleware import request_id_of
 from shared.http.problem import bad_request, forbidden, not_found, unauthorized
 from shared.ledger.events import Metadata
 from shared.registry_state import Pathway
 from shared.timeutil import now
 
-_LEARNER_HASH = re.compile(r"^sha256\$[0-9a-f]{64}$")
 
 
 async def claim_stack(request: web.Request, body: StackRequest) -> web.Response:
@@ -59,20 +56,21 @@ async def learner_pathways(request: web.Request) -> web.Response:
     """The calling issuer's approved pathways, as far as this learner got."""
     ctx = context(request)
     principal: Principal = principal_of(request)
-    learner_hash = request.match_info["learner_hash"]
-    if not _LEARNER_HASH.match(learner_hash):
-        raise bad_request("the learner is named by its hash: 'sha256$' and 64 lowercase hex digits")
-    if not await store.issuer_knows_learner(ctx.pool, learner_hash, principal.tenant_id):
-        raise not_found(f"{principal.tenant_id} has issued no credential to learner {learner_hash}")
-    rows = await store.credentials_of_learner(ctx.pool, learner_hash)
-    awarded = await store.stacks_of_learner(ctx.pool, learner_hash)
+    learner_key = request.match_info["learner_key"]
+    if not LEARNER_KEY.match(learner_key):
+        raise bad_request("the learner is named by the learner_key its credentials were issued with"
+                          " ('lk$', a key id, '$' and 64 lowercase hex digits)")
+    if not await store.issuer_knows_learner(ctx.pool, learner_key, principal.tenant_id):
+        raise not_found(f"{principal.tenant_id} has issued no credential to this learner")
+    rows = await store.credentials_of_learner(ctx.pool, learner_key)
+    awarded = await store.stacks_of_learner(ctx.pool, learner_key)
     moment = now()
     pathways = [
         _progress(evaluate(pathway, rows, ctx.state, moment), awarded.get(pathway.event.pathway_id))
         for pathway in sorted(ctx.state.pathways.values(), key=lambda p: p.event.pathway_id)
         if pathway.status == "approved" and pathway.event.issuer_id == principal.tenant_id
     ]
-    return json_response(LearnerPathways(learner_hash=learner_hash, pathways=pathways))
+    return json_response(LearnerPathways(learner_key=learner_key, pathways=pathways))
 
 
 def _progress(evaluation: Evaluation, awarded: str | None) -> PathwayProgress:

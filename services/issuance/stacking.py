@@ -62,14 +62,14 @@ class Evaluation:
         return "; ".join(parts) or "no component counts towards this pathway"
 
 
-def stack_id_for(pathway_id: str, learner_hash: str, round_no: int = 0) -> str:
+def stack_id_for(pathway_id: str, learner_key: str, round_no: int = 0) -> str:
     """One stack per pathway, learner and round, whoever claims it and however often.
 
     A round ends only when its award is revoked (a cascade from a revoked
     component, say): the learner may then earn the award again, in the next
     round, with replacement components.
     """
-    key = f"{pathway_id}\n{learner_hash}" + (f"\n{round_no}" if round_no else "")
+    key = f"{pathway_id}\n{learner_key}" + (f"\n{round_no}" if round_no else "")
     return "stk-" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 

@@ -1,11 +1,15 @@
 """Issuing a pathway's award: claimed by hand or by the automatic stacker.
 
-The award is signed with the pathway issuer's hosted key, names the learner
-with the components' IdentityObject (the same salted hash) and lists the
-components as evidence. `StackClaimed` and its `CredentialIssued` are one
-ledger append; the stack id is derived from pathway and learner, and the
-stack row and the stack stream (expected to be new) both refuse a second
-award, so a manual claim racing an automatic one awards once.
+The award is signed with the pathway issuer's hosted key and lists the
+components as evidence. The platform never keeps an identity, so the award
+cannot hash it with a salt of its own: it repeats the IdentityObject of one
+component (the pathway issuer's own, when there is one), which links the
+award to nothing its evidence does not already name. `StackClaimed` and
+its `CredentialIssued` are one ledger append; the stack id is derived from
+pathway, learner key and round (a new round opens only once every earlier
+award of the pathway to that learner was revoked), and the stack row and
+the stack stream (expected to be new) both refuse a second award, so a
+manual claim racing an automatic one awards once.
 """
 
 from __future__ import annotations
@@ -21,13 +25,14 @@ from services.issuance import store
 from services.issuance.context import IssuanceContext
 from services.issuance.document import component_evidence, template_for
 from services.issuance.eligibility import authorise
-from services.issuance.learners import Learner, token_hash
+from services.issuance.learners import Learner
 from services.issuance.schemas import StackRequest
 from services.issuance.signing import Draft, SigningJob, allocate_entries, issued_encoded, sign_job
 from services.issuance.stacking import Evaluation, evaluate, ineligibility, rule_achievements, stack_id_for
 from services.issuance.store import CredentialRow
+from shared.auth import token_hash
 from shared.credential_format import new_credential_id, verification_method
-from shared.events.credentials import StackClaimed, credential_stream
+from shared.events.credentials import LEARNER_EVENT_VERSION, StackClaimed, credential_stream
 from shared.http.problem import Problem, bad_request, conflict, forbidden, not_found
 from shared.ledger.events import Metadata
 from shared.ledger.store import NO_STREAM, NewEvent
@@ -68,7 +73,7 @@ def check_components(
     unknown = [cid for cid in component_ids if cid not in rows]
     if unknown:
         raise not_found(f"no credential {', '.join(unknown)}")
-    learners = {rows[cid].learner_hash for cid in component_ids}
+    learners = {rows[cid].learner_key for cid in component_ids}
     if len(learners) != 1:
         raise Problem(422, "components-of-different-learners", "The components belong to different learners",
                       "every component of a stack must be issued to the same learner")
@@ -95,13 +100,13 @@ async def award(
     """Issue the award inside the caller's transaction; StackExists if it was."""
     pathway = evaluation.pathway.event
     component_rows = list(evaluation.held.values())
-    learner = Learner(component_rows[0].identity_type, component_rows[0].identity_salt,
-                      component_rows[0].learner_hash)
-    stack_id = await stack_id_to_claim(conn, pathway.pathway_id, learner.learner_hash)
+    named = _identity_source(component_rows, pathway.issuer_id)
+    learner = Learner(named.identity_type, named.identity_salt, named.learner_hash, named.learner_key)
+    stack_id = await stack_id_to_claim(conn, pathway.pathway_id, learner.learner_key)
     credential_id = new_credential_id()
     component_ids = sorted(row.credential_id for row in component_rows)
-    if not await store.claim_stack(conn, stack_id, pathway.pathway_id, learner.learner_hash, credential_id,
-                                   component_ids, automatic):
+    if not await store.claim_stack(conn, store.StackRow(stack_id, pathway.pathway_id, learner.learner_hash,
+                                                        learner.learner_key, credential_id, component_ids, automatic)):
         raise StackExists(stack_id)
     grant = authorise(ctx.state, pathway.issuer_id, pathway.award_achievement_id, moment)
     assert grant.key is not None
@@ -122,12 +127,13 @@ async def award(
     row = CredentialRow(
         credential_id=credential_id, issuer_id=pathway.issuer_id, issuer_reference=None,
         achievement_id=pathway.award_achievement_id, learner_hash=learner.learner_hash,
-        identity_type=learner.identity_type, identity_salt=learner.salt, holder_token_hash=holder_token_hash,
+        learner_key=learner.learner_key, identity_type=learner.identity_type, identity_salt=learner.salt,
+        holder_token_hash=holder_token_hash,
         key_id=grant.key.key_id, signing="hosted", pathway_id=pathway.pathway_id,
         valid_from=moment, valid_until=valid_until,
     )
     await store.claim_credentials(conn, [row])
-    claimed = StackClaimed(stack_id=stack_id, pathway_id=pathway.pathway_id, learner_hash=learner.learner_hash,
+    claimed = StackClaimed(schema_version=LEARNER_EVENT_VERSION, stack_id=stack_id, pathway_id=pathway.pathway_id,
                            component_ids=component_ids, award_credential_id=credential_id, automatic=automatic)
     events = [NewEvent(f"stack:{stack_id}", claimed),
               NewEvent(credential_stream(credential_id), issued_encoded(payload))]
@@ -138,12 +144,21 @@ async def award(
     return Award(stack_id, credential_id, component_ids, positions)
 
 
-async def stack_id_to_claim(db: store.Executor, pathway_id: str, learner_hash: str) -> str:
+async def stack_id_to_claim(db: store.Executor, pathway_id: str, learner_key: str) -> str:
     """The stack a claim now would be: the award the learner holds (so the
     claim is refused), or the next round once every earlier award was revoked."""
-    rounds = await store.stack_rounds(db, pathway_id, learner_hash)
+    rounds = await store.stack_rounds(db, pathway_id, learner_key)
     held = [stack_id for stack_id, revoked in rounds if not revoked]
-    return held[0] if held else stack_id_for(pathway_id, learner_hash, len(rounds))
+    return held[0] if held else stack_id_for(pathway_id, learner_key, len(rounds))
+
+
+async def holds_award(db: store.Executor, pathway_id: str, learner_key: str) -> bool:
+    return any(not revoked for _, revoked in await store.stack_rounds(db, pathway_id, learner_key))
+
+
+def _identity_source(rows: list[CredentialRow], issuer_id: str) -> CredentialRow:
+    own = [row for row in rows if row.issuer_id == issuer_id]
+    return max(own or rows, key=lambda row: (row.valid_from, row.credential_id))
 
 
 async def claim(
@@ -182,7 +197,7 @@ async def claim_named(ctx: IssuanceContext, request: StackRequest, claimant: Cla
 
 
 async def try_auto_award(
-    ctx: IssuanceContext, conn: asyncpg.Connection, pathway: Pathway, learner_hash: str, moment: dt.datetime,
+    ctx: IssuanceContext, conn: asyncpg.Connection, pathway: Pathway, learner_key: str, moment: dt.datetime,
 ) -> Award | None:
     """Award if the learner now meets the rule and holds no award yet.
 
@@ -190,9 +205,9 @@ async def try_auto_award(
     claim that fails (a concurrent manual claim, a registry check) undoes
     only itself, and the projection moves on.
     """
-    if await store.stack_exists(conn, await stack_id_to_claim(conn, pathway.event.pathway_id, learner_hash)):
+    if await holds_award(conn, pathway.event.pathway_id, learner_key):
         return None
-    evaluation = evaluate(pathway, await store.credentials_of_learner(conn, learner_hash), ctx.state, moment)
+    evaluation = evaluate(pathway, await store.credentials_of_learner(conn, learner_key), ctx.state, moment)
     if not evaluation.satisfied:
         return None
     metadata = Metadata(actor="issuance.auto-stacking", tenant=pathway.event.issuer_id)
@@ -203,5 +218,5 @@ async def try_auto_award(
         return None
     except Problem as problem:
         log.warning("automatic award refused", extra={"pathway": pathway.event.pathway_id,
-                                                     "learner_hash": learner_hash, "reason": problem.detail})
+                                                     "reason": problem.detail})
         return None

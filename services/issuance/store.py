@@ -34,6 +34,7 @@ class CredentialRow:
     issuer_reference: str | None
     achievement_id: str
     learner_hash: str
+    learner_key: str
     identity_type: str
     identity_salt: str
     holder_token_hash: str
@@ -51,7 +52,7 @@ class CredentialRow:
     def as_columns(self) -> tuple[object, ...]:
         return (
             self.credential_id, self.issuer_id, self.issuer_reference, self.achievement_id, self.learner_hash,
-            self.identity_type, self.identity_salt, self.holder_token_hash, self.key_id, self.signing,
+            self.learner_key, self.identity_type, self.identity_salt, self.holder_token_hash, self.key_id, self.signing,
             self.pathway_id, self.valid_from, self.valid_until,
         )
 
@@ -61,11 +62,13 @@ class TakenReference:
     credential_id: str
     achievement_id: str
     learner_hash: str
+    learner_key: str
 
 
 async def references_taken(db: Executor, issuer_id: str, references: Sequence[str]) -> dict[str, TakenReference]:
     rows = await db.fetch(QUERIES["references_taken"], issuer_id, list(references))
-    return {r["issuer_reference"]: TakenReference(r["credential_id"], r["achievement_id"], r["learner_hash"])
+    return {r["issuer_reference"]: TakenReference(r["credential_id"], r["achievement_id"], r["learner_hash"],
+                                                   r["learner_key"])
             for r in rows}
 
 
@@ -87,12 +90,20 @@ async def credentials_by_id(db: Executor, credential_ids: Sequence[str]) -> dict
     return {r["credential_id"]: CredentialRow.from_record(r) for r in records}
 
 
-async def credentials_of_learner(db: Executor, learner_hash: str) -> list[CredentialRow]:
-    return [CredentialRow.from_record(r) for r in await db.fetch(QUERIES["credentials_of_learner"], learner_hash)]
+async def credentials_of_learner(db: Executor, learner_key: str) -> list[CredentialRow]:
+    return [CredentialRow.from_record(r) for r in await db.fetch(QUERIES["credentials_of_learner"], learner_key)]
 
 
-async def issuer_knows_learner(db: Executor, learner_hash: str, issuer_id: str) -> bool:
-    return await db.fetchval(QUERIES["issuer_knows_learner"], learner_hash, issuer_id)
+async def issuer_knows_learner(db: Executor, learner_key: str, issuer_id: str) -> bool:
+    return await db.fetchval(QUERIES["issuer_knows_learner"], learner_key, issuer_id)
+
+
+async def rekey_learners(conn: asyncpg.Connection, superseded: Sequence[tuple[str, str]]) -> None:
+    """Move rows from superseded learner keys to current ones: (old, new) pairs."""
+    if superseded:
+        old, new = (list(column) for column in zip(*superseded))
+        await conn.execute(QUERIES["rekey_credentials"], old, new)
+        await conn.execute(QUERIES["rekey_stacks"], old, new)
 
 
 async def issued_positions(db: Executor, credential_ids: Sequence[str]) -> dict[str, int]:
@@ -113,28 +124,32 @@ async def set_status(conn: asyncpg.Connection, credential_id: str, status: str) 
     await conn.execute(QUERIES["set_status"], credential_id, status)
 
 
-async def claim_stack(
-    conn: asyncpg.Connection, stack_id: str, pathway_id: str, learner_hash: str,
-    award_credential_id: str, component_ids: list[str], automatic: bool,
-) -> bool:
-    claimed = await conn.fetchval(QUERIES["claim_stack"], stack_id, pathway_id, learner_hash,
-                                  award_credential_id, component_ids, automatic)
+@dataclass(frozen=True, slots=True)
+class StackRow:
+    stack_id: str
+    pathway_id: str
+    learner_hash: str  # the award's identityHash
+    learner_key: str
+    award_credential_id: str
+    component_ids: list[str]
+    automatic: bool
+
+
+async def claim_stack(conn: asyncpg.Connection, stack: StackRow) -> bool:
+    claimed = await conn.fetchval(QUERIES["claim_stack"], stack.stack_id, stack.pathway_id, stack.learner_hash,
+                                  stack.learner_key, stack.award_credential_id, stack.component_ids, stack.automatic)
     return claimed is not None
 
 
-async def stack_exists(db: Executor, stack_id: str) -> bool:
-    return await db.fetchrow(QUERIES["stack"], stack_id) is not None
-
-
-async def stack_rounds(db: Executor, pathway_id: str, learner_hash: str) -> list[tuple[str, bool]]:
+async def stack_rounds(db: Executor, pathway_id: str, learner_key: str) -> list[tuple[str, bool]]:
     """(stack id, award revoked?) for each award of this pathway to this learner."""
-    return [(r["stack_id"], r["revoked"]) for r in await db.fetch(QUERIES["stack_rounds"], pathway_id, learner_hash)]
+    return [(r["stack_id"], r["revoked"]) for r in await db.fetch(QUERIES["stack_rounds"], pathway_id, learner_key)]
 
 
-async def stacks_of_learner(db: Executor, learner_hash: str) -> dict[str, str]:
+async def stacks_of_learner(db: Executor, learner_key: str) -> dict[str, str]:
     """pathway id -> award credential id."""
     return {r["pathway_id"]: r["award_credential_id"]
-            for r in await db.fetch(QUERIES["stacks_of_learner"], learner_hash)}
+            for r in await db.fetch(QUERIES["stacks_of_learner"], learner_key)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,12 @@
   and API clients; everything else needs an agency's or issuer's own key.
 - An agency acts within its jurisdiction and within its authority: a root
   agency's own scope, or a sub-agency's delegations from its parent that are
-  in force. It oversees the issuers registered by itself or its sub-agencies.
+  in force. It oversees the issuers registered or accredited by itself or
+  its sub-agencies.
 - An issuer acts only on its own resources.
+- Which tenants a role reaches on which route is data
+  (services/registry/authorization.py); `relation_to` places a tenant
+  relative to the caller for it.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.registry import lookups, rules
+from services.registry.authorization import MATRIX_RULES, Relation, permits
 from services.registry.context import Caller
 from shared.refusals import Forbidden
 from services.registry.lookups import Db
@@ -97,20 +102,11 @@ async def overseen_agencies(db: Db, agency: AgencyView) -> list[str]:
     return await lookups.agency_and_descendants(db, agency.agency_id)
 
 
-async def require_issuer_access(db: Db, caller: Caller, issuer: IssuerView, doing: str) -> None:
-    """The issuer itself, or an admin of an agency that oversees it."""
-    if caller.role == "issuer":
-        if caller.tenant != issuer.issuer_id:
-            raise Forbidden(
-                f"this key belongs to issuer {caller.tenant!r}; it cannot {doing} of issuer {issuer.issuer_id!r}"
-            )
-        return
-    agency = await acting_agency(db, caller, doing)
-    if issuer.registered_by not in await overseen_agencies(db, agency):
-        raise Forbidden(
-            f"issuer {issuer.issuer_id!r} was registered by agency {issuer.registered_by!r}, which agency"
-            f" {agency.agency_id!r} does not oversee, so it cannot {doing}"
-        )
+async def require_issuer_access(db: Db, caller: Caller, issuer: IssuerView, route: str, doing: str) -> None:
+    """The issuer itself, or an admin of an agency that oversees it (the matrix's `subtree`)."""
+    if caller.role != "issuer":
+        await acting_agency(db, caller, doing)
+    await require_permitted(db, caller, route, issuer.issuer_id, doing)
 
 
 async def calling_issuer(db: Db, caller: Caller, doing: str) -> IssuerView:
@@ -164,20 +160,72 @@ async def require_accreditor_or_self(db: Db, caller: Caller, issuer_id: str, doi
         raise Forbidden(f"agency {agency.agency_id!r} has not accredited issuer {issuer_id!r}, so it cannot {doing}")
 
 
+def caller_kind(caller: Caller) -> str:
+    """The caller's column in the authorization matrix."""
+    return "platform" if is_platform(caller) else caller.role
+
+
+async def subtree_tenants(db: Db, caller: Caller) -> list[str]:
+    """The tenants of the caller's agency subtree: the agency, its sub-agencies,
+    the issuers they oversee and the employer and auditor tenants they
+    registered. An auditor's agency is the one that registered it."""
+    if caller.role == "agency_admin":
+        agency_id: str | None = caller.tenant
+    elif caller.role == "auditor":
+        registered = await lookups.tenant_registration(db, caller.tenant)
+        agency_id = registered[0] if registered else None
+    else:
+        return []
+    agencies = await lookups.agency_and_descendants(db, agency_id) if agency_id else []
+    if not agencies:
+        return []
+    return [*agencies, *await lookups.issuers_overseen(db, agencies),
+            *await lookups.organisations_registered_by(db, agencies)]
+
+
+async def relation_to(db: Db, caller: Caller, tenant_id: str) -> Relation:
+    if tenant_id == caller.tenant:
+        return "own"
+    return "subtree" if tenant_id in await subtree_tenants(db, caller) else "foreign"
+
+
+async def require_permitted(db: Db, caller: Caller, route: str, tenant_id: str, doing: str) -> None:
+    relation = await relation_to(db, caller, tenant_id)
+    if permits(route, caller_kind(caller), relation):
+        return
+    if relation == "foreign":
+        why = "which it does not oversee" if caller.role in ("agency_admin", "auditor") else "which is not its own"
+    else:
+        why = f"and a {caller.role} key may not, even within its own {'tenant' if relation == 'own' else 'subtree'}"
+    owner = "agency" if caller.role == "agency_admin" else caller.role
+    raise Forbidden(f"this key belongs to {owner} {caller.tenant!r}; it cannot {doing} of {tenant_id!r}, {why}"
+                     " (docs/authorization.md)")
+
+
+async def reach(db: Db, caller: Caller, route: str) -> tuple[bool, list[str]]:
+    """Whether the caller reaches every tenant on this route, else the tenants it reaches."""
+    rule = MATRIX_RULES[route].rule(caller_kind(caller))
+    if rule == "all":
+        return True, []
+    if rule == "subtree":
+        return False, [caller.tenant, *await subtree_tenants(db, caller)]
+    return False, [caller.tenant] if rule == "own" else []
+
+
 @dataclass(frozen=True)
 class Visibility:
     """Whose unapproved achievements and pathways a reader may also see."""
 
     everything: bool = False
-    issuer_ids: tuple[str, ...] = ()
+    # The tenants reached: an unapproved item is visible when its issuer is one.
+    tenant_ids: tuple[str, ...] = ()
+
+
+UNAPPROVED_ROUTE = "GET /v1/achievements/{achievement_id} (not approved)"
 
 
 async def visibility(db: Db, caller: Caller | None) -> Visibility:
-    if caller is None or caller.role == "employer":
+    if caller is None:
         return Visibility()
-    if is_platform(caller) or caller.role == "auditor":
-        return Visibility(everything=True)
-    if caller.role == "issuer":
-        return Visibility(issuer_ids=(caller.tenant,))
-    agencies = await lookups.agency_and_descendants(db, caller.tenant)
-    return Visibility(issuer_ids=tuple(await lookups.issuers_overseen(db, agencies)))
+    everything, tenants = await reach(db, caller, UNAPPROVED_ROUTE)
+    return Visibility(everything=everything, tenant_ids=tuple(tenants))

@@ -152,7 +152,7 @@ async def withdraw_pathway(ctx: RegistryContext, caller: Caller, pathway_id: str
 # -- reading ----------------------------------------------------------------------------
 
 def _sees(seen: access.Visibility, issuer_id: str) -> bool:
-    return seen.everything or issuer_id in seen.issuer_ids
+    return seen.everything or issuer_id in seen.tenant_ids
 
 
 async def visible_achievement(ctx: RegistryContext, caller: Caller | None, achievement_id: str) -> v.AchievementView:

@@ -3,7 +3,10 @@
 A key is shown once, in the answer that creates it; the ledger and the
 tables keep only its SHA-256 (shared/auth.py looks keys up by that hash).
 Agencies create clients for themselves and their sub-agencies, for the
-issuers they oversee, and for employer and auditor organisations.
+issuers they oversee, and for employer and auditor organisations: such a
+tenant belongs to the agency that created its first client, and an
+auditor's reach is that agency's subtree. Who reaches which client is the
+authorization matrix (services/registry/authorization.py).
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
+
+import asyncpg
 
 from services.registry import access, lookups
 from services.registry import views as v
@@ -25,6 +30,7 @@ KEY_PREFIX = "clk_"
 # The kind of tenant each role's clients must belong to (None: a tenant of
 # its own, neither an agency nor an issuer).
 TENANT_KIND = {"agency_admin": "agency", "issuer": "issuer", "employer": None, "auditor": None}
+CREATE_ROUTE = "POST /v1/clients"
 
 
 @dataclass(frozen=True)
@@ -52,15 +58,24 @@ def client_events(client_id: str, tenant_id: str, role: str, name: str, rate_lim
 
 
 async def create_client(ctx: RegistryContext, caller: Caller, req: CreateClient) -> v.ClientCreated:
-    await _check_tenant(ctx, caller, req)
+    registers = await _check_tenant(ctx, caller, req)
     client_id, key = new_id("client"), new_api_key()
     events = client_events(client_id, req.tenant_id, req.role, req.name, req.rate_limit_class, key)
-    positions = await ctx.write(caller, events, {f"client:{client_id}": NO_STREAM})
+
+    async def still_first(conn: asyncpg.Connection) -> None:
+        # Under the append lock: a concurrent first client of the same new
+        # tenant, committed before this one, registered it to its agency.
+        if (await lookups.tenant_registration(conn, req.tenant_id) or ("",))[0] != caller.tenant:
+            raise Forbidden(f"tenant {req.tenant_id!r} was registered by another agency meanwhile")
+
+    positions = await ctx.write(caller, events, {f"client:{client_id}": NO_STREAM},
+                                verify=still_first if registers else None)
     client = await lookups.client(ctx.pool, client_id)
     return v.ClientCreated(client=client, key_id=key.key_id, api_key=key.secret, positions=positions)
 
 
-async def _check_tenant(ctx: RegistryContext, caller: Caller, req: CreateClient) -> None:
+async def _check_tenant(ctx: RegistryContext, caller: Caller, req: CreateClient) -> bool:
+    """Refuses what the caller may not create; True when it registers a new organisation tenant."""
     if caller.role != "agency_admin":
         raise Forbidden(f"only an agency administrator can create API clients; this key is an {caller.role} key")
     if req.tenant_id == BOOTSTRAP_TENANT:
@@ -71,41 +86,33 @@ async def _check_tenant(ctx: RegistryContext, caller: Caller, req: CreateClient)
         what = f"an {wanted}" if wanted else "a tenant of its own (an employer or auditor organisation)"
         found = f"is an {kind}" if kind else "is not a registered agency or issuer"
         raise Invalid(f"an {req.role} client belongs to {what}; {req.tenant_id!r} {found}")
-    if access.is_platform(caller) or kind is None:
-        return
-    agency = await access.acting_agency(ctx.pool, caller, "create API clients")
-    if kind == "agency" and req.tenant_id not in await access.overseen_agencies(ctx.pool, agency):
-        raise Forbidden(f"agency {agency.agency_id!r} can create administrator clients only for itself and its"
-                         f" sub-agencies, not for {req.tenant_id!r}")
-    if kind == "issuer":
-        await access.require_issuer_access(ctx.pool, caller, await lookups.issuer(ctx.pool, req.tenant_id),
-                                           "create API clients")
+    if not access.is_platform(caller):
+        await access.acting_agency(ctx.pool, caller, "create API clients")
+    registered = await lookups.tenant_registration(ctx.pool, req.tenant_id) if kind is None else None
+    if registered is None and kind is None:
+        return True  # a new employer or auditor tenant: it belongs to the caller from now on
+    if registered is not None and registered[1] != req.role:
+        raise Invalid(f"tenant {req.tenant_id!r} is an {registered[1]} tenant; it gets no {req.role} clients")
+    await access.require_permitted(ctx.pool, caller, CREATE_ROUTE, req.tenant_id, "create API clients")
+    return False
 
 
-async def require_client_access(ctx: RegistryContext, caller: Caller, client: v.ClientView, doing: str) -> None:
-    """The platform, or an agency that created the client or oversees its tenant."""
-    if access.is_platform(caller):
-        return
-    agency = await access.acting_agency(ctx.pool, caller, doing)
-    overseen = await access.overseen_agencies(ctx.pool, agency)
-    tenants = set(overseen) | set(await lookups.issuers_overseen(ctx.pool, overseen))
-    if client.created_by not in overseen and client.tenant_id not in tenants:
-        raise Forbidden(f"API client {client.client_id!r} belongs to {client.tenant_id!r}, which agency"
-                         f" {agency.agency_id!r} neither created nor oversees, so it cannot {doing}")
+async def require_client_access(
+    ctx: RegistryContext, caller: Caller, client: v.ClientView, route: str, doing: str,
+) -> None:
+    await access.require_permitted(ctx.pool, caller, route, client.tenant_id, f"{doing} (API client"
+                                   f" {client.client_id!r})")
 
 
 async def visible_client(ctx: RegistryContext, caller: Caller, client_id: str) -> v.ClientView:
     client = await lookups.client(ctx.pool, client_id)
-    if caller.role == "agency_admin":
-        await require_client_access(ctx, caller, client, "see this client")
-    elif caller.role != "auditor" and caller.tenant != client.tenant_id:
-        raise Forbidden(f"API client {client_id!r} belongs to another tenant")
+    await require_client_access(ctx, caller, client, "GET /v1/clients/{client_id}", "see the clients")
     return client
 
 
 async def issue_key(ctx: RegistryContext, caller: Caller, client_id: str) -> v.ApiKeyIssuedView:
     client = await lookups.client(ctx.pool, client_id)
-    await require_client_access(ctx, caller, client, "issue keys for it")
+    await require_client_access(ctx, caller, client, "POST /v1/clients/{client_id}/keys", "issue keys")
     if client.revoked_at is not None:
         raise Conflict(f"API client {client_id!r} was revoked at {client.revoked_at}; create a new client")
     key = new_api_key()
@@ -116,7 +123,8 @@ async def issue_key(ctx: RegistryContext, caller: Caller, client_id: str) -> v.A
 
 async def revoke_key(ctx: RegistryContext, caller: Caller, client_id: str, key_id: str) -> v.ClientWritten:
     client = await lookups.client(ctx.pool, client_id)
-    await require_client_access(ctx, caller, client, "revoke its keys")
+    await require_client_access(ctx, caller, client, "POST /v1/clients/{client_id}/keys/{key_id}/revoke",
+                                "revoke keys")
     key = next((k for k in client.keys if k.key_id == key_id), None)
     if key is None:
         raise Invalid(f"API client {client_id!r} has no key {key_id!r}")
@@ -127,7 +135,7 @@ async def revoke_key(ctx: RegistryContext, caller: Caller, client_id: str, key_i
 
 async def revoke_client(ctx: RegistryContext, caller: Caller, client_id: str) -> v.ClientWritten:
     client = await lookups.client(ctx.pool, client_id)
-    await require_client_access(ctx, caller, client, "revoke it")
+    await require_client_access(ctx, caller, client, "POST /v1/clients/{client_id}/revoke", "revoke clients")
     if client.revoked_at is not None:
         raise Conflict(f"API client {client_id!r} was already revoked at {client.revoked_at}")
     return await _append(ctx, caller, client, ev.ApiClientRevoked(client_id=client_id))
@@ -141,9 +149,4 @@ async def _append(ctx: RegistryContext, caller: Caller, client: v.ClientView, ev
 
 async def listing_scope(ctx: RegistryContext, caller: Caller) -> tuple[bool, list[str]]:
     """Whether the caller sees every client, else the tenants whose clients it sees."""
-    if access.is_platform(caller) or caller.role == "auditor":
-        return True, []
-    if caller.role != "agency_admin":
-        return False, [caller.tenant]
-    overseen = await lookups.agency_and_descendants(ctx.pool, caller.tenant)
-    return False, overseen + await lookups.issuers_overseen(ctx.pool, overseen)
+    return await access.reach(ctx.pool, caller, "GET /v1/clients")

@@ -57,7 +57,7 @@ async def register_issuer(ctx: RegistryContext, caller: Caller, req: RegisterIss
 
 async def update_issuer(ctx: RegistryContext, caller: Caller, issuer_id: str, req: UpdateIssuer) -> v.IssuerWritten:
     issuer = await lookups.issuer(ctx.pool, issuer_id)
-    await access.require_issuer_access(ctx.pool, caller, issuer, "update the profile")
+    await access.require_issuer_access(ctx.pool, caller, issuer, "PATCH /v1/issuers/{issuer_id}", "update the profile")
     event = ev.IssuerUpdated(
         issuer_id=issuer_id,
         legal_name=issuer.legal_name if req.legal_name is None else req.legal_name,
@@ -83,7 +83,7 @@ async def issuer_profile(ctx: RegistryContext, issuer_id: str) -> v.IssuerProfil
 
 async def _issuer_for_keys(ctx: RegistryContext, caller: Caller, issuer_id: str) -> tuple[v.IssuerView, list]:
     issuer = await lookups.issuer(ctx.pool, issuer_id)
-    await access.require_issuer_access(ctx.pool, caller, issuer, "manage the keys")
+    await access.require_issuer_access(ctx.pool, caller, issuer, "POST /v1/issuers/{issuer_id}/keys", "manage the keys")
     return issuer, await lookups.issuer_key_rows(ctx.pool, issuer_id)
 
 

@@ -60,12 +60,12 @@ async def issuers(db: Db, f: Filters, window: Slice) -> Listed:
 
 
 async def achievements(db: Db, f: Filters, seen: Visibility, window: Slice) -> Listed:
-    args = [f.status, f.country, f.eqf_level, f.issuer_id, seen.everything, list(seen.issuer_ids)]
+    args = [f.status, f.country, f.eqf_level, f.issuer_id, seen.everything, list(seen.tenant_ids)]
     return await _page(db, "list_achievements", args, window, lookups.achievement_view)
 
 
 async def pathways(db: Db, f: Filters, seen: Visibility, window: Slice) -> Listed:
-    args = [f.status, f.country, f.eqf_level, f.issuer_id, seen.everything, list(seen.issuer_ids)]
+    args = [f.status, f.country, f.eqf_level, f.issuer_id, seen.everything, list(seen.tenant_ids)]
     return await _page(db, "list_pathways", args, window, lookups.pathway_view)
 
 

@@ -238,6 +238,17 @@ async def issuers_overseen(db: Db, agency_ids: list[str]) -> list[str]:
     return [r["issuer_id"] for r in await db.fetch(QUERIES["issuers_overseen"], agency_ids)]
 
 
+async def tenant_registration(db: Db, tenant_id: str) -> tuple[str, str] | None:
+    """(registering agency, role) of a tenant that is neither agency nor issuer, once it has a client."""
+    row = await db.fetchrow(QUERIES["tenant_registration"], tenant_id)
+    return (row["created_by"], row["role"]) if row else None
+
+
+async def organisations_registered_by(db: Db, agency_ids: list[str]) -> list[str]:
+    """Employer and auditor tenants these agencies registered."""
+    return [r["tenant_id"] for r in await db.fetch(QUERIES["organisations_registered_by"], agency_ids)]
+
+
 async def tenant_kind(db: Db, tenant_id: str) -> str | None:
     return await db.fetchval(QUERIES["tenant_kind"], tenant_id)
 

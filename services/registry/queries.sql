@@ -144,6 +144,22 @@ SELECT * FROM registry.api_clients
  ORDER BY created_position
  LIMIT $6
 
+-- name: tenant_registration
+-- An employer or auditor tenant is registered by the agency (or platform)
+-- that created its first client; that client's role is the tenant's kind.
+SELECT created_by, role FROM registry.api_clients
+ WHERE tenant_id = $1
+ ORDER BY created_position
+ LIMIT 1
+
+-- name: organisations_registered_by
+SELECT tenant_id FROM (
+    SELECT DISTINCT ON (tenant_id) tenant_id, created_by, role
+      FROM registry.api_clients
+     ORDER BY tenant_id, created_position
+) AS first_clients
+ WHERE role IN ('employer', 'auditor') AND created_by = ANY($1::text[])
+
 -- name: issuers_overseen
 -- Issuers an agency oversees: registered by it or its sub-agencies, or
 -- accredited (at any time) by one of them.

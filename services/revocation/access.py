@@ -2,9 +2,12 @@
 
 A credential's issuer may; so may an agency that accredits (or accredited)
 the issuer, for example after withdrawing the accreditation or finding
-fraud; so may the platform's bootstrap administrator. To everyone else a
-credential looks like it does not exist, so that ids cannot be probed
-across tenants.
+fraud, and the agencies above it; so may the platform's bootstrap
+administrator (docs/authorization.md). The history, with the issuer's
+free-text reasons, is theirs and the holder's (with the learner link
+token). To everyone else a credential looks like it does not exist, so
+that ids cannot be probed across tenants; the public sees only the status
+and the reason's category (the verification service).
 """
 
 from __future__ import annotations
@@ -25,7 +28,19 @@ def may_manage(principal: Principal, registry: RegistryState) -> MayAct:
         return lambda issuer_id: True
 
     @cache  # a batch asks about the same few issuers thousands of times
-    def accredits(issuer_id: str) -> bool:
-        return any(a.accreditor_id == principal.tenant_id for a in registry.accreditations_of(issuer_id))
+    def oversees(issuer_id: str) -> bool:
+        return any(principal.tenant_id in agency_line(registry, a.accreditor_id)
+                   for a in registry.accreditations_of(issuer_id))
 
-    return accredits
+    return oversees
+
+
+def agency_line(registry: RegistryState, agency_id: str) -> list[str]:
+    """The agency and its parents up to the root."""
+    line: list[str] = []
+    current: str | None = agency_id
+    while current is not None and current not in line:
+        line.append(current)
+        agency = registry.agencies.get(current)
+        current = agency.parent_agency_id if agency else None
+    return line

@@ -45,8 +45,9 @@ ENDPOINTS = [
     ),
     Endpoint(
         "GET", "/v1/credentials/{id}/status-history", handlers.credential_status_history,
-        "Every status change of a credential, with time, actor, reason and cause, from the ledger",
-        response=StatusHistory, roles=MANAGERS, tags=TAGS,
+        "Every status change of a credential, with time, actor, reason and cause, from the ledger"
+        " (its issuer, accrediting agencies and their parents, or the holder with ?token=)",
+        response=StatusHistory, tags=TAGS, query={"token": "the learner link token"},
     ),
     Endpoint(
         "GET", "/status-lists/{list_id}", handlers.status_list,

@@ -27,10 +27,13 @@ from services.revocation.status_lists import TTL_MS
 from shared.credential_format import VC_MEDIA_TYPE, status_list_url
 from shared.events import CATALOG
 from shared.http.body import json_response
-from shared.http.representation import html_page, prefers_html
-from shared.http.endpoints import principal_of
+from shared.auth import token_matches
+from shared.http.endpoints import optional_principal, principal_of
 from shared.http.middleware import request_id_of
-from shared.http.problem import PROBLEM_TYPE_BASE, Problem, bad_request, not_found, problem_of
+from shared.http.problem import (
+    PROBLEM_TYPE_BASE, Problem, bad_request, not_found, problem_of, unauthorized,
+)
+from shared.http.representation import html_page, prefers_html
 from shared.ledger.events import Metadata
 from shared.ledger.store import Ledger
 from shared.service import POOL_KEY, SETTINGS_KEY
@@ -177,11 +180,21 @@ def _path_credential_id(request: web.Request) -> str:
 # -- status history ---------------------------------------------------------
 
 async def credential_status_history(request: web.Request) -> web.Response:
+    """For the issuer, its accrediting agencies and their parents (API key),
+    or the holder (?token=, the learner link): the reasons are theirs to read."""
     credential_id = _path_credential_id(request)
-    history = await status_history(Ledger(request.app[POOL_KEY], CATALOG), credential_id)
-    if history is None or not _may_act(request)(history.issuer_id):
+    token = request.query.get("token")
+    principal = await optional_principal(request)
+    if principal is None and token is None:
+        raise unauthorized("send the API key of the issuer or an accrediting agency, or the learner link as ?token=")
+    found = await status_history(Ledger(request.app[POOL_KEY], CATALOG), credential_id)
+    entitled = found is not None and (
+        (token is not None and bool(found.holder_token_hash) and token_matches(token, found.holder_token_hash))
+        or (principal is not None and may_manage(principal, request.app[REGISTRY_KEY].state)(
+            found.history.issuer_id)))
+    if not entitled:
         raise not_found(f"there is no credential {credential_id} that this client may see")
-    return json_response(history)
+    return json_response(found.history)  # type: ignore[union-attr]
 
 
 # -- published status lists ------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import msgspec
 
 from services.revocation.states import ACTION_OF_EVENT, Status, next_status
@@ -35,7 +37,14 @@ class StatusHistory(msgspec.Struct, kw_only=True):
     entries: list[StatusHistoryEntry]
 
 
-async def status_history(ledger: Ledger, credential_id: str) -> StatusHistory | None:
+@dataclass(frozen=True, slots=True)
+class StreamHistory:
+    history: StatusHistory
+    # Whoever shows the matching learner link token is the holder.
+    holder_token_hash: str
+
+
+async def status_history(ledger: Ledger, credential_id: str) -> StreamHistory | None:
     """None when no credential with that id was issued."""
     recorded = await ledger.read_stream(credential_stream(credential_id))
     events = [CATALOG.decode(r) for r in recorded]
@@ -49,8 +58,9 @@ async def status_history(ledger: Ledger, credential_id: str) -> StatusHistory | 
         if action is not None:
             status = next_status(action, status) or status
             entries.append(_entry(record, event, EVENT_NAMES[action], status))
-    return StatusHistory(credential_id=issued.credential_id, issuer_id=issued.issuer_id, status=status,
-                         entries=entries)
+    history = StatusHistory(credential_id=issued.credential_id, issuer_id=issued.issuer_id, status=status,
+                            entries=entries)
+    return StreamHistory(history, issued.holder_token_hash)
 
 
 def _entry(recorded: RecordedEvent, event: Event, name: str, status: Status) -> StatusHistoryEntry:

@@ -24,7 +24,7 @@ from shared.crypto.multibase import multibase_to_public_key
 from shared.events import CATALOG
 from shared.events import credentials as cev
 from shared.events import registry as rev
-from shared.ledger.events import RecordedEvent
+from shared.ledger.events import Event, RecordedEvent
 from shared.registry_state import REGISTRY_PREFIX, RegistryState
 from shared.timeutil import parse_time
 
@@ -77,10 +77,14 @@ class CredentialRecord:
 
 
 class StatusNote(msgspec.Struct, array_like=True):
-    """Why a credential is not active (only those carry one)."""
+    """What the public may know of why a credential is not active (only
+    those carry one): the reason's category, who changed the status and
+    when. The issuer's free-text reason never enters this read model; the
+    issuer, its agencies and the holder read it from the status history."""
 
     reason_code: str
-    reason: str
+    by_issuer: bool
+    on: str  # YYYY-MM-DD
 
 
 class _IdentityObject(msgspec.Struct):
@@ -200,9 +204,7 @@ class ReadModel:
         if status == ACTIVE:
             self.notes.pop(credential_id, None)
         else:
-            # A flag for review has no reason code, only its reason.
-            reason_code = getattr(event, "reason_code", "other")
-            self.notes[credential_id] = StatusNote(reason_code, event.reason)  # type: ignore[attr-defined]
+            self.notes[credential_id] = status_note(recorded, event, record.issuer_id)
         self.invalidate(credential_id)
 
     def invalidate(self, credential_id: str) -> None:
@@ -216,3 +218,21 @@ class ReadModel:
     def issuer_name(self, issuer_id: str) -> str:
         issuer = self.registry.issuers.get(issuer_id)
         return issuer.event.legal_name if issuer else issuer_id
+
+
+class _Stamp(msgspec.Struct):
+    """The part of an event's metadata a status note needs."""
+
+    tenant: str = ""
+    recorded_at: str = ""
+
+
+_STAMP = msgspec.json.Decoder(_Stamp)
+
+
+def status_note(recorded: RecordedEvent, event: Event, issuer_id: str) -> StatusNote:
+    # A flag for review has no reason code, only its cause.
+    cause = getattr(event, "cause", None)
+    reason_code = getattr(event, "reason_code", None) or (cause.kind if cause else "other")
+    stamp = _STAMP.decode(recorded.metadata)
+    return StatusNote(reason_code, stamp.tenant == issuer_id, stamp.recorded_at[:10])

@@ -74,8 +74,8 @@ def _status_text(result: dict[str, Any]) -> str:
     status = next((c for c in result["checks"] if c["check"] == "status"), None)
     if status is None:
         return ""
-    text = status["reason"].replace("_", " ")
-    return f"{text} ({status['detail']})" if status.get("detail") else text
+    # The detail already says the status, by whom, when and why (a category).
+    return status.get("detail") or status["reason"].replace("_", " ")
 
 
 def explain(check: str, reason: str, detail: str) -> str:

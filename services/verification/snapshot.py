@@ -22,7 +22,8 @@ from services.verification.model import CredentialRecord, ReadModel, StatusNote
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+# 2: status notes hold the reason's category, not the issuer's free text.
+FORMAT = 2
 ROWS_PER_CHUNK = 50_000
 Row = tuple[str, bytes, str, str, str, str, int, int, int, int, list[str]]
 

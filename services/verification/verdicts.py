@@ -16,7 +16,9 @@ from collections.abc import Sequence
 
 import msgspec
 
-from services.verification.model import ACTIVE, FLAGGED, NEVER, REVOKED, STATUS_NAMES, CredentialRecord, ReadModel
+from services.verification.model import (
+    ACTIVE, FLAGGED, NEVER, REVOKED, STATUS_NAMES, CredentialRecord, ReadModel, StatusNote,
+)
 from services.verification.schemas import Check, ItemResult, Summary
 from shared.credential_format import identity_hash
 from shared.registry_state import Achievement
@@ -66,6 +68,17 @@ def identity_check(kind: str, value: str, salt: str, learner_hash: str) -> Check
         return Check("identity_match", PASS, "identity_matches")
     return Check("identity_match", FAIL, "identity_mismatch",
                  "the credential was issued to someone else, or the identity is spelled differently")
+
+
+def public_detail(status: int, note: StatusNote | None) -> str:
+    """The status in words anyone may read: by whom, when, and the reason's
+    category ("revoked by the issuer on 2026-06-30; reason: misconduct")."""
+    if note is None:
+        return ""
+    by = "the issuer" if note.by_issuer else "the accrediting agency"
+    done = "flagged for review" if status == FLAGGED else f"{STATUS_NAMES[status]} by {by}"
+    when = f" on {note.on}" if note.on else ""
+    return f"{done}{when}; reason: {note.reason_code.replace('_', ' ')}"
 
 
 def accreditation_check(model: ReadModel, issuer_id: str, achievement: Achievement | None,
@@ -178,9 +191,8 @@ class Verdicts:
         if record.status == ACTIVE:
             return Check("status", PASS, "active")
         note = self.model.notes.get(credential_id)
-        detail = f"{note.reason_code}: {note.reason}" if note else ""
         status = UNKNOWN if record.status == FLAGGED else FAIL
-        return Check("status", status, STATUS_NAMES[record.status], detail)
+        return Check("status", status, STATUS_NAMES[record.status], public_detail(record.status, note))
 
     def _stack(self, record: CredentialRecord) -> Check:
         if not record.components:

@@ -34,13 +34,22 @@ class Cause(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     ref: str  # the component credential, key id or accreditation id
 
 
+# Version 2 of the learner-bearing events: the IdentityObject salt is random
+# per credential, and the learner key that links one learner's credentials
+# stays in the issuance service's tables, out of every event. Version 1
+# events (a salt derived from the identity) decode and project unchanged.
+LEARNER_EVENT_VERSION = 2
+
+
 class CredentialIssued(Event, frozen=True, kw_only=True):
     event_type = "issuance.CredentialIssued"
+    # 1: learner_hash was the same for one learner everywhere; 2: see above.
+    schema_version: int = 1
     credential_id: str  # "urn:uuid:..."
     issuer_id: str
     achievement_id: str
     key_id: str
-    # "sha256$<hex>" of salt+identity, as in the credential's IdentityObject.
+    # "sha256$<hex>" of identity+salt, as in the credential's IdentityObject.
     learner_hash: str
     issued_at: str
     valid_from: str
@@ -60,9 +69,12 @@ class CredentialIssued(Event, frozen=True, kw_only=True):
 
 class StackClaimed(Event, frozen=True, kw_only=True):
     event_type = "issuance.StackClaimed"
+    schema_version: int = 1
     stack_id: str
     pathway_id: str
-    learner_hash: str
+    # Version 1 only (the learner's platform-wide hash); version 2 names no
+    # learner: the award credential does, with its own salt.
+    learner_hash: str | None = None
     component_ids: list[str]
     award_credential_id: str
     automatic: bool = False

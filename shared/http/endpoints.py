@@ -45,6 +45,17 @@ def principal_of(request: web.Request) -> Principal:
     return request[PRINCIPAL_KEY]
 
 
+async def optional_principal(request: web.Request) -> Principal | None:
+    """The caller's API key identity on a public route, when it sent one (a
+    wrong key is a 401): for routes a holder reaches with a token instead."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    principal = await request.app[AUTHENTICATOR_KEY].authenticate(header)
+    request[CLIENT_ID_KEY] = principal.client_id
+    return principal
+
+
 def _wrap(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         if endpoint.roles is not None:

@@ -54,6 +54,14 @@ def problem_response(problem: Problem, request: web.Request) -> web.Response:
     )
 
 
+# Path parameters that name a learner: their value never reaches a log line.
+PRIVATE_PATH_PARAMETERS = frozenset({"learner_key"})
+
+
+def loggable_path(request: web.Request, route: str) -> str:
+    return request.path if PRIVATE_PATH_PARAMETERS.isdisjoint(request.match_info) else route
+
+
 def make_observability_middleware(metrics: HttpMetrics):
     @web.middleware
     async def observability(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -74,7 +82,7 @@ def make_observability_middleware(metrics: HttpMetrics):
             metrics.observe(request.method, route, status, elapsed)
             if route not in ("/metrics", "/healthz", "/readyz"):
                 log.info("request", extra={
-                    "method": request.method, "route": route, "path": request.path,
+                    "method": request.method, "route": route, "path": loggable_path(request, route),
                     "status": status, "ms": round(elapsed * 1000, 2),
                     "client": request.get(CLIENT_ID_KEY, ""),
                 })

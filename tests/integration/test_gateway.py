@@ -30,6 +30,7 @@ from shared.auth import hash_api_key
 from shared.http.problem import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE
 from shared.settings import SERVICE_NAMES, Settings, load_settings
 from tests.conftest import BOOTSTRAP_ADMIN_KEY
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.skipif(
     not nginx_available(), reason="nginx is not installed (apt-get install nginx; .ci/run installs it)"
@@ -48,7 +49,6 @@ PROTECTED: list[Route] = [
     ("POST", "/v1/learners/hash", "issuance"),
     ("GET", "/v1/learners/l1/pathways", "issuance"),
     ("POST", "/v1/credentials/c1/revoke", "revocation"),
-    ("GET", "/v1/credentials/c1/status-history", "revocation"),
     ("POST", "/v1/revocations/batch", "revocation"),
     ("POST", "/v1/verifications", "verification"),
     ("POST", "/v1/verification-jobs", "verification"),
@@ -62,6 +62,7 @@ OPEN: list[Route] = [
     ("GET", "/issuers/i1/did.json", "registry"),
     ("GET", "/v1/credentials/c1?token=t", "issuance"),
     ("POST", "/v1/stacks", "issuance"),
+    ("GET", "/v1/credentials/c1/status-history?token=t", "revocation"),
     ("GET", "/status-lists/1", "revocation"),
     ("GET", "/v1/credentials/c1/verification", "verification"),
     ("GET", "/verify/c1", "verification"),
@@ -189,6 +190,21 @@ async def test_missing_or_unknown_key_never_reaches_a_service(stack: Stack):
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
         assert arrived <= {("registry", "/v1/auth/check")}, (path, arrived)
 
+
+
+async def test_the_access_log_leaves_out_learner_keys_and_holder_tokens(stack: Stack):
+    learner_key = "lk$0123abcd$" + "5e" * 32
+    await stack.call("GET", f"/v1/learners/{learner_key}/pathways", headers=ADMIN)
+    await stack.call("GET", "/v1/credentials/c1?token=holder-secret-token")
+    log = stack.gateway.prefix / "logs" / "access.log"
+    lines = (await eventually(lambda: _logged(log, 2))).splitlines()
+    assert any('"/v1/learners/{learner_key}/pathways"' in line for line in lines)
+    assert not any("5e5e5e" in line or "holder-secret-token" in line for line in lines)
+
+
+async def _logged(log: Path, count: int) -> str | None:
+    text = log.read_text() if log.exists() else ""
+    return text if len(text.splitlines()) >= count else None
 
 async def test_revoked_key_is_rejected_at_the_edge_after_the_cache_time(stack: Stack, db):
     await add_employer_key(db, "employer-key")

@@ -120,7 +120,7 @@ async def test_the_openapi_document_describes_every_route(settings, db):
     async with serving(create_app, settings) as client:
         spec = await (await client.get("/openapi.json")).json()
     assert {"/v1/credentials", "/v1/credentials/batch", "/v1/credentials/signed", "/v1/stacks",
-            "/v1/credentials/{credential_id}", "/v1/learners/{learner_hash}/pathways"} <= set(spec["paths"])
+            "/v1/credentials/{credential_id}", "/v1/learners/{learner_key}/pathways"} <= set(spec["paths"])
     batch = spec["paths"]["/v1/credentials/batch"]["post"]
     assert batch["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("BatchRequest")
     assert spec["components"]["schemas"]["CredentialRequest"]["additionalProperties"] is False

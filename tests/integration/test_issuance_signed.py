@@ -12,7 +12,7 @@ import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.issuance.app import create_app
-from shared.credential_format import OB_CONTEXT, VC_CONTEXT
+from shared.credential_format import OB_CONTEXT, VC_CONTEXT, identity_hash
 from shared.crypto import eddsa_jcs
 from shared.crypto.eddsa_jcs import raw_public_key
 from shared.events import registry as ev
@@ -58,11 +58,12 @@ async def test_an_issuer_signed_credential_is_verified_then_recorded(settings, d
                                             json={"learner": {"email": "grace@example.org"}})).json()
         document = signed_by(university_credential(settings, issuer.did, achievement_id, identity), own_key,
                              f"{issuer.did}#uni-key-2026")
-        body = {"reference": "SIS-77", "credential": document}
+        body = {"reference": "SIS-77", "credential": document, "learner": {"email": "grace@example.org"}}
         response = await client.post("/v1/credentials/signed", headers=bearer(issuer.api_key), json=body)
         assert response.status == 201, await response.text()
         recorded = await response.json()
         assert recorded["credential_id"] == document["id"] and recorded["learner_hash"] == identity["learner_hash"]
+        assert recorded["learner_key"] == identity["learner_key"]
 
         fetched = await client.get(f"/v1/credentials/{document['id']}", params={"token": recorded["holder_token"]})
         served = json.loads(await fetched.read())
@@ -90,7 +91,9 @@ async def test_forged_tampered_and_out_of_window_submissions_write_nothing(setti
         issuer_id=issuer.issuer_id, key_id="k-stolen", compromised_at="2026-05-01T00:00:00Z", reason="laptop lost"))
     other = await world.issuer("uni-2")
     foreign_achievement = await world.achievement(other)
-    identity = {"identity_type": "emailAddress", "learner_hash": "sha256$" + "ab" * 32, "salt": "s"}
+    salt = "0f" * 16
+    grace = identity_hash("emailAddress", "grace@example.org", salt)
+    identity = {"identity_type": "emailAddress", "learner_hash": grace, "salt": salt}
     unsigned = university_credential(settings, issuer.did, achievement_id, identity)
     method = f"{issuer.did}#k-now"
 
@@ -102,6 +105,8 @@ async def test_forged_tampered_and_out_of_window_submissions_write_nothing(setti
     foreign["credentialSubject"]["achievement"]["id"] = f"{settings.public_base_url}/achievements/{foreign_achievement}"
     impostor = copy.deepcopy(unsigned)
     impostor["issuer"] = {"id": other.did, "type": ["Profile"]}
+    someone_else = copy.deepcopy(unsigned)
+    someone_else["credentialSubject"]["identifier"][0]["identityHash"] = "sha256$" + "ab" * 32
     cases = {
         "forged": (signed_by(unsigned, Ed25519PrivateKey.generate(), method), "signature-invalid"),
         "tampered": (tampered, "signature-invalid"),
@@ -114,6 +119,7 @@ async def test_forged_tampered_and_out_of_window_submissions_write_nothing(setti
         "another issuer's achievement": (signed_by(foreign, own_key, method), "achievement-of-another-issuer"),
         "another issuer named": (signed_by(impostor, own_key, method), "issuer-mismatch"),
         "plain identity": (signed_by(unhashed, own_key, method), "credential-malformed"),
+        "another learner hashed": (signed_by(someone_else, own_key, method), "learner-identity-mismatch"),
         "no proof": (unsigned, "credential-malformed"),
         "not a badge": ({**signed_by(unsigned, own_key, method), "type": ["VerifiableCredential"]},
                         "credential-malformed"),
@@ -123,7 +129,8 @@ async def test_forged_tampered_and_out_of_window_submissions_write_nothing(setti
         head = await ledger_head(db)
         for name, (document, slug) in cases.items():
             response = await client.post("/v1/credentials/signed", headers=bearer(issuer.api_key),
-                                         json={"reference": f"REF-{name}", "credential": document})
+                                         json={"reference": f"REF-{name}", "credential": document,
+                                               "learner": {"email": "grace@example.org"}})
             problem = await response.json()
             assert 400 <= response.status < 500 and problem["type"].endswith("/" + slug), (name, problem)
         assert await ledger_head(db) == head and await issuance_rows(db) == 0

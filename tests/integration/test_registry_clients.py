@@ -4,10 +4,13 @@ and stop working when revoked."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from shared.auth import Authenticator, hash_api_key
 from shared.http.problem import Problem
+from tests.support.http import bearer
 from tests.support.registry import PLATFORM, Demo, call, refused
 
 
@@ -64,7 +67,7 @@ async def test_agencies_create_clients_only_for_their_own_tenants(registry, regi
     french = await Demo(registry, "ES").build()
     cases = [
         ({"role": "issuer", "tenant_id": french.issuer_id, "name": "x"}, 403, "does not oversee"),
-        ({"role": "agency_admin", "tenant_id": french.agency_id, "name": "x"}, 403, "only for itself"),
+        ({"role": "agency_admin", "tenant_id": french.agency_id, "name": "x"}, 403, "does not oversee"),
         ({"role": "issuer", "tenant_id": irish.agency_id, "name": "x"}, 422, "is an agency"),
         ({"role": "agency_admin", "tenant_id": irish.issuer_id, "name": "x"}, 422, "is an issuer"),
         ({"role": "employer", "tenant_id": irish.issuer_id, "name": "x"}, 422, "tenant of its own"),
@@ -78,10 +81,26 @@ async def test_agencies_create_clients_only_for_their_own_tenants(registry, regi
                   {"role": "employer", "tenant_id": "acme", "name": "x"}, 403, "agency_admin")
     foreign = (await call(registry, "GET", "/v1/clients?role=issuer", french.admin_key))["items"][0]["client_id"]
     await refused(registry, registry_db, "POST", f"/v1/clients/{foreign}/revoke", irish.admin_key, None, 403,
-                  "neither created nor oversees")
-    await refused(registry, registry_db, "GET", f"/v1/clients/{foreign}", irish.issuer_key, None, 403, "another tenant")
+                  "does not oversee")
+    await refused(registry, registry_db, "GET", f"/v1/clients/{foreign}", irish.issuer_key, None, 403, "is not its own")
     assert foreign not in [c["client_id"] for c in (await call(registry, "GET", "/v1/clients", irish.admin_key))["items"]]
     # The platform key may create any agency's admin clients.
     extra = await call(registry, "POST", "/v1/clients", PLATFORM,
                        {"role": "agency_admin", "tenant_id": french.agency_id, "name": "second admin"}, 201)
     assert (await call(registry, "GET", "/v1/whoami", extra["api_key"]))["tenant_id"] == french.agency_id
+
+
+async def test_an_organisation_tenant_belongs_to_the_agency_that_registered_it(registry, registry_db):
+    first, second = await Demo(registry, "LU").build(), await Demo(registry, "LT").build()
+    body = {"role": "employer", "tenant_id": "baltic-hr", "name": "x"}
+    answers = await asyncio.gather(*(registry.post("/v1/clients", json=body, headers=bearer(demo.admin_key))
+                                     for demo in (first, second)))
+    assert sorted(a.status for a in answers) == [201, 403]  # concurrent first clients: one registers it
+    owner, other = (first, second) if answers[0].status == 201 else (second, first)
+    before = await registry_db.fetchval("SELECT count(*) FROM registry.api_clients WHERE tenant_id = 'baltic-hr'")
+    await refused(registry, registry_db, "POST", "/v1/clients", other.admin_key, body, 403, "does not oversee")
+    await refused(registry, registry_db, "POST", "/v1/clients", owner.admin_key,
+                  {**body, "role": "auditor"}, 422, "is an employer tenant")
+    await call(registry, "POST", "/v1/clients", owner.admin_key, body, 201)
+    assert await registry_db.fetchval(
+        "SELECT count(*) FROM registry.api_clients WHERE tenant_id = 'baltic-hr'") == before + 1

@@ -3,6 +3,7 @@ OpenAPI document; and restarting from a snapshot of the read model."""
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 
@@ -58,7 +59,10 @@ async def test_badge_page_is_escaped_mobile_friendly_and_shows_status(settings, 
             return text if "Not valid" in text else None
 
         page = await eventually(revoked_page)
-        assert "revoked (fraud: copied &lt;b&gt;coursework&lt;/b&gt;)" in page
+        assert f"revoked by the issuer on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d}; reason: fraud" in page
+        assert "coursework" not in page  # the free text is for the issuer, its agencies and the holder
+        public = await (await client.get(f"/v1/credentials/{issued.credential_id}/verification")).text()
+        assert "fraud" in public and "coursework" not in public
 
         missing = await client.get("/verify/urn:uuid:<img src=x>")
         assert missing.status == 404 and missing.content_type == "text/html"

@@ -15,6 +15,7 @@ import asyncpg
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from shared.auth import token_hash
 from shared.credential_format import (
     OB_CONTEXT, VC_CONTEXT, document_hash, identity_hash, new_credential_id, status_list_url, verification_method,
 )
@@ -48,7 +49,7 @@ class IssuedCredential:
 async def issue_credentials(
     pool: asyncpg.Pool, settings: Settings, issuer: Issuer, achievement_id: str, count: int = 1, *,
     issued_at: str | None = None, key_id: str | None = None, private_key: Ed25519PrivateKey | None = None,
-    pathway_id: str | None = None, components: Sequence[str] = (),
+    pathway_id: str | None = None, components: Sequence[str] = (), holder_token: str = "",
 ) -> list[IssuedCredential]:
     issued_at = issued_at or format_time(now())
     key_id = key_id or issuer.key_id
@@ -66,6 +67,7 @@ async def issue_credentials(
                 key_id=key_id, learner_hash=doc["credentialSubject"]["identifier"][0]["identityHash"],
                 issued_at=issued_at, valid_from=issued_at, status=entries, pathway_id=pathway_id,
                 components=list(components), document_hash=document_hash(raw), document=msgspec.Raw(raw),
+                holder_token_hash=token_hash(holder_token) if holder_token else "",
             )
             for doc, raw, entries in credentials
         ]

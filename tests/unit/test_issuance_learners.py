@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+
 import pytest
 
-from services.issuance.learners import LearnerIdentityInvalid, LearnerSecrets, parse_identity, token_hash, token_matches
+from services.issuance.learners import (
+    LEARNER_KEY, LearnerIdentityInvalid, LearnerKeys, LearnerSecrets, learner_keys, parse_identity, rekeyings,
+    same_learner,
+)
 from services.issuance.schemas import LearnerIdentity
+from shared.auth import token_hash, token_matches
 from shared.credential_format import identity_hash
+from shared.settings import load_settings
 
-SECRETS = LearnerSecrets("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
-OTHER_PLATFORM = LearnerSecrets("HyAhIiMkJSYnKCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4=")
+MASTER = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+KEY_SECRET = "HyAhIiMkJSYnKCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4="
+NEW_KEY_SECRET = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8="
+SECRETS = LearnerSecrets(MASTER, LearnerKeys(KEY_SECRET))
+OTHER_PLATFORM = LearnerSecrets(MASTER, LearnerKeys(NEW_KEY_SECRET))
 
 
 @pytest.mark.parametrize("identity, expected", [
@@ -38,12 +50,45 @@ def test_malformed_identities_are_a_422_that_says_why(identity):
     assert raised.value.status == 422 and raised.value.detail
 
 
-def test_one_learner_has_one_hash_on_this_platform_and_another_elsewhere():
+def test_every_credential_gets_a_fresh_salt_and_the_learner_one_key_per_platform():
     learner = SECRETS.learner(LearnerIdentity(email="ada@example.org"))
-    assert learner == SECRETS.learner(LearnerIdentity(email="ADA@example.org "))
+    again = SECRETS.learner(LearnerIdentity(email="ADA@example.org "))
+    assert learner.salt != again.salt and learner.learner_hash != again.learner_hash
     assert learner.learner_hash == identity_hash("emailAddress", "ada@example.org", learner.salt)
-    assert learner.learner_hash != SECRETS.learner(LearnerIdentity(email="bob@example.org")).learner_hash
-    assert learner.learner_hash != OTHER_PLATFORM.learner(LearnerIdentity(email="ada@example.org")).learner_hash
+    assert learner.learner_key == again.learner_key and LEARNER_KEY.match(learner.learner_key)
+    assert learner.learner_key != SECRETS.learner(LearnerIdentity(email="bob@example.org")).learner_key
+    assert learner.learner_key != OTHER_PLATFORM.learner(LearnerIdentity(email="ada@example.org")).learner_key
+    assert learner.salt not in learner.learner_key and learner.learner_key.split("$")[2] not in learner.learner_hash
+
+
+def test_a_rotated_secret_still_matches_and_re_keys_the_old_key():
+    before = SECRETS.learner(LearnerIdentity(email="ada@example.org"))
+    rotated = LearnerSecrets(MASTER, LearnerKeys(NEW_KEY_SECRET, [KEY_SECRET]))
+    after = rotated.learner(LearnerIdentity(email="ada@example.org"))
+    assert after.learner_key != before.learner_key
+    assert after.learner_key.split("$")[1] != before.learner_key.split("$")[1]  # another key id
+    assert same_learner(after, before.learner_key)
+    assert (before.learner_key, after.learner_key) in rekeyings([after])
+
+
+def test_outside_production_a_missing_learner_key_secret_is_derived_and_in_production_refused():
+    settings = load_settings(environ={}, master_key=MASTER)
+    assert learner_keys(settings).key("emailAddress", "ada@example.org") == learner_keys(settings).key(
+        "emailAddress", "ada@example.org")
+    with pytest.raises(SystemExit, match="LEARNER_KEY_SECRET"):
+        learner_keys(load_settings(environ={}, master_key=MASTER, environment="production"))
+
+
+def test_an_issuer_signed_salt_is_kept():
+    learner = SECRETS.learner(LearnerIdentity(email="ada@example.org"), salt="issuer-chosen")
+    assert learner.salt == "issuer-chosen"
+    assert learner.learner_hash == identity_hash("emailAddress", "ada@example.org", "issuer-chosen")
+
+
+def test_a_rejected_identity_is_not_repeated_in_the_problem():
+    with pytest.raises(LearnerIdentityInvalid) as raised:
+        parse_identity(LearnerIdentity(email="not-an-address@nowhere"))
+    assert "not-an-address" not in raised.value.detail
 
 
 def test_holder_tokens_are_per_credential_and_only_their_hash_is_needed():
@@ -51,3 +96,13 @@ def test_holder_tokens_are_per_credential_and_only_their_hash_is_needed():
     assert token == SECRETS.holder_token("urn:uuid:1") != SECRETS.holder_token("urn:uuid:2")
     assert len(token) >= 43 and token_matches(token, token_hash(token))
     assert not token_matches(token + "x", token_hash(token))
+
+
+def test_rows_from_before_learner_keys_are_matched_by_their_old_platform_wide_hash():
+    # Before learner keys, the salt was an HMAC of the identity under a key derived from the master key.
+    salt_key = hmac.new(base64.b64decode(MASTER), b"credledger/issuance/learner-salt/v1", hashlib.sha256).digest()
+    old_salt = hmac.new(salt_key, b"emailAddress\nada@example.org", hashlib.sha256).hexdigest()[:32]
+    old_hash = identity_hash("emailAddress", "ada@example.org", old_salt)
+    keys = learner_keys(load_settings(environ={}, master_key=MASTER, learner_key_secret=KEY_SECRET))
+    assert old_hash in keys.superseded("emailAddress", "ada@example.org")
+    assert old_hash not in keys.superseded("emailAddress", "bob@example.org")

@@ -4,6 +4,7 @@ independent verifier; the credential document's Open Badges shape."""
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from services.issuance.document import (
     Particulars, Template, assemble, evidence_objects, identity_object, status_objects, template_for,
 )
-from services.issuance.learners import LearnerSecrets
+from services.issuance.learners import Learner, LearnerKeys, LearnerSecrets
 from services.issuance.schemas import EvidenceItem, LearnerIdentity
 from services.issuance.signing import Draft, SigningJob, seed_of, sign_job
 from shared.ob3_objects import achievement_object
@@ -45,9 +46,15 @@ def the_achievement(**spec: object) -> Achievement:
     return Achievement("ach-1", "uni-1", sample_spec(**spec), status="approved")
 
 
+@functools.cache
+def learner(n: int) -> Learner:
+    # Cached: every call draws a fresh salt, and a test compares two drafts of one learner.
+    return LearnerSecrets(MASTER_KEY, LearnerKeys(MASTER_KEY)).learner(LearnerIdentity(email=f"learner{n}@example.org"))
+
+
 def draft(n: int, **extra: object) -> Draft:
-    learner = LearnerSecrets(MASTER_KEY).learner(LearnerIdentity(email=f"learner{n}@example.org"))
-    return Draft(f"urn:uuid:00000000-0000-4000-8000-{n:012d}", f"SIS-{n}", learner, "2026-06-30T00:00:00Z", None,
+    learner_n = learner(n)
+    return Draft(f"urn:uuid:00000000-0000-4000-8000-{n:012d}", f"SIS-{n}", learner_n, "2026-06-30T00:00:00Z", None,
                  "ab" * 32, **extra)  # type: ignore[arg-type]
 
 

@@ -38,7 +38,8 @@ def held(achievement_id: str, *, issuer_id: str = "uni-1", status: str = "active
     valid_from = NOW - dt.timedelta(days=days_old)
     return CredentialRow(
         credential_id=cid or f"urn:uuid:{achievement_id}-{days_old}", issuer_id=issuer_id, issuer_reference=None,
-        achievement_id=achievement_id, learner_hash=LEARNER, identity_type="emailAddress", identity_salt="s",
+        achievement_id=achievement_id, learner_hash=LEARNER, learner_key=LEARNER, identity_type="emailAddress",
+        identity_salt="s",
         holder_token_hash="", key_id="key-1", signing="hosted", pathway_id=None, valid_from=valid_from,
         valid_until=valid_from + dt.timedelta(days=valid_days) if valid_days else None, status=status)
 
