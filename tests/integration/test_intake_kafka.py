@@ -93,7 +93,7 @@ async def test_commands_get_outcomes_refusals_write_nothing_and_unreadable_ones_
         assert outcomes[revoke.command_id]["status"] == "revoked"
         assert outcomes[stack.command_id]["problem"]["status"] == 404
         # The problem HTTP gives, less the learner's identity: other producers read this topic too.
-        assert outcomes[typo.command_id]["problem"]["detail"] == "learner.email (withheld) is not an email address"
+        assert outcomes[typo.command_id]["problem"]["detail"] == "learner.email is not an email address (name@domain.tld)"
         # One issue and the revocation were written; the refused commands wrote nothing.
         assert await ledger_head(db) == head + 2
         assert await db.fetchval("SELECT count(*) FROM issuance.credentials") == 2

@@ -197,7 +197,7 @@ async def test_a_learner_whose_award_was_revoked_in_a_cascade_can_earn_it_again(
                 cause=Cause(kind="component_revoked", ref=a["credential_id"])))],
             Metadata(actor="revocation.cascade", tenant="uni-1"))
         await lifecycle_caught_up(db)
-        progress = await (await client.get(f"/v1/learners/{a['learner_hash']}/pathways",
+        progress = await (await client.get(f"/v1/learners/{a['learner_key']}/pathways",
                                            headers=bearer(issuer.api_key))).json()
         assert progress["pathways"][0]["awarded_credential_id"] is None
 
