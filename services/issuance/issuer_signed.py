@@ -36,7 +36,7 @@ from shared.ob3_objects import achievement_id_from_url
 from shared.credential_format import document_hash, split_verification_method
 from shared.crypto import eddsa_jcs
 from shared.crypto.jcs import canonicalize
-from shared.events.credentials import LEARNER_EVENT_VERSION, CredentialIssued, StatusEntry, credential_stream
+from shared.events.credentials import CredentialIssued, StatusEntry, credential_stream
 from shared.http.problem import Problem
 from shared.ledger.events import Metadata
 from shared.ledger.store import NO_STREAM, AppendConflict, NewEvent
@@ -274,7 +274,7 @@ async def _persist(ctx: IssuanceContext, metadata: Metadata, row: CredentialRow,
 
 def _issued(row: CredentialRow, status: list[StatusEntry], canonical: bytes, moment: dt.datetime) -> CredentialIssued:
     return CredentialIssued(
-        schema_version=LEARNER_EVENT_VERSION, credential_id=row.credential_id, issuer_id=row.issuer_id,
+        credential_id=row.credential_id, issuer_id=row.issuer_id,
         achievement_id=row.achievement_id, key_id=row.key_id, learner_hash=row.learner_hash,
         issued_at=format_time(moment),
         valid_from=format_time(row.valid_from), valid_until=format_time(row.valid_until) if row.valid_until else None,

@@ -30,7 +30,7 @@ from services.issuance.learners import Learner
 from shared.crypto import eddsa_jcs
 from shared.crypto.jcs import canonicalize
 from shared.events import CATALOG
-from shared.events.credentials import LEARNER_EVENT_VERSION, CredentialIssued, StatusEntry
+from shared.events.credentials import CredentialIssued, StatusEntry
 from shared.key_vault import KeyVault
 from shared.ledger.events import Event, EventCatalog
 from shared.status_allocation import allocate
@@ -112,7 +112,7 @@ def _signed(job: SigningJob, draft: Draft, status: list[StatusEntry], key: Ed255
 
 def _issued(job: SigningJob, draft: Draft, status: list[StatusEntry], canonical: bytes) -> CredentialIssued:
     return CredentialIssued(
-        schema_version=LEARNER_EVENT_VERSION, credential_id=draft.credential_id, issuer_id=job.issuer_id,
+        credential_id=draft.credential_id, issuer_id=job.issuer_id,
         achievement_id=job.achievement_id,
         key_id=job.key_id, learner_hash=draft.learner.learner_hash, issued_at=job.created,
         valid_from=draft.valid_from, valid_until=draft.valid_until, issuer_reference=draft.reference,

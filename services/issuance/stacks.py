@@ -32,7 +32,7 @@ from services.issuance.stacking import Evaluation, evaluate, ineligibility, rule
 from services.issuance.store import CredentialRow
 from shared.auth import token_hash
 from shared.credential_format import new_credential_id, verification_method
-from shared.events.credentials import LEARNER_EVENT_VERSION, StackClaimed, credential_stream
+from shared.events.credentials import StackClaimed, credential_stream
 from shared.http.problem import Problem, bad_request, conflict, forbidden, not_found
 from shared.ledger.events import Metadata
 from shared.ledger.store import NO_STREAM, NewEvent
@@ -133,7 +133,7 @@ async def award(
         valid_from=moment, valid_until=valid_until,
     )
     await store.claim_credentials(conn, [row])
-    claimed = StackClaimed(schema_version=LEARNER_EVENT_VERSION, stack_id=stack_id, pathway_id=pathway.pathway_id,
+    claimed = StackClaimed(stack_id=stack_id, pathway_id=pathway.pathway_id,
                            component_ids=component_ids, award_credential_id=credential_id, automatic=automatic)
     events = [NewEvent(f"stack:{stack_id}", claimed),
               NewEvent(credential_stream(credential_id), issued_encoded(payload))]

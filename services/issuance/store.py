@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
-import msgspec
 
+from shared.ledger.events import decode_payload
 from shared.db.sql import load_queries
 from shared.events.credentials import CredentialIssued, credential_stream
 from shared.http.problem import bad_request
@@ -117,7 +117,7 @@ async def issued_event(db: Executor, credential_id: str) -> tuple[int, Credentia
     row = await db.fetchrow(QUERIES["issued_event"], credential_stream(credential_id))
     if row is None:
         return None
-    return row["position"], msgspec.json.decode(bytes(row["payload"]), type=CredentialIssued)
+    return row["position"], decode_payload(bytes(row["payload"]), CredentialIssued)
 
 
 async def set_status(conn: asyncpg.Connection, credential_id: str, status: str) -> None:

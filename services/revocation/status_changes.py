@@ -26,11 +26,10 @@ from shared.events.credentials import (
     Cause, CredentialFlaggedForReview, CredentialIssued, CredentialReinstated, CredentialRevoked,
     CredentialSuspended, ReasonCode, credential_stream,
 )
-from shared.ledger.events import Event, Metadata
+from shared.ledger.events import decode_payload, Event, Metadata
 from shared.ledger.store import AppendConflict, Ledger, NewEvent
 
 QUERIES = load_queries("services.revocation")
-_ISSUED = msgspec.json.Decoder(CredentialIssued)
 
 RejectionKind = Literal["unknown", "not_applicable", "already_applied"]
 CAUSED_EVENTS = [CredentialRevoked.event_type, CredentialSuspended.event_type, CredentialFlaggedForReview.event_type]
@@ -170,7 +169,7 @@ async def _issuers_of(conn: asyncpg.Connection, ids: list[str]) -> dict[str, str
     missing = {credential_stream(cid): cid for cid in ids if cid not in issuers}
     if missing:
         for row in await conn.fetch(QUERIES["issued_events"], list(missing)):
-            issuers[missing[row["stream_id"]]] = _ISSUED.decode(row["payload"]).issuer_id
+            issuers[missing[row["stream_id"]]] = decode_payload(row["payload"], CredentialIssued).issuer_id
     return issuers
 
 

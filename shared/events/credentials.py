@@ -7,7 +7,7 @@ conflicting status changes. Stacks are `stack:{id}`.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -34,17 +34,15 @@ class Cause(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     ref: str  # the component credential, key id or accreditation id
 
 
-# Version 2 of the learner-bearing events: the IdentityObject salt is random
-# per credential, and the learner key that links one learner's credentials
-# stays in the issuance service's tables, out of every event. Version 1
-# events (a salt derived from the identity) decode and project unchanged.
-LEARNER_EVENT_VERSION = 2
-
 
 class CredentialIssued(Event, frozen=True, kw_only=True):
+    """Version 2: the IdentityObject salt is random per credential, and the
+    learner key that links one learner's credentials stays in the issuance
+    service's tables, out of every event. In version 1 the salt was derived
+    from the identity; the fields are the same, so it upcasts unchanged."""
+
     event_type = "issuance.CredentialIssued"
-    # 1: learner_hash was the same for one learner everywhere; 2: see above.
-    schema_version: int = 1
+    class_version = 2
     credential_id: str  # "urn:uuid:..."
     issuer_id: str
     achievement_id: str
@@ -66,10 +64,14 @@ class CredentialIssued(Event, frozen=True, kw_only=True):
     # SHA-256 (hex) of the learner link token that lets the holder fetch it.
     holder_token_hash: str = ""
 
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> dict[str, Any]:
+        return state
+
 
 class StackClaimed(Event, frozen=True, kw_only=True):
     event_type = "issuance.StackClaimed"
-    schema_version: int = 1
+    class_version = 2
     stack_id: str
     pathway_id: str
     # Version 1 only (the learner's platform-wide hash); version 2 names no
@@ -78,6 +80,10 @@ class StackClaimed(Event, frozen=True, kw_only=True):
     component_ids: list[str]
     award_credential_id: str
     automatic: bool = False
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> dict[str, Any]:
+        return state  # learner_hash stays: version 1's platform-wide hash
 
 
 class CredentialRevoked(Event, frozen=True, kw_only=True):

@@ -7,9 +7,9 @@ from __future__ import annotations
 import hashlib
 import json
 
-import msgspec
 
 from services.issuance.app import create_app
+from shared.ledger.events import decode_payload
 from shared.credential_format import OB_CONTEXT, VC_CONTEXT, identity_hash
 from shared.crypto.eddsa_jcs import raw_public_key
 from shared.crypto.jws import verify_vc_jws
@@ -84,7 +84,7 @@ async def test_issue_one_fetch_it_and_verify_it_independently(settings, db):
         row = await db.fetchrow("SELECT position, payload FROM ledger.events WHERE stream_id = $1",
                                 credential_stream(credential_id))
         assert row["position"] == issued["position"]
-        event = msgspec.json.decode(bytes(row["payload"]), type=CredentialIssued)
+        event = decode_payload(bytes(row["payload"]), CredentialIssued)
         assert bytes(event.document) == raw
         assert event.document_hash == hashlib.sha256(raw).hexdigest()
         assert event.holder_token_hash == hashlib.sha256(issued["holder_token"].encode()).hexdigest()

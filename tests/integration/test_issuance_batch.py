@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 
-import msgspec
 
 from services.issuance.app import create_app
+from shared.ledger.events import decode_payload
 from shared.crypto.eddsa_jcs import raw_public_key
 from shared.events.credentials import CredentialIssued
 from tests.conftest import BOOTSTRAP_ADMIN_KEY
@@ -21,7 +21,7 @@ from tests.support.ledger import ledger_head
 async def issued_events(db) -> list[CredentialIssued]:
     rows = await db.fetch("SELECT payload FROM ledger.events WHERE event_type = 'issuance.CredentialIssued'"
                           " ORDER BY position")
-    return [msgspec.json.decode(bytes(r["payload"]), type=CredentialIssued) for r in rows]
+    return [decode_payload(bytes(r["payload"]), CredentialIssued) for r in rows]
 
 
 async def test_each_item_has_its_own_outcome_and_bad_items_block_nothing(settings, db):

@@ -8,10 +8,10 @@ import copy
 import json
 import uuid
 
-import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.issuance.app import create_app
+from shared.ledger.events import decode_payload
 from shared.credential_format import OB_CONTEXT, VC_CONTEXT, identity_hash
 from shared.crypto import eddsa_jcs
 from shared.crypto.eddsa_jcs import raw_public_key
@@ -71,7 +71,7 @@ async def test_an_issuer_signed_credential_is_verified_then_recorded(settings, d
         assert independent_eddsa.verify(served, raw_public_key(own_key))
         payload = await db.fetchval("SELECT payload FROM ledger.events WHERE stream_id = $1",
                                     credential_stream(document["id"]))
-        event = msgspec.json.decode(bytes(payload), type=CredentialIssued)
+        event = decode_payload(bytes(payload), CredentialIssued)
         assert (event.signing, event.key_id, event.issuer_reference) == ("issuer_signed", "uni-key-2026", "SIS-77")
         assert {s.purpose for s in event.status} == {"revocation", "suspension"}
 

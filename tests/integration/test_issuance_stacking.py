@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 import time
 
-import msgspec
 
 from services.issuance.app import create_app
+from shared.ledger.events import decode_payload
 from shared.crypto.eddsa_jcs import raw_public_key
 from shared.events import CATALOG
 from shared.events import registry as ev
@@ -65,8 +65,8 @@ async def test_claiming_a_stack_issues_the_award_once(settings, db):
 
         rows = await db.fetch("SELECT payload FROM ledger.events WHERE position = ANY($1) ORDER BY position",
                               stack["positions"])
-        claimed = msgspec.json.decode(bytes(rows[0]["payload"]), type=StackClaimed)
-        issued = msgspec.json.decode(bytes(rows[1]["payload"]), type=CredentialIssued)
+        claimed = decode_payload(bytes(rows[0]["payload"]), StackClaimed)
+        issued = decode_payload(bytes(rows[1]["payload"]), CredentialIssued)
         assert claimed.award_credential_id == issued.credential_id == stack["award_credential_id"]
         assert issued.pathway_id == "data-science" and sorted(issued.components) == sorted(claim["component_ids"])
         # The award repeats one component's IdentityObject (the platform keeps no identity to salt anew).

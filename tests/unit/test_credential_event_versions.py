@@ -1,13 +1,14 @@
-"""Learner-bearing events are versioned: version 1 payloads (older ledgers,
-a salt derived from the identity, StackClaimed naming the learner) still
-decode; version 2 carries no learner key and StackClaimed names no learner."""
+"""Learner-bearing events are at version 2: version 1 payloads (older
+ledgers, a salt derived from the identity, StackClaimed naming the learner)
+still decode, through their upcasters; version 2 carries no learner key and
+StackClaimed names no learner."""
 
 from __future__ import annotations
 
 import msgspec
 
 from shared.events import CATALOG
-from shared.events.credentials import LEARNER_EVENT_VERSION, CredentialIssued, StackClaimed
+from shared.events.credentials import CredentialIssued, StackClaimed
 from shared.ledger.events import RecordedEvent
 
 V1_ISSUED = {
@@ -26,18 +27,18 @@ def recorded(event_type: str, payload: dict) -> RecordedEvent:
                          prev_hash=b"\0" * 32, hash=b"\0" * 32)
 
 
-def test_version_1_events_decode_as_version_1():
+def test_version_1_events_upcast_to_version_2():
     issued = CATALOG.decode(recorded(CredentialIssued.event_type, V1_ISSUED))
     stack = CATALOG.decode(recorded(StackClaimed.event_type, V1_STACK))
-    assert isinstance(issued, CredentialIssued) and issued.schema_version == 1
-    assert isinstance(stack, StackClaimed) and stack.schema_version == 1
-    assert stack.learner_hash == V1_STACK["learner_hash"]
+    assert isinstance(issued, CredentialIssued) and issued.learner_hash == V1_ISSUED["learner_hash"]
+    assert bytes(issued.document) == msgspec.json.encode(V1_ISSUED["document"])
+    assert isinstance(stack, StackClaimed) and stack.learner_hash == V1_STACK["learner_hash"]
 
 
 def test_version_2_stack_claims_name_no_learner_and_round_trip():
-    claimed = StackClaimed(schema_version=LEARNER_EVENT_VERSION, stack_id="stk-1", pathway_id="p",
+    claimed = StackClaimed(stack_id="stk-1", pathway_id="p",
                            component_ids=["urn:uuid:1"], award_credential_id="urn:uuid:2")
     payload = CATALOG.encode(claimed)
-    assert b"lk$" not in payload
+    assert b"lk$" not in payload and payload.startswith(b'{"_class_version":2,')
     decoded = CATALOG.decode(recorded(StackClaimed.event_type, msgspec.json.decode(payload)))
     assert decoded == claimed and decoded.learner_hash is None

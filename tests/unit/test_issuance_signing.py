@@ -9,7 +9,6 @@ import hashlib
 import json
 from pathlib import Path
 
-import msgspec
 import pytest
 
 from services.issuance.document import (
@@ -18,6 +17,7 @@ from services.issuance.document import (
 from services.issuance.learners import Learner, LearnerKeys, LearnerSecrets
 from services.issuance.schemas import EvidenceItem, LearnerIdentity
 from services.issuance.signing import Draft, SigningJob, seed_of, sign_job
+from shared.ledger.events import decode_payload
 from shared.ob3_objects import achievement_object
 from shared.crypto import eddsa_jcs
 from shared.crypto.eddsa_jcs import raw_public_key, signing_key_from_multibase
@@ -79,7 +79,7 @@ def job(drafts: list[Draft], **spec: object) -> SigningJob:
 
 
 def issued(payloads: list[bytes]) -> list[CredentialIssued]:
-    return [msgspec.json.decode(payload, type=CredentialIssued) for payload in payloads]
+    return [decode_payload(payload, CredentialIssued) for payload in payloads]
 
 
 def template(**spec: object) -> Template:
