@@ -5,7 +5,9 @@
 Figures, all in one run against the same database:
 - raw COPY of equivalent rows into an unindexed table, in 500-row
   transactions (the raw limit the ledger is compared with);
-- ledger appends in batches of 500 (events/s, and the ratio to raw COPY);
+- ledger appends in batches of 500 (events/s, and the ratio to raw COPY),
+  with the database's chain check (migration 0010) and, interleaved in the
+  same run, with its trigger disabled: the ratio is the check's cost;
 - single-event appends from 8 concurrent writers (events/s);
 - `audit verify` over a log of --log-size entries, in one process and in
   one process per core as the CLI runs it (events/s);
@@ -49,6 +51,7 @@ class BenchIssued(Event, frozen=True):
 CATALOG = EventCatalog(BenchIssued)
 META = Metadata(actor="bench-client", tenant="bench-tenant", request_id="bench")
 BATCH = 500
+ENFORCEMENT_ROUNDS = 4
 
 
 def make_event(i: int) -> NewEvent:
@@ -80,6 +83,25 @@ async def batched_append_rate(ledger: Ledger, events: list[NewEvent]) -> float:
         for start in range(0, len(events), BATCH):
             await ledger.append(events[start:start + BATCH], META)
     return len(events) / timer.seconds
+
+
+async def set_chain_enforcement(pool: asyncpg.Pool, enabled: bool) -> None:
+    action = "ENABLE" if enabled else "DISABLE"
+    await pool.execute(f"ALTER TABLE ledger.events {action} TRIGGER events_extend_chain")
+
+
+async def enforced_and_unenforced_rates(ledger: Ledger, events: list[NewEvent]) -> tuple[float, float]:
+    """Median batched-append rates with and without the chain trigger,
+    alternating in rounds so that load from elsewhere hits both alike."""
+    rates: dict[bool, list[float]] = {True: [], False: []}
+    share = len(events) // (2 * ENFORCEMENT_ROUNDS)
+    for round_no in range(ENFORCEMENT_ROUNDS):
+        for enforced in (True, False):
+            start = (2 * round_no + enforced) * share
+            await set_chain_enforcement(ledger.pool, enforced)
+            rates[enforced].append(await batched_append_rate(ledger, events[start:start + share]))
+    await set_chain_enforcement(ledger.pool, True)
+    return statistics.median(rates[True]), statistics.median(rates[False])
 
 
 async def concurrent_single_rate(ledger: Ledger, writers: int = 8, each: int = 400) -> float:
@@ -114,8 +136,10 @@ async def main() -> None:
             events = [make_event(i) for i in range(args.events)]
             raw = await raw_copy_rate(pool, events)
             report("raw COPY, 500-row transactions", raw, "rows/s")
-            report("ledger append, batches of 500", await batched_append_rate(ledger, events),
-                   "events/s", raw, "raw COPY")
+            enforced, unenforced = await enforced_and_unenforced_rates(ledger, events)
+            report("ledger append, batches of 500", enforced, "events/s", raw, "raw COPY")
+            report("  the same without the chain trigger", unenforced, "events/s", raw, "raw COPY")
+            report("  chain trigger: enforced / unenforced", enforced, "events/s", unenforced, "unenforced")
             report("ledger append, 1 event x 8 writers", await concurrent_single_rate(ledger),
                    "events/s", raw, "raw COPY")
             await grow_log(ledger, args.log_size)

@@ -83,8 +83,9 @@ class SnapshotStore:
         started = time.perf_counter()
         async with self._pool.acquire() as conn, conn.transaction():
             snapshot_id = await conn.fetchval(
-                "INSERT INTO verification.snapshots (position, format, credentials) VALUES ($1, $2, $3)"
-                " RETURNING snapshot_id", model.position, FORMAT, len(model.credentials))
+                "INSERT INTO verification.snapshots (position, last_hash, format, credentials)"
+                " VALUES ($1, $2, $3, $4) RETURNING snapshot_id",
+                model.position, model.last_hash, FORMAT, len(model.credentials))
             for chunk_no, data in enumerate(encode_chunks(model)):
                 await conn.execute("INSERT INTO verification.snapshot_chunks VALUES ($1, $2, $3)",
                                    snapshot_id, chunk_no, data)
@@ -100,7 +101,7 @@ class SnapshotStore:
         started = time.perf_counter()
         async with self._pool.acquire() as conn:
             row = await conn.fetchrow(
-                "SELECT snapshot_id, position FROM verification.snapshots WHERE format = $1"
+                "SELECT snapshot_id, position, last_hash FROM verification.snapshots WHERE format = $1"
                 " ORDER BY position DESC, snapshot_id DESC LIMIT 1", FORMAT)
             if row is None:
                 return False
@@ -108,6 +109,7 @@ class SnapshotStore:
                 "SELECT data FROM verification.snapshot_chunks WHERE snapshot_id = $1 ORDER BY chunk_no",
                 row["snapshot_id"])]
         restore(model, chunks)
+        model.last_hash = row["last_hash"]
         log.info("snapshot loaded", extra={"position": model.position, "credentials": len(model.credentials),
                                            "seconds": round(time.perf_counter() - started, 3)})
         return True

@@ -32,6 +32,9 @@ SELECT position, stream_id, version, event_type, payload, metadata, prev_hash, h
  WHERE position > $1 AND position <= $2
  ORDER BY position
 
+-- name: hash_at
+SELECT hash FROM ledger.events WHERE position = $1
+
 -- name: read_stream
 SELECT position, stream_id, version, event_type, payload, metadata, prev_hash, hash
   FROM ledger.events

@@ -111,6 +111,19 @@ class Ledger:
         async with self.pool.acquire() as conn:
             return to_recorded(await conn.fetch(QUERIES["read_from"], after, limit))
 
+    async def read_range(self, after: int, through: int) -> list[RecordedEvent]:
+        async with self.pool.acquire() as conn:
+            return to_recorded(await conn.fetch(QUERIES["read_range"], after, through))
+
+    async def hash_at(self, position: int) -> bytes:
+        """The chain hash of `position` (the genesis hash for 0)."""
+        if position == 0:
+            return GENESIS_HASH
+        digest = await self.pool.fetchval(QUERIES["hash_at"], position)
+        if digest is None:
+            raise LookupError(f"the ledger has no position {position}")
+        return digest
+
     async def read_stream(self, stream_id: str) -> list[RecordedEvent]:
         async with self.pool.acquire() as conn:
             return to_recorded(await conn.fetch(QUERIES["read_stream"], stream_id))
