@@ -255,7 +255,8 @@ class ProjectionRunner:
         if broken.position > self._rejected.position:
             self._rejected = broken
         # Where the record came from and why it failed; never its content.
-        log.error("ledger topic record rejected: it does not extend the hash chain", extra={
+        log.error("ledger topic record at position %d rejected (%s): it does not extend the hash chain",
+                  broken.position, broken.kind.value, extra={
             "security_event": "ledger_feed_record_rejected", "projection": name,
             "reason": broken.kind.value, "position": broken.position, "applied_position": self.position,
             "topic": record.topic, "partition": record.partition, "offset": record.offset,

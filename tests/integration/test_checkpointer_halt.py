@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import urllib.error
-import urllib.request
 
 import msgspec
 
@@ -17,18 +15,9 @@ from credledger.embedded import free_port
 from shared.ledger.chain import chain_hash, entry_bytes
 from shared.ledger.store import Ledger, NewEvent
 from tests.support import processes
+from tests.support.processes import http_get
 from tests.support.events import TEST_CATALOG, TEST_METADATA, Noted
 from tests.support.waiting import eventually
-
-
-def get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-    except OSError:
-        return 0, b""
 
 
 async def insert_out_of_order(db, position: int) -> None:
@@ -52,21 +41,21 @@ async def test_a_checkpointer_that_cannot_extend_the_log_halts_and_the_relay_rep
                                               TEST_METADATA)
         await eventually(lambda: db.fetchval("SELECT tree_size FROM ledger.checkpoints WHERE tree_size = 5"),
                          timeout=60)
-        status, body = await asyncio.to_thread(get, f"{relay_url}/readyz")
+        status, body, _ = await asyncio.to_thread(http_get, f"{relay_url}/readyz")
         assert status == 200 and json.loads(body)["checks"] == {"checkpointer": True}
 
         await insert_out_of_order(db, 999_999)
 
         async def halted():
-            status, body = await asyncio.to_thread(get, f"{relay_url}/readyz")
+            status, body, _ = await asyncio.to_thread(http_get, f"{relay_url}/readyz")
             return json.loads(body) if status == 503 else None
 
         readiness = await eventually(halted, timeout=60)
         assert readiness["checks"] == {"checkpointer": False}
         assert "cannot take position 999999" in readiness["reasons"]["checkpointer"]
-        _, metrics = await asyncio.to_thread(get, f"{relay_url}/metrics")
+        _, metrics, _ = await asyncio.to_thread(http_get, f"{relay_url}/metrics")
         assert 'credledger_checkpointer_halted{reason="log_cannot_extend"} 1.0' in metrics.decode()
-        assert (await asyncio.to_thread(get, f"{relay_url}/healthz"))[0] == 200
+        assert (await asyncio.to_thread(http_get, f"{relay_url}/healthz"))[0] == 200
         # Several poll intervals later it has still said so exactly once.
         await asyncio.sleep(2)
         assert (tmp_path / "relay.log").read_text().count("checkpointer halted") == 1
