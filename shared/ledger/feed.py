@@ -6,7 +6,11 @@ they like. A record is only applied if it extends the chain the projection
 has applied so far: its position follows the last one, its `prev_hash` is
 the last applied hash, and its `hash` recomputes from its own bytes with the
 chain's definition (shared/ledger/chain.py, the same one `audit verify`
-checks). Anything else is read from the ledger instead.
+checks). Those checks need no database, but anyone can compute SHA-256, so
+a self-consistent forgery at the head would pass them: the runner also
+compares the last hash of each batch with the ledger's hash at that
+position, one indexed lookup that, through the chain, vouches for every
+record before it. Anything else is read from the ledger instead.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ class Break(enum.Enum):
     GAP = "gap"
     PREV_HASH = "prev_hash"
     HASH = "hash"
+    NOT_IN_LEDGER = "not_in_ledger"
     MALFORMED = "malformed"
 
 
@@ -52,3 +57,10 @@ def first_break(position: int, last_hash: bytes, events: Sequence[RecordedEvent]
             return ChainBreak(Break.HASH, event.position)
         position, last_hash = event.position, event.hash
     return None
+
+
+def first_unlike(records: Sequence[RecordedEvent], ledger_events: Sequence[RecordedEvent]) -> int:
+    """The first position whose record is not the ledger's row there (or
+    that the ledger does not have)."""
+    in_ledger = {e.position: e.hash for e in ledger_events}
+    return next(e.position for e in records if in_ledger.get(e.position) != e.hash)

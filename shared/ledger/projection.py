@@ -11,8 +11,8 @@ strict position order:
    duplicates and dropped; a batch that does not continue exactly where the
    projection stands (a gap: partitions interleave, a broker lost data) is
    replaced by a read of that range from the ledger;
-3. a broker record that does not extend the hash chain (shared/ledger/feed.py)
-   is never applied: that range is read from the ledger too, the rejection is
+3. a broker record that does not extend the hash chain, or is not the
+   ledger's row at its position (shared/ledger/feed.py), is never applied: that range is read from the ledger too, the rejection is
    counted and logged as a security event, and the runner reports itself
    degraded until it has applied the forged position from a trusted source;
 4. when Kafka is quiet it asks the ledger whether it fell behind anyway.
@@ -38,7 +38,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from shared.bus import BusConsumer, ConsumerMetrics, ensure_topics
 from shared.ledger.events import RECORDED_EVENT_DECODER, RecordedEvent
-from shared.ledger.feed import Break, ChainBreak, first_break
+from shared.ledger.feed import Break, ChainBreak, first_break, first_unlike
 from shared.ledger.store import Ledger
 from shared.lifecycle import sleep_or_stop
 
@@ -178,7 +178,10 @@ class ProjectionRunner:
     async def _run_once(self, stop: asyncio.Event) -> None:
         applied = await self.projection.load_applied()
         self.position = applied.position
-        self.last_hash = applied.hash or await self._ledger.hash_at(applied.position)
+        last_hash = applied.hash or await self._ledger.hash_at(applied.position)
+        if last_hash is None:
+            raise LookupError(f"{self.projection.name} is at position {applied.position}, beyond the ledger")
+        self.last_hash = last_hash
         await self.catch_up()
         self.caught_up.set()
         while not stop.is_set():
@@ -230,15 +233,17 @@ class ProjectionRunner:
             return
         last = fresh[-1].position
         broken = first_break(self.position, self.last_hash, fresh)
-        if broken is not None:
-            if broken.kind is not Break.GAP:
-                record = next(r for e, r in received if e.position == broken.position)
-                self._reject(broken, record)
+        anchored = broken is None and await self._ledger.hash_at(last) == fresh[-1].hash
+        if not anchored:
             # The ledger is the source of truth; a forged `last` is no head.
-            fresh = await self._ledger.read_range(self.position, last)
+            from_ledger = await self._ledger.read_range(self.position, last)
+            broken = broken or ChainBreak(Break.NOT_IN_LEDGER, first_unlike(fresh, from_ledger))
+            if broken.kind is not Break.GAP:
+                self._reject(broken, next(r for e, r in received if e.position == broken.position))
+            fresh = from_ledger
         if fresh:
             await self._apply(fresh)
-        self._report(last if broken is None else self.position)
+        self._report(last if anchored else self.position)
 
     def _decode(self, records: Sequence[ConsumerRecord]) -> list[tuple[RecordedEvent, ConsumerRecord]]:
         decoded = []

@@ -115,14 +115,12 @@ class Ledger:
         async with self.pool.acquire() as conn:
             return to_recorded(await conn.fetch(QUERIES["read_range"], after, through))
 
-    async def hash_at(self, position: int) -> bytes:
-        """The chain hash of `position` (the genesis hash for 0)."""
+    async def hash_at(self, position: int) -> bytes | None:
+        """The chain hash of `position` (the genesis hash for 0); None if the
+        ledger has no such position."""
         if position == 0:
             return GENESIS_HASH
-        digest = await self.pool.fetchval(QUERIES["hash_at"], position)
-        if digest is None:
-            raise LookupError(f"the ledger has no position {position}")
-        return digest
+        return await self.pool.fetchval(QUERIES["hash_at"], position)
 
     async def read_stream(self, stream_id: str) -> list[RecordedEvent]:
         async with self.pool.acquire() as conn:

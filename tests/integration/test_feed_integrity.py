@@ -1,6 +1,7 @@
 """The projection runner checks every broker record against the hash chain
 (shared/ledger/feed.py): forged records of each kind produced straight into
-the ledger topic are never applied, are counted and make the runner report
+the ledger topic (even one whose hashes are self-consistent) are never
+applied, are counted and make the runner report
 itself degraded until the ledger has given it that position. Real Postgres,
 real broker, the real relay in-process."""
 
@@ -106,8 +107,11 @@ async def append_and_wait(ledger: Ledger, runner: ProjectionRunner, count: int) 
 @pytest.mark.parametrize("forge, reason", [
     (lambda last: forged(last, wrong_hash=True), "hash"),
     (lambda last: forged(last, prev_hash=bytes(32)), "prev_hash"),
+    # Linked and hashed correctly (anyone can compute SHA-256): only the
+    # ledger can tell it is not its row.
+    (lambda last: forged(last), "not_in_ledger"),
     (lambda last: b'{"position": "not a ledger record"', "malformed"),
-], ids=["wrong-hash", "wrong-prev-hash", "malformed"])
+], ids=["wrong-hash", "wrong-prev-hash", "self-consistent", "malformed"])
 async def test_a_forged_record_is_rejected_counted_and_degrades_until_the_ledger_passes_it(
         settings, ledger, forge, reason):
     projection = AppliedEvents()
@@ -135,7 +139,7 @@ async def test_a_record_beyond_a_gap_is_replaced_by_the_ledger_as_before(setting
         await append_and_wait(ledger, runner, 2)
         assert projection.events == await ledger.read_from(0)
         assert runner.degraded is None
-        assert all(rejected(registry, reason) == 0 for reason in ("hash", "prev_hash", "malformed"))
+        assert all(rejected(registry, reason) == 0 for reason in ("hash", "prev_hash", "not_in_ledger", "malformed"))
 
 
 async def test_the_last_hash_is_stored_with_the_position_and_read_back_on_restart(settings, ledger, db):
