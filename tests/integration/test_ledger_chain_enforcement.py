@@ -37,9 +37,9 @@ async def head(db):
     return await db.fetchrow("SELECT position, hash FROM ledger.events ORDER BY position DESC LIMIT 1")
 
 
-def forged_row(position: int, prev_hash: bytes) -> tuple[int, bytes, bytes, bytes, bytes]:
+def forged_row(position: int, prev_hash: bytes, stream: str = "forged") -> tuple[int, bytes, bytes, bytes, bytes]:
     """A row whose own hash is consistent with the prev_hash it claims."""
-    digest = chain_hash(prev_hash, entry_bytes(position, "forged", 1, "test.Noted", PAYLOAD, METADATA))
+    digest = chain_hash(prev_hash, entry_bytes(position, stream, 1, "test.Noted", PAYLOAD, METADATA))
     return position, PAYLOAD, METADATA, prev_hash, digest
 
 
@@ -76,3 +76,15 @@ async def test_the_owner_is_held_to_the_chain_and_migrations_still_apply(db, hea
         assert await apply_migrations(conn) == []
     positions = await Ledger(db, TEST_CATALOG).append([NewEvent("owner", Noted(text="ok"))], TEST_METADATA)
     assert positions == [head["position"] + 1]
+
+
+async def test_a_copy_batch_with_one_broken_row_writes_nothing(app_pool, db, head):
+    first = forged_row(head["position"] + 1, head["hash"], "copy-1")
+    second = forged_row(head["position"] + 2, first[4], "copy-2")
+    broken = (head["position"] + 3, PAYLOAD, METADATA, second[4], bytes(32))
+    columns = ("position", "payload", "metadata", "prev_hash", "hash", "stream_id", "version", "event_type")
+    records = [row + (f"copy-{n}", 1, "test.Noted") for n, row in enumerate((first, second, broken), 1)]
+    async with app_pool.acquire() as conn:
+        with pytest.raises(asyncpg.CheckViolationError, match=f"position {broken[0]} has a hash"):
+            await conn.copy_records_to_table("events", schema_name="ledger", columns=columns, records=records)
+    assert await db.fetchval("SELECT max(position) FROM ledger.events") == head["position"]
