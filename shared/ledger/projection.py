@@ -12,9 +12,10 @@ strict position order:
    projection stands (a gap: partitions interleave, a broker lost data) is
    replaced by a read of that range from the ledger;
 3. a broker record that does not extend the hash chain, or is not the
-   ledger's row at its position (shared/ledger/feed.py), is never applied: that range is read from the ledger too, the rejection is
-   counted and logged as a security event, and the runner reports itself
-   degraded until it has applied the forged position from a trusted source;
+   ledger's row at its position (shared/ledger/feed.py), is never applied:
+   that range is read from the ledger too, the rejection is counted and
+   logged as a security event, and the runner reports itself degraded until
+   the ledger has given it the forged position;
 4. when Kafka is quiet it asks the ledger whether it fell behind anyway.
 
 So re-delivery never double-applies, a lost message never goes missing and a
@@ -112,7 +113,7 @@ class ProjectionMetrics:
         self.position = Gauge("projection_position", "Last ledger position applied", ["projection"], registry=registry)
         self.lag = Gauge("projection_lag_events", "Ledger events not yet applied", ["projection"], registry=registry)
         self.rejected = Counter(
-            "credledger_feed_records_rejected", "Ledger topic records not applied: they do not extend the hash chain",
+            "credledger_feed_records_rejected", "Ledger topic records not applied: they failed the chain check",
             ["projection", "reason"], registry=registry)
         self.degraded = Gauge(
             "credledger_feed_degraded", "1 while a rejected record's position is not yet applied from the ledger",
@@ -149,7 +150,8 @@ class ProjectionRunner:
         self.position = 0
         self.last_hash = b""
         self.caught_up = asyncio.Event()
-        self._rejected = ChainBreak(Break.GAP, 0)
+        # The highest position a rejected record claimed.
+        self._rejected: ChainBreak | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Keep the projection current until `stop`, surviving any outage.
@@ -169,11 +171,11 @@ class ProjectionRunner:
     @property
     def degraded(self) -> str | None:
         """Why the runner is not trustworthy yet, or None."""
-        if self.position >= self._rejected.position:
+        if self._rejected is None or self.position >= self._rejected.position:
             return None
         return (f"rejected a ledger topic record at position {self._rejected.position}"
-                f" ({self._rejected.kind.value} does not extend the hash chain);"
-                f" applied up to {self.position} from the ledger")
+                f" (chain check failed: {self._rejected.kind.value}); applied up to {self.position}"
+                " from the ledger, waiting for it to reach that position")
 
     async def _run_once(self, stop: asyncio.Event) -> None:
         applied = await self.projection.load_applied()
@@ -257,10 +259,10 @@ class ProjectionRunner:
     def _reject(self, broken: ChainBreak, record: ConsumerRecord) -> None:
         name = self.projection.name
         self._metrics.rejected.labels(name, broken.kind.value).inc()
-        if broken.position > self._rejected.position:
+        if self._rejected is None or broken.position > self._rejected.position:
             self._rejected = broken
         # Where the record came from and why it failed; never its content.
-        log.error("ledger topic record at position %d rejected (%s): it does not extend the hash chain",
+        log.error("ledger topic record at position %d rejected: chain check failed (%s)",
                   broken.position, broken.kind.value, extra={
             "security_event": "ledger_feed_record_rejected", "projection": name,
             "reason": broken.kind.value, "position": broken.position, "applied_position": self.position,
