@@ -2,9 +2,10 @@
 
 A snapshot is the model at one ledger position: the registry's raw events
 (few; replayed on load), the status notes, and the credential records as
-msgpack rows in chunks. It is written in one transaction with its position,
-so a loaded snapshot is always whole and consistent; the projection then
-catches up from that position. The format number lets a newer service
+msgpack rows in chunks. It is written in one transaction with its position
+and that position's chain hash, so a loaded snapshot is always whole and
+consistent; the projection then catches up from that position and checks
+the next broker record against that hash. The format number lets a newer service
 ignore (and rebuild from the ledger) a snapshot it cannot read.
 """
 
