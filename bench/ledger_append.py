@@ -51,7 +51,7 @@ class BenchIssued(Event, frozen=True):
 CATALOG = EventCatalog(BenchIssued)
 META = Metadata(actor="bench-client", tenant="bench-tenant", request_id="bench")
 BATCH = 500
-ENFORCEMENT_ROUNDS = 4
+ENFORCEMENT_ROUNDS = 10
 
 
 def make_event(i: int) -> NewEvent:
