@@ -89,10 +89,3 @@ async def test_a_copy_batch_with_one_broken_row_writes_nothing(app_pool, db, hea
             await conn.copy_records_to_table("events", schema_name="ledger", columns=columns, records=records)
     assert await db.fetchval("SELECT max(position) FROM ledger.events") == head["position"]
 
-
-async def test_identifiers_outside_the_entry_alphabet_are_refused(app_pool, head):
-    stream = "forged\\\\x41"  # escapes would make the bytes hashed differ from the bytes stored
-    digest = chain_hash(head["hash"], entry_bytes(head["position"] + 1, stream, 1, "test.Noted", PAYLOAD, METADATA))
-    with pytest.raises(asyncpg.CheckViolationError, match="events_identifiers_check"):
-        await app_pool.execute(INSERT.replace("'forged'", "$6"), head["position"] + 1, PAYLOAD, METADATA,
-                               head["hash"], digest, stream)
