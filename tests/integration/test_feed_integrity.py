@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import logging
 import os
 from collections.abc import Sequence
 
@@ -21,6 +23,7 @@ from shared.ledger.chain import chain_hash, entry_bytes
 from shared.ledger.events import RECORDED_EVENT_ENCODER, RecordedEvent
 from shared.ledger.projection import Applied, PostgresProjection, Projection, ProjectionMetrics, ProjectionRunner
 from shared.ledger.store import Ledger, NewEvent
+from shared.logs import JsonFormatter
 from tests.support.events import TEST_CATALOG, TEST_METADATA, Noted
 from tests.support.waiting import eventually, running_relay
 
@@ -113,7 +116,8 @@ async def append_and_wait(ledger: Ledger, runner: ProjectionRunner, count: int) 
     (lambda last: b'{"position": "not a ledger record"', "malformed"),
 ], ids=["wrong-hash", "wrong-prev-hash", "self-consistent", "malformed"])
 async def test_a_forged_record_is_rejected_counted_and_degrades_until_the_ledger_passes_it(
-        settings, ledger, forge, reason):
+        settings, ledger, forge, reason, caplog):
+    caplog.set_level(logging.ERROR, logger="shared.ledger.projection")
     projection = AppliedEvents()
     async with following(settings, ledger, projection) as (runner, registry):
         await append_and_wait(ledger, runner, 3)
@@ -123,6 +127,10 @@ async def test_a_forged_record_is_rejected_counted_and_degrades_until_the_ledger
         assert "position 4" in runner.degraded
         assert registry.get_sample_value("credledger_feed_degraded", {"projection": NAME}) == 1
         assert [e.position for e in projection.events] == [1, 2, 3]
+        [event] = [r for r in caplog.records if getattr(r, "security_event", "") == "ledger_feed_record_rejected"]
+        line = json.loads(JsonFormatter("test").format(event))
+        assert (line["reason"], line["position"], line["projection"]) == (reason, 4, NAME)
+        assert "revoked" not in json.dumps(line)  # where it came from, never what it said
 
         await append_and_wait(ledger, runner, 1)
         assert runner.degraded is None
