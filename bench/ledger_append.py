@@ -5,7 +5,10 @@
 Figures, all in one run against the same database:
 - raw COPY of equivalent rows into an unindexed table, in 500-row
   transactions (the raw limit the ledger is compared with);
-- ledger appends in batches of 500 (events/s, and the ratio to raw COPY);
+- ledger appends in batches of 500 (events/s, and the ratio to raw COPY),
+  with the database's chain check (migration 0010), and the same batches,
+  alternating batch by batch, into a second ledger database whose chain
+  trigger is disabled: their ratio is the check's cost;
 - single-event appends from 8 concurrent writers (events/s);
 - `audit verify` over a log of --log-size entries, in one process and in
   one process per core as the CLI runs it (events/s);
@@ -75,11 +78,21 @@ async def raw_copy_rate(pool: asyncpg.Pool, events: list[NewEvent]) -> float:
     return len(rows) / timer.seconds
 
 
-async def batched_append_rate(ledger: Ledger, events: list[NewEvent]) -> float:
-    with Timer() as timer:
-        for start in range(0, len(events), BATCH):
-            await ledger.append(events[start:start + BATCH], META)
-    return len(events) / timer.seconds
+async def disable_chain_enforcement(pool: asyncpg.Pool) -> None:
+    await pool.execute("ALTER TABLE ledger.events DISABLE TRIGGER events_extend_chain")
+
+
+async def enforced_and_unenforced_rates(enforced: Ledger, plain: Ledger, events: list[NewEvent]) -> tuple[float, float]:
+    """Batched-append rates (a batch over the median batch time) into a
+    ledger with the chain trigger and one without, alternating batch by
+    batch and which goes first, so that load from elsewhere hits both alike."""
+    seconds: dict[bool, list[float]] = {True: [], False: []}
+    for number, start in enumerate(range(0, len(events), BATCH)):
+        for ledger in ((enforced, plain) if number % 2 else (plain, enforced)):
+            with Timer() as timer:
+                await ledger.append(events[start:start + BATCH], META)
+            seconds[ledger is enforced].append(timer.seconds)
+    return BATCH / statistics.median(seconds[True]), BATCH / statistics.median(seconds[False])
 
 
 async def concurrent_single_rate(ledger: Ledger, writers: int = 8, each: int = 400) -> float:
@@ -108,14 +121,21 @@ async def main() -> None:
     parser.add_argument("--log-size", type=int, default=1_000_000)
     args = parser.parse_args()
     with bench_postgres() as admin_url:
-        async with fresh_database(admin_url, bench_database_name("ledger")) as url:
+        async with (fresh_database(admin_url, bench_database_name("ledger")) as url,
+                    fresh_database(admin_url, bench_database_name("ledger_plain")) as plain_url):
             pool = await asyncpg.create_pool(url, min_size=9, max_size=9)
+            plain_pool = await asyncpg.create_pool(plain_url, min_size=9, max_size=9)
+            await disable_chain_enforcement(plain_pool)
             ledger = Ledger(pool, CATALOG)
             events = [make_event(i) for i in range(args.events)]
             raw = await raw_copy_rate(pool, events)
             report("raw COPY, 500-row transactions", raw, "rows/s")
-            report("ledger append, batches of 500", await batched_append_rate(ledger, events),
-                   "events/s", raw, "raw COPY")
+            enforced, unenforced = await enforced_and_unenforced_rates(
+                ledger, Ledger(plain_pool, CATALOG), events)
+            await plain_pool.close()
+            report("ledger append, batches of 500", enforced, "events/s", raw, "raw COPY")
+            report("  the same without the chain trigger", unenforced, "events/s", raw, "raw COPY")
+            report("  chain trigger: enforced / unenforced", enforced, "events/s", unenforced, "unenforced")
             report("ledger append, 1 event x 8 writers", await concurrent_single_rate(ledger),
                    "events/s", raw, "raw COPY")
             await grow_log(ledger, args.log_size)

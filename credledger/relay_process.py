@@ -1,4 +1,4 @@
-"""The relay process: publishes the ledger to Kafka, with /healthz and /metrics.
+"""The relay process: publishes the ledger to Kafka, with /healthz, /readyz and /metrics.
 
 Run one or more (`credledger relay`); only the one holding the advisory lock
 publishes (and only one signs checkpoints), the others wait to take over.
@@ -12,11 +12,13 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from shared.background import BackgroundLoop, running
-from shared.ledger.checkpoints import Checkpointer, LogSigner
+from shared.ledger.checkpoints import Checkpointer, CheckpointerMetrics, LogSigner
 from shared.ledger.relay import Relay, RelayMetrics
 from shared.logs import configure_logging
-from shared.service import LEDGER_TOPIC, METRICS_REGISTRY_KEY, SETTINGS_KEY, healthz, metrics
+from shared.service import LEDGER_TOPIC, METRICS_REGISTRY_KEY, SETTINGS_KEY, healthz, metrics, readiness
 from shared.settings import Settings, load_settings
+
+CHECKPOINTER_KEY = web.AppKey("checkpointer", Checkpointer)
 
 
 async def _relay_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -28,9 +30,16 @@ async def _relay_ctx(app: web.Application) -> AsyncIterator[None]:
     checkpointer = Checkpointer(
         settings.database_url, LogSigner(settings.log_origin, settings.log_signing_key),
         every_events=settings.checkpoint_every_events, every_seconds=settings.checkpoint_every_seconds,
+        metrics=CheckpointerMetrics(app[METRICS_REGISTRY_KEY]),
     )
+    app[CHECKPOINTER_KEY] = checkpointer
     async with running(BackgroundLoop("relay", relay.run), BackgroundLoop("checkpointer", checkpointer.run)):
         yield
+
+
+async def readyz(request: web.Request) -> web.Response:
+    halted = request.app[CHECKPOINTER_KEY].halted
+    return readiness({"checkpointer": halted is None}, {"checkpointer": halted} if halted else {})
 
 
 def create_relay_app(settings: Settings) -> web.Application:
@@ -39,6 +48,7 @@ def create_relay_app(settings: Settings) -> web.Application:
     app[METRICS_REGISTRY_KEY] = CollectorRegistry()
     app.cleanup_ctx.append(_relay_ctx)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     return app
 

@@ -19,7 +19,7 @@ from shared.crypto.multibase import multibase_to_public_key
 from shared.events import CATALOG
 from shared.events import registry as ev
 from shared.ledger.events import Event, RecordedEvent
-from shared.ledger.projection import Projection
+from shared.ledger.projection import Applied, Projection
 from shared.timeutil import parse_time
 
 
@@ -268,12 +268,14 @@ class RegistryProjection(Projection):
         self.state = state
         self.name = name
         self.position = 0
+        self.last_hash: bytes | None = None
 
-    async def load_position(self) -> int:
-        return self.position
+    async def load_applied(self) -> Applied:
+        return Applied(self.position, self.last_hash)
 
     async def apply(self, events: Sequence[RecordedEvent]) -> None:
         for recorded in events:
             if recorded.event_type.startswith(REGISTRY_PREFIX):
                 self.state.apply(CATALOG.decode(recorded))
         self.position = events[-1].position
+        self.last_hash = events[-1].hash

@@ -89,20 +89,35 @@ async def healthz(request: web.Request) -> web.Response:
     return json_response({"status": "alive"})
 
 
+def readiness(checks: dict[str, bool], reasons: dict[str, str]) -> web.Response:
+    """200 when every check passes, else 503; `reasons` says why a check failed."""
+    ready = all(checks.values())
+    body: dict[str, object] = {"ready": ready, "checks": checks}
+    if reasons:
+        body["reasons"] = reasons
+    return json_response(body, status=200 if ready else 503)
+
+
 async def readyz(request: web.Request) -> web.Response:
     app = request.app
     checks = {
         "postgres": await database_reachable(app[POOL_KEY]),
         "broker": await app[BROKER_KEY].reachable(),
     }
+    reasons: dict[str, str] = {}
     for runner in app[RUNNERS_KEY]:
+        name = f"projection:{runner.projection.name}"
+        degraded = runner.degraded
         # A read model still replaying the ledger would answer from old state.
-        checks[f"projection:{runner.projection.name}"] = runner.caught_up.is_set()
+        checks[name] = runner.caught_up.is_set() and degraded is None
+        if degraded is not None:
+            reasons[name] = degraded
     for loop in app[LOOPS_KEY]:
         if loop.affects_readiness:
             checks[f"loop:{loop.name}"] = loop.healthy
-    ready = all(checks.values())
-    return json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
+            if not loop.healthy and loop.last_error:
+                reasons[f"loop:{loop.name}"] = loop.last_error
+    return readiness(checks, reasons)
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -32,7 +32,7 @@ from shared.events.credentials import (
     CredentialIssued, CredentialReinstated, CredentialRevoked, CredentialSuspended,
 )
 from shared.ledger.events import RecordedEvent
-from shared.ledger.projection import PostgresProjection, Projection
+from shared.ledger.projection import Applied, PostgresProjection, Projection
 from shared.registry_state import RegistryProjection
 from shared.timeutil import now
 
@@ -88,11 +88,11 @@ class IssuanceProjection(Projection):
         self.lifecycle = LifecycleProjection(ctx)
         self.position = 0
 
-    async def load_position(self) -> int:
+    async def load_applied(self) -> Applied:
         # The registry state lives in memory, so every start replays the
         # ledger; the lifecycle projection skips what its progress row says
         # it already applied.
-        return 0
+        return Applied()
 
     async def apply(self, events: Sequence[RecordedEvent]) -> None:
         await self.registry.apply(events)

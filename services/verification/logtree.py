@@ -17,7 +17,7 @@ from services.verification.supervision import SupervisedRunner
 from shared.ledger.checkpoints import LogTree
 from shared.ledger.events import RecordedEvent
 from shared.ledger.merkle import HASH_SIZE, MerkleTree
-from shared.ledger.projection import Projection
+from shared.ledger.projection import Applied, Projection
 from shared.service import POOL_KEY
 
 log = logging.getLogger(__name__)
@@ -33,19 +33,23 @@ class LogTreeProjection(Projection):
         self.log_tree = log_tree
         self._pool = pool
         self._saved = -1
+        # The chain hash of the tree's last leaf's position.
+        self._last_hash: bytes | None = None
 
-    async def load_position(self) -> int:
+    async def load_applied(self) -> Applied:
         if self._saved < 0:
             row = await self._pool.fetchrow(
-                "SELECT size, leaves FROM verification.log_tree_snapshots ORDER BY size DESC LIMIT 1")
+                "SELECT size, leaves, last_hash FROM verification.log_tree_snapshots ORDER BY size DESC LIMIT 1")
             if row is not None and self.log_tree.size == 0:
                 leaves = row["leaves"]
                 self.log_tree.tree = MerkleTree(leaves[i:i + HASH_SIZE] for i in range(0, len(leaves), HASH_SIZE))
+                self._last_hash = row["last_hash"]
             self._saved = self.log_tree.size
-        return self.log_tree.size
+        return Applied(self.log_tree.size, self._last_hash)
 
     async def apply(self, events: Sequence[RecordedEvent]) -> None:
         self.log_tree.add(events)
+        self._last_hash = events[-1].hash
         if self.log_tree.size - self._saved >= SNAPSHOT_EVERY:
             await self.save()
 
@@ -56,8 +60,8 @@ class LogTreeProjection(Projection):
         tree = self.log_tree.tree
         leaves = b"".join(tree.leaf(i) for i in range(size))
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute("INSERT INTO verification.log_tree_snapshots (size, leaves) VALUES ($1, $2)"
-                               " ON CONFLICT (size) DO NOTHING", size, leaves)
+            await conn.execute("INSERT INTO verification.log_tree_snapshots (size, leaves, last_hash)"
+                               " VALUES ($1, $2, $3) ON CONFLICT (size) DO NOTHING", size, leaves, self._last_hash)
             await conn.execute("DELETE FROM verification.log_tree_snapshots WHERE size < $1", size)
         self._saved = size
 

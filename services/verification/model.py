@@ -142,6 +142,8 @@ class ReadModel:
         self.registry_events: list[tuple[str, bytes]] = []
         self.keys_by_public: dict[bytes, tuple[str, str]] = {}
         self.position = 0
+        # The chain hash of `position`; None until known (see snapshot.py).
+        self.last_hash: bytes | None = None
         self.epoch = 0
         self._ints: dict[int, int] = {}
         self._handlers: dict[str, Callable[[RecordedEvent], None]] = {
@@ -159,6 +161,7 @@ class ReadModel:
         elif recorded.event_type.startswith(REGISTRY_PREFIX):
             self.apply_registry(recorded.event_type, bytes(recorded.payload))
         self.position = recorded.position
+        self.last_hash = recorded.hash
 
     def apply_registry(self, event_type: str, payload: bytes) -> None:
         event = CATALOG.decode(RecordedEvent(

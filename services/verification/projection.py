@@ -27,7 +27,7 @@ from services.verification.snapshot import SnapshotStore
 from services.verification.supervision import SupervisedRunner
 from shared.events import CATALOG
 from shared.ledger.events import RecordedEvent
-from shared.ledger.projection import Projection
+from shared.ledger.projection import Applied, Projection
 from shared.ledger.store import Ledger
 from shared.service import POOL_KEY
 
@@ -64,12 +64,12 @@ class VerificationProjection(Projection):
         self._snapshot_position = 0
         self._snapshot_time = time.monotonic()
 
-    async def load_position(self) -> int:
+    async def load_applied(self) -> Applied:
         if not self._snapshot_tried and self.model.position == 0:
             await self.snapshots.load_into(self.model)
             self._snapshot_tried = True
             self._snapshot_position = self.model.position
-        return self.model.position
+        return Applied(self.model.position, self.model.last_hash)
 
     async def apply(self, events: Sequence[RecordedEvent]) -> None:
         model = self.model

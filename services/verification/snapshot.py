@@ -2,9 +2,10 @@
 
 A snapshot is the model at one ledger position: the registry's raw events
 (few; replayed on load), the status notes, and the credential records as
-msgpack rows in chunks. It is written in one transaction with its position,
-so a loaded snapshot is always whole and consistent; the projection then
-catches up from that position. The format number lets a newer service
+msgpack rows in chunks. It is written in one transaction with its position
+and that position's chain hash, so a loaded snapshot is always whole and
+consistent; the projection then catches up from that position and checks
+the next broker record against that hash. The format number lets a newer service
 ignore (and rebuild from the ledger) a snapshot it cannot read.
 """
 
@@ -84,8 +85,9 @@ class SnapshotStore:
         started = time.perf_counter()
         async with self._pool.acquire() as conn, conn.transaction():
             snapshot_id = await conn.fetchval(
-                "INSERT INTO verification.snapshots (position, format, credentials) VALUES ($1, $2, $3)"
-                " RETURNING snapshot_id", model.position, FORMAT, len(model.credentials))
+                "INSERT INTO verification.snapshots (position, last_hash, format, credentials)"
+                " VALUES ($1, $2, $3, $4) RETURNING snapshot_id",
+                model.position, model.last_hash, FORMAT, len(model.credentials))
             for chunk_no, data in enumerate(encode_chunks(model)):
                 await conn.execute("INSERT INTO verification.snapshot_chunks VALUES ($1, $2, $3)",
                                    snapshot_id, chunk_no, data)
@@ -101,7 +103,7 @@ class SnapshotStore:
         started = time.perf_counter()
         async with self._pool.acquire() as conn:
             row = await conn.fetchrow(
-                "SELECT snapshot_id, position FROM verification.snapshots WHERE format = $1"
+                "SELECT snapshot_id, position, last_hash FROM verification.snapshots WHERE format = $1"
                 " ORDER BY position DESC, snapshot_id DESC LIMIT 1", FORMAT)
             if row is None:
                 return False
@@ -109,6 +111,7 @@ class SnapshotStore:
                 "SELECT data FROM verification.snapshot_chunks WHERE snapshot_id = $1 ORDER BY chunk_no",
                 row["snapshot_id"])]
         restore(model, chunks)
+        model.last_hash = row["last_hash"]
         log.info("snapshot loaded", extra={"position": model.position, "credentials": len(model.credentials),
                                            "seconds": round(time.perf_counter() - started, 3)})
         return True

@@ -4,7 +4,9 @@ Leaf i of the log is the entry bytes of position i+1 (shared/ledger/chain.py),
 so a third party holding an event can compute its leaf hash and check it
 against a checkpoint with a standard RFC 9162 verifier. Checkpoints are
 created by one process at a time (an advisory lock), every N events or T
-seconds, and stored append-only beside the ledger.
+seconds, and stored append-only beside the ledger. A ledger the tree cannot
+take (a position out of order) halts the checkpointer for good: signing
+around it would certify a log that is not the ledger.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Sequence
 
 import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from prometheus_client import CollectorRegistry, Gauge
 
 from shared.ledger.chain import entry_bytes
 from shared.ledger.events import RecordedEvent
@@ -29,6 +32,10 @@ log = logging.getLogger(__name__)
 
 CHECKPOINTER_LOCK_KEY = 0x6372_6564_6C64_0003
 _READ_BATCH = 20_000
+
+
+class LogCannotExtend(ValueError):
+    """The next ledger row is not the next leaf of the log."""
 
 
 def event_leaf_hash(event: RecordedEvent) -> bytes:
@@ -67,7 +74,7 @@ class LogTree:
     def add(self, events: Sequence[RecordedEvent]) -> None:
         for event in events:
             if event.position != self.size + 1:
-                raise ValueError(f"log tree at size {self.size} cannot take position {event.position}")
+                raise LogCannotExtend(f"log tree at size {self.size} cannot take position {event.position}")
             self.tree.append(event_leaf_hash(event))
 
     async def catch_up(self, conn: asyncpg.Connection) -> None:
@@ -75,25 +82,43 @@ class LogTree:
             self.add(events)
 
 
+class CheckpointerMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.halted = Gauge("credledger_checkpointer_halted", "1 once the checkpointer stopped: the log cannot"
+                            " be extended with the ledger's next row", ["reason"], registry=registry)
+
+
 class Checkpointer:
     def __init__(
         self, dsn: str, signer: LogSigner, *, every_events: int = 1000,
-        every_seconds: float = 10.0, poll_interval: float = 0.5,
+        every_seconds: float = 10.0, poll_interval: float = 0.5, metrics: CheckpointerMetrics | None = None,
     ) -> None:
         self._dsn = dsn
         self._signer = signer
         self._every_events = every_events
         self._every_seconds = every_seconds
         self._poll_interval = poll_interval
+        self._metrics = metrics or CheckpointerMetrics(CollectorRegistry())
         self._log = LogTree()
+        # Why checkpointing stopped for good, or None while it runs.
+        self.halted: str | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 await self._run_while_leader(stop)
+            except LogCannotExtend as exc:
+                # Retrying cannot help: the ledger row stays where it is.
+                self._halt(str(exc))
+                return
             except Exception as exc:  # noqa: BLE001 - must outlive any outage
                 log.warning("checkpointer interrupted, retrying", extra={"error": repr(exc)})
                 await sleep_or_stop(stop, self._poll_interval)
+
+    def _halt(self, why: str) -> None:
+        self.halted = f"checkpointing stopped: {why}; the ledger needs an audit (credledger audit verify)"
+        self._metrics.halted.labels("log_cannot_extend").set(1)
+        log.error("checkpointer halted: %s", why, extra={"reason": "log_cannot_extend", "tree_size": self._log.size})
 
     async def _run_while_leader(self, stop: asyncio.Event) -> None:
         conn = await asyncpg.connect(self._dsn)

@@ -1,8 +1,9 @@
 """Projections: read models built from the ledger, applied exactly once.
 
-A projection remembers the last ledger position it applied, atomically with
-its own state (the same Postgres transaction, or the same in-memory snapshot).
-The runner feeds it events in strict position order:
+A projection remembers the last ledger position it applied and that
+position's chain hash, atomically with its own state (the same Postgres
+transaction, or the same in-memory snapshot). The runner feeds it events in
+strict position order:
 
 1. on start it catches up from the ledger itself, so a consumer never depends
    on the broker still holding old messages;
@@ -10,9 +11,15 @@ The runner feeds it events in strict position order:
    duplicates and dropped; a batch that does not continue exactly where the
    projection stands (a gap: partitions interleave, a broker lost data) is
    replaced by a read of that range from the ledger;
-3. when Kafka is quiet it asks the ledger whether it fell behind anyway.
+3. a broker record that does not extend the hash chain, or is not the
+   ledger's row at its position (shared/ledger/feed.py), is never applied:
+   that range is read from the ledger too, the rejection is counted and
+   logged as a security event, and the runner reports itself degraded until
+   the ledger has given it the forged position;
+4. when Kafka is quiet it asks the ledger whether it fell behind anyway.
 
-So re-delivery never double-applies and a lost message never goes missing.
+So re-delivery never double-applies, a lost message never goes missing and a
+forged one never lands.
 """
 
 from __future__ import annotations
@@ -22,30 +29,43 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import asyncpg
+import msgspec
 from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaError
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from shared.bus import BusConsumer, ConsumerMetrics, ensure_topics
 from shared.ledger.events import RECORDED_EVENT_DECODER, RecordedEvent
-from shared.ledger.store import QUERIES, Ledger, to_recorded
+from shared.ledger.feed import Break, ChainBreak, first_break, first_unlike
+from shared.ledger.store import Ledger
 from shared.lifecycle import sleep_or_stop
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """Where a projection stands. `hash` is None where it was stored before
+    projections kept hashes; the runner then reads it from the ledger."""
+
+    position: int = 0
+    hash: bytes | None = None
 
 
 class Projection(abc.ABC):
     name: str
 
     @abc.abstractmethod
-    async def load_position(self) -> int:
-        """The last position applied (0 for none)."""
+    async def load_applied(self) -> Applied:
+        """The last position applied (0 for none) and its chain hash."""
 
     @abc.abstractmethod
     async def apply(self, events: Sequence[RecordedEvent]) -> None:
-        """Apply consecutive events and record the last one's position atomically."""
+        """Apply consecutive events and record the last one's position and
+        hash atomically."""
 
 
 class PostgresProjection(Projection):
@@ -55,11 +75,11 @@ class PostgresProjection(Projection):
         self.pool = pool
         self.name = name
 
-    async def load_position(self) -> int:
-        position = await self.pool.fetchval(
-            "SELECT position FROM ledger.projection_progress WHERE projection = $1", self.name
+    async def load_applied(self) -> Applied:
+        row = await self.pool.fetchrow(
+            "SELECT position, hash FROM ledger.projection_progress WHERE projection = $1", self.name
         )
-        return position or 0
+        return Applied(row["position"], row["hash"]) if row else Applied()
 
     async def apply(self, events: Sequence[RecordedEvent]) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
@@ -78,9 +98,9 @@ class PostgresProjection(Projection):
             for event in fresh:
                 await self.apply_one(conn, event)
             await conn.execute(
-                "UPDATE ledger.projection_progress SET position = $2, updated_at = now()"
+                "UPDATE ledger.projection_progress SET position = $2, hash = $3, updated_at = now()"
                 " WHERE projection = $1",
-                self.name, fresh[-1].position,
+                self.name, fresh[-1].position, fresh[-1].hash,
             )
 
     @abc.abstractmethod
@@ -92,6 +112,12 @@ class ProjectionMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.position = Gauge("projection_position", "Last ledger position applied", ["projection"], registry=registry)
         self.lag = Gauge("projection_lag_events", "Ledger events not yet applied", ["projection"], registry=registry)
+        self.rejected = Counter(
+            "credledger_feed_records_rejected", "Ledger topic records not applied: they failed the chain check",
+            ["projection", "reason"], registry=registry)
+        self.degraded = Gauge(
+            "credledger_feed_degraded", "1 while a rejected record's position is not yet applied from the ledger",
+            ["projection"], registry=registry)
         self.consumer = ConsumerMetrics(registry)
 
 
@@ -122,7 +148,10 @@ class ProjectionRunner:
         self._broker_retry_interval = broker_retry_interval
         self._catch_up_batch = catch_up_batch
         self.position = 0
+        self.last_hash = b""
         self.caught_up = asyncio.Event()
+        # The highest position a rejected record claimed.
+        self._rejected: ChainBreak | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Keep the projection current until `stop`, surviving any outage.
@@ -139,8 +168,22 @@ class ProjectionRunner:
                             extra={"projection": self.projection.name, "error": repr(exc)})
                 await sleep_or_stop(stop, self._broker_retry_interval)
 
+    @property
+    def degraded(self) -> str | None:
+        """Why the runner is not trustworthy yet, or None."""
+        if self._rejected is None or self.position >= self._rejected.position:
+            return None
+        return (f"rejected a ledger topic record at position {self._rejected.position}"
+                f" (chain check failed: {self._rejected.kind.value}); applied up to {self.position}"
+                " from the ledger, waiting for it to reach that position")
+
     async def _run_once(self, stop: asyncio.Event) -> None:
-        self.position = await self.projection.load_position()
+        applied = await self.projection.load_applied()
+        self.position = applied.position
+        last_hash = applied.hash or await self._ledger.hash_at(applied.position)
+        if last_hash is None:
+            raise LookupError(f"{self.projection.name} is at position {applied.position}, beyond the ledger")
+        self.last_hash = last_hash
         await self.catch_up()
         self.caught_up.set()
         while not stop.is_set():
@@ -186,28 +229,57 @@ class ProjectionRunner:
         self._report(await self._ledger.head_position())
 
     async def _on_records(self, records: Sequence[ConsumerRecord]) -> None:
-        events = sorted(
-            (RECORDED_EVENT_DECODER.decode(r.value) for r in records), key=lambda e: e.position
-        )
-        fresh = _dedupe([e for e in events if e.position > self.position])
+        received = self._decode(records)
+        fresh = _dedupe([e for e, _ in received if e.position > self.position])
         if not fresh:
             return
         last = fresh[-1].position
-        if len(fresh) != last - self.position:
-            # Not a contiguous continuation: the ledger is the source of truth.
-            async with self._ledger.pool.acquire() as conn:
-                fresh = to_recorded(await conn.fetch(QUERIES["read_range"], self.position, last))
-        await self._apply(fresh)
-        self._report(last)
+        broken = first_break(self.position, self.last_hash, fresh)
+        anchored = broken is None and await self._ledger.hash_at(last) == fresh[-1].hash
+        if not anchored:
+            # The ledger is the source of truth; a forged `last` is no head.
+            from_ledger = await self._ledger.read_range(self.position, last)
+            broken = broken or ChainBreak(Break.NOT_IN_LEDGER, first_unlike(fresh, from_ledger))
+            if broken.kind is not Break.GAP:
+                self._reject(broken, next(r for e, r in received if e.position == broken.position))
+            fresh = from_ledger
+        if fresh:
+            await self._apply(fresh)
+        self._report(last if anchored else self.position)
+
+    def _decode(self, records: Sequence[ConsumerRecord]) -> list[tuple[RecordedEvent, ConsumerRecord]]:
+        decoded = []
+        for record in records:
+            try:
+                decoded.append((RECORDED_EVENT_DECODER.decode(record.value), record))
+            except msgspec.DecodeError:
+                self._reject(ChainBreak(Break.MALFORMED, self.position + 1), record)
+        return sorted(decoded, key=lambda pair: pair[0].position)
+
+    def _reject(self, broken: ChainBreak, record: ConsumerRecord) -> None:
+        name = self.projection.name
+        self._metrics.rejected.labels(name, broken.kind.value).inc()
+        if self._rejected is None or broken.position > self._rejected.position:
+            self._rejected = broken
+        # Where the record came from and why it failed; never its content.
+        log.error("ledger topic record at position %d rejected: chain check failed (%s)",
+                  broken.position, broken.kind.value, extra={
+            "security_event": "ledger_feed_record_rejected", "projection": name,
+            "reason": broken.kind.value, "position": broken.position, "applied_position": self.position,
+            "topic": record.topic, "partition": record.partition, "offset": record.offset,
+        })
+        self._report(self.position)
 
     async def _apply(self, events: Sequence[RecordedEvent]) -> None:
         await self.projection.apply(events)
         self.position = events[-1].position
+        self.last_hash = events[-1].hash
 
     def _report(self, head: int) -> None:
         name = self.projection.name
         self._metrics.position.labels(name).set(self.position)
         self._metrics.lag.labels(name).set(max(head - self.position, 0))
+        self._metrics.degraded.labels(name).set(self.degraded is not None)
 
 
 def _dedupe(events: list[RecordedEvent]) -> list[RecordedEvent]:

@@ -1,8 +1,10 @@
 -- name: lock_for_append
 -- EXCLUSIVE blocks other appenders (they need ROW EXCLUSIVE to insert) but
 -- not readers. Held until commit, it makes position order equal commit
--- order: the property that lets readers tail the log by position.
-LOCK TABLE ledger.events IN EXCLUSIVE MODE
+-- order: the property that lets readers tail the log by position. Taken
+-- through a SECURITY DEFINER function: the application role has no UPDATE
+-- privilege, which a direct LOCK TABLE in this mode would need.
+SELECT ledger.lock_for_append()
 
 -- name: head
 SELECT position, hash FROM ledger.events ORDER BY position DESC LIMIT 1
@@ -29,6 +31,9 @@ SELECT position, stream_id, version, event_type, payload, metadata, prev_hash, h
   FROM ledger.events
  WHERE position > $1 AND position <= $2
  ORDER BY position
+
+-- name: hash_at
+SELECT hash FROM ledger.events WHERE position = $1
 
 -- name: read_stream
 SELECT position, stream_id, version, event_type, payload, metadata, prev_hash, hash

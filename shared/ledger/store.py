@@ -111,6 +111,17 @@ class Ledger:
         async with self.pool.acquire() as conn:
             return to_recorded(await conn.fetch(QUERIES["read_from"], after, limit))
 
+    async def read_range(self, after: int, through: int) -> list[RecordedEvent]:
+        async with self.pool.acquire() as conn:
+            return to_recorded(await conn.fetch(QUERIES["read_range"], after, through))
+
+    async def hash_at(self, position: int) -> bytes | None:
+        """The chain hash of `position` (the genesis hash for 0); None if the
+        ledger has no such position."""
+        if position == 0:
+            return GENESIS_HASH
+        return await self.pool.fetchval(QUERIES["hash_at"], position)
+
     async def read_stream(self, stream_id: str) -> list[RecordedEvent]:
         async with self.pool.acquire() as conn:
             return to_recorded(await conn.fetch(QUERIES["read_stream"], stream_id))

@@ -24,14 +24,7 @@ from credledger.stack import start_children
 from shared.db.migrate import with_database
 from shared.settings import SERVICE_NAMES
 from tests.support.processes import ROOT
-
-
-def get(url: str) -> tuple[int, bytes, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read(), response.headers["Content-Type"]
-    except urllib.error.HTTPError as error:
-        return error.code, error.read(), error.headers["Content-Type"]
+from tests.support.processes import http_get as get
 
 
 def service_ports() -> dict[str, int]:

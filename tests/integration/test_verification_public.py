@@ -10,8 +10,9 @@ import logging
 import pytest
 
 from services.verification.app import create_app
-from services.verification.projection import ReadModelOptions
+from services.verification.projection import PROJECTION_NAME, ReadModelOptions
 from shared.events import credentials as cev
+from shared.service import RUNNERS_KEY
 from tests.support.credentials_for_verification import (
     build_scene, change_status, eventually, issue, serving_ready,
 )
@@ -84,8 +85,9 @@ async def test_restart_loads_the_snapshot_then_catches_up(settings, scene, db, c
     before = await issue(scene.ledger, scene.issuer, scene.achievement_id)
     async with serving_ready(app_factory, settings):
         pass  # a clean shutdown writes a snapshot
-    snapshot = await db.fetchrow("SELECT position, credentials FROM verification.snapshots")
+    snapshot = await db.fetchrow("SELECT position, last_hash, credentials FROM verification.snapshots")
     assert snapshot["position"] == await scene.ledger.head_position() and snapshot["credentials"] == 1
+    assert snapshot["last_hash"] == await scene.ledger.hash_at(snapshot["position"])
     after = await issue(scene.ledger, scene.issuer, scene.achievement_id)
     await change_status(scene.ledger, scene.issuer, before.credential_id, cev.CredentialSuspended)
     caplog.set_level(logging.INFO, logger="services.verification.snapshot")
@@ -102,8 +104,8 @@ async def test_log_tree_restarts_from_its_saved_leaves(settings, scene, db):
     await issue(scene.ledger, scene.issuer, scene.achievement_id)
     async with serving_ready(app_factory, settings) as client:
         first = await (await client.get("/v1/audit/proofs/consistency", params={"first": "1"})).json()
-    size = await db.fetchval("SELECT size FROM verification.log_tree_snapshots")
-    assert size == await scene.ledger.head_position()
+    size, last_hash = await db.fetchrow("SELECT size, last_hash FROM verification.log_tree_snapshots")
+    assert size == await scene.ledger.head_position() and last_hash == await scene.ledger.hash_at(size)
     await issue(scene.ledger, scene.issuer, scene.achievement_id)
     async with serving_ready(app_factory, settings) as client:
         proof = await (await client.get("/v1/audit/proofs/consistency",
@@ -112,3 +114,14 @@ async def test_log_tree_restarts_from_its_saved_leaves(settings, scene, db):
         entry = await (await client.get(f"/v1/audit/entries/{size + 1}")).json()
         inclusion = await (await client.get("/v1/audit/proofs/inclusion", params={"position": str(size + 1)})).json()
         assert inclusion["leaf_hash"] == entry["leaf_hash"] and inclusion["root_hash"] == proof["second_root"]
+
+
+async def test_a_snapshot_without_a_hash_takes_it_from_the_ledger(settings, scene, db):
+    await issue(scene.ledger, scene.issuer, scene.achievement_id)
+    async with serving_ready(app_factory, settings):
+        pass
+    await db.execute("UPDATE verification.snapshots SET last_hash = NULL")  # as snapshots before 0010
+    async with serving_ready(app_factory, settings) as client:
+        runners = {r.projection.name: r for r in client.server.app[RUNNERS_KEY]}
+        head = await scene.ledger.head_position()
+        assert runners[PROJECTION_NAME].last_hash == await scene.ledger.hash_at(head)

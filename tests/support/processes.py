@@ -6,6 +6,8 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from shared.settings import Settings
@@ -33,3 +35,15 @@ def stop(process: subprocess.Popen, timeout: float = 20) -> None:
             process.wait(timeout)
         except subprocess.TimeoutExpired:
             kill_hard(process)
+
+
+def http_get(url: str) -> tuple[int, bytes, str]:
+    """Status, body and content type of a GET to a started process; status
+    0 while nothing answers yet."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read(), response.headers["Content-Type"]
+    except urllib.error.HTTPError as error:
+        return error.code, error.read(), error.headers["Content-Type"]
+    except OSError:
+        return 0, b"", ""
