@@ -108,8 +108,10 @@ class Checkpointer:
             try:
                 await self._run_while_leader(stop)
             except LogCannotExtend as exc:
-                # Retrying cannot help: the ledger row stays where it is.
+                # Retrying cannot help: the ledger row stays where it is. The
+                # loop stays here, halted, until the process stops.
                 self._halt(str(exc))
+                await stop.wait()
                 return
             except Exception as exc:  # noqa: BLE001 - must outlive any outage
                 log.warning("checkpointer interrupted, retrying", extra={"error": repr(exc)})
