@@ -38,3 +38,9 @@ SELECT position, stream_id, version, event_type, payload, metadata, prev_hash, h
 
 -- name: head_position
 SELECT coalesce(max(position), 0) FROM ledger.events
+
+-- name: checkpoints
+SELECT tree_size, signed_note FROM ledger.checkpoints ORDER BY tree_size
+
+-- name: log_keys
+SELECT vkey FROM ledger.log_keys ORDER BY first_used
