@@ -19,7 +19,7 @@ def _up(args: argparse.Namespace) -> int:
 def _migrate(args: argparse.Namespace) -> int:
     from credledger.stack import migrate
 
-    applied = asyncio.run(migrate(load_settings().database_url))
+    applied = asyncio.run(migrate(load_settings()))
     print(f"applied {applied} migration(s)")
     return 0
 
@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="seed a demo agency, university, credentials and employer; write demo.json")
     up.set_defaults(func=_up)
 
-    migrate = commands.add_parser("migrate", help="apply migrations to DATABASE_URL")
+    migrate = commands.add_parser("migrate", help="apply migrations as the owner (CREDLEDGER_MIGRATION_DATABASE_URL, else DATABASE_URL)")
     migrate.set_defaults(func=_migrate)
 
     serve = commands.add_parser("serve", help="run one service")

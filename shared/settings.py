@@ -26,8 +26,16 @@ DEFAULT_PORTS: dict[ServiceName, int] = {
 _ENV_PREFIX = "CREDLEDGER_"
 
 
+# Owner credentials: `credledger migrate` (and `up`) use them, and they never
+# reach a service, the relay or any other child process.
+OWNER_ONLY = ("migration_database_url",)
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str = "postgresql://postgres@127.0.0.1:5432/credledger"
+    # The schema owner's URL, for migrations only; when set, `database_url` is
+    # the least-privileged `credledger_app` role's (default: `database_url`).
+    migration_database_url: str = ""
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_topic_prefix: str = "credledger"
     kafka_partitions: int = 4
@@ -68,12 +76,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return f"{self.kafka_topic_prefix}.{name}"
 
     def to_env(self) -> dict[str, str]:
-        """The environment variables that reproduce these settings in a child."""
-        env: dict[str, str] = {}
-        for field in self.__struct_fields__:
-            value = getattr(self, field)
-            env[_env_name(field)] = str(value)
-        return env
+        """The environment variables that reproduce these settings in a child
+        (all but the owner's credentials)."""
+        return {_env_name(field): str(getattr(self, field))
+                for field in self.__struct_fields__ if field not in OWNER_ONLY}
+
+
+def child_environ(environ: dict[str, str]) -> dict[str, str]:
+    """`environ` without the owner's credentials, for a child process."""
+    return {name: value for name, value in environ.items() if name not in map(_env_name, OWNER_ONLY)}
 
 
 def _env_name(field: str) -> str:

@@ -1,8 +1,10 @@
 -- name: lock_for_append
 -- EXCLUSIVE blocks other appenders (they need ROW EXCLUSIVE to insert) but
 -- not readers. Held until commit, it makes position order equal commit
--- order: the property that lets readers tail the log by position.
-LOCK TABLE ledger.events IN EXCLUSIVE MODE
+-- order: the property that lets readers tail the log by position. Through a
+-- function, since the lock mode needs privileges the app role lacks
+-- (migration 0022).
+SELECT ledger.lock_for_append()
 
 -- name: head
 SELECT position, hash FROM ledger.events ORDER BY position DESC LIMIT 1
