@@ -14,11 +14,12 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import pytest
 
-from shared.db.migrate import APP_ROLE, apply_migrations, with_database, with_user
+from shared.db.migrate import APP_ROLE, apply_migrations, set_app_role_password, with_database, with_user
 from shared.settings import Settings, load_settings
 from credledger.backends import kafka_broker, postgres_server
 
 BOOTSTRAP_ADMIN_KEY = "test-bootstrap-admin-key"
+APP_PASSWORD_ENV = "CREDLEDGER_TEST_APP_DB_PASSWORD"
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +44,8 @@ async def template_database(postgres_admin_url: str) -> AsyncIterator[str]:
     conn = await asyncpg.connect(with_database(postgres_admin_url, name))
     try:
         await apply_migrations(conn)
+        if APP_PASSWORD_ENV in os.environ:  # a server that wants passwords (opt-in: roles are cluster-wide)
+            await set_app_role_password(conn, app_url(postgres_admin_url))
     finally:
         await conn.close()
     yield name
@@ -62,11 +65,15 @@ async def database_url(postgres_admin_url: str, template_database: str) -> Async
         await admin.close()
 
 
+def app_url(owner_url: str) -> str:
+    """The services' role: trusted by the local and embedded test servers,
+    or logging in with $CREDLEDGER_TEST_APP_DB_PASSWORD."""
+    return with_user(owner_url, APP_ROLE, os.environ.get(APP_PASSWORD_ENV))
+
+
 @pytest.fixture
 def app_database_url(database_url: str) -> str:
-    """The services' role: trusted by the local and embedded test servers,
-    or logging in with CREDLEDGER_TEST_APP_DB_PASSWORD."""
-    return with_user(database_url, APP_ROLE, os.environ.get("CREDLEDGER_TEST_APP_DB_PASSWORD"))
+    return app_url(database_url)
 
 
 @pytest.fixture
