@@ -21,7 +21,7 @@ def _up(args: argparse.Namespace) -> int:
 def _migrate(args: argparse.Namespace) -> int:
     from credledger.stack import migrate
 
-    applied = asyncio.run(migrate(load_settings().database_url))
+    applied = asyncio.run(migrate(load_settings()))
     print(f"applied {applied} migration(s)")
     return 0
 
@@ -58,7 +58,7 @@ def _push(args: argparse.Namespace) -> int:
 def _audit_verify(args: argparse.Namespace) -> int:
     from credledger.audit_cli import audit_verify
 
-    return audit_verify(load_settings().database_url, args.from_position, args.workers)
+    return audit_verify(load_settings(), args.from_position, args.workers, args.log_keys)
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="seed a demo agency, university, credentials and employer; write demo.json")
     up.set_defaults(func=_up)
 
-    migrate = commands.add_parser("migrate", help="apply migrations to DATABASE_URL")
+    migrate = commands.add_parser("migrate", help="apply migrations as the owner (CREDLEDGER_MIGRATION_DATABASE_URL, else DATABASE_URL)")
     migrate.set_defaults(func=_migrate)
 
     serve = commands.add_parser("serve", help="run one service")
@@ -108,8 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = commands.add_parser("audit", help="check the ledger's integrity")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
-    verify = audit_commands.add_parser("verify", help="recompute the hash chain; non-zero exit on a break")
-    verify.add_argument("--from", dest="from_position", type=int, default=1, metavar="POS")
+    verify = audit_commands.add_parser(
+        "verify", help="recompute the hash chain and check the signed checkpoints; non-zero exit on a break")
+    verify.add_argument("--from", dest="from_position", type=int, default=1, metavar="POS",
+                        help="start here (checkpoints are checked only from 1)")
+    verify.add_argument("--log-key", dest="log_keys", action="append", default=[], metavar="VKEY",
+                        help="a C2SP vkey checkpoints may be signed by (repeatable; default: the key of"
+                             " CREDLEDGER_LOG_SIGNING_KEY, else the keys stored in the ledger)")
     verify.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
     verify.set_defaults(func=_audit_verify)
     verify_pool = commands.add_parser("verify", help="verify an applicant pool from a CSV file (a bulk job)")

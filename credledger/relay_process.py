@@ -12,6 +12,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from shared.background import BackgroundLoop, running
+from shared.bus import KafkaAuth
 from shared.ledger.checkpoints import Checkpointer, CheckpointerMetrics, LogSigner
 from shared.ledger.relay import Relay, RelayMetrics
 from shared.logs import configure_logging
@@ -26,6 +27,7 @@ async def _relay_ctx(app: web.Application) -> AsyncIterator[None]:
     relay = Relay(
         settings.database_url, settings.kafka_bootstrap_servers, settings.topic(LEDGER_TOPIC),
         partitions=settings.kafka_partitions, metrics=RelayMetrics(app[METRICS_REGISTRY_KEY]),
+        auth=KafkaAuth.of(settings),
     )
     checkpointer = Checkpointer(
         settings.database_url, LogSigner(settings.log_origin, settings.log_signing_key),

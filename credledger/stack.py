@@ -22,6 +22,7 @@ import time
 import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
@@ -29,8 +30,10 @@ from credledger.demo import seed as seed_demo
 from credledger.embedded import EmbeddedKafka, EmbeddedPostgres, choose_port, port_is_free, stop_process
 from credledger.gateway import EmbeddedGateway, nginx_available
 from credledger.supervisor import Supervisor
-from shared.db.migrate import apply_migrations, ensure_database, with_database
-from shared.settings import SERVICE_NAMES, Settings, load_settings
+from shared.db.migrate import (
+    APP_ROLE, apply_migrations, ensure_database, set_app_role_password, with_database, with_user,
+)
+from shared.settings import SERVICE_NAMES, Settings, child_environ, load_settings
 
 EMBEDDED_PG_PORT = 5433
 EMBEDDED_KAFKA_PORT = 9092
@@ -40,17 +43,23 @@ def say(message: str) -> None:
     print(f"credledger: {message}", flush=True)
 
 
-async def migrate(database_url: str) -> int:
-    await ensure_database(database_url)
-    conn = await asyncpg.connect(database_url)
+async def migrate(settings: Settings) -> int:
+    """Apply migrations as the schema owner; the services' role then logs in
+    with the password in DATABASE_URL, if it has one."""
+    owner_url = settings.migration_database_url or settings.database_url
+    await ensure_database(owner_url)
+    conn = await asyncpg.connect(owner_url)
     try:
-        return len(await apply_migrations(conn))
+        applied = len(await apply_migrations(conn))
+        if settings.migration_database_url:
+            await set_app_role_password(conn, settings.database_url)
+        return applied
     finally:
         await conn.close()
 
 
 def spawn(args: list[str], settings: Settings, log_dir: Path, name: str) -> subprocess.Popen:
-    env = {**os.environ, **settings.to_env()}
+    env = {**child_environ(dict(os.environ)), **settings.to_env()}
     # The child keeps its own copy of the descriptor; ours closes (restarts must not leak one each).
     with open(log_dir / f"{name}.log", "ab") as log:
         return subprocess.Popen(
@@ -79,13 +88,18 @@ def resolve_backends(home: Path, stack: ExitStack) -> dict[str, str]:
     overrides: dict[str, str] = {}
     if os.environ.get("DATABASE_URL"):
         overrides["database_url"] = os.environ["DATABASE_URL"]
-        say(f"using Postgres at {overrides['database_url']}")
+        say(f"using Postgres at {redacted(overrides['database_url'])}")
+        if not os.environ.get("CREDLEDGER_MIGRATION_DATABASE_URL"):
+            say("CREDLEDGER_MIGRATION_DATABASE_URL is not set, so the services share the migrations' role")
     else:
         postgres = EmbeddedPostgres(home / "pgdata", choose_port(EMBEDDED_PG_PORT), home / "logs" / "postgres.log")
         postgres.start()
         stack.callback(postgres.stop)
-        overrides["database_url"] = with_database(postgres.url, "credledger")
-        say(f"embedded Postgres on port {postgres.port}, data in {postgres.data_dir}")
+        # The owner migrates; everything else runs as the least-privileged role,
+        # which the embedded server (127.0.0.1 only) trusts without a password.
+        overrides["migration_database_url"] = with_database(postgres.url, "credledger")
+        overrides["database_url"] = with_user(overrides["migration_database_url"], APP_ROLE)
+        say(f"embedded Postgres on port {postgres.port}, data in {postgres.data_dir}; services log in as {APP_ROLE}")
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         overrides["kafka_bootstrap_servers"] = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
         say(f"using Kafka at {overrides['kafka_bootstrap_servers']}")
@@ -103,6 +117,13 @@ def resolve_backends(home: Path, stack: ExitStack) -> dict[str, str]:
         if not os.environ.get(f"CREDLEDGER_{setting.upper()}"):
             overrides[setting] = local_secret(home, filename)
     return overrides
+
+
+def redacted(url: str) -> str:
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
 
 
 def local_secret(home: Path, name: str) -> str:
@@ -129,7 +150,7 @@ def up(home: Path, demo: bool = False) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     with ExitStack() as stack:
         settings = load_settings(**resolve_backends(home, stack))
-        applied = asyncio.run(migrate(settings.database_url))
+        applied = asyncio.run(migrate(settings))
         say(f"migrations applied: {applied}")
         supervisor = Supervisor(say, home / "logs")
         start_children(settings, home / "logs", stack, supervisor)

@@ -12,18 +12,50 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
+import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 from prometheus_client import CollectorRegistry, Gauge
+
+from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-async def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int) -> None:
+class KafkaAuth(msgspec.Struct, frozen=True, kw_only=True):
+    """How a client proves who it is to the brokers: SASL SCRAM, optionally
+    over TLS; the default is no authentication (the embedded broker)."""
+
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = ""
+    username: str = ""
+    password: str = ""
+
+    @classmethod
+    def of(cls, settings: Settings) -> KafkaAuth:
+        return cls(security_protocol=settings.kafka_security_protocol, sasl_mechanism=settings.kafka_sasl_mechanism,
+                   username=settings.kafka_sasl_username, password=settings.kafka_sasl_password)
+
+    def client_options(self) -> dict[str, object]:
+        """Keyword arguments for every aiokafka client."""
+        options: dict[str, object] = {"security_protocol": self.security_protocol}
+        if self.security_protocol.endswith("SSL"):
+            options["ssl_context"] = create_ssl_context()
+        if self.sasl_mechanism:
+            options.update(sasl_mechanism=self.sasl_mechanism, sasl_plain_username=self.username,
+                           sasl_plain_password=self.password)
+        return options
+
+
+NO_AUTH = KafkaAuth()
+
+
+async def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int, auth: KafkaAuth = NO_AUTH) -> None:
     """Create missing topics; existing ones are left as they are."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000, **auth.client_options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -40,7 +72,7 @@ async def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int) -
         await admin.close()
 
 
-def new_producer(bootstrap: str) -> AIOKafkaProducer:
+def new_producer(bootstrap: str, auth: KafkaAuth = NO_AUTH) -> AIOKafkaProducer:
     # acks=all so that a publish the relay records as done is on every
     # in-sync replica; idempotence off because the embedded broker cannot do it.
     return AIOKafkaProducer(
@@ -50,6 +82,7 @@ def new_producer(bootstrap: str) -> AIOKafkaProducer:
         linger_ms=2,
         max_batch_size=256 * 1024,
         request_timeout_ms=15_000,
+        **auth.client_options(),
     )
 
 
@@ -97,6 +130,7 @@ class BusConsumer:
         handler: Handler,
         metrics: ConsumerMetrics | None = None,
         max_records: int = 5000,
+        auth: KafkaAuth = NO_AUTH,
     ) -> None:
         self._topics = topics
         self._group_id = group_id
@@ -106,6 +140,7 @@ class BusConsumer:
         self._processed: dict[TopicPartition, int] = {}
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
+            **auth.client_options(),
             group_id=group_id,
             enable_auto_commit=False,
             # A broker that lost its data (the memory-only embedded one) has

@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from shared.auth import Authenticator
 from shared.background import BackgroundLoop, LoopBody, running
+from shared.bus import KafkaAuth
 from shared.db.pool import create_pool, database_reachable
 from shared.http.body import json_response
 from shared.http.endpoints import AUTHENTICATOR_KEY, BODY_LIMIT_KEY, Endpoint, add_endpoints
@@ -49,8 +50,8 @@ VERSION = "0.1.0"
 class BrokerProbe:
     """Answers 'is the broker reachable?' without holding up startup."""
 
-    def __init__(self, bootstrap: str) -> None:
-        self._client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+    def __init__(self, bootstrap: str, auth: KafkaAuth) -> None:
+        self._client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=3000, **auth.client_options())
         self._bootstrapped = False
 
     async def reachable(self, timeout: float = 2.0) -> bool:
@@ -78,7 +79,8 @@ async def _postgres_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _broker_ctx(app: web.Application) -> AsyncIterator[None]:
-    probe = BrokerProbe(app[SETTINGS_KEY].kafka_bootstrap_servers)
+    settings = app[SETTINGS_KEY]
+    probe = BrokerProbe(settings.kafka_bootstrap_servers, KafkaAuth.of(settings))
     app[BROKER_KEY] = probe
     await probe.reachable(timeout=5.0)
     yield
@@ -163,7 +165,7 @@ def projection_context(
             make(app), Ledger(app[POOL_KEY], CATALOG), settings.kafka_bootstrap_servers,
             settings.topic(LEDGER_TOPIC), group_id=settings.topic(group_id) if group_id else None,
             partitions=settings.kafka_partitions,
-            metrics=app[PROJECTION_METRICS_KEY],
+            metrics=app[PROJECTION_METRICS_KEY], auth=KafkaAuth.of(settings),
         )
         app[RUNNERS_KEY].append(runner)
         # Its readiness is `caught_up` (above), not the loop's own health.

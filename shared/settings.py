@@ -24,11 +24,28 @@ DEFAULT_PORTS: dict[ServiceName, int] = {
 }
 
 _ENV_PREFIX = "CREDLEDGER_"
+# Kafka settings of our own; the client's connection settings keep their
+# conventional names (KAFKA_BOOTSTRAP_SERVERS, KAFKA_SASL_MECHANISM, ...).
+_PREFIXED_KAFKA = ("kafka_topic_prefix", "kafka_partitions")
+
+
+# Owner credentials: `credledger migrate` (and `up`) use them, and they never
+# reach a service, the relay or any other child process.
+OWNER_ONLY = ("migration_database_url",)
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str = "postgresql://postgres@127.0.0.1:5432/credledger"
+    # The schema owner's URL, for migrations only; when set, `database_url` is
+    # the least-privileged `credledger_app` role's (default: `database_url`).
+    migration_database_url: str = ""
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # Broker authentication: SASL (SCRAM) over plaintext or TLS; PLAINTEXT
+    # means none (the embedded broker, README "Security model").
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["", "SCRAM-SHA-512", "SCRAM-SHA-256"] = ""
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = ""
     kafka_topic_prefix: str = "credledger"
     kafka_partitions: int = 4
     host: str = "127.0.0.1"
@@ -75,18 +92,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return f"{self.kafka_topic_prefix}.{name}"
 
     def to_env(self) -> dict[str, str]:
-        """The environment variables that reproduce these settings in a child."""
-        env: dict[str, str] = {}
-        for field in self.__struct_fields__:
-            value = getattr(self, field)
-            env[_env_name(field)] = str(value)
-        return env
+        """The environment variables that reproduce these settings in a child
+        (all but the owner's credentials)."""
+        return {_env_name(field): str(getattr(self, field))
+                for field in self.__struct_fields__ if field not in OWNER_ONLY}
+
+
+def child_environ(environ: dict[str, str]) -> dict[str, str]:
+    """`environ` without the owner's credentials, for a child process."""
+    return {name: value for name, value in environ.items() if name not in map(_env_name, OWNER_ONLY)}
 
 
 def _env_name(field: str) -> str:
     # DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS keep their conventional names
     # so that the usual tooling (psql, docker-compose, k8s secrets) just works.
-    if field in ("database_url", "kafka_bootstrap_servers"):
+    if field == "database_url" or field.startswith("kafka_") and field not in _PREFIXED_KAFKA:
         return field.upper()
     return _ENV_PREFIX + field.upper()
 
@@ -104,6 +124,12 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: object) ->
         settings = msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise SystemExit(f"invalid configuration: {exc}") from None
+    sasl = settings.kafka_security_protocol.startswith("SASL_")
+    if sasl != bool(settings.kafka_sasl_mechanism) or sasl and not settings.kafka_sasl_username:
+        raise SystemExit(
+            "invalid configuration: KAFKA_SECURITY_PROTOCOL SASL_* needs KAFKA_SASL_MECHANISM and"
+            " KAFKA_SASL_USERNAME (and KAFKA_SASL_PASSWORD), and only SASL_* takes them"
+        )
     if settings.environment == "production" and settings.bootstrap_admin_key:
         raise SystemExit(
             "invalid configuration: CREDLEDGER_BOOTSTRAP_ADMIN_KEY must not be set in production"

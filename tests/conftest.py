@@ -1,5 +1,8 @@
 """Session fixtures: a real Postgres, a real broker, a migrated template
-database cloned per test, and settings pointing at both."""
+database cloned per test (grants come along), and settings pointing at both.
+The settings log in as the least-privileged `credledger_app` role, as the
+services do in production; `database_url` and `db` are the owner's, for
+tests that set up, inspect or tamper with what the role may not."""
 
 from __future__ import annotations
 
@@ -11,11 +14,12 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import pytest
 
-from shared.db.migrate import apply_migrations, with_database
+from shared.db.migrate import APP_ROLE, apply_migrations, set_app_role_password, with_database, with_user
 from shared.settings import Settings, load_settings
 from credledger.backends import kafka_broker, postgres_server
 
 BOOTSTRAP_ADMIN_KEY = "test-bootstrap-admin-key"
+APP_PASSWORD_ENV = "CREDLEDGER_TEST_APP_DB_PASSWORD"
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +44,8 @@ async def template_database(postgres_admin_url: str) -> AsyncIterator[str]:
     conn = await asyncpg.connect(with_database(postgres_admin_url, name))
     try:
         await apply_migrations(conn)
+        if APP_PASSWORD_ENV in os.environ:  # a server that wants passwords (opt-in: roles are cluster-wide)
+            await set_app_role_password(conn, app_url(postgres_admin_url))
     finally:
         await conn.close()
     yield name
@@ -59,12 +65,24 @@ async def database_url(postgres_admin_url: str, template_database: str) -> Async
         await admin.close()
 
 
+def app_url(owner_url: str) -> str:
+    """The services' role: trusted by the local and embedded test servers,
+    or logging in with $CREDLEDGER_TEST_APP_DB_PASSWORD."""
+    return with_user(owner_url, APP_ROLE, os.environ.get(APP_PASSWORD_ENV))
+
+
 @pytest.fixture
-def settings(database_url: str, kafka_bootstrap: str) -> Settings:
+def app_database_url(database_url: str) -> str:
+    return app_url(database_url)
+
+
+@pytest.fixture
+def settings(app_database_url: str, database_url: str, kafka_bootstrap: str) -> Settings:
     # A topic prefix per test: tests share one broker but never each other's events.
     return load_settings(
         environ={},
-        database_url=database_url,
+        database_url=app_database_url,
+        migration_database_url=database_url,
         kafka_bootstrap_servers=kafka_bootstrap,
         kafka_topic_prefix=f"t{uuid.uuid4().hex[:10]}",
         kafka_partitions=3,

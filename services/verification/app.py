@@ -43,7 +43,7 @@ ENDPOINTS = [
     Endpoint("GET", "/v1/audit/log-keys", audit.log_keys,
              "Every key that has signed checkpoints (C2SP vkey format)", response=audit.LogKeys, tags=TAGS),
     Endpoint("GET", "/v1/audit/entries/{position}", audit.ledger_entry,
-             "One ledger entry's exact bytes, leaf hash and chain hashes",
+             "One ledger entry's v2 leaf, leaf hash and chain hashes; registry events also in the clear",
              response=audit.LedgerEntry, tags=TAGS),
     Endpoint("GET", "/v1/audit/proofs/inclusion", audit.inclusion_proof,
              "RFC 9162 inclusion proof of a position in a tree size",

@@ -12,12 +12,16 @@ import msgspec
 from aiohttp import web
 
 from services.verification.logtree import LOG_TREE_KEY
+from shared.events import PUBLIC_EVENT_TYPES
 from shared.http.body import json_response
 from shared.http.problem import Problem, bad_request, not_found
 from shared.ledger.audit import verify_chain
 from shared.ledger.chain import entry_bytes
+from shared.ledger.events import RecordedEvent
+from shared.ledger.leaf import event_leaf
 from shared.ledger.merkle import leaf_hash
 from shared.ledger.signed_note import TlogProof
+from shared.ledger.store import QUERIES, to_recorded
 from shared.service import POOL_KEY
 
 class AuditVerifyRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -29,12 +33,15 @@ class LogKeys(msgspec.Struct):
     vkeys: list[str]
 
 
-class LedgerEntry(msgspec.Struct):
+class LedgerEntry(msgspec.Struct, omit_defaults=True):
     position: int
-    entry: str  # base64 of the exact entry bytes (the Merkle leaf input)
+    leaf: str  # base64 of the v2 leaf bytes, the Merkle leaf input (docs/ledger-format.md)
     leaf_hash: str
     prev_hash: str
     hash: str
+    # base64 of the entry bytes, for registry events only: anything that
+    # concerns a learner is disclosed as the leaf's digests alone.
+    entry: str | None = None
 
 
 class InclusionProof(msgspec.Struct):
@@ -109,17 +116,22 @@ async def log_keys(request: web.Request) -> web.Response:
     return json_response(LogKeys([r["vkey"] for r in rows]))
 
 
-async def ledger_entry(request: web.Request) -> web.Response:
-    position = _int_param(request, "position")
-    row = await request.app[POOL_KEY].fetchrow(
-        "SELECT position, stream_id, version, event_type, payload, metadata, prev_hash, hash"
-        " FROM ledger.events WHERE position = $1", position,
-    )
-    if row is None:
+async def _recorded(request: web.Request, position: int) -> RecordedEvent:
+    rows = await request.app[POOL_KEY].fetch(QUERIES["read_range"], position - 1, position)
+    if not rows:
         raise not_found(f"there is no ledger position {position}")
-    entry = entry_bytes(*row[:6])
-    return json_response(LedgerEntry(position, _b64(entry), _b64(leaf_hash(entry)),
-                                     _b64(row["prev_hash"]), _b64(row["hash"])))
+    return to_recorded(rows)[0]
+
+
+async def ledger_entry(request: web.Request) -> web.Response:
+    event = await _recorded(request, _int_param(request, "position"))
+    leaf = event_leaf(event)
+    entry = None
+    if event.event_type in PUBLIC_EVENT_TYPES:
+        entry = _b64(entry_bytes(event.position, event.stream_id, event.version, event.event_type,
+                                 bytes(event.payload), bytes(event.metadata)))
+    return json_response(LedgerEntry(event.position, _b64(leaf), _b64(leaf_hash(leaf)),
+                                     _b64(event.prev_hash), _b64(event.hash), entry))
 
 
 def _inclusion(request: web.Request) -> InclusionProof:
@@ -153,7 +165,8 @@ async def consistency_proof(request: web.Request) -> web.Response:
 
 async def tlog_proof(request: web.Request) -> web.Response:
     """The C2SP tlog-proof bundle for one entry, against the latest checkpoint
-    that includes it and that this replica has reached."""
+    that includes it and that this replica has reached; its extra data is the
+    entry's leaf, which binds a credential document's digest to the proof."""
     position = _int_param(request, "position")
     log_tree = request.app[LOG_TREE_KEY]
     row = await request.app[POOL_KEY].fetchrow(
@@ -163,6 +176,8 @@ async def tlog_proof(request: web.Request) -> web.Response:
     )
     if row is None:
         raise not_found(f"no published checkpoint covers position {position} yet")
+    event = await _recorded(request, position)
     proof = log_tree.tree.inclusion_proof(position - 1, row["tree_size"])
-    bundle = TlogProof(position - 1, tuple(proof), row["signed_note"])
+    # The leaf rides in `extra`, so a holder can match its document digest.
+    bundle = TlogProof(position - 1, tuple(proof), row["signed_note"], extra=event_leaf(event))
     return web.Response(text=bundle.to_text(), content_type="text/plain")

@@ -15,6 +15,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from shared.background import BackgroundLoop
+from shared.bus import KafkaAuth
 from shared.events import CATALOG
 from shared.ledger.projection import Projection, ProjectionRunner
 from shared.ledger.store import Ledger
@@ -29,7 +30,7 @@ class SupervisedRunner:
             projection, ledger or Ledger(app[POOL_KEY], CATALOG), settings.kafka_bootstrap_servers,
             settings.topic(LEDGER_TOPIC), group_id=None, partitions=settings.kafka_partitions,
             metrics=app[PROJECTION_METRICS_KEY], idle_check_interval=idle_check_interval,
-            broker_retry_interval=retry_interval,
+            broker_retry_interval=retry_interval, auth=KafkaAuth.of(settings),
         )
         app[RUNNERS_KEY].append(self.runner)
         self._loop = BackgroundLoop(f"projection:{projection.name}", self.runner.run)

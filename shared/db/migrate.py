@@ -14,7 +14,7 @@ import logging
 import re
 from dataclasses import dataclass
 from importlib import resources
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import asyncpg
 
@@ -129,6 +129,31 @@ def database_name(dsn: str) -> str:
     if not name or '"' in name:
         raise ValueError(f"the database URL must name a database: {dsn!r}")
     return name
+
+
+APP_ROLE = "credledger_app"
+
+
+def with_user(dsn: str, user: str, password: str | None = None) -> str:
+    """The same server and database, another role."""
+    parts = urlsplit(dsn)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    login = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{login}@{host}{port}"))
+
+
+async def set_app_role_password(conn: asyncpg.Connection, app_dsn: str) -> bool:
+    """Give `credledger_app` the password of `app_dsn` when that URL logs in
+    as it with one: the deployment keeps the password in one place."""
+    parts = urlsplit(app_dsn)
+    if parts.username != APP_ROLE or not parts.password:
+        return False
+    statement = await conn.fetchval("SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)",
+                                    APP_ROLE, unquote(parts.password))
+    await conn.execute(statement)
+    return True
 
 
 def with_database(dsn: str, name: str) -> str:

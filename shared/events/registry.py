@@ -302,3 +302,10 @@ EVENTS: tuple[type[Event], ...] = (
     PathwayApproved, PathwayWithdrawn, ApiClientCreated, ApiKeyIssued, ApiKeyRevoked,
     ApiClientRevoked,
 )
+
+# Public by nature, so the transparency log shows them in the clear. API
+# clients and their key hashes are access control, not registry facts: like
+# every event not listed here, the public log shows only their digests.
+PUBLIC_EVENTS: tuple[type[Event], ...] = tuple(
+    e for e in EVENTS if e not in (ApiClientCreated, ApiKeyIssued, ApiKeyRevoked, ApiClientRevoked)
+)

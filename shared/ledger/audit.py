@@ -4,18 +4,24 @@ Each row stores its predecessor's hash, so every row can be checked on its
 own (hash == SHA-256(prev_hash || entry)) and the links between neighbours
 checked separately (prev_hash == hash of the row before, positions gap-free).
 That makes verification a single sequential scan with no state beyond the
-previous row.
+previous row. The same scan can yield the Merkle leaf hashes, so the signed
+checkpoints are checked against the tree recomputed from the rows: a rewrite
+that recomputed every later chain hash passes the chain but not a
+checkpoint signed before it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import asyncpg
 import msgspec
 
 from shared.ledger.chain import GENESIS_HASH, entry_bytes
+from shared.ledger.leaf import leaf_bytes
+from shared.ledger.merkle import MerkleTree, leaf_hash
+from shared.ledger.signed_note import Checkpoint, NoteError, Verifier, verify_checkpoint
 from shared.ledger.store import QUERIES
 
 _CHUNK = 20_000
@@ -34,6 +40,13 @@ class AuditResult(msgspec.Struct, frozen=True, kw_only=True):
     last_position: int
     first_bad_position: int | None = None
     reason: str = ""
+    checkpoints_checked: int = 0
+    first_bad_checkpoint: int | None = None  # its tree size
+
+
+class CheckpointBreak(msgspec.Struct, frozen=True):
+    tree_size: int
+    reason: str
 
 
 async def verify_chain(
@@ -41,8 +54,10 @@ async def verify_chain(
     from_position: int = 1,
     to_position: int | None = None,
     progress: Callable[[int], None] | None = None,
+    leaves: list[bytes] | None = None,
 ) -> AuditResult:
-    """Verify positions from `from_position` (default: the whole log)."""
+    """Verify positions from `from_position` (default: the whole log); with
+    `leaves`, also append each verified row's Merkle leaf hash to it."""
     start = max(from_position, 1)
     expected_prev = GENESIS_HASH
     if start > 1:
@@ -73,8 +88,37 @@ async def verify_chain(
             if reason:
                 return AuditResult(ok=False, from_position=start, checked=checked,
                                    last_position=position, first_bad_position=pos, reason=reason)
+            if leaves is not None:
+                leaves.append(leaf_hash(leaf_bytes(pos, stream, version, etype, payload, meta, digest)))
             position, expected_prev = pos, digest
             checked += 1
         if progress is not None:
             progress(len(rows))
     return AuditResult(ok=True, from_position=start, checked=checked, last_position=position)
+
+
+def check_checkpoints(
+    tree: MerkleTree, checkpoints: Sequence[tuple[int, str]], origin: str, trusted: Sequence[Verifier],
+) -> CheckpointBreak | None:
+    """The first checkpoint (by tree size) that is not signed by a trusted key
+    for `origin`, or whose root is not the recomputed tree's at its size."""
+    for size, note in checkpoints:
+        if size > len(tree):
+            return CheckpointBreak(size, f"the ledger ends at position {len(tree)}, before this tree size")
+        checkpoint = _verified(note, trusted)
+        if checkpoint is None:
+            return CheckpointBreak(size, "no trusted log key signed it, or a signature does not verify")
+        if (checkpoint.origin, checkpoint.size) != (origin, size):
+            return CheckpointBreak(size, f"it is signed for {checkpoint.origin!r} at size {checkpoint.size}")
+        if checkpoint.root_hash != tree.root(size):
+            return CheckpointBreak(size, "its signed root is not the root of the ledger's tree at that size")
+    return None
+
+
+def _verified(note: str, trusted: Sequence[Verifier]) -> Checkpoint | None:
+    for verifier in trusted:
+        try:
+            return verify_checkpoint(note, verifier)
+        except NoteError:
+            continue
+    return None

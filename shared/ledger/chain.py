@@ -10,7 +10,7 @@ docs/ledger-format.md); change nothing here without a new format version.
 M and P are already RFC 8785 canonical JSON, so embedding them verbatim keeps
 the whole entry canonical; S and T are restricted to characters that need no
 JSON escaping, so the entry is built by concatenation, never re-encoded.
-The same entry bytes are the RFC 9162 Merkle leaf of position n (index n-1).
+The Merkle leaf of position n commits to hash(n), not to these bytes (leaf.py).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Signed Merkle checkpoints over the ledger (RFC 9162 trees, C2SP notes).
 
-Leaf i of the log is the entry bytes of position i+1 (shared/ledger/chain.py),
-so a third party holding an event can compute its leaf hash and check it
-against a checkpoint with a standard RFC 9162 verifier. Checkpoints are
+Leaf i of the log is the v2 leaf of position i+1 (shared/ledger/leaf.py): a
+commitment to the entry through its chain hash, without its payload, so the
+tree can be public while credentials are not; any standard RFC 9162 verifier
+checks proofs over it. Checkpoints are
 created by one process at a time (an advisory lock), every N events or T
 seconds, and stored append-only beside the ledger. A ledger the tree cannot
 take (a position out of order) halts the checkpointer for good: signing
@@ -21,9 +22,9 @@ import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client import CollectorRegistry, Gauge
 
-from shared.ledger.chain import entry_bytes
 from shared.ledger.events import RecordedEvent
-from shared.ledger.merkle import MerkleTree, leaf_hash
+from shared.ledger.leaf import event_leaf_hash
+from shared.ledger.merkle import MerkleTree
 from shared.ledger.signed_note import Checkpoint, sign_note, vkey_for
 from shared.ledger.store import QUERIES, to_recorded
 from shared.lifecycle import sleep_or_stop
@@ -36,13 +37,6 @@ _READ_BATCH = 20_000
 
 class LogCannotExtend(ValueError):
     """The next ledger row is not the next leaf of the log."""
-
-
-def event_leaf_hash(event: RecordedEvent) -> bytes:
-    return leaf_hash(entry_bytes(
-        event.position, event.stream_id, event.version, event.event_type,
-        bytes(event.payload), bytes(event.metadata),
-    ))
 
 
 class LogSigner:

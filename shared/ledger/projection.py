@@ -37,7 +37,7 @@ from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from shared.bus import BusConsumer, ConsumerMetrics, ensure_topics
+from shared.bus import NO_AUTH, BusConsumer, ConsumerMetrics, KafkaAuth, ensure_topics
 from shared.ledger.events import RECORDED_EVENT_DECODER, RecordedEvent
 from shared.ledger.feed import Break, ChainBreak, first_break, first_unlike
 from shared.ledger.store import Ledger
@@ -135,10 +135,12 @@ class ProjectionRunner:
         idle_check_interval: float = 1.0,
         broker_retry_interval: float = 5.0,
         catch_up_batch: int = 5000,
+        auth: KafkaAuth = NO_AUTH,
     ) -> None:
         self.projection = projection
         self._ledger = ledger
         self._bootstrap = bootstrap
+        self._auth = auth
         self._topic = topic
         # None: no consumer group (see BusConsumer), for in-memory projections.
         self._group_id = group_id
@@ -197,9 +199,10 @@ class ProjectionRunner:
                 await self._poll_ledger_for(stop, self._broker_retry_interval)
 
     async def _follow_kafka(self, stop: asyncio.Event) -> None:
-        await ensure_topics(self._bootstrap, [self._topic], self._partitions)
+        await ensure_topics(self._bootstrap, [self._topic], self._partitions, self._auth)
         consumer = BusConsumer(
-            self._bootstrap, [self._topic], self._group_id, self._on_records, self._metrics.consumer
+            self._bootstrap, [self._topic], self._group_id, self._on_records, self._metrics.consumer,
+            auth=self._auth,
         )
         await consumer.start()
         try:

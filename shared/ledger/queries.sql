@@ -3,7 +3,7 @@
 -- not readers. Held until commit, it makes position order equal commit
 -- order: the property that lets readers tail the log by position. Taken
 -- through a SECURITY DEFINER function: the application role has no UPDATE
--- privilege, which a direct LOCK TABLE in this mode would need.
+-- privilege, which a direct LOCK TABLE in this mode would need (migration 0010).
 SELECT ledger.lock_for_append()
 
 -- name: head
@@ -43,3 +43,9 @@ SELECT position, stream_id, version, event_type, payload, metadata, prev_hash, h
 
 -- name: head_position
 SELECT coalesce(max(position), 0) FROM ledger.events
+
+-- name: checkpoints
+SELECT tree_size, signed_note FROM ledger.checkpoints ORDER BY tree_size
+
+-- name: log_keys
+SELECT vkey FROM ledger.log_keys ORDER BY first_used

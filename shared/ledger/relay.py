@@ -21,7 +21,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client import CollectorRegistry, Gauge
 
-from shared.bus import ensure_topics, new_producer
+from shared.bus import NO_AUTH, KafkaAuth, ensure_topics, new_producer
 from shared.ledger.events import RECORDED_EVENT_ENCODER, RecordedEvent
 from shared.ledger.store import QUERIES, to_recorded
 from shared.lifecycle import sleep_or_stop, wait_any
@@ -51,9 +51,11 @@ class Relay:
         batch_size: int = 2000,
         poll_interval: float = 1.0,
         metrics: RelayMetrics | None = None,
+        auth: KafkaAuth = NO_AUTH,
     ) -> None:
         self._dsn = dsn
         self._bootstrap = bootstrap
+        self._auth = auth
         self._topic = topic
         self._partitions = partitions
         self._name = name
@@ -85,9 +87,9 @@ class Relay:
             self._metrics.active.set(1)
             log.info("relay active", extra={"relay": self._name})
             await conn.add_listener("ledger_appended", lambda *_: self._wake.set())
-            await ensure_topics(self._bootstrap, [self._topic], self._partitions)
-            producer = new_producer(self._bootstrap)
-            offsets = AIOKafkaConsumer(bootstrap_servers=self._bootstrap)
+            await ensure_topics(self._bootstrap, [self._topic], self._partitions, self._auth)
+            producer = new_producer(self._bootstrap, self._auth)
+            offsets = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, **self._auth.client_options())
             await producer.start()
             await offsets.start()
             try:
@@ -174,7 +176,7 @@ class Relay:
         if shrunk:
             log.warning("broker lost published events; re-publishing the ledger from the start",
                         extra={"partitions": shrunk})
-            await ensure_topics(self._bootstrap, [self._topic], self._partitions)
+            await ensure_topics(self._bootstrap, [self._topic], self._partitions, self._auth)
             await conn.execute(
                 "UPDATE ledger.relay_progress SET position = 0, updated_at = now() WHERE relay = $1",
                 self._name,

@@ -33,7 +33,8 @@ async def registry_settings(
 
 @pytest.fixture(scope="module")
 async def registry_db(registry_settings: Settings) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(registry_settings.database_url, min_size=1, max_size=5)
+    # The owner: tests set up and inspect what the services' role may not.
+    pool = await asyncpg.create_pool(registry_settings.migration_database_url, min_size=1, max_size=5)
     yield pool
     await pool.close()
 

@@ -14,12 +14,13 @@ import pytest
 
 from shared.ledger.audit import verify_chain
 from shared.ledger.chain import entry_bytes
-from shared.ledger.checkpoints import LogSigner, LogTree
-from shared.ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
-from shared.ledger.signed_note import verify_checkpoint
+from shared.ledger.checkpoints import Checkpointer, LogSigner, LogTree
+from shared.ledger.merkle import verify_consistency, verify_inclusion
+from shared.ledger.signed_note import Checkpoint, verify_checkpoint
 from shared.ledger.store import Ledger, NewEvent
 from tests.support.events import TEST_CATALOG, TEST_METADATA, Noted
 from tests.support.processes import ROOT
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -37,11 +38,29 @@ async def superuser_rewrite(db, sql: str, *args) -> None:
         await conn.execute("ALTER TABLE ledger.events ENABLE TRIGGER events_no_update_delete")
 
 
-def run_audit_cli(database_url: str, *args: str) -> subprocess.CompletedProcess:
+async def rewrite_from(db, position: int) -> None:
+    """A full rewrite by the owner: forge one payload and recompute every
+    later hash, so the chain alone verifies again."""
+    rows = await db.fetch("SELECT * FROM ledger.events WHERE position >= $1 ORDER BY position", position)
+    prev = rows[0]["prev_hash"]
+    async with db.acquire() as conn, conn.transaction():
+        await conn.execute("ALTER TABLE ledger.events DISABLE TRIGGER events_no_update_delete")
+        for row in rows:
+            payload = b'{"n":0,"text":"rewritten"}' if row["position"] == position else row["payload"]
+            digest = hashlib.sha256(prev + entry_bytes(row["position"], row["stream_id"], row["version"],
+                                                       row["event_type"], payload, row["metadata"])).digest()
+            await conn.execute("UPDATE ledger.events SET payload = $2, prev_hash = $3, hash = $4"
+                               " WHERE position = $1", row["position"], payload, prev, digest)
+            prev = digest
+        await conn.execute("ALTER TABLE ledger.events ENABLE TRIGGER events_no_update_delete")
+        assert (await verify_chain(conn)).ok  # the chain alone is fooled
+
+
+def run_audit_cli(database_url: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "credledger", "audit", "verify", *args],
-        env={**os.environ, "DATABASE_URL": database_url}, cwd=ROOT,
-        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "DATABASE_URL": database_url, **(env or {})}, cwd=ROOT,
+        capture_output=True, text=True, timeout=120,
     )
 
 
@@ -87,19 +106,7 @@ async def test_full_rewrite_passes_the_chain_but_not_the_signed_checkpoint(ledge
     checkpoint_note = signer.sign_tree(before)
     honest_leaf_37 = before.tree.leaf(36)
 
-    rows = await db.fetch("SELECT * FROM ledger.events WHERE position >= 37 ORDER BY position")
-    prev = rows[0]["prev_hash"]
-    async with db.acquire() as conn, conn.transaction():
-        await conn.execute("ALTER TABLE ledger.events DISABLE TRIGGER events_no_update_delete")
-        for row in rows:
-            payload = b'{"n":0,"text":"rewritten"}' if row["position"] == 37 else row["payload"]
-            digest = hashlib.sha256(prev + entry_bytes(row["position"], row["stream_id"], row["version"],
-                                                       row["event_type"], payload, row["metadata"])).digest()
-            await conn.execute("UPDATE ledger.events SET payload = $2, prev_hash = $3, hash = $4"
-                               " WHERE position = $1", row["position"], payload, prev, digest)
-            prev = digest
-        await conn.execute("ALTER TABLE ledger.events ENABLE TRIGGER events_no_update_delete")
-        assert (await verify_chain(conn)).ok  # the chain alone is fooled
+    await rewrite_from(db, 37)
 
     checkpoint = verify_checkpoint(checkpoint_note, signer.vkey)
     after = LogTree()
@@ -112,9 +119,8 @@ async def test_full_rewrite_passes_the_chain_but_not_the_signed_checkpoint(ledge
     assert after.tree.root(100) != checkpoint.root_hash
     # Even an untouched entry's proof, served by the rewritten log, no longer
     # matches the old checkpoint: the rewrite is visible to every verifier.
-    row5 = await db.fetchrow("SELECT * FROM ledger.events WHERE position = 5")
-    leaf5 = leaf_hash(entry_bytes(*[row5[c] for c in ("position", "stream_id", "version", "event_type",
-                                                       "payload", "metadata")]))
+    leaf5 = before.tree.leaf(4)
+    assert after.tree.leaf(4) == leaf5
     assert verify_inclusion(4, 100, leaf5, before.tree.inclusion_proof(4, 100), checkpoint.root_hash)
     assert not verify_inclusion(4, 100, leaf5, after.tree.inclusion_proof(4, 100), checkpoint.root_hash)
     # The untouched prefix is still consistent; the rewritten log is not.
@@ -134,3 +140,77 @@ async def test_parallel_verify_reports_the_first_break_across_ranges(ledger_with
     broken = await asyncio.to_thread(parallel_audit.verify_chain_parallel, database_url, workers=2)
     assert (broken.ok, broken.first_bad_position, broken.checked) == (False, 37, 36)
     assert "hash mismatch" in broken.reason
+
+
+@pytest.fixture
+async def checkpointed_ledger(db, settings) -> list[int]:
+    """100 events with checkpoints signed by the real checkpointer at 30, 60 and 100."""
+    ledger = Ledger(db, TEST_CATALOG)
+    checkpointer = Checkpointer(settings.database_url, LogSigner(settings.log_origin, settings.log_signing_key),
+                                every_events=1000, every_seconds=0.05, poll_interval=0.05)
+    stop = asyncio.Event()
+    task = asyncio.create_task(checkpointer.run(stop))
+    try:
+        for size in (30, 60, 100):
+            head = await ledger.head_position()
+            await ledger.append([NewEvent(f"s{i % 7}", Noted(text=f"e{i}", n=i)) for i in range(head, size)],
+                                TEST_METADATA)
+            await eventually(lambda: db.fetchval("SELECT true FROM ledger.checkpoints WHERE tree_size = $1", size))
+    finally:
+        stop.set()
+        await task
+    return [r["tree_size"] for r in await db.fetch("SELECT tree_size FROM ledger.checkpoints ORDER BY 1")]
+
+
+def log_env(settings) -> dict[str, str]:
+    return {"CREDLEDGER_LOG_SIGNING_KEY": settings.log_signing_key, "CREDLEDGER_LOG_ORIGIN": settings.log_origin}
+
+
+async def test_cli_checks_every_signed_checkpoint(checkpointed_ledger, settings, database_url):
+    assert checkpointed_ledger == [30, 60, 100]
+    result = run_audit_cli(database_url, env=log_env(settings))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 signed checkpoint(s) match the recomputed tree" in result.stdout
+
+
+async def test_cli_fails_a_full_rewrite_naming_the_first_contradicted_checkpoint(
+        checkpointed_ledger, settings, db, database_url):
+    await rewrite_from(db, 37)
+    result = run_audit_cli(database_url, env=log_env(settings))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAILED at checkpoint of tree size 60" in result.stdout
+    assert "1 earlier checkpoint(s) matched" in result.stdout
+
+
+async def test_cli_refuses_checkpoints_re_signed_by_another_key(checkpointed_ledger, settings, db, database_url):
+    """A rewriter who also replaces every checkpoint needs the log's key:
+    their own key, even recorded in ledger.log_keys, is not the trusted one."""
+    await rewrite_from(db, 37)
+    forger = LogSigner(settings.log_origin, base64.b64encode(os.urandom(32)).decode())
+    tree = LogTree()
+    async with db.acquire() as conn, conn.transaction():
+        await tree.catch_up(conn)
+        await conn.execute("ALTER TABLE ledger.checkpoints DISABLE TRIGGER checkpoints_no_update_delete")
+        await conn.execute("DELETE FROM ledger.checkpoints")
+        await conn.execute("DELETE FROM ledger.log_keys")
+        await conn.execute("INSERT INTO ledger.log_keys (vkey) VALUES ($1)", forger.vkey)
+        for size in checkpointed_ledger:
+            note = forger.sign(Checkpoint(settings.log_origin, size, tree.tree.root(size)))
+            await conn.execute("INSERT INTO ledger.checkpoints (tree_size, root_hash, signed_note)"
+                               " VALUES ($1, $2, $3)", size, tree.tree.root(size), note)
+        await conn.execute("ALTER TABLE ledger.checkpoints ENABLE TRIGGER checkpoints_no_update_delete")
+    log_vkey = LogSigner(settings.log_origin, settings.log_signing_key).vkey
+    result = run_audit_cli(database_url, "--log-key", log_vkey)
+    assert result.returncode == 1
+    assert "FAILED at checkpoint of tree size 30: no trusted log key signed it" in result.stdout
+    # Trusting the keys stored in the audited database is exactly what this
+    # rewrite defeats, which is why the command says so when it has to.
+    trusting_the_database = run_audit_cli(database_url)
+    assert "trusting the log keys stored in the audited database" in trusting_the_database.stderr
+
+
+async def test_cli_detects_a_truncated_ledger(checkpointed_ledger, settings, db, database_url):
+    await superuser_rewrite(db, "DELETE FROM ledger.events WHERE position > 80")
+    result = run_audit_cli(database_url, env=log_env(settings))
+    assert result.returncode == 1
+    assert "FAILED at checkpoint of tree size 100: the ledger ends at position 80" in result.stdout

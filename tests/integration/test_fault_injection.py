@@ -17,6 +17,7 @@ from shared.ledger.events import RECORDED_EVENT_DECODER
 from shared.ledger.store import Ledger, NewEvent
 from tests.support import processes
 from tests.support.events import TEST_CATALOG, TEST_METADATA, Noted
+from tests.support.projection_worker import create_applied_table
 
 pytestmark = pytest.mark.slow
 
@@ -72,6 +73,11 @@ async def assert_exactly_once(db, settings, bootstrap: str) -> None:
     assert await positions_on_topic(bootstrap, settings.topic("ledger")) == set(range(1, TOTAL + 1))
     counts = await db.fetchrow("SELECT count(*) AS n, count(DISTINCT position) AS d, max(position) AS m FROM test_applied")
     assert dict(counts) == {"n": TOTAL, "d": TOTAL, "m": TOTAL}
+
+
+@pytest.fixture(autouse=True)
+async def applied_table(db) -> None:
+    await create_applied_table(db)
 
 
 def start_relay_and_worker(settings, logs: Path):

@@ -112,6 +112,11 @@ async def test_up_on_embedded_default_keeps_data_across_restarts(tmp_path):
     port = int(pg_line.split("port ")[1].split(",")[0])
     url = with_database(f"postgresql://postgres@127.0.0.1:{port}/x", "credledger")
     conn = await asyncpg.connect(url)
+    # Least privilege on the embedded default: every service and the relay
+    # are connected as the app role, none as the owner.
+    users = await conn.fetch("SELECT DISTINCT usename FROM pg_stat_activity"
+                             " WHERE datname = 'credledger' AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+    assert [r["usename"] for r in users] == ["credledger_app"]
     await conn.execute("CREATE TABLE kept (v text)")
     await conn.execute("INSERT INTO kept VALUES ('survives a restart')")
     await conn.close()

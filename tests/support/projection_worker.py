@@ -1,7 +1,9 @@
 """A durable projection run as its own process, for the fault-injection tests.
 
 It records every applied position in `test_applied` (no unique key on
-purpose): a double-applied event shows up as a duplicate row.
+purpose): a double-applied event shows up as a duplicate row. It runs as the
+services' role, which may not create tables: the test creates it first as
+the owner (`create_applied_table`).
 """
 
 from __future__ import annotations
@@ -11,13 +13,16 @@ import signal
 
 import asyncpg
 
+from shared.db.migrate import APP_ROLE
 from shared.ledger.events import EventCatalog, RecordedEvent
 from shared.ledger.projection import PostgresProjection, ProjectionRunner
 from shared.ledger.store import Ledger
 from shared.logs import configure_logging
 from shared.settings import load_settings
 
-CREATE_TABLE = "CREATE TABLE IF NOT EXISTS test_applied (position bigint NOT NULL, stream_id text NOT NULL)"
+async def create_applied_table(owner: asyncpg.Pool) -> None:
+    await owner.execute("CREATE TABLE test_applied (position bigint NOT NULL, stream_id text NOT NULL)")
+    await owner.execute(f"GRANT SELECT, INSERT ON test_applied TO {APP_ROLE}")
 
 
 class AppliedProjection(PostgresProjection):
@@ -29,7 +34,6 @@ async def main() -> None:
     settings = load_settings()
     configure_logging("projection-worker", "INFO", "json")
     pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
-    await pool.execute(CREATE_TABLE)
     runner = ProjectionRunner(
         AppliedProjection(pool, "test.applied"), Ledger(pool, EventCatalog()),
         settings.kafka_bootstrap_servers, settings.topic("ledger"), group_id="test.applied",

@@ -28,7 +28,7 @@ from shared.http.problem import PROBLEM_CONTENT_TYPE
 from shared.ledger.store import Ledger
 from shared.registry_state import RegistryState
 from shared.settings import Settings, load_settings
-from tests.conftest import BOOTSTRAP_ADMIN_KEY
+from tests.conftest import BOOTSTRAP_ADMIN_KEY, app_url
 from tests.support.http import bearer
 from tests.support.ledger import ledger_head
 
@@ -36,9 +36,11 @@ PLATFORM = BOOTSTRAP_ADMIN_KEY
 
 
 def test_settings(database_url: str, kafka_bootstrap: str) -> Settings:
-    """The same settings as the `settings` fixture, for another database."""
+    """The same settings as the `settings` fixture (the app role; the owner
+    for migrations), for another database given by its owner URL."""
     return load_settings(
-        environ={}, database_url=database_url, kafka_bootstrap_servers=kafka_bootstrap,
+        environ={}, database_url=app_url(database_url), migration_database_url=database_url,
+        kafka_bootstrap_servers=kafka_bootstrap,
         kafka_topic_prefix=f"t{uuid.uuid4().hex[:10]}", kafka_partitions=3,
         bootstrap_admin_key=BOOTSTRAP_ADMIN_KEY, environment="test", max_body_bytes=64 * 1024,
         log_format="text", log_signing_key=base64.b64encode(os.urandom(32)).decode(),

@@ -13,7 +13,7 @@ import pytest
 from credledger.gateway import (
     LIMITS_ENV_PREFIX, TEMPLATES_ENV, TLS_CERT_ENV, TLS_KEY_ENV, TLS_PORT_ENV, Limits, config_from_settings, render,
 )
-from shared.settings import DEFAULT_PORTS, SERVICE_NAMES, Settings, load_settings
+from shared.settings import DEFAULT_PORTS, OWNER_ONLY, SERVICE_NAMES, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -39,7 +39,13 @@ def compose() -> dict:
 def known_env_names() -> set[str]:
     gateway = {TEMPLATES_ENV, TLS_CERT_ENV, TLS_KEY_ENV, TLS_PORT_ENV}
     gateway |= {LIMITS_ENV_PREFIX + item.name.upper() for item in fields(Limits)}
-    return set(Settings().to_env()) | gateway
+    owner = {f"CREDLEDGER_{name.upper()}" for name in OWNER_ONLY}
+    return set(Settings().to_env()) | gateway | owner
+
+
+def is_settings_name(key: str) -> bool:
+    return key.startswith("CREDLEDGER_") or key == "DATABASE_URL" or key in {
+        name for name in Settings().to_env() if name.startswith("KAFKA_")}
 
 
 def test_compose_long_running_containers_are_health_checked():
@@ -71,8 +77,7 @@ def test_compose_services_wait_for_migrations_and_probe_readyz():
 def test_compose_environment_names_are_settings_names():
     for name, service in compose()["services"].items():
         environment = service.get("environment", {})
-        ours = {key for key in environment if key.startswith("CREDLEDGER_") or key in ("DATABASE_URL",
-                                                                                          "KAFKA_BOOTSTRAP_SERVERS")}
+        ours = {key for key in environment if is_settings_name(key)}
         assert ours <= known_env_names(), (name, ours - known_env_names())
 
 
@@ -212,3 +217,103 @@ def test_gateway_templates_render_completely(tmp_path: Path, tls: bool):
 def test_gateway_limits_come_from_the_environment():
     limits = Limits.from_env({LIMITS_ENV_PREFIX + "CLIENT_RATE": "7r/s", LIMITS_ENV_PREFIX + "BULK_BURST": "9"})
     assert (limits.client_rate, limits.bulk_burst, limits.public_rate) == ("7r/s", 9, Limits().public_rate)
+
+
+PROVISION = DEPLOY / "kafka" / "provision.sh"
+LEDGER_TOPIC = '"$ledger_topic"'
+
+
+def provisioned_acls() -> list[tuple[str, set[str], str]]:
+    """(principal, operations, resource) of every ACL provision.sh adds."""
+    text = PROVISION.read_text().replace("\\\n", " ")
+    acls = []
+    for line in text.splitlines():
+        if line.startswith("acl --allow-principal"):
+            principal = re.search(r"User:(\S+)", line)[1]
+            operations = set(re.findall(r"--operation (\w+)", line))
+            resource = re.search(r"--(topic|group) (\S+)", line)
+            acls.append((principal, operations, f"{resource[1]}:{resource[2]}"))
+    return acls
+
+
+def test_compose_kafka_takes_only_scram_clients_and_denies_by_default():
+    kafka = compose()["services"]["kafka"]
+    env = kafka["environment"]
+    listeners = dict(item.split("://") for item in env["KAFKA_LISTENERS"].split(","))
+    protocols = dict(item.split(":") for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    for listener, address in listeners.items():
+        # Only SASL listens beyond the container; the rest is localhost-only.
+        assert protocols[listener].startswith("SASL_") or address.startswith("127.0.0.1:"), listener
+    assert env["KAFKA_SASL_ENABLED_MECHANISMS"] == "SCRAM-SHA-512"
+    assert env["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
+    assert env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    assert kafka["command"] == ["bash", "/provision/provision.sh"]
+    assert "./deploy/kafka:/provision:ro" in kafka["volumes"] and PROVISION.exists()
+    assert "/tmp/provisioned" in " ".join(kafka["healthcheck"]["test"])
+
+
+def test_compose_acls_let_only_the_relay_write_the_ledger():
+    acls = provisioned_acls()
+    writers = {principal for principal, operations, resource in acls
+               if resource == f"topic:{LEDGER_TOPIC}" and "Write" in operations}
+    assert writers == {"credledger-relay"}
+    readers = {principal for principal, operations, resource in acls
+               if resource == f"topic:{LEDGER_TOPIC}" and "Read" in operations}
+    assert readers == {"credledger-reader"}
+    university = [(ops, resource) for principal, ops, resource in acls if principal == "university-example"]
+    assert university and all("commands.university-example" in resource for _, resource in university)
+
+
+def test_compose_processes_authenticate_as_their_own_principals():
+    services = compose()["services"]
+    for name in (*SERVICE_NAMES, "relay", "migrate"):
+        env = services[name]["environment"]
+        assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT", name
+        assert env["KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512", name
+        assert env["DATABASE_URL"].startswith("postgresql://credledger_app:"), name
+    assert services["relay"]["environment"]["KAFKA_SASL_USERNAME"] == "credledger-relay"
+    for name in SERVICE_NAMES:
+        assert services[name]["environment"]["KAFKA_SASL_USERNAME"] == "credledger-reader"
+    owners = {name for name, service in services.items()
+              if "CREDLEDGER_MIGRATION_DATABASE_URL" in service.get("environment", {})}
+    assert owners == {"migrate"}
+
+
+def kafka_users(objects: list[dict]) -> dict[str, list[dict]]:
+    return {name: user["spec"]["authorization"]["acls"] for name, user in by_kind(objects, "KafkaUser").items()}
+
+
+def test_k8s_kafka_is_scram_with_acls_and_only_the_relay_writes_the_ledger():
+    objects = k8s_objects()
+    [cluster] = by_kind(objects, "Kafka").values()
+    listeners = cluster["spec"]["kafka"]["listeners"]
+    assert listeners and all(listener["authentication"]["type"] == "scram-sha-512" for listener in listeners)
+    assert cluster["spec"]["kafka"]["authorization"]["type"] == "simple"
+    topic = Settings(kafka_topic_prefix="credledger").topic("ledger")
+    assert topic in by_kind(objects, "KafkaTopic")
+    users = kafka_users(objects)
+    writers = {name for name, acls in users.items() for acl in acls
+               if acl["resource"] == {"type": "topic", "name": topic, "patternType": "literal"}
+               and "Write" in acl["operations"]}
+    assert writers == {"credledger-relay"}
+    assert all("commands.university-example" in acl["resource"]["name"] for acl in users["university-example"])
+
+
+def container_env(deployment: dict) -> dict[str, dict]:
+    return {item["name"]: item for item in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+
+def test_k8s_pods_log_in_as_their_kafka_user_and_only_the_job_migrates():
+    objects = k8s_objects()
+    users = kafka_users(objects)
+    config = by_kind(objects, "ConfigMap")["credledger-config"]["data"]
+    assert (config["KAFKA_SECURITY_PROTOCOL"], config["KAFKA_SASL_MECHANISM"]) == ("SASL_PLAINTEXT", "SCRAM-SHA-512")
+    for name in (*SERVICE_NAMES, "relay"):
+        env = container_env(by_kind(objects, "Deployment")[name])
+        user = env["KAFKA_SASL_USERNAME"]["value"]
+        assert user == ("credledger-relay" if name == "relay" else "credledger-reader")
+        assert env["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": user, "key": "password"}
+        assert user in users and "CREDLEDGER_MIGRATION_DATABASE_URL" not in env
+    job = by_kind(objects, "Job")["credledger-migrate"]["spec"]["template"]["spec"]["containers"][0]
+    assert "CREDLEDGER_MIGRATION_DATABASE_URL" in {item["name"] for item in job["env"]}
