@@ -69,7 +69,8 @@ def stop_or_kill(up: subprocess.Popen) -> None:
 @pytest.mark.slow
 def test_a_killed_service_comes_back_and_one_that_cannot_start_is_given_up(settings, tmp_path):
     settings = msgspec.structs.replace(settings, **service_ports(), gateway_port=free_port())
-    env = {**os.environ, **settings.to_env()}
+    # `up` migrates as the owner, then runs every child as the app role.
+    env = {**os.environ, **settings.to_env(), "CREDLEDGER_MIGRATION_DATABASE_URL": settings.migration_database_url}
     up = start_up(tmp_path / "home", env)
     try:
         wait_for_line(up, "ready in")
