@@ -22,7 +22,7 @@ from shared.auth import Authenticator
 from shared.db.pool import create_pool, database_reachable
 from shared.http.body import json_response
 from shared.http.endpoints import AUTHENTICATOR_KEY, BODY_LIMIT_KEY, Endpoint, add_endpoints
-from shared.http.middleware import make_observability_middleware, problem_middleware
+from shared.http.middleware import clean_input_middleware, make_observability_middleware, problem_middleware
 from shared.http.openapi import build_openapi
 from shared.metrics import HttpMetrics
 from shared.events import CATALOG
@@ -148,7 +148,8 @@ def create_service_app(
 ) -> web.Application:
     registry = CollectorRegistry()
     app = web.Application(
-        middlewares=[make_observability_middleware(HttpMetrics(registry, service)), problem_middleware],
+        middlewares=[make_observability_middleware(HttpMetrics(registry, service)), problem_middleware,
+                     clean_input_middleware],
         # Bodies are read through shared/http/body.py with per-route limits;
         # this is only the outer bound for the largest (bulk) routes.
         client_max_size=settings.max_bulk_body_bytes,

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from services.verification.logtree import LOG_TREE_KEY
 from shared.http.body import json_response
+from shared.http.inputs import int_param
 from shared.http.problem import Problem, bad_request, not_found
 from shared.ledger.audit import verify_chain
 from shared.ledger.chain import entry_bytes
@@ -61,20 +62,9 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def _int_param(request: web.Request, name: str, default: int | None = None) -> int:
-    raw = request.match_info.get(name) or request.query.get(name)
-    if raw is None:
-        if default is None:
-            raise bad_request(f"the query parameter {name!r} is required")
-        return default
-    if not raw.isascii() or not raw.isdigit():
-        raise bad_request(f"{name} must be a positive integer, not {raw!r}")
-    return int(raw)
-
-
 def _tree_size(request: web.Request, name: str = "tree_size") -> int:
     log_tree = request.app[LOG_TREE_KEY]
-    size = _int_param(request, name, log_tree.size)
+    size = int_param(request, name, low=1, default=log_tree.size)
     if size > log_tree.size:
         raise Problem(404, "tree-size-unknown", "Tree size not reached",
                       f"this replica has {log_tree.size} entries; {name} {size} is beyond it")
@@ -97,7 +87,7 @@ async def latest_checkpoint(request: web.Request) -> web.Response:
 
 
 async def checkpoint_at(request: web.Request) -> web.Response:
-    size = _int_param(request, "size")
+    size = int_param(request, "size", low=1)
     note = await request.app[POOL_KEY].fetchval(
         "SELECT signed_note FROM ledger.checkpoints WHERE tree_size = $1", size
     )
@@ -113,7 +103,7 @@ async def log_keys(request: web.Request) -> web.Response:
 
 
 async def ledger_entry(request: web.Request) -> web.Response:
-    position = _int_param(request, "position")
+    position = int_param(request, "position", low=1)
     row = await request.app[POOL_KEY].fetchrow(
         "SELECT position, stream_id, version, event_type, payload, metadata, prev_hash, hash"
         " FROM ledger.events WHERE position = $1", position,
@@ -127,7 +117,7 @@ async def ledger_entry(request: web.Request) -> web.Response:
 
 def _inclusion(request: web.Request) -> InclusionProof:
     size = _tree_size(request)
-    position = _int_param(request, "position")
+    position = int_param(request, "position", low=1)
     if not 1 <= position <= size:
         raise bad_request(f"position must be between 1 and the tree size {size}")
     tree = request.app[LOG_TREE_KEY].tree
@@ -144,7 +134,7 @@ async def inclusion_proof(request: web.Request) -> web.Response:
 
 async def consistency_proof(request: web.Request) -> web.Response:
     second = _tree_size(request, "second")
-    first = _int_param(request, "first")
+    first = int_param(request, "first", low=1)
     if not 1 <= first <= second:
         raise bad_request("first must be between 1 and second")
     tree = request.app[LOG_TREE_KEY].tree
@@ -157,7 +147,7 @@ async def consistency_proof(request: web.Request) -> web.Response:
 async def tlog_proof(request: web.Request) -> web.Response:
     """The C2SP tlog-proof bundle for one entry, against the latest checkpoint
     that includes it and that this replica has reached."""
-    position = _int_param(request, "position")
+    position = int_param(request, "position", low=1)
     log_tree = request.app[LOG_TREE_KEY]
     row = await request.app[POOL_KEY].fetchrow(
         "SELECT tree_size, signed_note FROM ledger.checkpoints"

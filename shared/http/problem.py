@@ -11,6 +11,8 @@ from typing import Any
 
 import msgspec
 
+from shared.untrusted import UntrustedInput
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://credledger.dev/problems/"
 
@@ -70,6 +72,19 @@ def bad_request(detail: str, errors: list[dict[str, Any]] | None = None) -> Prob
 
 def validation_failed(detail: str, errors: list[dict[str, Any]] | None = None) -> Problem:
     return Problem(422, "validation-failed", "The request failed validation", detail, errors=errors)
+
+
+def refused_input(exc: UntrustedInput) -> Problem:
+    """The one answer to outside input refused before use: 400 when it cannot
+    be read at all, 422 when it reads but a value is unacceptable."""
+    error = {"field": exc.field, "detail": exc.reason}
+    detail = f"{exc.field} {exc.reason}"
+    return (bad_request(detail, [error]) if exc.malformed else validation_failed(detail, [error]))
+
+
+def unavailable(detail: str, retry_after: int = 1) -> Problem:
+    return Problem(503, "service-unavailable", "Service temporarily unavailable", detail,
+                   headers={"Retry-After": str(retry_after)})
 
 
 def unauthorized(detail: str) -> Problem:
