@@ -24,7 +24,7 @@ from shared.ledger.projection import Projection
 from shared.ledger.store import Ledger
 from shared.registry_state import RegistryState
 from shared.service import (
-    METRICS_REGISTRY_KEY, POOL_KEY, SETTINGS_KEY, CleanupContext, create_service_app, projection_context,
+    METRICS_REGISTRY_KEY, POOL_KEY, RUNNERS_KEY, SETTINGS_KEY, CleanupContext, create_service_app, projection_context,
 )
 from shared.settings import Settings
 
@@ -76,7 +76,7 @@ def _issuance_ctx(signing_processes: int) -> CleanupContext:
             pool=pool, ledger=Ledger(pool, PreEncodedCatalog(CATALOG)), state=RegistryState(),
             keyring=KeyRing(pool, KeyVault(settings.master_key)), signer=signer,
             secrets=LearnerSecrets(settings.master_key), public_base_url=settings.public_base_url,
-            metrics=IssuanceMetrics(app[METRICS_REGISTRY_KEY]),
+            metrics=IssuanceMetrics(app[METRICS_REGISTRY_KEY]), runners=app[RUNNERS_KEY],
         )
         yield
         signer.close()

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from services.issuance import store
 from services.issuance.context import CONTEXT_KEY, IssuanceContext
+from services.issuance.freshness import decided_current
 from services.issuance.issuer_signed import record_issuer_signed
 from services.issuance.issuing import IdempotencyRace, IdempotencyRecord, issue_hosted
 from services.issuance.learners import token_matches
@@ -128,7 +129,8 @@ async def issue_batch(request: web.Request, body: BatchRequest) -> web.Response:
 
 async def submit_signed(request: web.Request, body: SignedCredentialRequest) -> web.Response:
     ctx = context(request)
-    outcome = await record_issuer_signed(ctx, metadata_of(request), body.reference, body.credential)
+    outcome = await decided_current(
+        ctx, lambda: record_issuer_signed(ctx, metadata_of(request), body.reference, body.credential))
     response = IssuedCredential(
         credential_id=outcome.credential_id or "", reference=outcome.reference, position=outcome.position or 0,
         learner_hash=outcome.learner_hash or "", holder_token=ctx.secrets.holder_token(outcome.credential_id or ""),

@@ -7,11 +7,12 @@ import re
 from aiohttp import web
 
 from services.issuance import store
+from services.issuance.freshness import decided_current
 from services.issuance.handlers import context, credential_id_param, metadata_of, optional_principal
 from services.issuance.learners import token_matches
 from services.issuance.schemas import ChoiceProgress, LearnerPathways, PathwayProgress, StackRequest, StackResponse
 from services.issuance.stacking import Evaluation, evaluate
-from services.issuance.stacks import approved_pathway, check_components, claim
+from services.issuance.stacks import Award, approved_pathway, check_components, claim
 from services.issuance.store import CredentialRow
 from shared.auth import Principal
 from shared.http.body import json_response
@@ -27,6 +28,16 @@ _LEARNER_HASH = re.compile(r"^sha256\$[0-9a-f]{64}$")
 
 async def claim_stack(request: web.Request, body: StackRequest) -> web.Response:
     ctx = context(request)
+    award, pathway = await decided_current(ctx, lambda: _claim(request, body))
+    return json_response(StackResponse(
+        stack_id=award.stack_id, pathway_id=pathway.event.pathway_id, award_credential_id=award.credential_id,
+        component_ids=award.component_ids, positions=award.positions,
+        holder_token=ctx.secrets.holder_token(award.credential_id),
+    ), status=201, headers={"Location": f"/v1/credentials/{award.credential_id}"})
+
+
+async def _claim(request: web.Request, body: StackRequest) -> tuple[Award, Pathway]:
+    ctx = context(request)
     moment = now().replace(microsecond=0)
     pathway = approved_pathway(ctx, body.pathway_id)
     component_ids = [credential_id_param(cid) for cid in body.component_ids]
@@ -35,12 +46,7 @@ async def claim_stack(request: web.Request, body: StackRequest) -> web.Response:
     rows = await store.credentials_by_id(ctx.pool, component_ids)
     metadata = await _claimant(request, body, pathway, rows)
     evaluation = check_components(ctx, pathway, component_ids, rows, moment)
-    award = await claim(ctx, pathway, evaluation, metadata, moment)
-    return json_response(StackResponse(
-        stack_id=award.stack_id, pathway_id=pathway.event.pathway_id, award_credential_id=award.credential_id,
-        component_ids=award.component_ids, positions=award.positions,
-        holder_token=ctx.secrets.holder_token(award.credential_id),
-    ), status=201, headers={"Location": f"/v1/credentials/{award.credential_id}"})
+    return await claim(ctx, pathway, evaluation, metadata, moment), pathway
 
 
 async def _claimant(request: web.Request, body: StackRequest, pathway: Pathway,

@@ -122,7 +122,11 @@ class ProjectionRunner:
         self._broker_retry_interval = broker_retry_interval
         self._catch_up_batch = catch_up_batch
         self.position = 0
+        # Set once the projection has applied the whole ledger as it stood;
+        # cleared while an outage interrupts it, so nobody decides from a
+        # read model that may have stopped following the ledger.
         self.caught_up = asyncio.Event()
+        self._advanced = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Keep the projection current until `stop`, surviving any outage.
@@ -135,9 +139,24 @@ class ProjectionRunner:
             try:
                 await self._run_once(stop)
             except Exception as exc:  # noqa: BLE001 - a read model must outlive outages
+                self.caught_up.clear()
                 log.warning("projection interrupted; retrying",
                             extra={"projection": self.projection.name, "error": repr(exc)})
                 await sleep_or_stop(stop, self._broker_retry_interval)
+
+    async def reached(self, position: int, timeout: float) -> bool:
+        """Whether the projection applies `position` within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while self.position < position:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self._advanced.clear()
+            try:
+                await asyncio.wait_for(self._advanced.wait(), remaining)
+            except TimeoutError:
+                return self.position >= position
+        return True
 
     async def _run_once(self, stop: asyncio.Event) -> None:
         self.position = await self.projection.load_position()
@@ -203,6 +222,7 @@ class ProjectionRunner:
     async def _apply(self, events: Sequence[RecordedEvent]) -> None:
         await self.projection.apply(events)
         self.position = events[-1].position
+        self._advanced.set()
 
     def _report(self, head: int) -> None:
         name = self.projection.name
