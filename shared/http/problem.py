@@ -7,6 +7,7 @@ trace or driver message can leak.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -14,6 +15,8 @@ import msgspec
 from shared.untrusted import UntrustedInput
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+# msgspec's validation errors end with where they happened: "... - at `$.a[0]`".
+_LOCATED = re.compile(r"^(?P<reason>.*) - at `\$(?P<path>[^`]*)`$", re.DOTALL)
 PROBLEM_TYPE_BASE = "https://credledger.dev/problems/"
 
 
@@ -76,10 +79,14 @@ def validation_failed(detail: str, errors: list[dict[str, Any]] | None = None) -
 
 def refused_input(exc: UntrustedInput) -> Problem:
     """The one answer to outside input refused before use: 400 when it cannot
-    be read at all, 422 when it reads but a value is unacceptable."""
-    error = {"field": exc.field, "detail": exc.reason}
-    detail = f"{exc.field} {exc.reason}"
-    return (bad_request(detail, [error]) if exc.malformed else validation_failed(detail, [error]))
+    be read at all, 422 when it reads but a value is unacceptable. The field
+    is named as precisely as the decoder located it (`body.scope.eqf_levels[0]`)."""
+    field, reason = exc.field, exc.reason
+    if located := _LOCATED.match(reason):
+        reason, field = located["reason"], field + located["path"]
+    error = {"field": field, "detail": reason}
+    detail = f"{field}: {reason}"
+    return bad_request(detail, [error]) if exc.malformed else validation_failed(detail, [error])
 
 
 def unavailable(detail: str, retry_after: int = 1) -> Problem:
