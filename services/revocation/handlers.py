@@ -27,6 +27,7 @@ from shared.credential_format import status_list_url
 from shared.events import CATALOG
 from shared.http.body import json_response
 from shared.http.endpoints import principal_of
+from shared.http.inputs import int_param
 from shared.http.middleware import request_id_of
 from shared.http.problem import PROBLEM_TYPE_BASE, Problem, bad_request, conflict, not_found, validation_failed
 from shared.ledger.events import Metadata

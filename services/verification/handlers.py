@@ -38,10 +38,12 @@ def decode_items(raw: bytes) -> list[Entry]:
     """Each item decoded on its own, so a malformed one fails only itself.
 
     The whole body goes through the untrusted-input checks first (UTF-8,
-    NUL, depth): after them no item can raise anything but a validation
+    NUL, depth; UTF-8 separately, as msgspec does not look inside the strings
+    of a Raw item): after them no item can raise anything but a validation
     error."""
     if not raw:
         raise bad_request("the request body is empty; send {\"items\": [...]}")
+    untrusted.text(raw, "body")
     return [_decode_item(item) for item in untrusted.decode_json(raw, _RawItems).items]
 
 

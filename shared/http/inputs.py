@@ -22,7 +22,15 @@ MAX_POSITION = 2**63 - 1
 
 
 def check_request(request: web.Request) -> None:
-    """Refuse a request whose headers, path or query string are not clean text."""
+    """Refuse (400) a request whose headers, path or query string are not clean text."""
+    try:
+        _check_text_parts(request)
+    except UntrustedInput as exc:
+        # Bytes that are not clean text make the request itself malformed.
+        raise UntrustedInput(exc.field, exc.reason) from None
+
+
+def _check_text_parts(request: web.Request) -> None:
     for name, value in request.headers.items():
         _clean(value, f"header {name}")
     _clean(request.path, "path")
@@ -61,5 +69,5 @@ def int_param(request: web.Request, name: str, *, low: int = 0, high: int = MAX_
     try:
         return untrusted.bounded_int(raw, f"{where} {name}", low=low, high=high)
     except UntrustedInput as exc:
-        # A parameter that is no such number makes the URL itself wrong: 400.
+        # A parameter that is no such number makes the URL itself wrong.
         raise UntrustedInput(exc.field, exc.reason) from None
