@@ -205,3 +205,20 @@ async def test_a_job_over_the_bulk_limit_is_413_at_the_service_itself(settings, 
 async def _chunks(body: bytes):
     for start in range(0, len(body), 64 * 1024):
         yield body[start:start + 64 * 1024]
+
+
+async def test_an_achievement_approved_a_moment_ago_is_issued_not_refused_for_lag(settings, db):
+    """No relay runs, so the service learns of new ledger events only when it
+    polls the ledger (about once a second): a batch for an achievement the
+    registry approved just now reaches a registry view that does not know it
+    yet. The refusal must not leave the service: it catches up and decides
+    again."""
+    world, issuer, _ = await university(db, settings)
+    async with serving(issuance_app, settings) as client:
+        for round_ in range(3):
+            fresh = await world.achievement(issuer)
+            response = await client.post("/v1/credentials/batch", headers=bearer(issuer.api_key), json={
+                "items": [item(f"lag-{round_}-{n}", fresh, email=f"l{round_}-{n}@example.org") for n in range(5)]})
+            assert response.status == 200, await response.text()
+            body = await response.json()
+            assert body["issued"] == 5 and body["rejected"] == 0, body
