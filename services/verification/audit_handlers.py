@@ -7,13 +7,14 @@ so any standard verifier can check them against a signed checkpoint.
 from __future__ import annotations
 
 import base64
+from typing import Annotated
 
 import msgspec
 from aiohttp import web
 
 from services.verification.logtree import LOG_TREE_KEY
 from shared.http.body import json_response
-from shared.http.inputs import int_param
+from shared.http.inputs import MAX_POSITION, int_param
 from shared.http.problem import Problem, bad_request, not_found
 from shared.ledger.audit import verify_chain
 from shared.ledger.chain import entry_bytes
@@ -24,9 +25,12 @@ from shared.service import POOL_KEY
 NOTE_TYPE = "text/plain; charset=utf-8"
 
 
+Position = Annotated[int, msgspec.Meta(ge=1, le=MAX_POSITION, description="a ledger position")]
+
+
 class AuditVerifyRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    from_position: int = 1
-    to_position: int | None = None
+    from_position: Position = 1
+    to_position: Position | None = None
 
 
 class LogKeys(msgspec.Struct):
