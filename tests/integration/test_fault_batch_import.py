@@ -21,9 +21,13 @@ import msgspec
 import pytest
 
 from credledger.embedded import free_port
+from shared.events import CATALOG
+from shared.events import registry as ev
+from shared.ledger.store import Ledger, NewEvent
 from tests.integration.test_issuance_support import item, university
 from tests.support import processes
 from tests.support.http import bearer
+from tests.support.world import ADMIN
 
 pytestmark = pytest.mark.slow
 
@@ -32,6 +36,10 @@ BATCHES_PER_CLIENT = 12
 BATCH = 50
 TOTAL = CLIENTS * BATCHES_PER_CLIENT * BATCH
 RETRYABLE = (503, 502, 504)
+# Older ledger history, before the university joined: a restarted issuance
+# service replays it (its registry view is in memory) before it knows the
+# issuer, which is when it used to answer "The issuer is not registered".
+HISTORY = 20_000
 
 
 class Import:
@@ -89,7 +97,16 @@ async def ready(http: aiohttp.ClientSession, url: str, timeout: float = 60) -> N
     raise AssertionError(f"{url} never became ready")
 
 
+async def add_history(db) -> None:
+    ledger = Ledger(db, CATALOG)
+    for start in range(0, HISTORY, 5000):
+        await ledger.append([NewEvent(f"client:old-{n}", ev.ApiClientCreated(
+            client_id=f"old-{n}", tenant_id=f"employer-{n}", role="employer", name=f"Employer {n}"))
+            for n in range(start, start + 5000)], ADMIN)
+
+
 async def test_kill_9_issuance_and_registry_during_a_batch_import(db, settings, tmp_path: Path):
+    await add_history(db)
     _, issuer, achievement_id = await university(db, settings)
     settings = msgspec.structs.replace(
         settings, issuance_port=free_port(), registry_port=free_port(), relay_port=free_port())
