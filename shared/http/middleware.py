@@ -37,10 +37,15 @@ _HTTP_ERROR_SLUGS = {
 }
 
 
-# Postgres went away under a request: the client should retry, not report a bug.
-_DATABASE_UNREACHABLE = (
+# Postgres is gone or refuses connections for now (down, restarting, the
+# database closed to connections, out of connection slots): the client
+# should retry, not report a bug. OSError covers refused connections and
+# timeouts; asyncpg raises InternalClientError for a pooled connection whose
+# server end was terminated mid-reset.
+_DATABASE_UNAVAILABLE = (
     OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
-    asyncpg.AdminShutdownError, asyncpg.CrashShutdownError,
+    asyncpg.AdminShutdownError, asyncpg.CrashShutdownError, asyncpg.TooManyConnectionsError,
+    asyncpg.ObjectNotInPrerequisiteStateError, asyncpg.InternalClientError,
 )
 
 
@@ -104,9 +109,9 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         if exc.status < 400:
             raise
         return _rejected(_http_error_problem(exc), request)
-    except _DATABASE_UNREACHABLE as exc:
-        log.warning("database unreachable", extra={"error": repr(exc)})
-        return problem_response(unavailable("the database is unreachable; retry shortly", 2), request)
+    except _DATABASE_UNAVAILABLE as exc:
+        log.warning("database unavailable", extra={"error": repr(exc)})
+        return problem_response(unavailable("the database is unavailable; retry shortly", 2), request)
     except Exception:
         # The one place an unexpected error is logged with its traceback; the
         # client gets the request id to quote, never the trace.

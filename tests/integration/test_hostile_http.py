@@ -222,3 +222,39 @@ async def test_an_achievement_approved_a_moment_ago_is_issued_not_refused_for_la
             assert response.status == 200, await response.text()
             body = await response.json()
             assert body["issued"] == 5 and body["rejected"] == 0, body
+
+
+async def test_while_postgres_is_unreachable_business_routes_are_503_not_500(settings, db, postgres_admin_url):
+    import asyncpg
+
+    _, issuer, achievement_id = await university(db, settings)
+    name = settings.database_url.rsplit("/", 1)[-1]
+    admin = await asyncpg.connect(postgres_admin_url)
+    try:
+        async with serving(issuance_app, settings) as client:
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name)
+            for attempt in range(3):
+                response = await client.post("/v1/credentials", headers=bearer(issuer.api_key),
+                                             json=item(f"outage-{attempt}", achievement_id))
+                assert response.status == 503, await response.text()
+                assert response.headers["Retry-After"]
+                assert (await response.json(content_type=None))["type"].endswith("/service-unavailable")
+            assert (await client.get("/healthz")).status == 200
+            assert (await client.get("/readyz")).status == 503
+    finally:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        await admin.close()
+    assert await db.fetchval("SELECT count(*) FROM issuance.credentials") == 0
+
+
+async def test_openapi_states_the_request_limits(settings):
+    async with serving(registry_app, settings) as client:
+        schemas = (await (await client.get("/openapi.json")).json())["components"]["schemas"]
+    levels = schemas["AccreditationScope"]["properties"]["eqf_levels"]
+    assert levels["maxItems"] == 8 and levels["items"] == {
+        "type": "integer", "minimum": 1, "maximum": 8, "description": "EQF level, 1 to 8"}
+    assert schemas["PathwayRule"]["properties"]["choices"]["maxItems"] == 20
+    async with serving(issuance_app, settings) as client:
+        schemas = (await (await client.get("/openapi.json")).json())["components"]["schemas"]
+    assert schemas["BatchRequest"]["properties"]["items"]["maxItems"] == 10_000
