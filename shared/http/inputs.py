@@ -34,7 +34,9 @@ def _check_text_parts(request: web.Request) -> None:
     for name, value in request.headers.items():
         _clean(value, f"header {name}")
     _clean(request.path, "path")
-    for pair in request.query_string.split("&"):
+    # The raw form: `query_string` is already decoded once, so checking it
+    # would decode `%2500` (the text "%00") into a NUL.
+    for pair in request.rel_url.raw_query_string.split("&"):
         name, _, value = pair.partition("=")
         field = f"query parameter {_readable(name)}"
         untrusted.text(unquote_to_bytes(name.replace("+", " ")), field)

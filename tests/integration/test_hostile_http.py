@@ -114,6 +114,8 @@ async def test_registry_refuses_hostile_input_and_changes_nothing(settings, db):
     async with serving(registry_app, settings) as client:
         for case in cases:
             await refused(client, db, case)
+        # Escaped once more, the same bytes are ordinary text ("%00"), not a NUL.
+        assert (await raw(client, "GET", b"/v1/achievements?issuer_id=%2500")).status == 200
         not_allowed = await raw(client, "DELETE", b"/v1/agencies")
         assert not_allowed.status == 405 and not_allowed.problem()["status"] == 405
         assert set(not_allowed.headers["allow"].split(", ")) >= {"GET", "POST"}
