@@ -29,8 +29,9 @@ def check_content_type(request: web.Request, accepted: tuple[str, ...] = JSON_TY
             f"send the body as {' or '.join(accepted)}, not {request.content_type or 'nothing'}",
         )
     if (request.charset or "utf-8").lower() != "utf-8":
-        # JSON is UTF-8 (RFC 8259); reading it as another charset would let
-        # the same bytes mean different text here and in the ledger.
+        # Every body is UTF-8 (JSON by RFC 8259; the jobs' NDJSON and CSV by
+        # this API): read as another charset, the same bytes would mean
+        # different text here and in the ledger.
         raise Problem(415, "unsupported-media-type", "Unsupported media type",
                       f"send the body as UTF-8, not charset={request.charset}")
 
