@@ -8,10 +8,10 @@ Every operation is called with a valid key of a role it accepts (its
 OpenAPI description lists them), so the fuzzing reaches the handlers
 instead of stopping at 401/403.
 
-No stateful phase: the generated OpenAPI documents declare no links
-between operations (ids are mostly chosen by the server or derived from
-hashes), and schemathesis builds its state machine only from links, so it
-would have no transitions to run.
+Then a stateful phase: the generated OpenAPI documents declare no links,
+but schemathesis infers them (a response field such as `agency_id` feeding
+the path parameter of the same name), and its state machine runs sequences
+of calls along them (create an agency, then read, suspend or list it).
 """
 
 from __future__ import annotations
@@ -34,6 +34,11 @@ pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDep
 # Requests per service, spread over its operations.
 BUDGET = 300
 MIN_EXAMPLES = 5
+# Stateful sequences per service, and calls per sequence.
+SEQUENCES = 15
+STEPS = 6
+CHECKS = [not_a_server_error, response_schema_conformance]
+SETTINGS = dict(derandomize=True, database=None, deadline=None, suppress_health_check=list(HealthCheck))
 
 
 def role_of(spec: dict, path: str, method: str) -> str | None:
@@ -44,26 +49,41 @@ def role_of(spec: dict, path: str, method: str) -> str | None:
 
 
 def fuzz(spec: dict, base_url: str, keys: dict[str, str]) -> list[str]:
-    """Every operation's examples; returns the failures, one line each."""
+    """Every operation's examples, then the stateful sequences; returns the
+    failures, one entry each."""
     schema = schemathesis.openapi.from_dict(spec)
+
+    def headers_for(method: str, path: str) -> dict[str, str]:
+        role = role_of(spec, path, method)
+        return {"Authorization": f"Bearer {keys[role]}"} if role else {}
+
     operations = [result.ok() for result in schema.get_all_operations()]
     examples = max(MIN_EXAMPLES, BUDGET // len(operations))
     failures: list[str] = []
     for operation in operations:
-        role = role_of(spec, operation.path, operation.method)
-        headers = {"Authorization": f"Bearer {keys[role]}"} if role else {}
+        headers = headers_for(operation.method, operation.path)
 
-        @hypothesis.settings(max_examples=examples, derandomize=True, database=None, deadline=None,
-                             phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+        @hypothesis.settings(max_examples=examples, phases=[Phase.explicit, Phase.generate], **SETTINGS)
         @hypothesis.given(case=operation.as_strategy())
         def check(case) -> None:
-            case.call_and_validate(base_url=base_url, headers=headers, timeout=30,
-                                   checks=[not_a_server_error, response_schema_conformance])
+            case.call_and_validate(base_url=base_url, headers=headers, timeout=30, checks=CHECKS)
 
         try:
             check()
         except Exception as exc:  # noqa: BLE001 - collect every operation's failure, then report all
             failures.append(f"{operation.method.upper()} {operation.path}: {str(exc)[:2000]}")
+
+    class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case) -> dict:
+            return {"base_url": base_url, "headers": headers_for(case.method, case.path), "timeout": 30}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs) -> None:
+            case.validate_response(response, checks=CHECKS)
+
+    try:
+        Workflow.run(settings=hypothesis.settings(max_examples=SEQUENCES, stateful_step_count=STEPS, **SETTINGS))
+    except Exception as exc:  # noqa: BLE001 - reported with the others
+        failures.append(f"stateful: {str(exc)[:3000]}")
     return failures
 
 
