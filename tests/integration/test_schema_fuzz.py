@@ -32,10 +32,10 @@ from tests.support.http import serving
 
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 # Requests per service, spread over its operations.
-BUDGET = 300
+BUDGET = 1000
 MIN_EXAMPLES = 5
 # Stateful sequences per service, and calls per sequence.
-SEQUENCES = 15
+SEQUENCES = 40
 STEPS = 6
 CHECKS = [not_a_server_error, response_schema_conformance]
 SETTINGS = dict(derandomize=True, database=None, deadline=None, suppress_health_check=list(HealthCheck))
@@ -81,7 +81,11 @@ def fuzz(spec: dict, base_url: str, keys: dict[str, str]) -> list[str]:
             case.validate_response(response, checks=CHECKS)
 
     try:
-        Workflow.run(settings=hypothesis.settings(max_examples=SEQUENCES, stateful_step_count=STEPS, **SETTINGS))
+        # Generation only: a sequence's data depends on the server's answers,
+        # so replaying it to shrink a failure would diverge (hypothesis
+        # reports that as flaky and hides the failure itself).
+        Workflow.run(settings=hypothesis.settings(max_examples=SEQUENCES, stateful_step_count=STEPS,
+                                                  phases=[Phase.generate], **SETTINGS))
     except Exception as exc:  # noqa: BLE001 - reported with the others
         failures.append(f"stateful: {str(exc)[:3000]}")
     return failures
