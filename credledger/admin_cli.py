@@ -31,7 +31,11 @@ def parse_levels(text: str) -> list[int]:
         low, _, high = part.strip().partition("-")
         if not (low.isdigit() and (not high or high.isdigit())):
             raise ValueError(f"--levels takes ranges and lists like 1-8 or 5,6,7, not {text!r}")
-        levels.update(range(int(low), int(high or low) + 1))
+        first, last = int(low), int(high or low)
+        # Checked before the range is built: "1-99999999" must not become a list.
+        if not 1 <= first <= last <= 8:
+            raise ValueError(f"EQF levels are 1 to 8; {part.strip()!r} is not a range of levels")
+        levels.update(range(first, last + 1))
     return sorted(levels)
 
 

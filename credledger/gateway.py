@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from credledger.embedded import port_is_free, stop_process, wait_for_port
+from credledger.embedded import free_port, port_is_free, stop_process, wait_for_port
 from shared.http.problem import PROBLEM_TYPE_BASE
 from shared.settings import SERVICE_NAMES, Settings, load_settings
 
@@ -39,6 +39,7 @@ INCLUDES = ("http.conf", "routes.conf", "auth.conf", "auth_check.conf", "headers
 BATCH_BODY_BYTES = 16 * 1024 * 1024
 HSTS = 'add_header Strict-Transport-Security "max-age=63072000" always;'
 NGINX_PATHS = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx")
+DEFAULT_AUTH_PORT = 8079
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 
 
@@ -54,6 +55,9 @@ class Limits:
     public_rate: str = "20r/s"
     public_burst: int = 100
     auth_cache_seconds: int = 5
+    # Key checks that miss the verdict cache (new or invalid keys), per address.
+    auth_lookup_rate: str = "5r/s"
+    auth_lookup_burst: int = 50
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Limits:
@@ -85,6 +89,8 @@ class GatewayConfig:
     tls_port: int = 8443
     tls_cert: str = ""
     tls_key: str = ""
+    # The loopback-only server that rate-limits key checks (http.conf).
+    auth_port: int = DEFAULT_AUTH_PORT
 
 
 def connect_host(host: str) -> str:
@@ -129,6 +135,7 @@ def template_values(config: GatewayConfig, tls: bool) -> dict[str, str]:
         "tls_port_suffix": "" if config.tls_port == 443 else f":{config.tls_port}",
         "tls_cert": config.tls_cert,
         "tls_key": config.tls_key,
+        "auth_port": str(config.auth_port),
     }
     values.update({f"{service}_upstream": address for service, address in config.upstreams.items()})
     values.update({item.name: str(getattr(config.limits, item.name)) for item in fields(Limits)})
@@ -186,6 +193,8 @@ class EmbeddedGateway:
     tls_key: str = ""
     tls_port: int = 8443
     process: subprocess.Popen | None = field(default=None, init=False)
+    # Any free loopback port: tests run several gateways on one machine.
+    auth_port: int = field(default_factory=free_port)
 
     @property
     def url(self) -> str:
@@ -199,6 +208,7 @@ class EmbeddedGateway:
             self.settings, limits=self.limits, worker_processes="1", worker_connections=512,
             run_as="root" if os.geteuid() == 0 else None,
             tls_cert=self.tls_cert, tls_key=self.tls_key, tls_port=self.tls_port,
+            auth_port=self.auth_port,
         )
 
     def start(self, timeout: float = 15.0) -> None:

@@ -24,7 +24,10 @@ from shared.bus import KafkaAuth
 from shared.db.pool import create_pool, database_reachable
 from shared.http.body import json_response
 from shared.http.endpoints import AUTHENTICATOR_KEY, BODY_LIMIT_KEY, Endpoint, add_endpoints
-from shared.http.middleware import make_observability_middleware, problem_middleware
+from shared.http.middleware import (
+    Handler, clean_input_middleware, make_observability_middleware, problem_middleware,
+)
+from shared.http.problem import unavailable
 from shared.http.openapi import build_openapi
 from shared.metrics import HttpMetrics
 from shared.events import CATALOG
@@ -45,6 +48,11 @@ LEDGER_TOPIC = "ledger"
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 VERSION = "0.1.0"
+OPERATIONAL_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
+# How long a request waits for the read models before it is answered 503:
+# long enough to hide a restart's catch-up, short enough that a client's
+# retry loop (not a held connection) deals with a longer outage.
+GATE_WAIT_SECONDS = 2.0
 
 
 class BrokerProbe:
@@ -100,18 +108,23 @@ def readiness(checks: dict[str, bool], reasons: dict[str, str]) -> web.Response:
     return json_response(body, status=200 if ready else 503)
 
 
+def read_models_checks(app: web.Application) -> dict[str, bool]:
+    # A read model still replaying the ledger would answer from old state.
+    return {f"projection:{runner.projection.name}": runner.caught_up.is_set() for runner in app[RUNNERS_KEY]}
+
+
 async def readyz(request: web.Request) -> web.Response:
     app = request.app
     checks = {
         "postgres": await database_reachable(app[POOL_KEY]),
         "broker": await app[BROKER_KEY].reachable(),
+        **read_models_checks(app),
     }
     reasons: dict[str, str] = {}
     for runner in app[RUNNERS_KEY]:
         name = f"projection:{runner.projection.name}"
         degraded = runner.degraded
-        # A read model still replaying the ledger would answer from old state.
-        checks[name] = runner.caught_up.is_set() and degraded is None
+        checks[name] = checks[name] and degraded is None
         if degraded is not None:
             reasons[name] = degraded
     for loop in app[LOOPS_KEY]:
@@ -175,6 +188,29 @@ def projection_context(
     return run_projection
 
 
+async def _read_models_caught_up(app: web.Application, timeout: float) -> bool:
+    waiting = [runner.caught_up.wait() for runner in app[RUNNERS_KEY] if not runner.caught_up.is_set()]
+    if not waiting:
+        return True
+    try:
+        await asyncio.wait_for(asyncio.gather(*waiting), timeout)
+    except TimeoutError:
+        return False
+    return True
+
+
+@web.middleware
+async def readiness_gate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Business routes wait briefly for the read models /readyz reports on,
+    then answer 503: an answer decided from a read model that has not caught
+    up (after a restart, during a database outage) could refuse what the
+    ledger allows. The operational routes stay open for probes."""
+    if request.path in OPERATIONAL_PATHS or await _read_models_caught_up(request.app, GATE_WAIT_SECONDS):
+        return await handler(request)
+    behind = ", ".join(name for name, ok in read_models_checks(request.app).items() if not ok)
+    raise unavailable(f"the service is catching up with the ledger ({behind}); retry shortly")
+
+
 def create_service_app(
     settings: Settings,
     service: str,
@@ -183,7 +219,8 @@ def create_service_app(
 ) -> web.Application:
     registry = CollectorRegistry()
     app = web.Application(
-        middlewares=[make_observability_middleware(HttpMetrics(registry, service)), problem_middleware],
+        middlewares=[make_observability_middleware(HttpMetrics(registry, service)), problem_middleware,
+                     clean_input_middleware, readiness_gate],
         # Bodies are read through shared/http/body.py with per-route limits;
         # this is only the outer bound for the largest (bulk) routes.
         client_max_size=settings.max_bulk_body_bytes,

@@ -25,7 +25,7 @@ from shared.ledger.projection import Projection
 from shared.ledger.store import Ledger
 from shared.registry_state import RegistryState
 from shared.service import (
-    METRICS_REGISTRY_KEY, POOL_KEY, SETTINGS_KEY, CleanupContext, create_service_app, projection_context,
+    METRICS_REGISTRY_KEY, POOL_KEY, RUNNERS_KEY, SETTINGS_KEY, CleanupContext, create_service_app, projection_context,
 )
 from shared.settings import Settings
 
@@ -80,7 +80,7 @@ def issuance_context(signing_processes: int) -> CleanupContext:
             keyring=KeyRing(pool, KeyVault(settings.master_key)), signer=signer,
             secrets=LearnerSecrets(settings.master_key, learner_keys(settings)),
             public_base_url=settings.public_base_url,
-            metrics=IssuanceMetrics(app[METRICS_REGISTRY_KEY]),
+            metrics=IssuanceMetrics(app[METRICS_REGISTRY_KEY]), runners=app[RUNNERS_KEY],
         )
         yield
         signer.close()

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from services.issuance.learners import LearnerSecrets
 from services.issuance.signing import KeyRing, Signer
+from shared.ledger.projection import ProjectionRunner
 from shared.ledger.store import Ledger
 from shared.registry_state import RegistryState
 
@@ -39,6 +40,9 @@ class IssuanceContext:
     secrets: LearnerSecrets
     public_base_url: str
     metrics: IssuanceMetrics
+    # The service's projection runners (filled as they start): how far the
+    # state above has applied the ledger (freshness.py).
+    runners: list[ProjectionRunner]
 
 
 CONTEXT_KEY = web.AppKey("issuance", IssuanceContext)

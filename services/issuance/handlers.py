@@ -10,6 +10,7 @@ from aiohttp import web
 
 from services.issuance import exports, store
 from services.issuance.context import CONTEXT_KEY, IssuanceContext
+from services.issuance.freshness import decided_current
 from services.issuance.issuer_signed import record_issuer_signed
 from services.issuance.issuing import IdempotencyRace, IdempotencyRecord, issue_hosted
 from services.issuance.schemas import (
@@ -126,7 +127,8 @@ async def issue_batch(request: web.Request, body: BatchRequest) -> web.Response:
 
 async def submit_signed(request: web.Request, body: SignedCredentialRequest) -> web.Response:
     ctx = context(request)
-    outcome = await record_issuer_signed(ctx, metadata_of(request), body.reference, body.credential, body.learner)
+    outcome = await decided_current(
+        ctx, lambda: record_issuer_signed(ctx, metadata_of(request), body.reference, body.credential, body.learner))
     response = IssuedCredential(
         credential_id=outcome.credential_id or "", reference=outcome.reference, position=outcome.position or 0,
         learner_hash=outcome.learner_hash or "", learner_key=outcome.learner_key or "",

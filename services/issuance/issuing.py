@@ -31,6 +31,7 @@ from services.issuance import store
 from services.issuance.context import IssuanceContext
 from services.issuance.document import evidence_objects, template_for
 from services.issuance.eligibility import Grant, authorise
+from services.issuance.freshness import applied_position, refusals_stand
 from services.issuance.learners import Learner, rekeyings, same_learner
 from services.issuance.schemas import CredentialRequest, ItemOutcome
 from services.issuance.signing import Draft, SigningJob, issued_encoded
@@ -78,7 +79,11 @@ async def issue_hosted(
     issuer_id = metadata.tenant
     outcomes: dict[int, ItemOutcome] = {}
     with ctx.metrics.stage.labels("screen").time():
+        decided_at = applied_position(ctx)
         candidates = screen(ctx, issuer_id, requests, moment, outcomes)
+        if outcomes and not await refusals_stand(ctx, decided_at):
+            outcomes.clear()
+            candidates = screen(ctx, issuer_id, requests, moment, outcomes)
         candidates = await _skip_issued(ctx, issuer_id, candidates, outcomes)
     if candidates:
         with ctx.metrics.stage.labels("sign").time():

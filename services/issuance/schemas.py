@@ -39,16 +39,17 @@ class CredentialRequest(Request):
     achievement_id: Annotated[str, Meta(min_length=1, max_length=200)]
     learner: LearnerIdentity
     # RFC 3339 date ("2026-06-30") or date-time with offset; default: now.
-    issued_on: str | None = None
+    issued_on: Annotated[str, Meta(max_length=40)] | None = None
     # Default: issued_on plus the achievement's validity_days, if it has one.
-    valid_until: str | None = None
+    valid_until: Annotated[str, Meta(max_length=40)] | None = None
     grade: Annotated[str, Meta(max_length=200)] | None = None
     evidence: Annotated[list[EvidenceItem], Meta(max_length=50)] = []
 
 
 class BatchRequest(Request):
-    # The 10,000 limit is checked by the handler, which says so in words.
-    items: list[CredentialRequest]
+    # The 10,000 limit is checked by the handler, which answers 413 in words;
+    # the schema states it.
+    items: Annotated[list[CredentialRequest], Meta(extra_json_schema={"maxItems": MAX_BATCH})]
 
 
 class SignedCredentialRequest(Request):
@@ -63,10 +64,10 @@ class SignedCredentialRequest(Request):
 
 class StackRequest(Request):
     pathway_id: Annotated[str, Meta(min_length=1, max_length=200)]
-    component_ids: Annotated[list[str], Meta(min_length=1, max_length=100)]
+    component_ids: Annotated[list[Annotated[str, Meta(max_length=200)]], Meta(min_length=1, max_length=100)]
     # The learner link token of one of the components, when the learner
     # (not the issuer) claims the award.
-    holder_token: str | None = None
+    holder_token: Annotated[str, Meta(max_length=200)] | None = None
 
 
 class LearnerHashRequest(Request):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.issuance import store
+from services.issuance.freshness import decided_current
 from services.issuance.handlers import context, metadata_of
 from services.issuance.learners import LEARNER_KEY
 from services.issuance.schemas import ChoiceProgress, LearnerPathways, PathwayProgress, StackRequest, StackResponse
@@ -28,7 +29,7 @@ async def claim_stack(request: web.Request, body: StackRequest) -> web.Response:
     async def claimant(pathway: Pathway, rows: dict[str, CredentialRow]) -> Metadata:
         return await _claimant(request, body, pathway, rows)
 
-    award = await claim_named(ctx, body, claimant)
+    award = await decided_current(ctx, lambda: claim_named(ctx, body, claimant))
     return json_response(StackResponse(
         stack_id=award.stack_id, pathway_id=body.pathway_id, award_credential_id=award.credential_id,
         component_ids=award.component_ids, positions=award.positions,

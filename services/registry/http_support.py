@@ -14,8 +14,10 @@ from services.registry.listing import Filters, Listed, Slice
 from services.registry.views import Page
 from shared.http.body import json_response
 from shared.http.endpoints import AUTHENTICATOR_KEY, principal_of
+from shared.http.inputs import MAX_POSITION, int_param
 from shared.http.middleware import CLIENT_ID_KEY, request_id_of
 from shared.http.problem import bad_request
+from shared.untrusted import bounded_int
 
 REGISTRY_KEY = web.AppKey("registry", RegistryContext)
 DEFAULT_LIMIT = 50
@@ -59,12 +61,9 @@ def _choice(request: web.Request, name: str, choices: tuple[str, ...]) -> str | 
 
 
 def _int(request: web.Request, name: str, low: int, high: int) -> int | None:
-    raw = request.query.get(name)
-    if raw is None:
+    if request.query.get(name) is None:
         return None
-    if not (raw.isascii() and raw.isdigit() and low <= int(raw) <= high):
-        raise bad_request(f"{name} must be a whole number from {low} to {high}, not {raw!r}")
-    return int(raw)
+    return int_param(request, name, low=low, high=high)
 
 
 def _country(request: web.Request) -> str | None:
@@ -103,11 +102,12 @@ def _encode_cursor(after: int) -> str:
 def _decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        text = ""
-    if not (text.startswith(_CURSOR_PREFIX) and text[1:].isdigit()):
-        raise bad_request("the cursor is not one this API returned; pass next_cursor from the previous page as it is")
-    return int(text[1:])
+        if text.startswith(_CURSOR_PREFIX):
+            return bounded_int(text[1:], "cursor", low=0, high=MAX_POSITION)
+    except (binascii.Error, UnicodeDecodeError, ValueError):  # UntrustedInput is a ValueError
+        pass
+    raise bad_request("the cursor is not one this API returned; pass next_cursor from the previous page as it is",
+                      [{"field": "query parameter cursor", "detail": "not a cursor this API returned"}])
 
 
 LIST_QUERY = {

@@ -21,7 +21,8 @@ def describe_levels(levels: Sequence[int]) -> str:
     if not levels:
         return "every EQF level"
     ordered = sorted(levels)
-    if ordered == list(range(ordered[0], ordered[-1] + 1)) and len(ordered) > 2:
+    # Compared by count, not by building the range: the levels may be anything a request sent.
+    if len(set(ordered)) == len(ordered) == ordered[-1] - ordered[0] + 1 > 2:
         return f"EQF levels {ordered[0]}-{ordered[-1]}"
     return "EQF level" + ("s " if len(ordered) > 1 else " ") + ", ".join(map(str, ordered))
 

@@ -29,6 +29,7 @@ from shared.events import CATALOG
 from shared.http.body import json_response
 from shared.auth import token_matches
 from shared.http.endpoints import optional_principal, principal_of
+from shared.http.inputs import int_param
 from shared.http.middleware import request_id_of
 from shared.http.problem import (
     PROBLEM_TYPE_BASE, Problem, bad_request, not_found, problem_of, unauthorized,
@@ -232,11 +233,9 @@ def _status_list_page(request: web.Request, list_id: str, row) -> web.Response:
 
 
 async def status_list_entry(request: web.Request) -> web.Response:
-    list_id, raw_index = request.match_info["list_id"], request.match_info["index"]
-    if not (raw_index.isascii() and raw_index.isdigit()):
-        raise bad_request(f"a status list index is a non-negative integer, not {raw_index!r}")
+    list_id = request.match_info["list_id"]
+    index = int_param(request, "index", low=0)
     row = await _publication(request, list_id)
-    index = int(raw_index)
     if index >= row["size"]:
         raise not_found(f"status list {list_id} has indexes 0 to {row['size'] - 1}; {index} is outside it")
     document = msgspec.json.decode(bytes(row["document"]))

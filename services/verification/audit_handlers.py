@@ -7,6 +7,7 @@ so any standard verifier can check them against a signed checkpoint.
 from __future__ import annotations
 
 import base64
+from typing import Annotated
 
 import msgspec
 from aiohttp import web
@@ -14,6 +15,7 @@ from aiohttp import web
 from services.verification.logtree import LOG_TREE_KEY
 from shared.events import PUBLIC_EVENT_TYPES
 from shared.http.body import json_response
+from shared.http.inputs import MAX_POSITION, int_param
 from shared.http.problem import Problem, bad_request, not_found
 from shared.ledger.audit import verify_chain
 from shared.ledger.chain import entry_bytes
@@ -24,9 +26,12 @@ from shared.ledger.signed_note import TlogProof
 from shared.ledger.store import QUERIES, to_recorded
 from shared.service import POOL_KEY
 
+Position = Annotated[int, msgspec.Meta(ge=1, le=MAX_POSITION, description="a ledger position")]
+
+
 class AuditVerifyRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    from_position: int = 1
-    to_position: int | None = None
+    from_position: Position = 1
+    to_position: Position | None = None
 
 
 class LogKeys(msgspec.Struct):
@@ -65,20 +70,9 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def _int_param(request: web.Request, name: str, default: int | None = None) -> int:
-    raw = request.match_info.get(name) or request.query.get(name)
-    if raw is None:
-        if default is None:
-            raise bad_request(f"the query parameter {name!r} is required")
-        return default
-    if not raw.isascii() or not raw.isdigit():
-        raise bad_request(f"{name} must be a positive integer, not {raw!r}")
-    return int(raw)
-
-
 def _tree_size(request: web.Request, name: str = "tree_size") -> int:
     log_tree = request.app[LOG_TREE_KEY]
-    size = _int_param(request, name, log_tree.size)
+    size = int_param(request, name, low=1, default=log_tree.size)
     if size > log_tree.size:
         raise Problem(404, "tree-size-unknown", "Tree size not reached",
                       f"this replica has {log_tree.size} entries; {name} {size} is beyond it")
@@ -101,7 +95,7 @@ async def latest_checkpoint(request: web.Request) -> web.Response:
 
 
 async def checkpoint_at(request: web.Request) -> web.Response:
-    size = _int_param(request, "size")
+    size = int_param(request, "size", low=1)
     note = await request.app[POOL_KEY].fetchval(
         "SELECT signed_note FROM ledger.checkpoints WHERE tree_size = $1", size
     )
@@ -124,7 +118,7 @@ async def _recorded(request: web.Request, position: int) -> RecordedEvent:
 
 
 async def ledger_entry(request: web.Request) -> web.Response:
-    event = await _recorded(request, _int_param(request, "position"))
+    event = await _recorded(request, int_param(request, "position", low=1))
     leaf = event_leaf(event)
     entry = None
     if event.event_type in PUBLIC_EVENT_TYPES:
@@ -136,7 +130,7 @@ async def ledger_entry(request: web.Request) -> web.Response:
 
 def _inclusion(request: web.Request) -> InclusionProof:
     size = _tree_size(request)
-    position = _int_param(request, "position")
+    position = int_param(request, "position", low=1)
     if not 1 <= position <= size:
         raise bad_request(f"position must be between 1 and the tree size {size}")
     tree = request.app[LOG_TREE_KEY].tree
@@ -153,7 +147,7 @@ async def inclusion_proof(request: web.Request) -> web.Response:
 
 async def consistency_proof(request: web.Request) -> web.Response:
     second = _tree_size(request, "second")
-    first = _int_param(request, "first")
+    first = int_param(request, "first", low=1)
     if not 1 <= first <= second:
         raise bad_request("first must be between 1 and second")
     tree = request.app[LOG_TREE_KEY].tree
@@ -167,7 +161,7 @@ async def tlog_proof(request: web.Request) -> web.Response:
     """The C2SP tlog-proof bundle for one entry, against the latest checkpoint
     that includes it and that this replica has reached; its extra data is the
     entry's leaf, which binds a credential document's digest to the proof."""
-    position = _int_param(request, "position")
+    position = int_param(request, "position", low=1)
     log_tree = request.app[LOG_TREE_KEY]
     row = await request.app[POOL_KEY].fetchrow(
         "SELECT tree_size, signed_note FROM ledger.checkpoints"

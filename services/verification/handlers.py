@@ -14,9 +14,10 @@ from services.verification.job_formats import csv_header
 from services.verification.page import render_not_found, render_page
 from services.verification.projection import MODEL_KEY, VERIFIER_KEY
 from services.verification.schemas import MAX_ITEMS, JobCreated, JobProgress, VerificationItem
-from shared.http.body import check_content_type, json_response, read_limited
+from shared import untrusted
+from shared.http.body import check_content_type, json_response, limited_chunks, read_limited
 from shared.http.endpoints import principal_of
-from shared.http.problem import Problem, bad_request, not_found, validation_failed
+from shared.http.problem import Problem, bad_request, not_found
 from shared.service import POOL_KEY, SETTINGS_KEY
 from shared.timeutil import format_time
 
@@ -26,34 +27,24 @@ WRITE_PIECE = 256 * 1024
 JOB_TYPES = {"application/x-ndjson": "ndjson", "text/csv": "csv"}
 
 
-class _Items(msgspec.Struct, forbid_unknown_fields=True):
-    items: list[VerificationItem]
-
-
 class _RawItems(msgspec.Struct, forbid_unknown_fields=True):
     items: list[msgspec.Raw]
 
 
-_ITEMS = msgspec.json.Decoder(_Items)
-_RAW_ITEMS = msgspec.json.Decoder(_RawItems)
 _ITEM = msgspec.json.Decoder(VerificationItem)
 
 
 def decode_items(raw: bytes) -> list[Entry]:
-    """All items, decoding each on its own only if some item is malformed."""
+    """Each item decoded on its own, so a malformed one fails only itself.
+
+    The whole body goes through the untrusted-input checks first (UTF-8,
+    NUL, depth; UTF-8 separately, as msgspec does not look inside the strings
+    of a Raw item): after them no item can raise anything but a validation
+    error."""
     if not raw:
         raise bad_request("the request body is empty; send {\"items\": [...]}")
-    try:
-        return _ITEMS.decode(raw).items  # type: ignore[return-value] - list is invariant
-    except msgspec.ValidationError:
-        pass  # some item is malformed: find which, without failing the others
-    except msgspec.DecodeError as exc:
-        raise bad_request(f"the body is not valid JSON: {exc}") from None
-    try:
-        items = _RAW_ITEMS.decode(raw).items
-    except msgspec.ValidationError as exc:
-        raise validation_failed(f"the body must be {{\"items\": [...]}}: {exc}") from None
-    return [_decode_item(item) for item in items]
+    untrusted.text(raw, "body")
+    return [_decode_item(item) for item in untrusted.decode_json(raw, _RawItems).items]
 
 
 def _decode_item(raw: msgspec.Raw) -> Entry:
@@ -134,7 +125,7 @@ async def create_job(request: web.Request) -> web.Response:
     principal = principal_of(request)
     job_id, total = await jobs.create_job(
         request.app[POOL_KEY], principal.client_id, principal.tenant_id, JOB_TYPES[request.content_type],
-        request.content.iter_chunked(256 * 1024))
+        limited_chunks(request, request.app[SETTINGS_KEY].max_bulk_body_bytes))
     request.app[JOB_WORKER_KEY].wake.set()
     links = _links(job_id)
     return json_response(JobCreated(str(job_id), "queued", total, links), status=202,

@@ -7,7 +7,7 @@ the general path cannot drift apart in shape.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -37,7 +37,7 @@ class VerificationRequest(msgspec.Struct, forbid_unknown_fields=True):
     """Up to 10,000 items. A malformed item gets its own problem in the
     answer; it never fails the other items."""
 
-    items: list[VerificationItem]
+    items: Annotated[list[VerificationItem], msgspec.Meta(extra_json_schema={"maxItems": MAX_ITEMS})]
 
 
 class Check(msgspec.Struct, omit_defaults=True, frozen=True):

@@ -8,13 +8,23 @@ Streams: `agency:{id}`, `accreditation:{id}`, `framework:{id}`,
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
+from msgspec import Meta
 
 from shared.ledger.events import Event
 
 Role = Literal["agency_admin", "issuer", "employer", "auditor"]
+# Bounds on what a request may put into an event (these value objects are
+# request bodies too): every list and number has a maximum, stated in the
+# OpenAPI document, so one request cannot make unbounded work or storage.
+# They are far beyond any real value, so no recorded event exceeds them.
+EqfLevel = Annotated[int, Meta(ge=1, le=8, description="EQF level, 1 to 8")]
+Code = Annotated[str, Meta(max_length=200)]
+Days = Annotated[int, Meta(ge=0, le=36_500)]
+Amount = Annotated[float, Meta(ge=0, le=100_000)]
+
 CreditSystem = Literal["ECTS", "national_credits", "notional_hours"]
 
 
@@ -25,11 +35,11 @@ class Part(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
 class AccreditationScope(Part, kw_only=True):
     # Framework ids the holder may issue under; empty means any of the
     # accreditor's own frameworks.
-    frameworks: list[str] = []
+    frameworks: Annotated[list[Code], Meta(max_length=50)] = []
     # EQF levels 1-8 the holder may award.
-    eqf_levels: list[int] = []
+    eqf_levels: Annotated[list[EqfLevel], Meta(max_length=8)] = []
     # ISCED-F 2013 field codes (e.g. "0613"); "*" means every field.
-    fields: list[str] = msgspec.field(default_factory=lambda: ["*"])
+    fields: Annotated[list[Code], Meta(max_length=200)] = msgspec.field(default_factory=lambda: ["*"])
     credit_bearing: bool = True
 
 
@@ -79,7 +89,7 @@ class AccreditationWithdrawn(Event, frozen=True, kw_only=True):
 class FrameworkLevel(Part, kw_only=True):
     code: str
     title: str
-    eqf_level: int | None = None
+    eqf_level: EqfLevel | None = None
 
 
 class FrameworkPublished(Event, frozen=True, kw_only=True):
@@ -106,7 +116,7 @@ class IssuerRegistered(Event, frozen=True, kw_only=True):
     did: str  # did:web served by the registry
     homepage: str = ""
     email: str = ""
-    identifiers: list[Identifier] = []
+    identifiers: Annotated[list[Identifier], Meta(max_length=20)] = []
 
 
 class IssuerUpdated(Event, frozen=True, kw_only=True):
@@ -147,8 +157,8 @@ class IssuerKeyCompromised(Event, frozen=True, kw_only=True):
 
 
 class Workload(Part, kw_only=True):
-    ects: float | None = None
-    hours: float | None = None
+    ects: Amount | None = None
+    hours: Amount | None = None
 
 
 class Skill(Part, kw_only=True):
@@ -166,9 +176,9 @@ class AchievementSpec(Part, kw_only=True):
     achievement_type: str = "MicroCredential"
     country: str
     language: str = "en"
-    learning_outcomes: list[str]
+    learning_outcomes: Annotated[list[str], Meta(max_length=100)]
     workload: Workload
-    eqf_level: int
+    eqf_level: EqfLevel
     framework_id: str | None = None
     level_code: str | None = None
     field: str  # ISCED-F 2013 code
@@ -177,13 +187,13 @@ class AchievementSpec(Part, kw_only=True):
     quality_assurance: str
     credit_bearing: bool = True
     prior_learning_recognised: bool = False
-    prerequisites: list[str] = []
+    prerequisites: Annotated[list[str], Meta(max_length=100)] = []
     identity_check: str | None = None
     grading_scheme: str | None = None
     stackable: bool = True
-    skills: list[Skill] = []
+    skills: Annotated[list[Skill], Meta(max_length=200)] = []
     image: str | None = None
-    validity_days: int | None = None
+    validity_days: Days | None = None
 
 
 class AchievementProposed(Event, frozen=True, kw_only=True):
@@ -228,16 +238,16 @@ class AchievementImageUploaded(Event, frozen=True, kw_only=True):
 
 
 class ChoiceGroup(Part, kw_only=True):
-    k: int
-    of: list[str]  # achievement ids
+    k: Annotated[int, Meta(ge=1, le=100)]
+    of: Annotated[list[Code], Meta(max_length=100)]  # achievement ids
 
 
 class PathwayRule(Part, kw_only=True):
-    required: list[str] = []  # achievement ids that must all be held
-    choices: list[ChoiceGroup] = []
-    min_credits: float = 0.0  # ECTS
-    min_eqf_level: int | None = None
-    max_component_age_days: int | None = None
+    required: Annotated[list[Code], Meta(max_length=100)] = []  # achievement ids that must all be held
+    choices: Annotated[list[ChoiceGroup], Meta(max_length=20)] = []
+    min_credits: Amount = 0.0  # ECTS
+    min_eqf_level: EqfLevel | None = None
+    max_component_age_days: Days | None = None
     allow_other_issuers: bool = False
     on_component_revoked: Literal["revoke", "flag"] = "flag"
     auto_award: bool = False

@@ -8,13 +8,16 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
+import asyncpg
 import msgspec
 from aiohttp import web
 
-from shared.http.problem import PROBLEM_CONTENT_TYPE, Problem, problem_of
+from shared.http.inputs import check_request
+from shared.http.problem import PROBLEM_CONTENT_TYPE, Problem, problem_of, refused_input, unavailable
 from shared.logs import request_id_var
 from shared.metrics import HttpMetrics
 from shared.refusals import Refusal
+from shared.untrusted import UntrustedInput
 
 log = logging.getLogger("credledger.http")
 
@@ -33,6 +36,18 @@ _HTTP_ERROR_SLUGS = {
     413: ("payload-too-large", "The request body is too large"),
     415: ("unsupported-media-type", "Unsupported media type"),
 }
+
+
+# Postgres is gone or refuses connections for now (down, restarting, the
+# database closed to connections, out of connection slots): the client
+# should retry, not report a bug. OSError covers refused connections and
+# timeouts; asyncpg raises InternalClientError for a pooled connection whose
+# server end was terminated mid-reset.
+_DATABASE_UNAVAILABLE = (
+    OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError, asyncpg.CrashShutdownError, asyncpg.TooManyConnectionsError,
+    asyncpg.ObjectNotInPrerequisiteStateError, asyncpg.InternalClientError,
+)
 
 
 def request_id_of(request: web.Request) -> str:
@@ -95,18 +110,19 @@ def make_observability_middleware(metrics: HttpMetrics):
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except (Problem, Refusal) as refused:
-        problem = problem_of(refused) if isinstance(refused, Refusal) else refused
-        log.info("rejected", extra={"status": problem.status, "problem": problem.slug,
-                                    "detail": problem.detail})
-        return problem_response(problem, request)
+    except Problem as problem:
+        return _rejected(problem, request)
+    except Refusal as refusal:
+        return _rejected(problem_of(refusal), request)
+    except UntrustedInput as exc:
+        return _rejected(refused_input(exc), request)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        slug, title = _HTTP_ERROR_SLUGS.get(exc.status, ("http-error", exc.reason))
-        detail = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else ""
-        log.info("rejected", extra={"status": exc.status, "problem": slug})
-        return problem_response(Problem(exc.status, slug, title, detail), request)
+        return _rejected(_http_error_problem(exc), request)
+    except _DATABASE_UNAVAILABLE as exc:
+        log.warning("database unavailable", extra={"error": repr(exc)})
+        return problem_response(unavailable("the database is unavailable; retry shortly", 2), request)
     except Exception:
         # The one place an unexpected error is logged with its traceback; the
         # client gets the request id to quote, never the trace.
@@ -116,3 +132,25 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
                     "The error was logged; quote the request id when reporting it."),
             request,
         )
+
+
+@web.middleware
+async def clean_input_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Headers, path and query string are checked before any handler sees them."""
+    check_request(request)
+    return await handler(request)
+
+
+def _rejected(problem: Problem, request: web.Request) -> web.Response:
+    log.info("rejected", extra={"status": problem.status, "problem": problem.slug, "detail": problem.detail})
+    return problem_response(problem, request)
+
+
+def _http_error_problem(exc: web.HTTPException) -> Problem:
+    slug, title = _HTTP_ERROR_SLUGS.get(exc.status, ("http-error", exc.reason))
+    detail = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else ""
+    headers = {}
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        headers["Allow"] = ", ".join(sorted(exc.allowed_methods))
+        detail = detail or f"this resource allows {headers['Allow']}"
+    return Problem(exc.status, slug, title, detail, headers=headers)

@@ -7,13 +7,17 @@ trace or driver message can leak.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
 
 from shared.refusals import Refusal
+from shared.untrusted import UntrustedInput
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+# msgspec's validation errors end with where they happened: "... - at `$.a[0]`".
+_LOCATED = re.compile(r"^(?P<reason>.*) - at `\$(?P<path>[^`]*)`$", re.DOTALL)
 PROBLEM_TYPE_BASE = "https://credledger.dev/problems/"
 
 
@@ -72,6 +76,23 @@ def bad_request(detail: str, errors: list[dict[str, Any]] | None = None) -> Prob
 
 def validation_failed(detail: str, errors: list[dict[str, Any]] | None = None) -> Problem:
     return Problem(422, "validation-failed", "The request failed validation", detail, errors=errors)
+
+
+def refused_input(exc: UntrustedInput) -> Problem:
+    """The one answer to outside input refused before use: 400 when it cannot
+    be read at all, 422 when it reads but a value is unacceptable. The field
+    is named as precisely as the decoder located it (`body.scope.eqf_levels[0]`)."""
+    field, reason = exc.field, exc.reason
+    if located := _LOCATED.match(reason):
+        reason, field = located["reason"], field + located["path"]
+    error = {"field": field, "detail": reason}
+    detail = f"{field}: {reason}"
+    return bad_request(detail, [error]) if exc.malformed else validation_failed(detail, [error])
+
+
+def unavailable(detail: str, retry_after: int = 1) -> Problem:
+    return Problem(503, "service-unavailable", "Service temporarily unavailable", detail,
+                   headers={"Retry-After": str(retry_after)})
 
 
 def unauthorized(detail: str) -> Problem:

@@ -151,7 +151,11 @@ class ProjectionRunner:
         self._catch_up_batch = catch_up_batch
         self.position = 0
         self.last_hash = b""
+        # Set once the projection has applied the whole ledger as it stood;
+        # cleared while an outage interrupts it, so nobody decides from a
+        # read model that may have stopped following the ledger.
         self.caught_up = asyncio.Event()
+        self._advanced = asyncio.Event()
         # The highest position a rejected record claimed.
         self._rejected: ChainBreak | None = None
 
@@ -166,6 +170,7 @@ class ProjectionRunner:
             try:
                 await self._run_once(stop)
             except Exception as exc:  # noqa: BLE001 - a read model must outlive outages
+                self.caught_up.clear()
                 log.warning("projection interrupted; retrying",
                             extra={"projection": self.projection.name, "error": repr(exc)})
                 await sleep_or_stop(stop, self._broker_retry_interval)
@@ -178,6 +183,20 @@ class ProjectionRunner:
         return (f"rejected a ledger topic record at position {self._rejected.position}"
                 f" (chain check failed: {self._rejected.kind.value}); applied up to {self.position}"
                 " from the ledger, waiting for it to reach that position")
+
+    async def reached(self, position: int, timeout: float) -> bool:
+        """Whether the projection applies `position` within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while self.position < position:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self._advanced.clear()
+            try:
+                await asyncio.wait_for(self._advanced.wait(), remaining)
+            except TimeoutError:
+                return self.position >= position
+        return True
 
     async def _run_once(self, stop: asyncio.Event) -> None:
         applied = await self.projection.load_applied()
@@ -277,6 +296,7 @@ class ProjectionRunner:
         await self.projection.apply(events)
         self.position = events[-1].position
         self.last_hash = events[-1].hash
+        self._advanced.set()
 
     def _report(self, head: int) -> None:
         name = self.projection.name

@@ -329,3 +329,23 @@ async def test_tls_variant_serves_https_and_redirects_http(tmp_path: Path):
         async with http.get(gateway.url + "/v1/whoami", allow_redirects=False) as response:
             assert response.status == 308
             assert response.headers["Location"].endswith(f":{gateway.tls_port}/v1/whoami")
+
+
+GUARDED = Limits(auth_lookup_rate="1r/m", auth_lookup_burst=5)
+
+
+@pytest.mark.parametrize("gateway_limits", [GUARDED])
+async def test_guessing_keys_is_429_after_a_few_lookups_per_address(stack: Stack):
+    """Random keys are never cached, so each would cost a registry lookup:
+    past the address's budget the gateway answers 429 without asking."""
+    before = await stack.handled()
+    statuses = [(await stack.call("GET", "/v1/whoami", headers={"Authorization": f"Bearer guess-{n}"}))[0].status
+                for n in range(40)]
+    assert statuses[:6] == [401] * 6, statuses
+    assert set(statuses[6:]) == {429}, statuses
+    response, body, arrived = await stack.arrivals("GET", "/v1/whoami", headers={"Authorization": "Bearer guess-x"})
+    problem = assert_gateway_problem(response, body, 429, "rate-limited")
+    assert "API keys" in problem["detail"] and response.headers["Retry-After"]
+    assert not arrived
+    lookups = (await stack.handled() - before)[("registry", "/v1/auth/check")]
+    assert lookups == 6, lookups

@@ -144,7 +144,7 @@ async def test_accreditation_windows_and_scopes_are_validated(registry, registry
         ({"scope": {"eqf_levels": [6]}, "valid_from": "2030-01-01T00:00:00Z", "valid_until": "2029-01-01T00:00:00Z"},
          422, "after valid_from"),
         ({"scope": {"eqf_levels": [6]}, "valid_from": "2030-01-01T00:00:00"}, 422, "timezone"),
-        ({"scope": {"eqf_levels": [9]}}, 422, "1 to 8"),
+        ({"scope": {"eqf_levels": [9]}}, 422, "scope.eqf_levels[0]: Expected `int` <= 8"),
         ({"scope": {"eqf_levels": []}}, 403, "every EQF level"),
         ({"scope": {"eqf_levels": [6], "fields": ["IT"]}}, 422, "ISCED-F"),
         ({"scope": {"eqf_levels": [6], "frameworks": ["nfq-lu"]}}, 422, "no framework 'nfq-lu'"),

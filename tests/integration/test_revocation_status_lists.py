@@ -168,8 +168,8 @@ async def test_status_list_bad_input(settings, db):
         cases = [
             (f"/status-lists/{issuer.issuer_id}.revocation.nope", 404, "no status list"),
             (f"/status-lists/{entry.list_id}/entries/131072", 404, "outside"),
-            (f"/status-lists/{entry.list_id}/entries/-1", 400, "non-negative integer"),
-            (f"/status-lists/{entry.list_id}/entries/x", 400, "non-negative integer"),
+            (f"/status-lists/{entry.list_id}/entries/-1", 400, "an integer from 0"),
+            (f"/status-lists/{entry.list_id}/entries/x", 400, "an integer from 0"),
             ("/status-lists/uni-1.revocation.nope/entries/1", 404, "no status list"),
         ]
         for path, status, needle in cases:

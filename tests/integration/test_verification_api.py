@@ -215,7 +215,10 @@ async def test_stacked_award_is_invalid_when_a_component_is_revoked(settings, sc
         assert checks_of(result)["status"][0] == "unknown"
 
 
-async def test_status_source_unavailable_answers_unknown_never_valid(settings, scene, postgres_admin_url):
+async def test_database_outage_answers_unknown_then_503_never_valid(settings, scene, postgres_admin_url):
+    """Cut off from Postgres, the service first answers `unknown` (its status
+    source is stale), then, once its read model has stopped following the
+    ledger, 503 with Retry-After; it never answers `valid` meanwhile."""
     import asyncpg
 
     issued = await issue(scene.ledger, scene.issuer, scene.achievement_id)
@@ -224,18 +227,29 @@ async def test_status_source_unavailable_answers_unknown_never_valid(settings, s
     admin = await asyncpg.connect(postgres_admin_url)
     try:
         async with serving_ready(app_factory, settings) as client:
-            async def verdict_is(wanted):
-                body = await (await client.get(path)).json()
-                return body if body["verdict"] == wanted else None
+            async def answer():
+                response = await client.get(path)
+                if response.status == 503:
+                    assert response.headers["Retry-After"]
+                    return "unavailable"
+                body = await response.json()
+                if body["verdict"] == "unknown":
+                    assert checks_of(body)["status"] == ("unknown", "status_source_unavailable")
+                return body["verdict"]
 
-            await eventually(lambda: verdict_is("valid"))
+            async def answer_is(*wanted):
+                got = await answer()
+                return got if got in wanted else None
+
+            await eventually(lambda: answer_is("valid"))
             # The ledger's database becomes unreachable for the service.
             await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
             await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name)
-            body = await eventually(lambda: verdict_is("unknown"))
-            assert checks_of(body)["status"] == ("unknown", "status_source_unavailable")
+            await eventually(lambda: answer_is("unknown", "unavailable"))
+            assert await eventually(lambda: answer_is("unknown", "unavailable", "valid")) != "valid"
+            await eventually(lambda: answer_is("unavailable"))
             await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
-            await eventually(lambda: verdict_is("valid"))
+            await eventually(lambda: answer_is("valid"), timeout=30)
     finally:
         await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
         await admin.close()
