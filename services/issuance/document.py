@@ -11,7 +11,9 @@ The EU Council Recommendation's standard elements go into Open Badges
 fields where those exist (name, description, criteria, achievementType,
 creditsAvailable, fieldOfStudy, inLanguage, alignment for skills and
 levels, resultDescription) and the rest into `euStandardElements`, an
-extension property of the Achievement.
+extension property of the Achievement, defined by the platform's own
+JSON-LD context (shared/jsonld/contexts/credledger-v1.jsonld), which every
+credential lists after the VC 2.0 and OB 3.0 ones.
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ from shared.credential_format import OB_CONTEXT, VC_CONTEXT, status_list_url
 from shared.crypto.jcs import canonicalize
 from shared.events.credentials import StatusEntry
 from shared.events.registry import AchievementSpec, FrameworkPublished
+from shared.jsonld.contexts import platform_context_url
 from shared.registry_state import Achievement, Issuer
 
-CONTEXT = [VC_CONTEXT, OB_CONTEXT]
+# Every credential's contexts begin with these; the platform's own follows.
+STANDARD_CONTEXTS = [VC_CONTEXT, OB_CONTEXT]
 CREDENTIAL_TYPE = ["VerifiableCredential", "OpenBadgeCredential"]
 ESCO_PREFIX = "http://data.europa.eu/esco/"
 EQF_LEVEL_URL = "http://data.europa.eu/snb/eqf/{level}"
@@ -55,6 +59,7 @@ class Template:
     achievement_json: bytes  # RFC 8785 bytes of the Achievement object
     name: str
     description: str
+    context: tuple[str, ...]
     # The id of the achievement's ResultDescription a grade refers to.
     result_description: str | None = None
 
@@ -85,7 +90,8 @@ def template_for(
     body = achievement_object(achievement, frameworks, public_base_url)
     spec = achievement.spec
     result_description = body["resultDescription"][0]["id"] if "resultDescription" in body else None
-    return Template(profile, canonicalize(body), spec.title, spec.description, result_description)
+    context = (*STANDARD_CONTEXTS, platform_context_url(public_base_url))
+    return Template(profile, canonicalize(body), spec.title, spec.description, context, result_description)
 
 
 def achievement_object(
@@ -231,7 +237,7 @@ def assemble(template: Template, item: Particulars) -> dict[str, Any]:
             result["resultDescription"] = template.result_description
         subject["result"] = [result]
     document: dict[str, Any] = {
-        "@context": list(CONTEXT),
+        "@context": list(template.context),
         "id": item.credential_id,
         "type": list(CREDENTIAL_TYPE),
         "issuer": template.issuer_profile,

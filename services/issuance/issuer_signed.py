@@ -24,7 +24,7 @@ import msgspec
 
 from services.issuance import store
 from services.issuance.context import IssuanceContext
-from services.issuance.document import CONTEXT, achievement_id_from_url
+from services.issuance.document import STANDARD_CONTEXTS, achievement_id_from_url
 from services.issuance.eligibility import authorise, registered_issuer
 from services.issuance.learners import token_hash
 from services.issuance.schemas import ItemOutcome
@@ -87,8 +87,8 @@ def examine(state: RegistryState, issuer_id: str, document: dict[str, Any], publ
 
 def _check_shape(document: dict[str, Any]) -> None:
     context = document.get("@context")
-    if not isinstance(context, list) or context[:2] != CONTEXT:
-        raise malformed(f"@context must start with {CONTEXT}")
+    if not isinstance(context, list) or context[:2] != STANDARD_CONTEXTS:
+        raise malformed(f"@context must start with {STANDARD_CONTEXTS}")
     types = document.get("type")
     if not isinstance(types, list) or not {"VerifiableCredential", "OpenBadgeCredential"} <= set(types):
         raise malformed("type must include VerifiableCredential and OpenBadgeCredential")

@@ -1,10 +1,12 @@
-"""Signing credentials with hosted keys (eddsa-jcs-2022), one or thousands.
+"""Signing credentials with hosted keys, one or thousands.
 
-A signing job takes drafts (plain data) to catalog-encoded CredentialIssued
-events: it allocates each credential's status list entries (the documents
-name them), builds and signs the documents and encodes the events. Small
+Each credential carries a proof set: an eddsa-rdfc-2022 and an
+eddsa-jcs-2022 proof (shared/crypto/proof_set.py). A signing job takes
+drafts (plain data) to catalog-encoded CredentialIssued events: it
+allocates each credential's revocation status entry (the documents name
+it), builds and signs the documents and encodes the events. Small
 jobs run on the event loop. Large ones are split across a process pool:
-status allocation (a keyed permutation per entry), JCS and Ed25519 all hold
+status allocation (a keyed permutation per entry), RDFC, JCS and Ed25519 all hold
 the GIL, and done on the event loop they would leave a core idle and stall
 every other request. A part running in the pool allocates its entries over
 its own short-lived connection, in its own transaction: entries of a
@@ -28,9 +30,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from services.issuance.document import Particulars, Template, assemble, identity_object, status_objects
 from services.issuance.learners import Learner
 from shared.crypto import eddsa_jcs
-from shared.crypto.jcs import canonicalize
+from shared.crypto.proof_set import ProofSetSigner
 from shared.events import CATALOG
 from shared.events.credentials import CredentialIssued, StatusEntry
+from shared.jsonld.contexts import ContextLoader
 from shared.key_vault import KeyVault
 from shared.ledger.events import Event, EventCatalog
 from shared.status_allocation import allocate
@@ -74,16 +77,16 @@ class SigningJob:
 
 
 async def allocate_entries(conn: asyncpg.Connection, issuer_id: str, count: int) -> list[list[StatusEntry]]:
-    """A revocation and a suspension entry for each of `count` credentials."""
-    revocation = await allocate(conn, issuer_id, "revocation", count)
-    suspension = await allocate(conn, issuer_id, "suspension", count)
-    return [[revoke, suspend] for revoke, suspend in zip(revocation, suspension)]
+    """One revocation entry for each of `count` credentials (docs/status.md:
+    Open Badges 3.0 allows one; suspension lives in the ledger)."""
+    return [[entry] for entry in await allocate(conn, issuer_id, "revocation", count)]
 
 
 def sign_job(job: SigningJob, status: list[list[StatusEntry]]) -> list[bytes]:
     """The CredentialIssued payload (catalog-encoded) of each draft, in order."""
-    key = eddsa_jcs.signing_key_from_seed(job.seed)
-    return [CATALOG.encode(_issued(job, draft, entries, _signed(job, draft, entries, key)))
+    signer = ProofSetSigner(eddsa_jcs.signing_key_from_seed(job.seed), job.verification_method, job.created,
+                            ContextLoader(job.public_base_url))
+    return [CATALOG.encode(_issued(job, draft, entries, _signed(job, draft, entries, signer)))
             for draft, entries in zip(job.drafts, status, strict=True)]
 
 
@@ -101,13 +104,12 @@ async def _allocate_over_own_connection(database_url: str, issuer_id: str, count
         await conn.close()
 
 
-def _signed(job: SigningJob, draft: Draft, status: list[StatusEntry], key: Ed25519PrivateKey) -> bytes:
+def _signed(job: SigningJob, draft: Draft, status: list[StatusEntry], signer: ProofSetSigner) -> bytes:
     particulars = Particulars(
         draft.credential_id, draft.valid_from, draft.valid_until, identity_object(draft.learner),
         status_objects(job.public_base_url, status), draft.grade, draft.evidence,
     )
-    document = assemble(job.template, particulars)
-    return canonicalize(eddsa_jcs.sign(document, key, job.verification_method, job.created))
+    return signer.secure(assemble(job.template, particulars))
 
 
 def _issued(job: SigningJob, draft: Draft, status: list[StatusEntry], canonical: bytes) -> CredentialIssued:
