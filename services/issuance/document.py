@@ -3,7 +3,7 @@
 A credential is a `Template` (everything one issuer's credentials of one
 achievement share: the issuer profile and the whole Achievement object, the
 latter already in RFC 8785 form) plus a small per-credential part (id,
-dates, learner, result, evidence, status entries). The template is built
+dates, learner, result, evidence, the status entry). The template is built
 once per achievement per request, so a batch of 10,000 canonicalises the
 achievement once; JCS keeps the pre-canonical bytes as they are.
 
@@ -181,16 +181,14 @@ def identity_object(learner: Learner) -> dict[str, Any]:
     }
 
 
-def status_objects(public_base_url: str, entries: list[StatusEntry]) -> list[dict[str, Any]]:
-    objects = []
-    for entry in entries:
-        list_url = status_list_url(public_base_url, entry.list_id)
-        objects.append({
-            "id": f"{list_url}#{entry.index}", "type": "BitstringStatusListEntry",
-            "statusPurpose": entry.purpose, "statusListIndex": str(entry.index),
-            "statusListCredential": list_url,
-        })
-    return objects
+def status_object(public_base_url: str, entry: StatusEntry) -> dict[str, Any]:
+    """The credential's one Bitstring Status List entry (docs/status.md)."""
+    list_url = status_list_url(public_base_url, entry.list_id)
+    return {
+        "id": f"{list_url}#{entry.index}", "type": "BitstringStatusListEntry",
+        "statusPurpose": entry.purpose, "statusListIndex": str(entry.index),
+        "statusListCredential": list_url,
+    }
 
 
 def evidence_objects(items: list[EvidenceItem]) -> list[dict[str, Any]]:
@@ -219,7 +217,7 @@ class Particulars:
     valid_from: str
     valid_until: str | None
     identity: dict[str, Any]
-    status: list[dict[str, Any]]
+    status: dict[str, Any]
     grade: str | None = None
     evidence: tuple[dict[str, Any], ...] = ()
 

@@ -27,7 +27,7 @@ import msgspec
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from services.issuance.document import Particulars, Template, assemble, identity_object, status_objects
+from services.issuance.document import Particulars, Template, assemble, identity_object, status_object
 from services.issuance.learners import Learner
 from shared.crypto import eddsa_jcs
 from shared.crypto.proof_set import ProofSetSigner
@@ -82,6 +82,10 @@ async def allocate_entries(conn: asyncpg.Connection, issuer_id: str, count: int)
     return [[entry] for entry in await allocate(conn, issuer_id, "revocation", count)]
 
 
+def revocation_entry(entries: list[StatusEntry]) -> StatusEntry:
+    return next(entry for entry in entries if entry.purpose == "revocation")
+
+
 def sign_job(job: SigningJob, status: list[list[StatusEntry]]) -> list[bytes]:
     """The CredentialIssued payload (catalog-encoded) of each draft, in order."""
     signer = ProofSetSigner(eddsa_jcs.signing_key_from_seed(job.seed), job.verification_method, job.created,
@@ -107,7 +111,7 @@ async def _allocate_over_own_connection(database_url: str, issuer_id: str, count
 def _signed(job: SigningJob, draft: Draft, status: list[StatusEntry], signer: ProofSetSigner) -> bytes:
     particulars = Particulars(
         draft.credential_id, draft.valid_from, draft.valid_until, identity_object(draft.learner),
-        status_objects(job.public_base_url, status), draft.grade, draft.evidence,
+        status_object(job.public_base_url, revocation_entry(status)), draft.grade, draft.evidence,
     )
     return signer.secure(assemble(job.template, particulars))
 

@@ -26,6 +26,7 @@ from services.verification.verdicts import (
     AS_ISSUED, BY_ID, ORIGIN_CHECKS, UNKNOWN, Verdicts, identity_check, verdict_of, window_state,
 )
 from shared.http.problem import PROBLEM_TYPE_BASE
+from shared.jsonld.contexts import ContextLoader
 
 _ENCODER = msgspec.json.Encoder()
 _encode = _ENCODER.encode
@@ -55,9 +56,10 @@ class BatchVerifier:
     """Verifies items; `run` for one slice, `run_sliced` for a request that must
     share the event loop with others."""
 
-    def __init__(self, model: ReadModel, freshness: Freshness) -> None:
+    def __init__(self, model: ReadModel, freshness: Freshness, loader: ContextLoader) -> None:
         self.model = model
         self.freshness = freshness
+        self.loader = loader
         self.verdicts = Verdicts(model)
         self._signatures = Ed25519Batch()
 
@@ -152,7 +154,8 @@ class BatchVerifier:
                 answer = b'{"index":%d,"id":%b,%b' % (index, _encode(credential_id), parts.fragments[AS_ISSUED][state])
                 return answer, parts.verdicts[state]
             return self._ledger_result(entry, index, credential_id, now, fresh, AS_ISSUED)
-        submitted.append(prepare_document(self.model, index, document, entry.identity))  # type: ignore[arg-type]
+        submitted.append(prepare_document(self.model, self.loader, index, document,  # type: ignore[arg-type]
+                                          entry.identity))
         return None
 
     def _ledger_result(self, entry: VerificationItem, index: int, credential_id: str, now: int, fresh: bool,

@@ -20,7 +20,7 @@ from tests.integration.test_issuance_support import (
     add_pathway, eventually, issuance_rows, item, ledger_head, lifecycle_caught_up, registry_caught_up,
     running_relay, university,
 )
-from tests.support import independent_eddsa
+from tests.support import independent_rdfc
 from tests.support.http import bearer, serving
 
 REVOKER = Metadata(actor="test-revocation", tenant="uni-1")
@@ -67,7 +67,7 @@ async def test_claiming_a_stack_issues_the_award_once(settings, db):
 
         award = json.loads(await (await client.get(f"/v1/credentials/{stack['award_credential_id']}",
                                                    params={"token": stack["holder_token"]})).read())
-        assert independent_eddsa.verify(award, raw_public_key(issuer.private_key))
+        assert all(independent_rdfc.verify_proof_set(award, raw_public_key(issuer.private_key)).values())
         assert award["credentialSubject"]["achievement"]["achievementType"] == "Certificate"
         assert award["credentialSubject"]["identifier"][0]["identityHash"] == first["learner_hash"]
         assert sorted(e["id"] for e in award["evidence"]) == sorted(claim["component_ids"])
