@@ -69,17 +69,20 @@ class ContextLoader:
             raise UnknownContext(f"context {url!r} is not one the platform bundles") from None
         return _parsed(name)
 
-    def inline(self, document: dict[str, Any]) -> dict[str, Any]:
-        """A shallow copy of `document` whose top-level context references are
-        replaced by the bundled definitions, for processors that take no loader.
-
-        Nested contexts are left as they are: a processor without a loader
-        rejects any reference among them, which is the refusal wanted.
-        """
-        context = document.get("@context")
-        entries = context if isinstance(context, list) else [context]
-        inlined = [self.document(entry)["@context"] if isinstance(entry, str) else entry for entry in entries]
-        return {**document, "@context": inlined}
+    def inline(self, document: Any) -> Any:
+        """A copy of `document` whose context references, at any depth (a
+        proof's own `@context` too), are replaced by the bundled definitions,
+        for processors that take no loader. Raises UnknownContext."""
+        if isinstance(document, list):
+            return [self.inline(item) for item in document]
+        if not isinstance(document, dict):
+            return document
+        inlined = {key: self.inline(value) for key, value in document.items() if key != "@context"}
+        if "@context" in document:
+            context = document["@context"]
+            entries = context if isinstance(context, list) else [context]
+            inlined["@context"] = [self.document(e)["@context"] if isinstance(e, str) else e for e in entries]
+        return inlined
 
 
 @functools.cache

@@ -104,6 +104,8 @@ def dropped_terms(document: dict[str, Any]) -> list[str]:
 
 
 def _compare(node: Any, expanded: Any, path: str, dropped: list[str]) -> None:
+    if isinstance(expanded, dict) and "@graph" in expanded and len(expanded["@graph"]) == 1:
+        expanded = expanded["@graph"][0]  # a graph container (a proof): its one node
     if isinstance(node, list):
         items = expanded.get("@list", expanded) if isinstance(expanded, dict) else expanded
         for index, (item, expanded_item) in enumerate(zip(node, _nodes(items))):
