@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.issuance.document import Particulars, Template, assemble, identity_object, status_object
 from services.issuance.learners import Learner
+from services.issuance.rdfc_prototypes import RdfcPrototypes
 from shared.crypto import eddsa_jcs
 from shared.crypto.proof_set import ProofSetSigner
 from shared.events import CATALOG
@@ -88,8 +89,9 @@ def revocation_entry(entries: list[StatusEntry]) -> StatusEntry:
 
 def sign_job(job: SigningJob, status: list[list[StatusEntry]]) -> list[bytes]:
     """The CredentialIssued payload (catalog-encoded) of each draft, in order."""
+    loader = ContextLoader(job.public_base_url)
     signer = ProofSetSigner(eddsa_jcs.signing_key_from_seed(job.seed), job.verification_method, job.created,
-                            ContextLoader(job.public_base_url))
+                            loader, canonical_nquads=RdfcPrototypes(loader).canonical_nquads)
     return [CATALOG.encode(_issued(job, draft, entries, _signed(job, draft, entries, signer)))
             for draft, entries in zip(job.drafts, status, strict=True)]
 

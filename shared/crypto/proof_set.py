@@ -11,7 +11,9 @@ every proof must verify.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+from collections.abc import Callable
 from typing import Any, Final
 
 import msgspec
@@ -21,6 +23,7 @@ from shared.crypto import eddsa_jcs, eddsa_rdfc
 from shared.crypto.eddsa_jcs import PreparedProof, ed25519_verify
 from shared.crypto.jcs import canonicalize
 from shared.crypto.multibase import multibase_encode
+from shared.jsonld import rdfc
 from shared.jsonld.contexts import ContextLoader
 
 SUPPORTED: Final = "eddsa-rdfc-2022, eddsa-jcs-2022 or Ed25519Signature2020"
@@ -32,11 +35,14 @@ class ProofSetSigner:
 
     The proof options, and so their hashes, depend only on the key, the time
     and the document's context: they are computed once per context, which
-    halves the RDFC work of a batch.
+    halves the RDFC work of a batch. `canonical_nquads` may replace the
+    document's RDFC-1.0 (a bulk signer's faster route to the same bytes).
     """
 
     def __init__(self, key: Ed25519PrivateKey, verification_method: str, created: str, loader: ContextLoader,
-                 proof_purpose: str = "assertionMethod") -> None:
+                 proof_purpose: str = "assertionMethod",
+                 canonical_nquads: Callable[[dict[str, Any]], bytes] | None = None) -> None:
+        self._canonical_nquads = canonical_nquads or functools.partial(rdfc.canonical_nquads, loader=loader)
         self._key = key
         self._method = verification_method
         self._created = created
@@ -51,8 +57,8 @@ class ProofSetSigner:
         # (e.g. 5.0 written as 5), not the in-memory form it was built from.
         as_published = msgspec.json.decode(canonical)
         rdfc_config, rdfc_hash, jcs_config, jcs_hash = self._proof_configs(as_published.get("@context"))
-        rdfc_proof = eddsa_rdfc.signed_proof(
-            rdfc_config, rdfc_hash, eddsa_rdfc.document_hash(as_published, self._loader), self._key)
+        document_hash = hashlib.sha256(self._canonical_nquads(as_published)).digest()
+        rdfc_proof = eddsa_rdfc.signed_proof(rdfc_config, rdfc_hash, document_hash, self._key)
         jcs_signature = self._key.sign(jcs_hash + hashlib.sha256(canonical).digest())
         jcs_proof = {**jcs_config, "proofValue": multibase_encode(jcs_signature)}
         return canonicalize({**as_published, "proof": [rdfc_proof, jcs_proof]})

@@ -93,3 +93,23 @@ def _file_bytes(name: str) -> bytes:
 @functools.cache
 def _parsed(name: str) -> dict[str, Any]:
     return msgspec.json.decode(_file_bytes(name))
+
+
+@functools.cache
+def defined_terms() -> frozenset[str]:
+    """Every term any bundled context defines, at any depth (scoped ones too):
+    a value `term:rest` could be a compact IRI wherever the term is active."""
+    terms: set[str] = set()
+
+    def collect(context: Any) -> None:
+        for entry in context if isinstance(context, list) else [context]:
+            if isinstance(entry, dict):
+                for term, definition in entry.items():
+                    if not term.startswith("@"):
+                        terms.add(term)
+                    if isinstance(definition, dict) and "@context" in definition:
+                        collect(definition["@context"])
+
+    for name in {*BUNDLED.values(), PLATFORM_CONTEXT_FILE}:
+        collect(_parsed(name)["@context"])
+    return frozenset(terms)
