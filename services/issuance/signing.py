@@ -16,6 +16,7 @@ request that fails later are never used, and a gap in a list is harmless.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import multiprocessing
@@ -31,6 +32,7 @@ from services.issuance.document import Particulars, Template, assemble, identity
 from services.issuance.learners import Learner
 from services.issuance.rdfc_prototypes import RdfcPrototypes
 from shared.crypto import eddsa_jcs
+from shared.crypto.jcs import canonicalize
 from shared.crypto.proof_set import ProofSetSigner
 from shared.events import CATALOG
 from shared.events.credentials import CredentialIssued, StatusEntry
@@ -75,6 +77,7 @@ class SigningJob:
     drafts: list[Draft]
     pathway_id: str | None = None
     components: list[str] = field(default_factory=list)
+    jcs_only: bool = False  # the pre-proof-set signing (Settings.credential_proofs)
 
 
 async def allocate_entries(conn: asyncpg.Connection, issuer_id: str, count: int) -> list[list[StatusEntry]]:
@@ -89,10 +92,14 @@ def revocation_entry(entries: list[StatusEntry]) -> StatusEntry:
 
 def sign_job(job: SigningJob, status: list[list[StatusEntry]]) -> list[bytes]:
     """The CredentialIssued payload (catalog-encoded) of each draft, in order."""
-    loader = ContextLoader(job.public_base_url)
-    signer = ProofSetSigner(eddsa_jcs.signing_key_from_seed(job.seed), job.verification_method, job.created,
-                            loader, canonical_nquads=RdfcPrototypes(loader).canonical_nquads)
-    return [CATALOG.encode(_issued(job, draft, entries, _signed(job, draft, entries, signer)))
+    key = eddsa_jcs.signing_key_from_seed(job.seed)
+    if job.jcs_only:
+        secure = functools.partial(_jcs_signed, job, key)
+    else:
+        loader = ContextLoader(job.public_base_url)
+        secure = ProofSetSigner(key, job.verification_method, job.created, loader,
+                                canonical_nquads=RdfcPrototypes(loader).canonical_nquads).secure
+    return [CATALOG.encode(_issued(job, draft, entries, secure(_unsigned(job, draft, entries))))
             for draft, entries in zip(job.drafts, status, strict=True)]
 
 
@@ -110,12 +117,16 @@ async def _allocate_over_own_connection(database_url: str, issuer_id: str, count
         await conn.close()
 
 
-def _signed(job: SigningJob, draft: Draft, status: list[StatusEntry], signer: ProofSetSigner) -> bytes:
+def _unsigned(job: SigningJob, draft: Draft, status: list[StatusEntry]) -> dict:
     particulars = Particulars(
         draft.credential_id, draft.valid_from, draft.valid_until, identity_object(draft.learner),
         status_object(job.public_base_url, revocation_entry(status)), draft.grade, draft.evidence,
     )
-    return signer.secure(assemble(job.template, particulars))
+    return assemble(job.template, particulars)
+
+
+def _jcs_signed(job: SigningJob, key: Ed25519PrivateKey, document: dict) -> bytes:
+    return canonicalize(eddsa_jcs.sign(document, key, job.verification_method, job.created))
 
 
 def _issued(job: SigningJob, draft: Draft, status: list[StatusEntry], canonical: bytes) -> CredentialIssued:
@@ -195,13 +206,19 @@ class Signer:
     that never signs in bulk never pays for it.
     """
 
-    def __init__(self, pool: asyncpg.Pool, database_url: str, processes: int) -> None:
+    def __init__(self, pool: asyncpg.Pool, database_url: str, processes: int, *, jcs_only: bool = False) -> None:
         self._db = pool
         self._database_url = database_url
         self._processes = processes
+        self._jcs_only = jcs_only
         self._executor: Executor | None = None
 
+    def sign_allocated(self, job: SigningJob, status: list[list[StatusEntry]]) -> list[bytes]:
+        """Sign inline, with status entries the caller allocated."""
+        return sign_job(replace(job, jcs_only=self._jcs_only), status)
+
     async def sign(self, job: SigningJob) -> list[bytes]:
+        job = replace(job, jcs_only=self._jcs_only)
         if len(job.drafts) <= INLINE_LIMIT:
             async with self._db.acquire() as conn, conn.transaction():
                 status = await allocate_entries(conn, job.issuer_id, len(job.drafts))
