@@ -25,6 +25,7 @@ from services.verification.schemas import Check, ItemProblem, ItemResult, Verifi
 from services.verification.verdicts import (
     AS_ISSUED, BY_ID, ORIGIN_CHECKS, UNKNOWN, Verdicts, identity_check, verdict_of, window_state,
 )
+from shared.crypto.eddsa_rdfc import ProofHashes
 from shared.http.problem import PROBLEM_TYPE_BASE
 from shared.jsonld.contexts import ContextLoader
 
@@ -59,7 +60,7 @@ class BatchVerifier:
     def __init__(self, model: ReadModel, freshness: Freshness, loader: ContextLoader) -> None:
         self.model = model
         self.freshness = freshness
-        self.loader = loader
+        self.proof_hashes = ProofHashes(loader)
         self.verdicts = Verdicts(model)
         self._signatures = Ed25519Batch()
 
@@ -154,7 +155,7 @@ class BatchVerifier:
                 answer = b'{"index":%d,"id":%b,%b' % (index, _encode(credential_id), parts.fragments[AS_ISSUED][state])
                 return answer, parts.verdicts[state]
             return self._ledger_result(entry, index, credential_id, now, fresh, AS_ISSUED)
-        submitted.append(prepare_document(self.model, self.loader, index, document,  # type: ignore[arg-type]
+        submitted.append(prepare_document(self.model, self.proof_hashes, index, document,  # type: ignore[arg-type]
                                           entry.identity))
         return None
 

@@ -28,9 +28,9 @@ from services.verification.verdicts import (
 from shared.credential_format import issuer_id_from_did, split_verification_method
 from shared.crypto import jws
 from shared.crypto.did_key import DID_KEY_PREFIX, public_key_from_did_key
+from shared.crypto.eddsa_rdfc import ProofHashes
 from shared.crypto.jcs import canonicalize
 from shared.crypto.proof_set import prepare_proof_set, verification_method_of
-from shared.jsonld.contexts import ContextLoader
 from shared.timeutil import parse_time
 
 
@@ -106,10 +106,10 @@ def resolve_signer(model: ReadModel, method: str) -> Signer | str:
     return Signer(issuer.issuer_id, key_id, did)
 
 
-def prepare_document(model: ReadModel, loader: ContextLoader, index: int, document: dict[str, Any],
+def prepare_document(model: ReadModel, hashes: ProofHashes, index: int, document: dict[str, Any],
                      identity: Identity | None) -> Submitted:
     item = Submitted(index, document, identity, via_jwt=False)
-    proofs = prepare_proof_set(document, loader)
+    proofs = prepare_proof_set(document, hashes)
     method = verification_method_of(proofs) if proofs else None
     if method is None:
         # Also a set whose proofs name several keys: one issuer key must vouch for all of it.

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from shared.crypto.eddsa_jcs import (
     PROOF_TYPE, SIGNATURE_LENGTH, PreparedProof, build_proof_config, is_datetime_stamp, starts_with,
 )
+from shared.crypto.jcs import canonicalize
 from shared.crypto.multibase import multibase_decode, multibase_encode
 from shared.jsonld.contexts import ContextLoader
 from shared.jsonld.rdfc import canonical_nquads
@@ -39,6 +40,26 @@ def document_hash(unsecured: dict[str, Any], loader: ContextLoader) -> bytes:
 
 def proof_hash(config: dict[str, Any], loader: ContextLoader) -> bytes:
     return hashlib.sha256(canonical_nquads(config, loader)).digest()
+
+
+class ProofHashes:
+    """Proof hashes by proof options, for a verifier: credentials signed by one
+    key at one time share their options, and RDFC of the options costs as
+    much as of a small document (the contexts dominate)."""
+
+    def __init__(self, loader: ContextLoader, limit: int = 10_000) -> None:
+        self.loader = loader
+        self._limit = limit
+        self._hashes: dict[bytes, bytes] = {}
+
+    def of(self, options: dict[str, Any]) -> bytes:
+        key = canonicalize(options)
+        found = self._hashes.get(key)
+        if found is None:
+            if len(self._hashes) >= self._limit:
+                self._hashes.clear()  # many signers: start over rather than grow without bound
+            found = self._hashes[key] = proof_hash(options, self.loader)
+        return found
 
 
 def signed_proof(config: dict[str, Any], config_hash: bytes, doc_hash: bytes, key: Ed25519PrivateKey) -> dict[str, Any]:
@@ -72,7 +93,7 @@ def is_own_proof(proof: Any, proof_purpose: str = "assertionMethod") -> bool:
 
 
 def prepare_proof(
-    unsecured: dict[str, Any], proof: Any, loader: ContextLoader, doc_hash: bytes | None = None,
+    unsecured: dict[str, Any], proof: Any, hashes: ProofHashes, doc_hash: bytes | None = None,
     proof_purpose: str = "assertionMethod",
 ) -> PreparedProof | None:
     """Prepare one proof over the document without its proofs; None if it is not
@@ -94,5 +115,5 @@ def prepare_proof(
         options["@context"] = unsecured["@context"]
     signature = multibase_decode(proof["proofValue"], size=SIGNATURE_LENGTH)
     if doc_hash is None:
-        doc_hash = document_hash(unsecured, loader)
-    return PreparedProof(proof["verificationMethod"], proof_hash(options, loader) + doc_hash, signature)
+        doc_hash = document_hash(unsecured, hashes.loader)
+    return PreparedProof(proof["verificationMethod"], hashes.of(options) + doc_hash, signature)

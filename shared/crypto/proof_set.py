@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared.crypto import eddsa_jcs, eddsa_rdfc
 from shared.crypto.eddsa_jcs import PreparedProof, ed25519_verify
+from shared.crypto.eddsa_rdfc import ProofHashes
 from shared.crypto.jcs import canonicalize
 from shared.crypto.multibase import multibase_encode
 from shared.jsonld import rdfc
@@ -85,10 +86,14 @@ def proofs_of(secured: Any) -> list[Any] | None:
 
 
 def prepare_proof_set(
-    secured: Any, loader: ContextLoader, proof_purpose: str = "assertionMethod",
+    secured: Any, hashes: ContextLoader | ProofHashes, proof_purpose: str = "assertionMethod",
 ) -> list[PreparedProof] | None:
     """Every proof prepared for its Ed25519 check, or None if any proof is
-    malformed or of another suite (a set is only as good as its every proof)."""
+    malformed or of another suite (a set is only as good as its every proof).
+    A bulk verifier passes its ProofHashes; a one-off check, a loader."""
+    if isinstance(hashes, ContextLoader):
+        hashes = ProofHashes(hashes)
+    loader = hashes.loader
     proofs = proofs_of(secured)
     if proofs is None:
         return None
@@ -100,7 +105,7 @@ def prepare_proof_set(
             if eddsa_rdfc.is_own_proof(proof, proof_purpose):
                 if rdfc_document_hash is None:
                     rdfc_document_hash = eddsa_rdfc.document_hash(unsecured, loader)
-                one = eddsa_rdfc.prepare_proof(unsecured, proof, loader, rdfc_document_hash, proof_purpose)
+                one = eddsa_rdfc.prepare_proof(unsecured, proof, hashes, rdfc_document_hash, proof_purpose)
             else:
                 one = eddsa_jcs.prepare_proof(unsecured, proof, proof_purpose)
             if one is None:
