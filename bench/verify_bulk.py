@@ -93,11 +93,11 @@ async def build_ledger(pool: asyncpg.Pool, settings, credentials: int, pool_size
             issuer = issuers[i % 3]
             foreign.append(sign(issuer, build_document(issuer, issuer.achievements[0], email=f"f{i}@example.org",
                                                        salt="s", credential_id=f"urn:uuid:f{i:07d}")))
+    signers = proof_set_signers(issuers, settings.public_base_url)
     with Timer() as rdfc_timer:
-        proof_sets = [proof_set_signed(issuers[i % 3], build_document(
+        proof_sets = [msgspec.json.decode(signers[issuers[i % 3].issuer_id].secure(build_document(
             issuers[i % 3], issuers[i % 3].achievements[0], email=f"r{i}@example.org", salt="s",
-            credential_id=f"urn:uuid:r{i:07d}", base_url=settings.public_base_url), settings.public_base_url)
-            for i in range(RDFC_FOREIGN)]
+            credential_id=f"urn:uuid:r{i:07d}", base_url=settings.public_base_url))) for i in range(RDFC_FOREIGN)]
     print(f"signed {RDFC_FOREIGN:,} foreign documents with proof sets in {rdfc_timer.seconds:.1f}s", flush=True)
     print(f"signed {pool_size:,} distinct documents + 2,000 foreign ones in {timer.seconds:.1f}s; the other "
           f"{max(credentials - pool_size, 0):,} credentials reuse those documents under distinct ids", flush=True)
@@ -120,10 +120,10 @@ async def build_ledger(pool: asyncpg.Pool, settings, credentials: int, pool_size
     return employer_key, ids, [doc for _, doc in signed], foreign, proof_sets
 
 
-def proof_set_signed(issuer, document: dict, public_base_url: str) -> dict:
-    signer = ProofSetSigner(issuer.private_key, f"{issuer.did}#{issuer.key_id}", ISSUED_AT,
-                            ContextLoader(public_base_url))
-    return msgspec.json.decode(signer.secure(document))
+def proof_set_signers(issuers, public_base_url: str) -> dict[str, ProofSetSigner]:
+    loader = ContextLoader(public_base_url)
+    return {issuer.issuer_id: ProofSetSigner(issuer.private_key, f"{issuer.did}#{issuer.key_id}", ISSUED_AT, loader)
+            for issuer in issuers}
 
 
 def raw_rdfc_rate(document: dict, public_base_url: str, seconds: float = 2.0) -> float:
@@ -273,7 +273,8 @@ def _rate(call, seconds: float) -> float:
     return n / seconds
 
 
-async def in_process_rates(url: str, documents: list[dict], ids_body: bytes) -> tuple[float, float, ReadModel, int]:
+async def in_process_rates(url: str, documents: list[dict], ids_body: bytes,
+                           public_base_url: str) -> tuple[float, float, ReadModel, int]:
     """The same verification code without HTTP, on a model restored from the service's snapshot."""
     conn = await asyncpg.connect(url)
     model = ReadModel()
@@ -291,7 +292,7 @@ async def in_process_rates(url: str, documents: list[dict], ids_body: bytes) -> 
     freshness = Freshness()
     freshness.caught_up.set()
     freshness.touch(model.position)
-    verifier = BatchVerifier(model, freshness)
+    verifier = BatchVerifier(model, freshness, ContextLoader(public_base_url))
     items = msgspec.json.decode(ids_body, type=dict[str, list[VerificationItem]])["items"]
     verifier.run(items)  # warm the caches, as the service's are warm
     with Timer() as timer:
@@ -366,7 +367,7 @@ async def measure(settings, url, key, ids, documents, foreign, proof_sets, args)
     print(f"\n== {n:,} credentials; service: {args.workers} worker process(es); {args.clients} concurrent "
           f"clients; {os.cpu_count()} cores ==")
     ids_body = id_bodies(ids, min(ID_REQUEST, n), 1)[0]
-    in_id, in_hash, model, memory = await in_process_rates(url, documents[:2000], ids_body)
+    in_id, in_hash, model, memory = await in_process_rates(url, documents[:2000], ids_body, settings.public_base_url)
     report("read model memory per 1,000,000 credentials", memory / n * 1e6 / 1e6, "MB (tracemalloc)")
     report("service RSS after catch-up, all workers", rss / 1e6, "MB")
     report("read model restart without snapshot (replay)", cold * 1000, "ms")
