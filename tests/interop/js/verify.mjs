@@ -4,9 +4,17 @@
 // loader knows only the contexts, verification method and controller
 // document passed in, and throws on any other URL.
 //
+// With "statusLists" ({url: BitstringStatusListCredential}) it also checks
+// each credential's status as a standard Bitstring Status List verifier does
+// (@digitalbazaar/vc-bitstring-status-list: the list's own proof verified,
+// then the credential's bit read).
+//
 // stdin: {"contexts": {url: document}, "publicKeyMultibase": "z6Mk...",
-//         "verificationMethod": "did:web:...#key-1", "credentials": [ ... ]}
-// stdout: [{"verified": bool, "safeExpansion": bool, "error": "..."}] per credential.
+//         "verificationMethod": "did:web:...#key-1", "credentials": [ ... ],
+//         "statusLists": {url: document}}
+// stdout: [{"verified": bool, "safeExpansion": bool, "error": "...",
+//           "status": {"verified": bool, "set": bool, "error": "..."}}] per credential.
+import {checkStatus} from '@digitalbazaar/vc-bitstring-status-list';
 import {DataIntegrityProof} from '@digitalbazaar/data-integrity';
 import {cryptosuite} from '@digitalbazaar/eddsa-rdfc-2022-cryptosuite';
 import jsigs from 'jsonld-signatures';
@@ -22,9 +30,9 @@ async function readStdin() {
   return JSON.parse(Buffer.concat(chunks).toString('utf8'));
 }
 
-function offlineLoader({contexts, publicKeyMultibase, verificationMethod}) {
+function offlineLoader({contexts, publicKeyMultibase, verificationMethod, statusLists = {}}) {
   const controller = verificationMethod.split('#')[0];
-  const documents = new Map(Object.entries(contexts));
+  const documents = new Map([...Object.entries(contexts), ...Object.entries(statusLists)]);
   documents.set(verificationMethod, {
     '@context': 'https://w3id.org/security/multikey/v1',
     id: verificationMethod, type: 'Multikey', controller, publicKeyMultibase,
@@ -65,10 +73,20 @@ for(const credential of input.credentials) {
     safeExpansion = false;
     expansionError = message(error);
   }
-  outcomes.push({
+  const outcome = {
     verified: result.verified,
     safeExpansion,
     error: [message(result.error), expansionError].filter(Boolean).join('; '),
-  });
+  };
+  if(input.statusLists) {
+    const status = await checkStatus({
+      credential, documentLoader, suite: new DataIntegrityProof({cryptosuite}),
+    });
+    const revocation = (status.results || []).find(r => r.credentialStatus.statusPurpose === 'revocation');
+    outcome.status = {
+      verified: status.verified, set: revocation ? revocation.status === true : null, error: message(status.error),
+    };
+  }
+  outcomes.push(outcome);
 }
 process.stdout.write(JSON.stringify(outcomes));
