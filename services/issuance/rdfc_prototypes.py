@@ -5,16 +5,18 @@ contexts are processed anew for every document), and a batch's credentials
 differ only in a few leaf values: ids, dates, the learner's hash and salt,
 the status index, the grade, evidence. So the library converts a
 *prototype* once: the document with each of those leaves replaced by a
-unique placeholder IRI. Each placeholder comes out as exactly one RDF term,
-and that term's position and kind (IRI, or literal with its datatype or
-language) do not depend on the value for the values allowed here, so each
-credential's dataset is the prototype's with its own values put back, which
-pyoxigraph then canonicalizes (RDFC-1.0) as usual.
+unique placeholder IRI. Each placeholder comes out as whole subjects or
+objects of one kind (an IRI, or a literal with its datatype or language),
+and for the values allowed here neither where nor what kind depends on the
+value; so each credential's dataset is the prototype's with its own values
+put back (serialized by pyoxigraph), which pyoxigraph then canonicalizes
+(RDFC-1.0) as usual.
 
 Whatever does not meet those conditions takes the full library path: a
-prototype in which a placeholder is missing, repeated or reshaped, and an
-IRI-valued leaf that is not an absolute IRI pyoxigraph accepts, starts with
-a term name (it could be a compact IRI) or names a blank node.
+prototype in which a placeholder is missing, reshaped or inside another
+term, and an IRI-valued leaf that is not an absolute IRI pyoxigraph
+accepts, starts with a term name (it could be a compact IRI) or names a
+blank node.
 tests/unit/test_rdfc_prototypes.py checks the two paths agree byte for byte.
 """
 
@@ -43,6 +45,7 @@ CREDENTIAL_LEAVES: Final = (
     ("evidence", WILDCARD, "id"), ("evidence", WILDCARD, "name"),
     ("evidence", WILDCARD, "narrative"), ("evidence", WILDCARD, "genre"),
 )
+_PLACEHOLDER_BYTES: Final = PLACEHOLDER.encode()
 _ENCODE = msgspec.json.Encoder().encode
 
 
@@ -73,9 +76,12 @@ class RdfcPrototypes:
         self._prototypes: dict[bytes, _Prototype] = {}
 
     def canonical_nquads(self, document: dict[str, Any]) -> bytes:
+        """What shared.jsonld.rdfc.canonical_nquads gives, byte for byte."""
         values: list[str] = []
         prototype_document = _with_placeholders(document, self._leaves, values)
         key = _ENCODE(prototype_document)
+        if key.count(_PLACEHOLDER_BYTES) != len(values):
+            return canonical_nquads(document, self._loader)  # the document itself holds placeholder text
         prototype = self._prototypes.get(key)
         if prototype is None:
             prototype = self._prototypes[key] = _prototype(to_quads(prototype_document, self._loader), len(values))

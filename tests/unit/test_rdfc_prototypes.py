@@ -83,3 +83,13 @@ def test_a_changed_constant_part_is_a_new_prototype():
     for each in (document, renamed, unsecured(0)):
         assert prototypes.canonical_nquads(each) == canonical_nquads(each, LOADER)
     assert len(prototypes._prototypes) == 3
+
+
+def test_a_document_that_itself_holds_placeholder_text_takes_the_library_path():
+    prototypes = RdfcPrototypes(LOADER)
+    document = unsecured(1)
+    prototypes.canonical_nquads(document)
+    sneaky = copy.deepcopy(document)
+    sneaky["credentialSubject"]["achievement"]["name"] = "urn:x-credledger-slot:0"
+    sneaky["evidence"][0]["narrative"] = "urn:x-credledger-slot:1"
+    assert prototypes.canonical_nquads(sneaky) == canonical_nquads(sneaky, LOADER)
