@@ -152,7 +152,8 @@ def _proof_key(state: RegistryState, issuer_id: str, did: str, document: dict[st
     method = proof_set.verification_method_of(prepared) if prepared else None
     if method is None:
         raise malformed(f"proof must be a proof, or a set of proofs by one key, each {proof_set.SUPPORTED}"
-                        " (assertionMethod) with verificationMethod, created and proofValue")
+                        " (assertionMethod) with verificationMethod, created and proofValue; RDF-canonicalized"
+                        " proofs also need every @context to be one the platform bundles")
     method_did, key_id = split_verification_method(method)
     key = state.key(issuer_id, key_id) if method_did == did else None
     if key is None or key.custody != "issuer_held":
