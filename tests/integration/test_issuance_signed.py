@@ -102,10 +102,16 @@ async def test_an_rdfc_proof_or_a_proof_set_is_accepted_and_every_proof_must_hol
         half_forged = copy.deepcopy(proof_set)
         half_forged["proof"][1] = signed_by({k: v for k, v in proof_set.items() if k != "proof"},
                                             Ed25519PrivateKey.generate(), method)["proof"]
+        # A context the platform does not bundle is refused, never fetched.
+        unknown_context = copy.deepcopy(rdfc_only)
+        unknown_context["@context"] = [*unknown_context["@context"], "https://contexts.example/anything"]
         head = await ledger_head(db)
-        response = await client.post("/v1/credentials/signed", headers=bearer(issuer.api_key),
-                                     json={"reference": "HALF", "credential": half_forged})
-        assert response.status == 422 and (await response.json())["type"].endswith("/signature-invalid")
+        for reference, document, slug in (
+                ("HALF", half_forged, "signature-invalid"),
+                ("CTX", unknown_context, "credential-malformed")):
+            response = await client.post("/v1/credentials/signed", headers=bearer(issuer.api_key),
+                                         json={"reference": reference, "credential": document})
+            assert response.status == 422 and (await response.json())["type"].endswith("/" + slug), reference
         assert await ledger_head(db) == head
         for reference, document in (("RDFC", rdfc_only), ("SET", proof_set)):
             response = await client.post("/v1/credentials/signed", headers=bearer(issuer.api_key),
