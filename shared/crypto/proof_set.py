@@ -69,10 +69,11 @@ class ProofSetSigner:
         cached = self._configs.get(cache_key)
         if cached is None:
             shape = {"@context": context}
-            rdfc = eddsa_rdfc.proof_config(shape, self._method, self._created, self._purpose)
-            jcs = eddsa_jcs.build_proof_config(shape, self._method, self._created, self._purpose)
+            rdfc_config = eddsa_rdfc.proof_config(shape, self._method, self._created, self._purpose)
+            jcs_config = eddsa_jcs.build_proof_config(shape, self._method, self._created, self._purpose)
             cached = self._configs[cache_key] = (
-                rdfc, eddsa_rdfc.proof_hash(rdfc, self._loader), jcs, hashlib.sha256(canonicalize(jcs)).digest())
+                rdfc_config, eddsa_rdfc.proof_hash(rdfc_config, self._loader),
+                jcs_config, hashlib.sha256(canonicalize(jcs_config)).digest())
         return cached
 
 
