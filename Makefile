@@ -4,8 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 HOME_DIR ?= .credledger
+INTEROP_JS := tests/interop/js
+INTEROP_STAMP := $(INTEROP_JS)/node_modules/.installed-stamp
 
-.PHONY: run test bench clean
+.PHONY: run test bench clean interop-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,12 +15,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+# The JavaScript (DCC / Digital Bazaar) verifier of the interop test, from the
+# lockfile; without npm that test skips, so this only warns.
+$(INTEROP_STAMP): $(INTEROP_JS)/package.json $(INTEROP_JS)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		cd $(INTEROP_JS) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed-stamp; \
+	else echo "make: npm not found; the JavaScript interop test will skip"; fi
+
+## interop-deps: npm ci for the JavaScript interop verifier (tests/interop/js)
+interop-deps: $(INTEROP_STAMP)
+
 ## run: the whole system on the embedded default (Postgres + broker + services); DEMO=1 seeds demo data
 run: $(STAMP)
 	$(BIN)/credledger up --home $(HOME_DIR) $(if $(DEMO),--demo)
 
 ## test: the whole suite against real Postgres and the real broker
-test: $(STAMP)
+test: $(STAMP) $(INTEROP_STAMP)
 	$(BIN)/python -m pytest
 
 ## bench: every benchmark script (figures beside their raw limits)

@@ -7,12 +7,18 @@ The issuance service and the relay run as their own processes (as
 embedded broker. This script posts the credentials to the batch endpoint
 (hosted signing) and stops the clock when the relay has published the last
 one to Kafka, i.e. every credential is signed, appended, durable and
-published. Figures:
+published. It does so twice in one run: with the proof set credentials carry
+(eddsa-rdfc-2022 + eddsa-jcs-2022), then with the service restarted signing
+eddsa-jcs-2022 only (CREDLEDGER_CREDENTIAL_PROOFS=jcs-only, the former
+signing). Figures:
 
+- raw RDFC-1.0 canonicalization of an issued credential, one core: pyld
+  (the reference implementation), pyoxigraph (the chosen library) per
+  document, and pyoxigraph from a prototype (what bulk signing does);
 - raw Ed25519 signing, one core (the floor of the signing work);
 - raw COPY of rows shaped like CredentialIssued ledger rows, in
   transactions of one batch (the floor of the database work);
-- end-to-end credentials/s, as a ratio to both;
+- end-to-end credentials/s of each signing, as a ratio to those;
 - where the time went: the service's issuance_stage_seconds, and the CPU
   seconds each process used during the run (service with its signing
   processes, relay, this database's Postgres backends, broker, this client).
@@ -50,6 +56,10 @@ from shared.crypto.eddsa_jcs import raw_public_key, signing_key_from_seed  # noq
 from shared.crypto.multibase import public_key_to_multibase  # noqa: E402
 from shared.events import CATALOG  # noqa: E402
 from shared.events import registry as ev  # noqa: E402
+from shared.jsonld.contexts import ContextLoader  # noqa: E402
+from shared.jsonld.rdfc import canonical_nquads  # noqa: E402
+from services.issuance.rdfc_prototypes import RdfcPrototypes  # noqa: E402
+from tests.support import independent_rdfc  # noqa: E402
 from shared.key_vault import KeyVault  # noqa: E402
 from shared.ledger.events import Metadata  # noqa: E402
 from shared.ledger.store import Ledger, NewEvent  # noqa: E402
@@ -96,6 +106,34 @@ async def registry_world(pool: asyncpg.Pool, settings: Settings) -> None:
                                                  key_hash=hash_api_key(API_KEY).hex())),
     ], meta)
     await RegistryTablesProjection(pool).apply(await ledger.read_from(0, 1000))
+
+
+def _rate(call, seconds: float) -> float:
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        call(count)
+        count += 1
+    return count / (time.perf_counter() - started)
+
+
+async def raw_canonicalization_rates(pool: asyncpg.Pool, public_base_url: str,
+                                     seconds: float = 2.0) -> dict[str, float]:
+    """RDFC-1.0 of a real issued credential (without its proofs), one core;
+    each call gets a fresh id, so nothing is cached across documents."""
+    payload = await pool.fetchval("SELECT payload FROM ledger.events"
+                                  " WHERE event_type = 'issuance.CredentialIssued' LIMIT 1")
+    issued = msgspec.json.decode(bytes(payload))["document"]
+    document = {key: value for key, value in issued.items() if key != "proof"}
+    loader, prototypes = ContextLoader(public_base_url), RdfcPrototypes(ContextLoader(public_base_url))
+
+    def fresh(n: int) -> dict:
+        return {**document, "id": f"urn:uuid:00000000-0000-4000-8000-{n:012d}"}
+
+    return {
+        "pyld (reference)": _rate(lambda n: independent_rdfc.canonize(fresh(n)), seconds),
+        "pyoxigraph, per document": _rate(lambda n: canonical_nquads(fresh(n), loader), seconds),
+        "pyoxigraph, from a prototype": _rate(lambda n: prototypes.canonical_nquads(fresh(n)), seconds),
+    }
 
 
 def raw_signing_rate(seconds: float = 2.0) -> float:
@@ -206,6 +244,42 @@ def cpu_by_role(roles: dict[str, list[psutil.Process]]) -> dict[str, float]:
     return {role: sum(cpu_seconds(p) for p in members) for role, members in roles.items()}
 
 
+async def measure_mode(mode: str, settings: Settings, pool: asyncpg.Pool, relay: subprocess.Popen, logs: Path,
+                       bootstrap: str, first: int, args: argparse.Namespace) -> tuple[float, Settings]:
+    """Issue args.credentials (references from `first`) with the service signing `mode`."""
+    settings = msgspec.structs.replace(settings, credential_proofs=mode, issuance_port=free_port())
+    service = spawn(["serve", "issuance"], settings, logs, f"issuance-{mode}")
+    url = settings.url_of("issuance")
+    try:
+        wait_ready(url, service)
+        warm_up = min(args.batch, 1000)
+        await issue_all(url, first + args.credentials, warm_up, warm_up, 1)  # starts the signing processes
+        await published(pool)
+        before = stage_seconds(url)
+        roles = processes(service, relay, settings.database_url.rsplit("/", 1)[-1], bootstrap)
+        cpu_before = cpu_by_role(roles)
+        with Timer() as timer:
+            issued = await issue_all(url, first, args.credentials, args.batch, args.concurrency)
+            answered = time.perf_counter()
+            await published(pool)
+        cpu_after, after = cpu_by_role(roles), stage_seconds(url)
+        print(f"[{mode}] all requests answered after {answered - timer.started:.1f}s,"
+              f" all published after {timer.seconds:.1f}s")
+        print(f"[{mode}] service time per stage over {timer.seconds:.1f}s wall clock (summed over requests):")
+        for stage, seconds in after.items():
+            print(f"  {stage:<10} {seconds - before.get(stage, 0.0):8.2f} s")
+        print(f"[{mode}] CPU seconds per process over the same {timer.seconds:.1f}s ({os.cpu_count()} cores):")
+        for role, seconds in cpu_after.items():
+            print(f"  {role:<10} {seconds - cpu_before[role]:8.2f} s")
+        # Wall-clock rates suffer from whatever else the machine runs; CPU per credential does not.
+        signing_cpu = sum(cpu_after[r] - cpu_before[r] for r in ("service", "signers"))
+        print(f"[{mode}] issuance service CPU per credential: {signing_cpu / issued * 1e3:.3f} ms")
+        assert issued == args.credentials, issued
+        return issued / timer.seconds, settings
+    finally:
+        stop_process(service)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--credentials", type=int, default=100_000)
@@ -218,49 +292,31 @@ async def main() -> None:
         async with fresh_database(admin_url, bench_database_name("issue")) as database_url:
             settings = load_settings(
                 environ={}, database_url=database_url, kafka_bootstrap_servers=bootstrap,
-                kafka_topic_prefix=f"bench{os.getpid()}", issuance_port=free_port(), relay_port=free_port(),
+                kafka_topic_prefix=f"bench{os.getpid()}", relay_port=free_port(),
                 master_key=base64.b64encode(os.urandom(32)).decode(),
                 log_signing_key=base64.b64encode(os.urandom(32)).decode(), log_level="WARNING",
                 max_bulk_body_bytes=64 * 1024 * 1024)
             pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
             await registry_world(pool, settings)
-
             relay = spawn(["relay"], settings, logs, "relay")
-            service = spawn(["serve", "issuance"], settings, logs, "issuance")
-            url = settings.url_of("issuance")
             try:
-                wait_ready(url, service)
-                warm_up = min(args.batch, 1000)
-                await issue_all(url, args.credentials, warm_up, warm_up, 1)  # starts the signing processes
-                await published(pool)
+                proof_set, _ = await measure_mode("proof-set", settings, pool, relay, logs, bootstrap, 0, args)
+                jcs_only, _ = await measure_mode("jcs-only", settings, pool, relay, logs, bootstrap,
+                                                 10 * args.credentials, args)
+                print(f"\n== {args.credentials:,} credentials per signing, {args.batch:,} per request,"
+                      f" {args.concurrency} concurrent requests, {os.cpu_count()} cores ==")
+                for name, rate in (await raw_canonicalization_rates(pool, settings.public_base_url)).items():
+                    report(f"raw RDFC-1.0, {name}", rate, "credentials/s")
                 raw_sign = raw_signing_rate()
                 report("raw Ed25519 sign, one core", raw_sign, "signatures/s")
                 raw_copy = await raw_copy_rate(pool, min(args.credentials, 50_000), args.batch)
                 report(f"raw COPY of CredentialIssued rows, {args.batch:,} per transaction", raw_copy, "rows/s")
-                before = stage_seconds(url)
-                roles = processes(service, relay, database_url.rsplit("/", 1)[-1], bootstrap)
-                cpu_before = cpu_by_role(roles)
-                with Timer() as timer:
-                    issued = await issue_all(url, 0, args.credentials, args.batch, args.concurrency)
-                    answered = time.perf_counter()
-                    await published(pool)
-                rate = issued / timer.seconds
-                print(f"all requests answered after {answered - timer.started:.1f}s,"
-                      f" all published after {timer.seconds:.1f}s")
-                report(f"issued end to end ({issued:,}, published)", rate, "credentials/s", raw_sign, "raw sign")
-                report("", rate, "credentials/s", raw_copy, "raw COPY")
-                cpu_after = cpu_by_role(roles)
-                after = stage_seconds(url)
-                print(f"service time per stage over {timer.seconds:.1f}s wall clock (summed over requests):")
-                for stage, seconds in after.items():
-                    print(f"  {stage:<10} {seconds - before.get(stage, 0.0):8.2f} s")
-                print(f"CPU seconds per process over the same {timer.seconds:.1f}s ({os.cpu_count()} cores):")
-                for role, seconds in cpu_after.items():
-                    print(f"  {role:<10} {seconds - cpu_before[role]:8.2f} s")
-                count = await pool.fetchval("SELECT count(*) FROM issuance.credentials")
-                assert issued == args.credentials and count == issued + warm_up, (issued, count)
+                report("issued end to end, proof set (rdfc + jcs)", proof_set, "credentials/s", jcs_only, "jcs only")
+                report("issued end to end, jcs only (former signing)", jcs_only, "credentials/s",
+                       raw_sign, "raw sign")
+                report("  proof set against the goal", proof_set, "credentials/s", 5_000, "goal")
+                report("  proof set against raw COPY", proof_set, "credentials/s", raw_copy, "raw COPY")
             finally:
-                stop_process(service)
                 stop_process(relay)
                 await pool.close()
 

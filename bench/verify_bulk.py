@@ -14,6 +14,9 @@ clients measure, each beside the raw limit measured in this same run:
 - full documents as issued (items/s), beside in-process canonical hashing;
 - foreign documents needing a signature check (items/s), beside the raw
   Ed25519 verify rate of `cryptography` and of libsodium, per core;
+- foreign documents carrying the platform's proof set (eddsa-rdfc-2022 +
+  eddsa-jcs-2022), both signatures checked (items/s), beside raw verify and
+  the raw RDFC-1.0 rate of pyoxigraph, per core;
 - p50/p99 of a 1,000-item request while the by-id load runs;
 - a --job-lines job end to end (upload, processing, CSV download);
 - memory per million credentials, and restart time with and without a snapshot.
@@ -54,14 +57,18 @@ from services.verification.model import ReadModel  # noqa: E402
 from services.verification.schemas import VerificationItem  # noqa: E402
 from services.verification.snapshot import restore  # noqa: E402
 from shared.crypto.jcs import canonicalize  # noqa: E402
+from shared.crypto.proof_set import ProofSetSigner  # noqa: E402
+from shared.jsonld.contexts import ContextLoader  # noqa: E402
+from shared.jsonld.rdfc import canonical_nquads  # noqa: E402
 from shared.events import CATALOG  # noqa: E402
 from shared.events import credentials as cev  # noqa: E402
 from shared.ledger.store import Ledger, NewEvent  # noqa: E402
 from shared.settings import load_settings  # noqa: E402
-from tests.support.credentials_for_verification import build_document, issued_event, sign  # noqa: E402
+from tests.support.credentials_for_verification import ISSUED_AT, build_document, issued_event, sign  # noqa: E402
 from tests.support.world import ADMIN, World  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+RDFC_FOREIGN = 1000
 BATCH = 5000
 ID_REQUEST = 10_000
 DOC_REQUEST = 1_000
@@ -86,6 +93,12 @@ async def build_ledger(pool: asyncpg.Pool, settings, credentials: int, pool_size
             issuer = issuers[i % 3]
             foreign.append(sign(issuer, build_document(issuer, issuer.achievements[0], email=f"f{i}@example.org",
                                                        salt="s", credential_id=f"urn:uuid:f{i:07d}")))
+    signers = proof_set_signers(issuers, settings.public_base_url)
+    with Timer() as rdfc_timer:
+        proof_sets = [msgspec.json.decode(signers[issuers[i % 3].issuer_id].secure(build_document(
+            issuers[i % 3], issuers[i % 3].achievements[0], email=f"r{i}@example.org", salt="s",
+            credential_id=f"urn:uuid:r{i:07d}", base_url=settings.public_base_url))) for i in range(RDFC_FOREIGN)]
+    print(f"signed {RDFC_FOREIGN:,} foreign documents with proof sets in {rdfc_timer.seconds:.1f}s", flush=True)
     print(f"signed {pool_size:,} distinct documents + 2,000 foreign ones in {timer.seconds:.1f}s; the other "
           f"{max(credentials - pool_size, 0):,} credentials reuse those documents under distinct ids", flush=True)
     templates = [issued_event(issuer, doc["credentialSubject"]["achievement"]["id"].rsplit("/", 1)[-1], doc)
@@ -104,7 +117,19 @@ async def build_ledger(pool: asyncpg.Pool, settings, credentials: int, pool_size
             print(f"\r  ledger: {len(ids):,}/{credentials:,}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     print(f"appended {credentials:,} CredentialIssued events in {timer.seconds:.1f}s", flush=True)
-    return employer_key, ids, [doc for _, doc in signed], foreign
+    return employer_key, ids, [doc for _, doc in signed], foreign, proof_sets
+
+
+def proof_set_signers(issuers, public_base_url: str) -> dict[str, ProofSetSigner]:
+    loader = ContextLoader(public_base_url)
+    return {issuer.issuer_id: ProofSetSigner(issuer.private_key, f"{issuer.did}#{issuer.key_id}", ISSUED_AT, loader)
+            for issuer in issuers}
+
+
+def raw_rdfc_rate(document: dict, public_base_url: str, seconds: float = 2.0) -> float:
+    """pyoxigraph RDFC-1.0 of one document (its proofs removed), one core."""
+    loader, unsecured = ContextLoader(public_base_url), {k: v for k, v in document.items() if k != "proof"}
+    return _rate(lambda: canonical_nquads(unsecured, loader), seconds)
 
 
 class Service:
@@ -248,7 +273,8 @@ def _rate(call, seconds: float) -> float:
     return n / seconds
 
 
-async def in_process_rates(url: str, documents: list[dict], ids_body: bytes) -> tuple[float, float, ReadModel, int]:
+async def in_process_rates(url: str, documents: list[dict], ids_body: bytes,
+                           public_base_url: str) -> tuple[float, float, ReadModel, int]:
     """The same verification code without HTTP, on a model restored from the service's snapshot."""
     conn = await asyncpg.connect(url)
     model = ReadModel()
@@ -266,7 +292,7 @@ async def in_process_rates(url: str, documents: list[dict], ids_body: bytes) -> 
     freshness = Freshness()
     freshness.caught_up.set()
     freshness.touch(model.position)
-    verifier = BatchVerifier(model, freshness)
+    verifier = BatchVerifier(model, freshness, ContextLoader(public_base_url))
     items = msgspec.json.decode(ids_body, type=dict[str, list[VerificationItem]])["items"]
     verifier.run(items)  # warm the caches, as the service's are warm
     with Timer() as timer:
@@ -326,12 +352,12 @@ async def main() -> None:
                 kafka_topic_prefix=f"bench{os.getpid()}", master_key="AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
                 log_level="WARNING")
             pool = await asyncpg.create_pool(url, min_size=2, max_size=4)
-            key, ids, documents, foreign = await build_ledger(pool, settings, args.credentials, pool_size)
+            key, ids, documents, foreign, proof_sets = await build_ledger(pool, settings, args.credentials, pool_size)
             await pool.close()
-            await measure(settings, url, key, ids, documents, foreign, args)
+            await measure(settings, url, key, ids, documents, foreign, proof_sets, args)
 
 
-async def measure(settings, url, key, ids, documents, foreign, args) -> None:
+async def measure(settings, url, key, ids, documents, foreign, proof_sets, args) -> None:
     service = Service(settings, args.workers)
     cold, cold_all = await service.start()
     rss = service.rss()
@@ -341,7 +367,7 @@ async def measure(settings, url, key, ids, documents, foreign, args) -> None:
     print(f"\n== {n:,} credentials; service: {args.workers} worker process(es); {args.clients} concurrent "
           f"clients; {os.cpu_count()} cores ==")
     ids_body = id_bodies(ids, min(ID_REQUEST, n), 1)[0]
-    in_id, in_hash, model, memory = await in_process_rates(url, documents[:2000], ids_body)
+    in_id, in_hash, model, memory = await in_process_rates(url, documents[:2000], ids_body, settings.public_base_url)
     report("read model memory per 1,000,000 credentials", memory / n * 1e6 / 1e6, "MB (tracemalloc)")
     report("service RSS after catch-up, all workers", rss / 1e6, "MB")
     report("read model restart without snapshot (replay)", cold * 1000, "ms")
@@ -391,6 +417,14 @@ async def measure(settings, url, key, ids, documents, foreign, args) -> None:
         report("  beside raw libsodium", items / seconds, "items/s", sodium_rate * cores,
                f"raw libsodium verify x {cores} core(s)")
     print(f"  libsodium measured with {sodium_how}")
+
+    rdfc_rate = raw_rdfc_rate(proof_sets[0], settings.public_base_url)
+    rdfc_bodies = doc_bodies(proof_sets, DOC_REQUEST, 2)
+    await check_sample(service.url, key, rdfc_bodies[0], "unknown")  # both signatures pass; not in ledger
+    items, seconds = await load(service.url, key, rdfc_bodies, args.seconds, args.clients)
+    report("foreign proof-set documents, both checked", items / seconds, "items/s", crypto_rate * cores,
+           f"raw cryptography verify x {cores} core(s)")
+    report("", items / seconds, "items/s", rdfc_rate * cores, f"raw pyoxigraph RDFC-1.0 x {cores} core(s)")
 
     lines = args.job_lines
     uploaded, processed, total = await run_job(service.url, key, ids, lines)

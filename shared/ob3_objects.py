@@ -21,9 +21,14 @@ import msgspec
 
 from shared.credential_format import OB_CONTEXT, VC_CONTEXT
 from shared.events.registry import AchievementSpec, FrameworkLevel
+from shared.jsonld.contexts import platform_context_url
 
-# The contexts of an Achievement or Profile served on its own.
-PUBLISHED_CONTEXT = [VC_CONTEXT, OB_CONTEXT]
+
+def published_context(public_base_url: str) -> list[str]:
+    """The contexts of an Achievement or Profile served on its own: those a
+    credential lists, so the platform's extension terms (euStandardElements)
+    are defined there too."""
+    return [VC_CONTEXT, OB_CONTEXT, platform_context_url(public_base_url)]
 
 ESCO_PREFIX = "http://data.europa.eu/esco/"
 EQF_LEVEL_URL = "http://data.europa.eu/snb/eqf/{level}"

@@ -81,6 +81,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_pool_max: int = 10
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
+    # Hosted credentials carry a proof set (eddsa-rdfc-2022 + eddsa-jcs-2022).
+    # "jcs-only" is the pre-proof-set signing, kept as bench/issue_bulk.py's
+    # baseline; its credentials fail the Open Badges 3.0 schema, so
+    # production refuses it.
+    credential_proofs: Literal["proof-set", "jcs-only"] = "proof-set"
 
     def port_of(self, service: ServiceName) -> int:
         return getattr(self, f"{service}_port")
@@ -134,4 +139,6 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: object) ->
         raise SystemExit(
             "invalid configuration: CREDLEDGER_BOOTSTRAP_ADMIN_KEY must not be set in production"
         )
+    if settings.environment == "production" and settings.credential_proofs != "proof-set":
+        raise SystemExit("invalid configuration: CREDLEDGER_CREDENTIAL_PROOFS must be proof-set in production")
     return settings

@@ -74,7 +74,8 @@ def default_signing_processes() -> int:
 def issuance_context(signing_processes: int) -> CleanupContext:
     async def open_context(app: web.Application) -> AsyncIterator[None]:
         settings, pool = app[SETTINGS_KEY], app[POOL_KEY]
-        signer = Signer(pool, settings.database_url, signing_processes)
+        signer = Signer(pool, settings.database_url, signing_processes,
+                        jcs_only=settings.credential_proofs == "jcs-only")
         app[CONTEXT_KEY] = IssuanceContext(
             pool=pool, ledger=Ledger(pool, PreEncodedCatalog(CATALOG)), state=RegistryState(),
             keyring=KeyRing(pool, KeyVault(settings.master_key)), signer=signer,

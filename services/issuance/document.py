@@ -3,11 +3,17 @@
 A credential is a `Template` (everything one issuer's credentials of one
 achievement share: the issuer profile and the whole Achievement object, the
 latter already in RFC 8785 form) plus a small per-credential part (id,
-dates, learner, result, evidence, status entries). The template is built
+dates, learner, result, evidence, the status entry). The template is built
 once per achievement per request, so a batch of 10,000 canonicalises the
 achievement once; JCS keeps the pre-canonical bytes as they are. The
 Achievement object itself comes from shared/ob3_objects.py, which
 the registry also serves at the achievement's id.
+
+The EU Council Recommendation's standard elements go into Open Badges
+fields where those exist and the rest into `euStandardElements`, an
+extension property of the Achievement, defined by the platform's own
+JSON-LD context (shared/jsonld/contexts/credledger-v1.jsonld), which every
+credential lists after the VC 2.0 and OB 3.0 ones.
 """
 
 from __future__ import annotations
@@ -23,10 +29,12 @@ from shared.credential_format import OB_CONTEXT, VC_CONTEXT, status_list_url
 from shared.crypto.jcs import canonicalize
 from shared.events.credentials import StatusEntry
 from shared.events.registry import FrameworkPublished
+from shared.jsonld.contexts import platform_context_url
 from shared.ob3_objects import achievement_object, profile_object
 from shared.registry_state import Achievement, Issuer
 
-CONTEXT = [VC_CONTEXT, OB_CONTEXT]
+# Every credential's contexts begin with these; the platform's own follows.
+STANDARD_CONTEXTS = [VC_CONTEXT, OB_CONTEXT]
 CREDENTIAL_TYPE = ["VerifiableCredential", "OpenBadgeCredential"]
 
 
@@ -41,6 +49,7 @@ class Template:
     achievement_json: bytes  # RFC 8785 bytes of the Achievement object
     name: str
     description: str
+    context: tuple[str, ...]
     # The id of the achievement's ResultDescription a grade refers to.
     result_description: str | None = None
 
@@ -58,7 +67,8 @@ def template_for(
     body = achievement_object(achievement, frameworks, public_base_url, uploaded_image=achievement.image is not None)
     spec = achievement.spec
     result_description = body["resultDescription"][0]["id"] if "resultDescription" in body else None
-    return Template(profile, canonicalize(body), spec.title, spec.description, result_description)
+    context = (*STANDARD_CONTEXTS, platform_context_url(public_base_url))
+    return Template(profile, canonicalize(body), spec.title, spec.description, context, result_description)
 
 
 def identity_object(learner: Learner) -> dict[str, Any]:
@@ -68,16 +78,14 @@ def identity_object(learner: Learner) -> dict[str, Any]:
     }
 
 
-def status_objects(public_base_url: str, entries: list[StatusEntry]) -> list[dict[str, Any]]:
-    objects = []
-    for entry in entries:
-        list_url = status_list_url(public_base_url, entry.list_id)
-        objects.append({
-            "id": f"{list_url}#{entry.index}", "type": "BitstringStatusListEntry",
-            "statusPurpose": entry.purpose, "statusListIndex": str(entry.index),
-            "statusListCredential": list_url,
-        })
-    return objects
+def status_object(public_base_url: str, entry: StatusEntry) -> dict[str, Any]:
+    """The credential's one Bitstring Status List entry (docs/status.md)."""
+    list_url = status_list_url(public_base_url, entry.list_id)
+    return {
+        "id": f"{list_url}#{entry.index}", "type": "BitstringStatusListEntry",
+        "statusPurpose": entry.purpose, "statusListIndex": str(entry.index),
+        "statusListCredential": list_url,
+    }
 
 
 def evidence_objects(items: list[EvidenceItem]) -> list[dict[str, Any]]:
@@ -106,7 +114,7 @@ class Particulars:
     valid_from: str
     valid_until: str | None
     identity: dict[str, Any]
-    status: list[dict[str, Any]]
+    status: dict[str, Any]
     grade: str | None = None
     evidence: tuple[dict[str, Any], ...] = ()
 
@@ -124,7 +132,7 @@ def assemble(template: Template, item: Particulars) -> dict[str, Any]:
             result["resultDescription"] = template.result_description
         subject["result"] = [result]
     document: dict[str, Any] = {
-        "@context": list(CONTEXT),
+        "@context": list(template.context),
         "id": item.credential_id,
         "type": list(CREDENTIAL_TYPE),
         "issuer": template.issuer_profile,

@@ -5,10 +5,10 @@ Accepted only when every one of these holds, each failure a 4xx that says
 which: an OpenBadgeCredential in the VC 2.0 + OB 3.0 contexts with a
 urn:uuid id; issued by the calling issuer's DID; for an approved achievement
 of that issuer, which it is accredited for now; naming the learner by a
-hashed IdentityObject; with an eddsa-jcs-2022 proof by one of the issuer's
-own (issuer_held) keys that was valid when the proof was created and has no
-compromise on record (a stolen key could otherwise backdate `created`); and
-a signature that verifies.
+hashed IdentityObject; with an eddsa-rdfc-2022 or eddsa-jcs-2022 proof, or
+a set of both, by one of the issuer's own (issuer_held) keys that was valid
+when each proof was created and has no compromise on record (a stolen key
+could otherwise backdate `created`); and signatures that all verify.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import msgspec
 
 from services.issuance import store
 from services.issuance.context import IssuanceContext
-from services.issuance.document import CONTEXT
+from services.issuance.document import STANDARD_CONTEXTS
 from services.issuance.eligibility import authorise, registered_issuer
 from services.issuance.learners import Learner, rekeyings
 from services.issuance.schemas import ItemOutcome, LearnerIdentity
@@ -34,10 +34,12 @@ from services.issuance.store import CredentialRow
 from shared.auth import token_hash
 from shared.ob3_objects import achievement_id_from_url
 from shared.credential_format import document_hash, split_verification_method
-from shared.crypto import eddsa_jcs
+from shared.crypto import proof_set
+from shared.crypto.eddsa_jcs import ed25519_verify
 from shared.crypto.jcs import canonicalize
 from shared.events.credentials import CredentialIssued, StatusEntry, credential_stream
 from shared.http.problem import Problem
+from shared.jsonld.contexts import ContextLoader
 from shared.ledger.events import Metadata
 from shared.ledger.store import NO_STREAM, AppendConflict, NewEvent
 from shared.registry_state import IssuerKey, RegistryState
@@ -84,14 +86,14 @@ def examine(state: RegistryState, issuer_id: str, document: dict[str, Any], publ
     authorise(state, issuer_id, achievement_id, moment, hosted=False)
     learner = _learner(subject.get("identifier"), learner_of)
     valid_from, valid_until = _validity(document)
-    key = _proof_key(state, issuer_id, issuer.event.did, document, moment)
+    key = _proof_key(state, issuer_id, issuer.event.did, document, moment, public_base_url)
     return Submission(credential_id, achievement_id, key, learner, valid_from, valid_until, _canonical(document))
 
 
 def _check_shape(document: dict[str, Any]) -> None:
     context = document.get("@context")
-    if not isinstance(context, list) or context[:2] != CONTEXT:
-        raise malformed(f"@context must start with {CONTEXT}")
+    if not isinstance(context, list) or context[:2] != STANDARD_CONTEXTS:
+        raise malformed(f"@context must start with {STANDARD_CONTEXTS}")
     types = document.get("type")
     if not isinstance(types, list) or not {"VerifiableCredential", "OpenBadgeCredential"} <= set(types):
         raise malformed("type must include VerifiableCredential and OpenBadgeCredential")
@@ -152,16 +154,20 @@ def _validity(document: dict[str, Any]) -> tuple[dt.datetime, dt.datetime | None
 
 
 def _proof_key(state: RegistryState, issuer_id: str, did: str, document: dict[str, Any],
-               moment: dt.datetime) -> IssuerKey:
-    prepared = eddsa_jcs.prepare_verification(document)
-    if prepared is None:
-        raise malformed("proof must be one DataIntegrityProof (eddsa-jcs-2022, assertionMethod)"
-                        " with verificationMethod, created and proofValue")
-    proof = document["proof"][0] if isinstance(document["proof"], list) else document["proof"]
-    key = issuer_held_key(state, issuer_id, did, prepared.verification_method, _moment(proof, "created"), moment)
-    if not eddsa_jcs.verify_signature(prepared, key.public_key):
+               moment: dt.datetime, public_base_url: str) -> IssuerKey:
+    prepared = proof_set.prepare_proof_set(document, ContextLoader(public_base_url))
+    method = proof_set.verification_method_of(prepared) if prepared else None
+    proofs = proof_set.proofs_of(document) or []
+    if method is None or not proofs:
+        raise malformed(f"proof must be a proof, or a set of proofs by one key, each {proof_set.SUPPORTED}"
+                        " (assertionMethod) with verificationMethod, created and proofValue; RDF-canonicalized"
+                        " proofs also need every @context to be one the platform bundles")
+    key = issuer_held_key(state, issuer_id, did, method, _moment(proofs[0], "created"), moment)
+    for proof in proofs[1:]:
+        _check_key_window(key, _moment(proof, "created"), moment)
+    if not all(ed25519_verify(key.public_key, one.signature, one.hash_data) for one in prepared):  # type: ignore[union-attr]
         raise Problem(422, "signature-invalid", "The signature does not verify",
-                      f"the proof does not verify with {prepared.verification_method}: the credential was"
+                      f"a proof does not verify with {method}: the credential was"
                       " changed after it was signed, or signed with another key")
     return key
 

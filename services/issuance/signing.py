@@ -1,10 +1,12 @@
-"""Signing credentials with hosted keys (eddsa-jcs-2022), one or thousands.
+"""Signing credentials with hosted keys, one or thousands.
 
-A signing job takes drafts (plain data) to catalog-encoded CredentialIssued
-events: it allocates each credential's status list entries (the documents
-name them), builds and signs the documents and encodes the events. Small
+Each credential carries a proof set: an eddsa-rdfc-2022 and an
+eddsa-jcs-2022 proof (shared/crypto/proof_set.py). A signing job takes
+drafts (plain data) to catalog-encoded CredentialIssued events: it
+allocates each credential's revocation status entry (the documents name
+it), builds and signs the documents and encodes the events. Small
 jobs run on the event loop. Large ones are split across a process pool:
-status allocation (a keyed permutation per entry), JCS and Ed25519 all hold
+status allocation (a keyed permutation per entry), RDFC, JCS and Ed25519 all hold
 the GIL, and done on the event loop they would leave a core idle and stall
 every other request. A part running in the pool allocates its entries over
 its own short-lived connection, in its own transaction: entries of a
@@ -14,6 +16,7 @@ request that fails later are never used, and a gap in a list is harmless.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import multiprocessing
@@ -25,12 +28,15 @@ import msgspec
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from services.issuance.document import Particulars, Template, assemble, identity_object, status_objects
+from services.issuance.document import Particulars, Template, assemble, identity_object, status_object
 from services.issuance.learners import Learner
+from services.issuance.rdfc_prototypes import RdfcPrototypes
 from shared.crypto import eddsa_jcs
 from shared.crypto.jcs import canonicalize
+from shared.crypto.proof_set import ProofSetSigner
 from shared.events import CATALOG
 from shared.events.credentials import CredentialIssued, StatusEntry
+from shared.jsonld.contexts import ContextLoader
 from shared.key_vault import KeyVault
 from shared.ledger.events import Event, EventCatalog
 from shared.status_allocation import allocate
@@ -38,8 +44,9 @@ from shared.status_allocation import allocate
 log = logging.getLogger(__name__)
 
 # Up to this many credentials a job is signed on the event loop: shipping it
-# to another process would cost more than it saves.
-INLINE_LIMIT = 64
+# to another process would cost more than it saves. A proof set costs ~1 ms
+# a credential (RDFC-1.0), so more would hold the loop for tens of ms.
+INLINE_LIMIT = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,19 +78,29 @@ class SigningJob:
     drafts: list[Draft]
     pathway_id: str | None = None
     components: list[str] = field(default_factory=list)
+    jcs_only: bool = False  # the pre-proof-set signing (Settings.credential_proofs)
 
 
 async def allocate_entries(conn: asyncpg.Connection, issuer_id: str, count: int) -> list[list[StatusEntry]]:
-    """A revocation and a suspension entry for each of `count` credentials."""
-    revocation = await allocate(conn, issuer_id, "revocation", count)
-    suspension = await allocate(conn, issuer_id, "suspension", count)
-    return [[revoke, suspend] for revoke, suspend in zip(revocation, suspension)]
+    """One revocation entry for each of `count` credentials (docs/status.md:
+    Open Badges 3.0 allows one; suspension lives in the ledger)."""
+    return [[entry] for entry in await allocate(conn, issuer_id, "revocation", count)]
+
+
+def revocation_entry(entries: list[StatusEntry]) -> StatusEntry:
+    return next(entry for entry in entries if entry.purpose == "revocation")
 
 
 def sign_job(job: SigningJob, status: list[list[StatusEntry]]) -> list[bytes]:
     """The CredentialIssued payload (catalog-encoded) of each draft, in order."""
     key = eddsa_jcs.signing_key_from_seed(job.seed)
-    return [CATALOG.encode(_issued(job, draft, entries, _signed(job, draft, entries, key)))
+    if job.jcs_only:
+        secure = functools.partial(_jcs_signed, job, key)
+    else:
+        loader = ContextLoader(job.public_base_url)
+        secure = ProofSetSigner(key, job.verification_method, job.created, loader,
+                                canonical_nquads=RdfcPrototypes(loader).canonical_nquads).secure
+    return [CATALOG.encode(_issued(job, draft, entries, secure(_unsigned(job, draft, entries))))
             for draft, entries in zip(job.drafts, status, strict=True)]
 
 
@@ -101,12 +118,15 @@ async def _allocate_over_own_connection(database_url: str, issuer_id: str, count
         await conn.close()
 
 
-def _signed(job: SigningJob, draft: Draft, status: list[StatusEntry], key: Ed25519PrivateKey) -> bytes:
+def _unsigned(job: SigningJob, draft: Draft, status: list[StatusEntry]) -> dict:
     particulars = Particulars(
         draft.credential_id, draft.valid_from, draft.valid_until, identity_object(draft.learner),
-        status_objects(job.public_base_url, status), draft.grade, draft.evidence,
+        status_object(job.public_base_url, revocation_entry(status)), draft.grade, draft.evidence,
     )
-    document = assemble(job.template, particulars)
+    return assemble(job.template, particulars)
+
+
+def _jcs_signed(job: SigningJob, key: Ed25519PrivateKey, document: dict) -> bytes:
     return canonicalize(eddsa_jcs.sign(document, key, job.verification_method, job.created))
 
 
@@ -188,13 +208,19 @@ class Signer:
     that never signs in bulk never pays for it.
     """
 
-    def __init__(self, pool: asyncpg.Pool, database_url: str, processes: int) -> None:
+    def __init__(self, pool: asyncpg.Pool, database_url: str, processes: int, *, jcs_only: bool = False) -> None:
         self._db = pool
         self._database_url = database_url
         self._processes = processes
+        self._jcs_only = jcs_only
         self._executor: Executor | None = None
 
+    def sign_allocated(self, job: SigningJob, status: list[list[StatusEntry]]) -> list[bytes]:
+        """Sign inline, with status entries the caller allocated."""
+        return sign_job(replace(job, jcs_only=self._jcs_only), status)
+
     async def sign(self, job: SigningJob) -> list[bytes]:
+        job = replace(job, jcs_only=self._jcs_only)
         if len(job.drafts) <= INLINE_LIMIT:
             async with self._db.acquire() as conn, conn.transaction():
                 status = await allocate_entries(conn, job.issuer_id, len(job.drafts))

@@ -27,7 +27,7 @@ from services.issuance.document import component_evidence, template_for
 from services.issuance.eligibility import authorise
 from services.issuance.learners import Learner
 from services.issuance.schemas import StackRequest
-from services.issuance.signing import Draft, SigningJob, allocate_entries, issued_encoded, sign_job
+from services.issuance.signing import Draft, SigningJob, allocate_entries, issued_encoded
 from services.issuance.stacking import Evaluation, evaluate, ineligibility, rule_achievements, stack_id_for
 from services.issuance.store import CredentialRow
 from shared.auth import token_hash
@@ -123,7 +123,7 @@ async def award(
                holder_token_hash, evidence=tuple(component_evidence(component_ids)))],
         pathway_id=pathway.pathway_id, components=component_ids,
     )
-    [payload] = sign_job(job, status)
+    [payload] = ctx.signer.sign_allocated(job, status)
     row = CredentialRow(
         credential_id=credential_id, issuer_id=pathway.issuer_id, issuer_reference=None,
         achievement_id=pathway.award_achievement_id, learner_hash=learner.learner_hash,

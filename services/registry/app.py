@@ -9,6 +9,7 @@ from aiohttp import web
 from services.registry import agency_handlers as agencies
 from services.registry import catalog_handlers as catalog
 from services.registry import client_handlers as clients
+from services.registry import context_handlers as contexts
 from services.registry import issuer_handlers as issuers
 from services.registry import public_handlers as public
 from services.registry import schemas as s
@@ -19,6 +20,7 @@ from services.registry.projection import PROJECTION_NAME, RegistryTablesProjecti
 from shared.auth import ROLES
 from shared.http.common_handlers import AUTH_CHECK, WHOAMI
 from shared.http.endpoints import Endpoint
+from shared.jsonld.contexts import PLATFORM_CONTEXT_PATH
 from shared.service import POOL_KEY, SETTINGS_KEY, create_service_app, projection_context
 from shared.settings import Settings
 
@@ -176,6 +178,9 @@ PUBLIC_ID_ENDPOINTS = [
         "An issuer as an OB 3.0 Profile (application/ld+json)", "public ids"),
     _ep("GET", "/frameworks/{framework_id}", public.framework,
         "A qualifications framework as a schema.org DefinedTermSet (application/ld+json)", "public ids"),
+    _ep("GET", PLATFORM_CONTEXT_PATH, contexts.platform_context,
+        "The platform's JSON-LD context (v1) for the terms its credentials add to Open Badges 3.0 (public)",
+        "contexts", produces=contexts.JSON_LD_MEDIA_TYPE),
 ]
 
 ENDPOINTS = [WHOAMI, AUTH_CHECK, *AGENCY_ENDPOINTS, *ISSUER_ENDPOINTS, *CATALOG_ENDPOINTS, *CLIENT_ENDPOINTS,

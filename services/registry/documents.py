@@ -19,7 +19,7 @@ from shared.credential_format import verification_method
 from shared.crypto.did_key import DID_CONTEXT, DID_KEY_PREFIX, MULTIKEY_CONTEXT
 from shared.events import registry as ev
 from shared.ob3_objects import (
-    EQF_LEVEL_URL, PUBLISHED_CONTEXT, achievement_object, framework_url, profile_object,
+    EQF_LEVEL_URL, achievement_object, framework_url, profile_object, published_context,
 )
 from shared.timeutil import format_time
 
@@ -60,16 +60,16 @@ def achievement_document(
     object they carry, plus its creator, which a credential gives as its
     issuer instead."""
     embedded = achievement_object(achievement, frameworks, public_base_url, uploaded_image=uploaded_image)
-    return {"@context": PUBLISHED_CONTEXT, **embedded, "creator": issuer_profile(issuer)}
+    return {"@context": published_context(public_base_url), **embedded, "creator": issuer_profile(issuer)}
 
 
 def issuer_profile(issuer: v.IssuerView) -> dict[str, Any]:
     return profile_object(issuer.did, issuer.legal_name, issuer.homepage, issuer.country)
 
 
-def profile_document(issuer: v.IssuerView) -> dict[str, Any]:
+def profile_document(issuer: v.IssuerView, public_base_url: str) -> dict[str, Any]:
     """The OB 3.0 `Profile` of an issuer, as credentials name it (by its DID)."""
-    return {"@context": PUBLISHED_CONTEXT, **issuer_profile(issuer)}
+    return {"@context": published_context(public_base_url), **issuer_profile(issuer)}
 
 
 def framework_document(framework: v.FrameworkView, public_base_url: str) -> dict[str, Any]:

@@ -64,7 +64,7 @@ async def issuer_profile(request: web.Request) -> web.Response:
     issuer = await lookups.issuer(ctx.pool, request.match_info["issuer_id"])
     if prefers_html(request):
         return public_pages.profile_page(issuer, f"{ctx.public_base_url.rstrip('/')}/issuers/{issuer.issuer_id}")
-    return document_response(documents.profile_document(issuer), headers=PUBLIC_CACHE)
+    return document_response(documents.profile_document(issuer, ctx.public_base_url), headers=PUBLIC_CACHE)
 
 
 async def framework(request: web.Request) -> web.Response:

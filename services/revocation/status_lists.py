@@ -28,8 +28,8 @@ from services.revocation.metrics import RevocationMetrics
 from services.revocation.projection import registry_reached
 from services.revocation.status_changes import QUERIES
 from shared.credential_format import VC_CONTEXT, status_list_url, verification_method
-from shared.crypto import eddsa_jcs
-from shared.crypto.jcs import canonicalize
+from shared.crypto.proof_set import ProofSetSigner
+from shared.jsonld.contexts import ContextLoader
 from shared.key_vault import KeyVault, VaultError
 from shared.lifecycle import wait_any
 from shared.registry_state import RegistryProjection
@@ -82,6 +82,7 @@ class StatusListPublisher:
         self._registry = registry
         self._master_key = master_key
         self._public_base_url = public_base_url
+        self._loader = ContextLoader(public_base_url)
         self._metrics = metrics
         self.wake = asyncio.Event()
         self._keys: dict[tuple[str, str], Ed25519PrivateKey] = {}
@@ -133,8 +134,10 @@ class StatusListPublisher:
         valid_from = format_time(now())
         url = status_list_url(self._public_base_url, list_id)
         unsigned = status_list_credential(url, did, purpose, bits.encode(), valid_from)
-        signed = eddsa_jcs.sign(unsigned, private_key, verification_method(did, key_id), valid_from)
-        document = canonicalize(signed)
+        # The proof set credentials carry too: RDF-based verifiers (the
+        # DCC's) check a status list's eddsa-rdfc-2022 proof before reading it.
+        document = ProofSetSigner(private_key, verification_method(did, key_id), valid_from,
+                                  self._loader).secure(unsigned)
         async with conn.transaction():
             await conn.execute(QUERIES["save_publication"], list_id, row["last_change"], key_id, document,
                                etag_of(document))

@@ -27,7 +27,9 @@ from services.verification.schemas import Check, ItemProblem, ItemResult, Verifi
 from services.verification.verdicts import (
     AS_ISSUED, BY_ID, ORIGIN_CHECKS, UNKNOWN, Verdicts, identity_check, verdict_of, window_state,
 )
+from shared.crypto.eddsa_rdfc import ProofHashes
 from shared.http.problem import PROBLEM_TYPE_BASE
+from shared.jsonld.contexts import ContextLoader
 
 _ENCODER = msgspec.json.Encoder()
 _encode = _ENCODER.encode
@@ -81,9 +83,10 @@ class BatchVerifier:
     """Verifies items; `run` for one slice, `run_sliced` for a request that must
     share the event loop with others."""
 
-    def __init__(self, model: ReadModel, freshness: Freshness) -> None:
+    def __init__(self, model: ReadModel, freshness: Freshness, loader: ContextLoader) -> None:
         self.model = model
         self.freshness = freshness
+        self.proof_hashes = ProofHashes(loader)
         self.verdicts = Verdicts(model)
         self._signatures = Ed25519Batch()
 
@@ -180,7 +183,8 @@ class BatchVerifier:
                 answer = b'{"index":%d,"id":%b,%b' % (index, _encode(credential_id), parts.fragments[AS_ISSUED][state])
                 return answer, parts.verdicts[state]
             return self._ledger_result(entry, index, credential_id, now, fresh, AS_ISSUED)
-        submitted.append(prepare_document(self.model, index, document, entry.identity))  # type: ignore[arg-type]
+        submitted.append(prepare_document(self.model, self.proof_hashes, index, document,  # type: ignore[arg-type]
+                                          entry.identity))
         return None
 
     def _ledger_result(self, entry: VerificationItem, index: int, credential_id: str, now: int, fresh: bool,

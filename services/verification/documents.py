@@ -3,15 +3,17 @@
 A document whose canonical hash equals the ledger's is the issued one and
 needs no signature check. Any other document, and every JWT, is checked in
 two phases so a request's signatures can be verified together: `prepare_*`
-does the JSON work and names the Ed25519 check still owed; `finish` turns
-the outcome into checks once the batch has been verified.
+does the JSON work (JCS, or RDFC-1.0 for eddsa-rdfc-2022 and
+Ed25519Signature2020 proofs) and names the Ed25519 checks still owed, one
+per proof of the set; `finish` turns the outcome into checks once the
+batch has been verified: a proof set passes only if every proof does.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -26,8 +28,9 @@ from services.verification.verdicts import (
 from shared.credential_format import issuer_id_from_did, split_verification_method
 from shared.crypto import jws
 from shared.crypto.did_key import DID_KEY_PREFIX, public_key_from_did_key
-from shared.crypto.eddsa_jcs import prepare_verification
+from shared.crypto.eddsa_rdfc import ProofHashes
 from shared.crypto.jcs import canonicalize
+from shared.crypto.proof_set import prepare_proof_set, verification_method_of
 from shared.timeutil import parse_time
 
 
@@ -49,8 +52,8 @@ class Submitted:
     signer: Signer | None = None
     # Why no signature check could run (then the signature check fails).
     problem: str = ""
-    # (public key, signature, signed bytes) still to verify.
-    pending: tuple[bytes, bytes, bytes] | None = None
+    # (public key, signature, signed bytes) still to verify: all must.
+    pending: list[tuple[bytes, bytes, bytes]] = field(default_factory=list)
     signature_ok: bool = False
 
 
@@ -62,8 +65,8 @@ class Ed25519Batch:
 
     def verify(self, submitted: list[Submitted]) -> None:
         for item in submitted:
-            if item.pending is not None:
-                item.signature_ok = self._verify_one(*item.pending)
+            if item.pending:
+                item.signature_ok = all(self._verify_one(*check) for check in item.pending)
 
     def _verify_one(self, public: bytes, signature: bytes, message: bytes) -> bool:
         key = self._keys.get(public)
@@ -103,16 +106,20 @@ def resolve_signer(model: ReadModel, method: str) -> Signer | str:
     return Signer(issuer.issuer_id, key_id, did)
 
 
-def prepare_document(model: ReadModel, index: int, document: dict[str, Any], identity: Identity | None) -> Submitted:
+def prepare_document(model: ReadModel, hashes: ProofHashes, index: int, document: dict[str, Any],
+                     identity: Identity | None) -> Submitted:
     item = Submitted(index, document, identity, via_jwt=False)
-    proof = prepare_verification(document)
-    if proof is None:
+    proofs = prepare_proof_set(document, hashes)
+    method = verification_method_of(proofs) if proofs else None
+    if method is None:
+        # Also a set whose proofs name several keys: one issuer key must vouch for all of it.
         item.problem = "malformed_proof"
         return item
-    _bind_signer(model, item, proof.verification_method)
+    _bind_signer(model, item, method)
     if item.signer is not None:
         key = model.registry.key(item.signer.issuer_id, item.signer.key_id)
-        item.pending = (key.public_key, proof.signature, proof.hash_data)  # type: ignore[union-attr]
+        item.pending = [(key.public_key, proof.signature, proof.hash_data)  # type: ignore[union-attr]
+                        for proof in proofs]  # type: ignore[union-attr]
     return item
 
 
@@ -130,7 +137,7 @@ def prepare_jwt(model: ReadModel, index: int, token: str, identity: Identity | N
     _bind_signer(model, item, kid)
     if item.signer is not None:
         key = model.registry.key(item.signer.issuer_id, item.signer.key_id)
-        item.pending = (key.public_key, signature, signing_input)  # type: ignore[union-attr]
+        item.pending = [(key.public_key, signature, signing_input)]  # type: ignore[union-attr]
     return item
 
 

@@ -29,7 +29,8 @@ from shared.events import CATALOG
 from shared.ledger.events import RecordedEvent
 from shared.ledger.projection import Applied, Projection
 from shared.ledger.store import Ledger
-from shared.service import POOL_KEY
+from shared.jsonld.contexts import ContextLoader
+from shared.service import POOL_KEY, SETTINGS_KEY
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,8 @@ async def read_model_ctx(app: web.Application) -> AsyncIterator[None]:
     options = app[OPTIONS_KEY]
     model = app[MODEL_KEY] = ReadModel()
     freshness = Freshness(options.max_lag_events, options.max_silence_seconds)
-    app[VERIFIER_KEY] = BatchVerifier(model, freshness)
+    loader = ContextLoader(app[SETTINGS_KEY].public_base_url)
+    app[VERIFIER_KEY] = BatchVerifier(model, freshness, loader)
     projection = VerificationProjection(model, SnapshotStore(app[POOL_KEY]), freshness, options)
     supervised = SupervisedRunner(
         app, projection, WatchedLedger(Ledger(app[POOL_KEY], CATALOG), freshness),

@@ -6,9 +6,11 @@ separate public functions so that bulk callers can schedule them apart:
 :class:`PreparedProof`; :func:`verify_signature` does only the Ed25519 check.
 :func:`sign` and :func:`verify` compose them for the single-document case.
 
-Not covered: proof sets with several proofs, proof chains (``previousProof``),
-and resolving ``verificationMethod`` to a key. Callers pass the public key and
-must themselves check that the verification method belongs to the issuer.
+Proof sets (this proof beside eddsa-rdfc-2022 ones) are handled by
+:mod:`shared.crypto.proof_set`, which uses :func:`prepare_proof` per proof.
+Not covered: proof chains (``previousProof``), and resolving
+``verificationMethod`` to a key. Callers pass the public key and must
+themselves check that the verification method belongs to the issuer.
 """
 
 from __future__ import annotations
@@ -71,17 +73,18 @@ def build_proof_config(
     verification_method: str,
     created: str,
     proof_purpose: str = "assertionMethod",
+    cryptosuite: str = CRYPTOSUITE,
 ) -> dict[str, Any]:
     """Build the proof options that get signed (everything but proofValue).
 
     The document's ``@context`` is copied in because the spec requires it:
     it binds the signature to the vocabulary the document was issued under.
     """
-    if not _is_datetime_stamp(created):
+    if not is_datetime_stamp(created):
         raise ValueError(f"created must be an XML Schema dateTimeStamp, got {created!r}")
     config: dict[str, Any] = {
         "type": PROOF_TYPE,
-        "cryptosuite": CRYPTOSUITE,
+        "cryptosuite": cryptosuite,
         "created": created,
         "verificationMethod": verification_method,
         "proofPurpose": proof_purpose,
@@ -172,16 +175,24 @@ def _prepare(secured_document: Any, proof_purpose: str) -> PreparedProof | None:
     proof = secured_document.get("proof")
     if isinstance(proof, list) and len(proof) == 1:
         proof = proof[0]
+    unsecured = {key: value for key, value in secured_document.items() if key != "proof"}
+    return prepare_proof(unsecured, proof, proof_purpose)
+
+
+def prepare_proof(unsecured: dict[str, Any], proof: Any, proof_purpose: str = "assertionMethod") -> PreparedProof | None:
+    """Prepare one eddsa-jcs-2022 proof over the document without its proofs.
+
+    Raises ValueError for an undecodable proofValue or a document JCS cannot represent.
+    """
     if not isinstance(proof, dict) or not _is_own_proof(proof, proof_purpose):
         return None
     proof_options = {key: value for key, value in proof.items() if key != "proofValue"}
-    unsecured = {key: value for key, value in secured_document.items() if key != "proof"}
     if "@context" in proof_options:
         # Spec step: the document may only extend the signed context list, and
         # what gets hashed is the signed list.
-        if not _starts_with(unsecured.get("@context"), proof_options["@context"]):
+        if not starts_with(unsecured.get("@context"), proof_options["@context"]):
             return None
-        unsecured["@context"] = proof_options["@context"]
+        unsecured = {**unsecured, "@context": proof_options["@context"]}
     signature = multibase_decode(proof["proofValue"], size=SIGNATURE_LENGTH)
     return PreparedProof(
         verification_method=proof["verificationMethod"],
@@ -197,11 +208,12 @@ def _is_own_proof(proof: dict[str, Any], proof_purpose: str) -> bool:
         and proof.get("proofPurpose") == proof_purpose
         and isinstance(proof.get("verificationMethod"), str)
         and isinstance(proof.get("proofValue"), str)
-        and ("created" not in proof or _is_datetime_stamp(proof["created"]))
+        and ("created" not in proof or is_datetime_stamp(proof["created"]))
     )
 
 
-def _starts_with(document_context: Any, proof_context: Any) -> bool:
+def starts_with(document_context: Any, proof_context: Any) -> bool:
+    """Whether the document's context list begins with the proof's."""
     document_list = _as_list(document_context)
     proof_list = _as_list(proof_context)
     return document_list[: len(proof_list)] == proof_list
@@ -213,7 +225,7 @@ def _as_list(context: Any) -> list[Any]:
     return context if isinstance(context, list) else [context]
 
 
-def _is_datetime_stamp(value: Any) -> bool:
+def is_datetime_stamp(value: Any) -> bool:
     if not isinstance(value, str) or not _DATETIME_STAMP.fullmatch(value):
         return False
     try:

@@ -60,6 +60,7 @@ OPEN: list[Route] = [
     ("GET", "/v1/agencies", "registry"),
     ("GET", "/v1/achievements/a1/ob3", "registry"),
     ("GET", "/issuers/i1/did.json", "registry"),
+    ("GET", "/contexts/credledger/v1.jsonld", "registry"),
     ("GET", "/v1/credentials/c1?token=t", "issuance"),
     ("POST", "/v1/stacks", "issuance"),
     ("GET", "/v1/credentials/c1/status-history?token=t", "revocation"),

@@ -13,11 +13,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from services.issuance.app import create_app
 from shared.ledger.events import decode_payload
 from shared.credential_format import OB_CONTEXT, VC_CONTEXT, identity_hash
-from shared.crypto import eddsa_jcs
+from shared.crypto import eddsa_jcs, eddsa_rdfc
 from shared.crypto.eddsa_jcs import raw_public_key
+from shared.crypto.proof_set import ProofSetSigner
 from shared.events import registry as ev
 from shared.events.credentials import CredentialIssued, credential_stream
-from tests.support import independent_eddsa
+from shared.jsonld.contexts import ContextLoader
+from tests.support import independent_eddsa, independent_rdfc
 from tests.support.http import bearer, serving
 from tests.support.issuance import add_issuer_held_key, issuance_rows, registry_caught_up, university
 from tests.support.ledger import ledger_head
@@ -73,12 +75,51 @@ async def test_an_issuer_signed_credential_is_verified_then_recorded(settings, d
                                     credential_stream(document["id"]))
         event = decode_payload(bytes(payload), CredentialIssued)
         assert (event.signing, event.key_id, event.issuer_reference) == ("issuer_signed", "uni-key-2026", "SIS-77")
-        assert {s.purpose for s in event.status} == {"revocation", "suspension"}
+        assert [s.purpose for s in event.status] == ["revocation"]
 
         head = await ledger_head(db)
         again = await client.post("/v1/credentials/signed", headers=bearer(issuer.api_key), json=body)
         assert again.status == 200 and (await again.json())["position"] == recorded["position"]
         assert await ledger_head(db) == head
+
+
+def rdfc_signed_by(document: dict, key: Ed25519PrivateKey, method: str, loader: ContextLoader) -> dict:
+    return {**document, "proof": [eddsa_rdfc.sign(document, key, method, CREATED, loader)]}
+
+
+async def test_an_rdfc_proof_or_a_proof_set_is_accepted_and_every_proof_must_hold(settings, db):
+    world, issuer, achievement_id = await university(db, settings)
+    own_key = await add_issuer_held_key(world, issuer, "uni-key-2026", valid_from="2026-01-01T00:00:00Z")
+    method, loader = f"{issuer.did}#uni-key-2026", ContextLoader(settings.public_base_url)
+    async with serving(create_app, settings) as client:
+        await registry_caught_up(client, db)
+        identity = await (await client.post("/v1/learners/hash", headers=bearer(issuer.api_key),
+                                            json={"learner": {"email": "grace@example.org"}})).json()
+        rdfc_only = rdfc_signed_by(university_credential(settings, issuer.did, achievement_id, identity),
+                                   own_key, method, loader)
+        proof_set = json.loads(ProofSetSigner(own_key, method, CREATED, loader).secure(
+            university_credential(settings, issuer.did, achievement_id, identity)))
+        half_forged = copy.deepcopy(proof_set)
+        half_forged["proof"][1] = signed_by({k: v for k, v in proof_set.items() if k != "proof"},
+                                            Ed25519PrivateKey.generate(), method)["proof"]
+        # A context the platform does not bundle is refused, never fetched.
+        unknown_context = copy.deepcopy(rdfc_only)
+        unknown_context["@context"] = [*unknown_context["@context"], "https://contexts.example/anything"]
+        head = await ledger_head(db)
+        for reference, document, slug in (
+                ("HALF", half_forged, "signature-invalid"),
+                ("CTX", unknown_context, "credential-malformed")):
+            response = await client.post("/v1/credentials/signed", headers=bearer(issuer.api_key),
+                                         json={"reference": reference, "credential": document})
+            assert response.status == 422 and (await response.json())["type"].endswith("/" + slug), reference
+        assert await ledger_head(db) == head
+        for reference, document in (("RDFC", rdfc_only), ("SET", proof_set)):
+            response = await client.post("/v1/credentials/signed", headers=bearer(issuer.api_key),
+                                         json={"reference": reference, "credential": document})
+            assert response.status == 201, await response.text()
+            assert independent_rdfc.verify_proof_set(document, raw_public_key(own_key)) == {
+                p["cryptosuite"]: True for p in document["proof"]}
+        assert await ledger_head(db) == head + 2
 
 
 async def test_forged_tampered_and_out_of_window_submissions_write_nothing(settings, db):

@@ -16,7 +16,7 @@ from shared.events import registry as ev
 from shared.events.credentials import Cause, CredentialIssued, CredentialRevoked, StackClaimed, credential_stream
 from shared.ledger.events import Metadata
 from shared.ledger.store import Ledger, NewEvent
-from tests.support import independent_eddsa
+from tests.support import independent_rdfc
 from tests.support.http import bearer, serving
 from tests.support.issuance import (
     add_pathway,
@@ -75,7 +75,7 @@ async def test_claiming_a_stack_issues_the_award_once(settings, db):
 
         award = json.loads(await (await client.get(f"/v1/credentials/{stack['award_credential_id']}",
                                                    params={"token": stack["holder_token"]})).read())
-        assert independent_eddsa.verify(award, raw_public_key(issuer.private_key))
+        assert all(independent_rdfc.verify_proof_set(award, raw_public_key(issuer.private_key)).values())
         assert award["credentialSubject"]["achievement"]["achievementType"] == "Certificate"
         assert award["credentialSubject"]["identifier"][0]["identityHash"] == issued.learner_hash
         assert sorted(e["id"] for e in award["evidence"]) == sorted(claim["component_ids"])

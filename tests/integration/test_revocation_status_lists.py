@@ -16,6 +16,7 @@ from shared.events import CATALOG
 from shared.events.credentials import CredentialIssued
 from shared.ledger.store import Ledger
 from shared.statuslist import Bitstring
+from tests.support import independent_rdfc
 from tests.support.credentials import eventually, issue_credentials, projected
 from tests.support.http import bearer
 from tests.support.revocation import revocation_service
@@ -102,10 +103,13 @@ async def test_published_lists_are_exactly_the_ledger(settings, db):
             assert subject["statusPurpose"] == list_id.split(".")[1]
             assert subject["ttl"] == 1000
             assert len(Bitstring.decode(subject["encodedList"])) == 131_072
-            assert document["proof"]["verificationMethod"] == verification_method(issuer.did, issuer.key_id)
-            assert eddsa_jcs.verify(document, public_keys[issuer_id])
+            assert [p["verificationMethod"] for p in document["proof"]] == [
+                verification_method(issuer.did, issuer.key_id)] * 2
+            assert [p["cryptosuite"] for p in document["proof"]] == ["eddsa-rdfc-2022", "eddsa-jcs-2022"]
+            assert independent_rdfc.verify_proof_set(document, public_keys[issuer_id]) == {
+                "eddsa-rdfc-2022": True, "eddsa-jcs-2022": True}
             tampered = {**document, "credentialSubject": {**subject, "encodedList": Bitstring(131_072).encode()}}
-            assert not eddsa_jcs.verify(tampered, public_keys[issuer_id])
+            assert not any(independent_rdfc.verify_proof_set(tampered, public_keys[issuer_id]).values())
 
 
 async def test_a_change_shows_within_a_second_with_etag_caching(settings, db):

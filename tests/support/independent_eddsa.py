@@ -1,4 +1,5 @@
-"""An independent verifier of W3C Data Integrity `eddsa-jcs-2022` proofs.
+"""An independent verifier of W3C Data Integrity `eddsa-jcs-2022` proofs
+(`independent_rdfc` does eddsa-rdfc-2022 and proof sets).
 
 Written from the spec text (W3C "Data Integrity EdDSA Cryptosuites v1.0",
 section 3.3 "eddsa-jcs-2022": Verify Proof, Transformation, Hashing, Proof
@@ -54,6 +55,13 @@ def verify(secured_document: dict[str, Any], public_key: bytes, expected_purpose
         if len(proof) != 1:
             return False
         proof = proof[0]
+    unsecured = {k: copy.deepcopy(v) for k, v in secured_document.items() if k != "proof"}
+    return verify_proof(unsecured, proof, public_key, expected_purpose)
+
+
+def verify_proof(unsecured: dict[str, Any], proof: Any, public_key: bytes,
+                 expected_purpose: str = "assertionMethod") -> bool:
+    """One eddsa-jcs-2022 proof over the document without any proof (a proof set's member)."""
     if not isinstance(proof, dict) or "proofValue" not in proof:
         return False
     if (proof.get("type"), proof.get("cryptosuite")) != ("DataIntegrityProof", "eddsa-jcs-2022"):
@@ -61,7 +69,7 @@ def verify(secured_document: dict[str, Any], public_key: bytes, expected_purpose
     if proof.get("proofPurpose") != expected_purpose:
         return False
     # Step 1-2: the unsecured document, and the proof options without proofValue.
-    unsecured = {k: copy.deepcopy(v) for k, v in secured_document.items() if k != "proof"}
+    unsecured = copy.deepcopy(unsecured)
     options = {k: copy.deepcopy(v) for k, v in proof.items() if k != "proofValue"}
     try:
         signature = multibase_decode(proof["proofValue"])

@@ -12,20 +12,19 @@ from pathlib import Path
 import pytest
 
 from services.issuance.document import (
-    Particulars, Template, assemble, evidence_objects, identity_object, status_objects, template_for,
+    Particulars, Template, assemble, evidence_objects, identity_object, status_object, template_for,
 )
 from services.issuance.learners import Learner, LearnerKeys, LearnerSecrets
 from services.issuance.schemas import EvidenceItem, LearnerIdentity
 from services.issuance.signing import Draft, SigningJob, seed_of, sign_job
 from shared.ledger.events import decode_payload
 from shared.ob3_objects import achievement_object
-from shared.crypto import eddsa_jcs
 from shared.crypto.eddsa_jcs import raw_public_key, signing_key_from_multibase
 from shared.crypto.jcs import canonicalize
 from shared.events import registry as ev
 from shared.events.credentials import CredentialIssued, StatusEntry
 from shared.registry_state import Achievement, Issuer
-from tests.support import independent_eddsa
+from tests.support import independent_eddsa, independent_rdfc
 from tests.support.world import sample_spec
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors" / "eddsa"
@@ -59,14 +58,13 @@ def draft(n: int, **extra: object) -> Draft:
 
 
 def status(n: int) -> list[StatusEntry]:
-    return [StatusEntry(purpose="revocation", list_id="uni-1.revocation.a", index=1000 + n),
-            StatusEntry(purpose="suspension", list_id="uni-1.suspension.b", index=2000 + n)]
+    return [StatusEntry(purpose="revocation", list_id="uni-1.revocation.a", index=1000 + n)]
 
 
 def particulars(n: int, **extra: object) -> Particulars:
     made = draft(n, **extra)
     return Particulars(made.credential_id, made.valid_from, made.valid_until, identity_object(made.learner),
-                       status_objects(BASE, status(n)), made.grade, made.evidence)
+                       status_object(BASE, status(n)[0]), made.grade, made.evidence)
 
 
 def signed(drafts: list[Draft], **spec: object) -> list[CredentialIssued]:
@@ -102,30 +100,34 @@ def test_the_independent_verifier_accepts_the_w3c_vector_and_nothing_else():
         assert not independent_eddsa.verify(tampered, public_key), path
 
 
-def test_a_signing_job_signs_with_eddsa_jcs_and_records_the_exact_bytes():
+def test_a_signing_job_signs_a_proof_set_and_records_the_exact_bytes():
     signing = job([draft(n, grade="B") for n in range(5)], grading_scheme="A-F")
     for n, (item, event) in enumerate(zip(signing.drafts, signed(signing.drafts, grading_scheme="A-F"))):
-        expected = eddsa_jcs.sign(assemble(signing.template, particulars(n, grade="B")), KEY, METHOD, CREATED)
         document = bytes(event.document)
-        assert document == canonicalize(expected)
+        parsed = json.loads(document)
+        assert canonicalize(parsed) == document
+        assert {k: v for k, v in parsed.items() if k != "proof"} == json.loads(
+            canonicalize(assemble(signing.template, particulars(n, grade="B"))))
         assert event.document_hash == hashlib.sha256(document).hexdigest()
         assert (event.credential_id, event.issuer_reference, event.learner_hash) == (
             item.credential_id, item.reference, item.learner.learner_hash)
         assert (event.issued_at, event.key_id, event.status) == (CREATED, "key-1", status(n))
-        parsed = json.loads(document)
-        assert independent_eddsa.verify(parsed, raw_public_key(KEY))
-        assert parsed["proof"] == {**parsed["proof"], "type": "DataIntegrityProof",
-                                   "cryptosuite": "eddsa-jcs-2022", "proofPurpose": "assertionMethod",
-                                   "verificationMethod": METHOD, "created": CREATED}
+        assert independent_rdfc.verify_proof_set(parsed, raw_public_key(KEY)) == {
+            "eddsa-rdfc-2022": True, "eddsa-jcs-2022": True}
+        for proof, suite in zip(parsed["proof"], ("eddsa-rdfc-2022", "eddsa-jcs-2022")):
+            assert proof == {**proof, "type": "DataIntegrityProof", "cryptosuite": suite,
+                             "proofPurpose": "assertionMethod", "verificationMethod": METHOD, "created": CREATED}
 
 
-def test_each_credential_of_a_job_has_its_own_signature():
+def test_each_credential_of_a_job_has_its_own_signatures():
     documents = [json.loads(bytes(e.document)) for e in signed([draft(0), draft(1)])]
-    values = [d["proof"]["proofValue"] for d in documents]
-    assert values[0] != values[1]
-    swapped = documents[0]
-    swapped["proof"]["proofValue"] = values[1]
-    assert not independent_eddsa.verify(swapped, raw_public_key(KEY))
+    for which in (0, 1):
+        values = [d["proof"][which]["proofValue"] for d in documents]
+        assert values[0] != values[1]
+        swapped = copy.deepcopy(documents[0])
+        swapped["proof"][which]["proofValue"] = values[1]
+        outcomes = independent_rdfc.verify_proof_set(swapped, raw_public_key(KEY))
+        assert list(outcomes.values()) == [which != 0, which != 1]
 
 
 def test_the_achievement_carries_the_eu_standard_elements():
@@ -162,8 +164,10 @@ def test_the_credential_names_the_learner_only_by_a_salted_hash():
     assert identity["identityHash"].startswith("sha256$") and len(identity["salt"]) == 32
     assert document["evidence"] == [{"type": ["Evidence"], "id": "https://uni-1.example/e/1",
                                      "narrative": "Placement at Acme", "genre": "workplace learning"}]
-    assert [s["statusListIndex"] for s in document["credentialStatus"]] == ["1007", "2007"]
-    assert document["credentialStatus"][0]["statusListCredential"] == f"{BASE}/status-lists/uni-1.revocation.a"
+    assert document["credentialStatus"] == {
+        "id": f"{BASE}/status-lists/uni-1.revocation.a#1007", "type": "BitstringStatusListEntry",
+        "statusPurpose": "revocation", "statusListIndex": "1007",
+        "statusListCredential": f"{BASE}/status-lists/uni-1.revocation.a"}
     assert document["awardedDate"] == document["validFrom"] and "validUntil" not in document
 
 

@@ -19,6 +19,7 @@ from services.verification.verdicts import ORIGIN_CHECKS, BY_ID, verdict_of
 from shared.credential_format import issuer_did
 from shared.crypto.eddsa_jcs import raw_public_key, signing_key_from_seed
 from shared.crypto.multibase import public_key_to_multibase
+from shared.jsonld.contexts import ContextLoader
 from shared.events import CATALOG
 from shared.events import credentials as cev
 from shared.events import registry as rev
@@ -62,7 +63,7 @@ def fresh_verifier(model: ReadModel) -> BatchVerifier:
     freshness = Freshness()
     freshness.caught_up.set()
     freshness.touch(model.position)
-    return BatchVerifier(model, freshness)
+    return BatchVerifier(model, freshness, ContextLoader("https://ledger.example"))
 
 
 def test_records_are_compact_and_carry_what_verdicts_need(world):
@@ -124,7 +125,7 @@ def test_freshness_requires_catch_up_contact_and_small_lag():
 
 def test_stale_model_never_says_valid(world):
     model, _ = world
-    verifier = BatchVerifier(model, Freshness())  # never caught up
+    verifier = BatchVerifier(model, Freshness(), ContextLoader("https://ledger.example"))  # never caught up
     outcome = verifier.run([VerificationItem(id="urn:uuid:00000000"), VerificationItem(id="urn:uuid:99")])
     assert outcome.counts == {"valid": 0, "invalid": 0, "unknown": 2}
 

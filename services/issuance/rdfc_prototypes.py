@@ -1,0 +1,192 @@
+"""RDFC-1.0 of a batch's credentials without converting each one from JSON-LD.
+
+JSON-LD to RDF is by far the dearest step of an eddsa-rdfc-2022 proof (the
+contexts are processed anew for every document), and a batch's credentials
+differ only in a few leaf values: ids, dates, the learner's hash and salt,
+the status index, the grade, evidence. So the library converts a
+*prototype* once: the document with each of those leaves replaced by a
+unique placeholder IRI. Each placeholder comes out as whole subjects or
+objects of one kind (an IRI, or a literal with its datatype or language),
+and for the values allowed here neither where nor what kind depends on the
+value; so each credential's dataset is the prototype's with its own values
+put back (serialized by pyoxigraph), which pyoxigraph then canonicalizes
+(RDFC-1.0) as usual.
+
+Whatever does not meet those conditions takes the full library path: a
+prototype in which a placeholder is missing, reshaped or inside another
+term, and an IRI-valued leaf that is not an absolute IRI pyoxigraph
+accepts, starts with a term name (it could be a compact IRI) or names a
+blank node.
+tests/unit/test_rdfc_prototypes.py checks the two paths agree byte for byte.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+
+import msgspec
+import pyoxigraph
+
+from shared.jsonld.contexts import ContextLoader, defined_terms
+from shared.jsonld.rdfc import canonical_nquads, canonicalize_quads, to_quads
+
+PLACEHOLDER: Final = "urn:x-credledger-slot:"
+WILDCARD: Final = "*"
+# The leaves that vary between credentials of one batch (paths into the
+# document; WILDCARD stands for every element of a list).
+CREDENTIAL_LEAVES: Final = (
+    ("id",), ("validFrom",), ("awardedDate",), ("validUntil",),
+    ("credentialSubject", "identifier", WILDCARD, "identityHash"),
+    ("credentialSubject", "identifier", WILDCARD, "salt"),
+    ("credentialSubject", "result", WILDCARD, "value"),
+    ("credentialStatus", "id"), ("credentialStatus", "statusListIndex"), ("credentialStatus", "statusListCredential"),
+    ("evidence", WILDCARD, "id"), ("evidence", WILDCARD, "name"),
+    ("evidence", WILDCARD, "narrative"), ("evidence", WILDCARD, "genre"),
+)
+_PLACEHOLDER_BYTES: Final = PLACEHOLDER.encode()
+_ENCODE = msgspec.json.Encoder().encode
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    """What a placeholder became: an IRI (datatype and language None) or a literal."""
+
+    datatype: pyoxigraph.NamedNode | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Prototype:
+    """The prototype's N-Quads cut at its placeholders: text, slot, text, ..."""
+
+    pieces: list[str]
+    slots: list[int]  # placeholder number of each cut
+    kinds: list[_Kind]  # per placeholder number
+    substitutable: bool
+
+
+class RdfcPrototypes:
+    """Canonical N-Quads of credentials, converting one prototype per shape."""
+
+    def __init__(self, loader: ContextLoader, leaves: tuple[tuple[str, ...], ...] = CREDENTIAL_LEAVES) -> None:
+        self._loader = loader
+        self._leaves = leaves
+        self._prototypes: dict[bytes, _Prototype] = {}
+
+    def canonical_nquads(self, document: dict[str, Any]) -> bytes:
+        """What shared.jsonld.rdfc.canonical_nquads gives, byte for byte."""
+        values: list[str] = []
+        prototype_document = _with_placeholders(document, self._leaves, values)
+        key = _ENCODE(prototype_document)
+        if key.count(_PLACEHOLDER_BYTES) != len(values):
+            return canonical_nquads(document, self._loader)  # the document itself holds placeholder text
+        prototype = self._prototypes.get(key)
+        if prototype is None:
+            prototype = self._prototypes[key] = _prototype(to_quads(prototype_document, self._loader), len(values))
+        nquads = _substituted(prototype, values)
+        if nquads is None:
+            return canonical_nquads(document, self._loader)
+        return canonicalize_quads(pyoxigraph.parse(nquads, format=pyoxigraph.RdfFormat.N_QUADS))
+
+
+def _with_placeholders(node: dict[str, Any], leaves: tuple[tuple[str, ...], ...], values: list[str]) -> dict[str, Any]:
+    """A copy of the document with each string leaf on `leaves` replaced by the
+    next placeholder; the replaced values, in order, go to `values`."""
+    copied = dict(node)
+    for path in leaves:
+        _replace(copied, path, values)
+    return copied
+
+
+def _replace(node: Any, path: tuple[str, ...], values: list[str]) -> None:
+    step, rest = path[0], path[1:]
+    if step == WILDCARD:
+        if isinstance(node, list):
+            for index, item in enumerate(node):
+                if isinstance(item, dict):
+                    node[index] = dict(item)
+                    _replace(node[index], rest, values)
+        return
+    if not isinstance(node, dict) or step not in node:
+        return
+    child = node[step]
+    if not rest:
+        if isinstance(child, str):
+            values.append(child)
+            node[step] = f"{PLACEHOLDER}{len(values) - 1}"
+        return
+    node[step] = list(child) if isinstance(child, list) else dict(child) if isinstance(child, dict) else child
+    _replace(node[step], rest, values)
+
+
+def _prototype(quads: list[pyoxigraph.Quad], count: int) -> _Prototype:
+    """Cut the prototype's N-Quads at its placeholders, if each became whole
+    subjects or objects of one kind; else mark it unsubstitutable."""
+    unusable = _Prototype([], [], [], substitutable=False)
+    kinds: dict[int, _Kind] = {}
+    for quad in quads:
+        for position, term in enumerate((quad.subject, quad.predicate, quad.object, quad.graph_name)):
+            text = getattr(term, "value", "")
+            if PLACEHOLDER not in text:
+                continue
+            number = _placeholder_number(text)
+            if number is None or position not in (0, 2) or kinds.setdefault(number, _kind_of(term)) != _kind_of(term):
+                return unusable  # reshaped, or not a whole subject or object
+    if sorted(kinds) != list(range(count)):
+        return unusable  # a leaf that made no term (dropped)
+    text = pyoxigraph.serialize(quads, format=pyoxigraph.RdfFormat.N_QUADS).decode()
+    tokens = {str(_term(kinds[n], f"{PLACEHOLDER}{n}", checked=False)): n for n in range(count)}
+    pattern = re.compile("|".join(re.escape(token) for token in sorted(tokens, key=len, reverse=True)))
+    pieces, slots, start = [], [], 0
+    for match in pattern.finditer(text):
+        pieces.append(text[start:match.start()])
+        slots.append(tokens[match.group()])
+        start = match.end()
+    pieces.append(text[start:])
+    if sum(piece.count(PLACEHOLDER) for piece in pieces):
+        return unusable  # a placeholder inside some other term
+    return _Prototype(pieces, slots, [kinds[n] for n in range(count)], substitutable=True)
+
+
+def _placeholder_number(text: str) -> int | None:
+    digits = text.removeprefix(PLACEHOLDER)
+    return int(digits) if text.startswith(PLACEHOLDER) and digits.isdigit() else None
+
+
+def _kind_of(term: Any) -> _Kind:
+    if isinstance(term, pyoxigraph.Literal):
+        return _Kind(term.datatype if term.language is None else None, term.language)
+    return _Kind()
+
+
+def _substituted(prototype: _Prototype, values: list[str]) -> str | None:
+    """The credential's N-Quads: the prototype's with its values in their
+    places, each serialized by pyoxigraph; None if a value cannot go there."""
+    if not prototype.substitutable:
+        return None
+    terms = []
+    for kind, value in zip(prototype.kinds, values):
+        term = _term(kind, value)
+        if term is None:
+            return None
+        terms.append(str(term))
+    out = [prototype.pieces[0]]
+    for slot, piece in zip(prototype.slots, prototype.pieces[1:]):
+        out += (terms[slot], piece)
+    return "".join(out)
+
+
+def _term(kind: _Kind, value: str, checked: bool = True) -> pyoxigraph.NamedNode | pyoxigraph.Literal | None:
+    if kind.language is not None:
+        return pyoxigraph.Literal(value, language=kind.language)
+    if kind.datatype is not None:
+        return pyoxigraph.Literal(value, datatype=kind.datatype)
+    prefix, colon, _ = value.partition(":")
+    if checked and (not colon or prefix == "_" or prefix in defined_terms()):
+        return None  # relative, a blank node, or possibly a compact IRI
+    try:
+        return pyoxigraph.NamedNode(value)
+    except ValueError:
+        return None

@@ -1,0 +1,129 @@
+"""Proof sets (W3C VC Data Integrity §2.1.2): several proofs, each over the
+document without any of them.
+
+The platform signs every credential with an eddsa-rdfc-2022 proof (what
+RDF-based verifiers such as the DCC's and 1EdTech's check) and an
+eddsa-jcs-2022 one (cheap to check, and what credentials issued before proof
+sets carry). Verification accepts sets of eddsa-rdfc-2022, eddsa-jcs-2022
+and Ed25519Signature2020 proofs, or one such proof given as an object, and
+every proof must verify.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Callable
+from typing import Any, Final
+
+import msgspec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from shared.crypto import eddsa_jcs, eddsa_rdfc
+from shared.crypto.eddsa_jcs import PreparedProof, ed25519_verify
+from shared.crypto.eddsa_rdfc import ProofHashes
+from shared.crypto.jcs import canonicalize
+from shared.crypto.multibase import multibase_encode
+from shared.jsonld import rdfc
+from shared.jsonld.contexts import ContextLoader
+
+SUPPORTED: Final = "eddsa-rdfc-2022, eddsa-jcs-2022 or Ed25519Signature2020"
+
+
+class ProofSetSigner:
+    """Secures documents with an eddsa-rdfc-2022 and an eddsa-jcs-2022 proof,
+    by one key at one time.
+
+    The proof options, and so their hashes, depend only on the key, the time
+    and the document's context: they are computed once per context, which
+    halves the RDFC work of a batch. `canonical_nquads` may replace the
+    document's RDFC-1.0 (a bulk signer's faster route to the same bytes).
+    """
+
+    def __init__(self, key: Ed25519PrivateKey, verification_method: str, created: str, loader: ContextLoader,
+                 proof_purpose: str = "assertionMethod",
+                 canonical_nquads: Callable[[dict[str, Any]], bytes] | None = None) -> None:
+        self._canonical_nquads = canonical_nquads or functools.partial(rdfc.canonical_nquads, loader=loader)
+        self._key = key
+        self._method = verification_method
+        self._created = created
+        self._purpose = proof_purpose
+        self._loader = loader
+        self._configs: dict[bytes, tuple[dict[str, Any], bytes, dict[str, Any], bytes]] = {}
+
+    def secure(self, unsecured: dict[str, Any]) -> bytes:
+        """The RFC 8785 bytes of `unsecured` with its proof set added."""
+        canonical = canonicalize(unsecured)
+        # RDFC reads the document exactly as any verifier will parse it
+        # (e.g. 5.0 written as 5), not the in-memory form it was built from.
+        as_published = msgspec.json.decode(canonical)
+        rdfc_config, rdfc_hash, jcs_config, jcs_hash = self._proof_configs(as_published.get("@context"))
+        document_hash = hashlib.sha256(self._canonical_nquads(as_published)).digest()
+        rdfc_proof = eddsa_rdfc.signed_proof(rdfc_config, rdfc_hash, document_hash, self._key)
+        jcs_signature = self._key.sign(jcs_hash + hashlib.sha256(canonical).digest())
+        jcs_proof = {**jcs_config, "proofValue": multibase_encode(jcs_signature)}
+        return canonicalize({**as_published, "proof": [rdfc_proof, jcs_proof]})
+
+    def _proof_configs(self, context: Any) -> tuple[dict[str, Any], bytes, dict[str, Any], bytes]:
+        cache_key = canonicalize(context)
+        cached = self._configs.get(cache_key)
+        if cached is None:
+            shape = {"@context": context}
+            rdfc_config = eddsa_rdfc.proof_config(shape, self._method, self._created, self._purpose)
+            jcs_config = eddsa_jcs.build_proof_config(shape, self._method, self._created, self._purpose)
+            cached = self._configs[cache_key] = (
+                rdfc_config, eddsa_rdfc.proof_hash(rdfc_config, self._loader),
+                jcs_config, hashlib.sha256(canonicalize(jcs_config)).digest())
+        return cached
+
+
+def proofs_of(secured: Any) -> list[Any] | None:
+    """The proofs of a secured document (`proof` may be one object), or None."""
+    if not isinstance(secured, dict):
+        return None
+    proof = secured.get("proof")
+    proofs = proof if isinstance(proof, list) else [proof]
+    return proofs if proofs and all(isinstance(p, dict) for p in proofs) else None
+
+
+def prepare_proof_set(
+    secured: Any, hashes: ContextLoader | ProofHashes, proof_purpose: str = "assertionMethod",
+) -> list[PreparedProof] | None:
+    """Every proof prepared for its Ed25519 check, or None if any proof is
+    malformed or of another suite (a set is only as good as its every proof).
+    A bulk verifier passes its ProofHashes; a one-off check, a loader."""
+    if isinstance(hashes, ContextLoader):
+        hashes = ProofHashes(hashes)
+    loader = hashes.loader
+    proofs = proofs_of(secured)
+    if proofs is None:
+        return None
+    unsecured = {key: value for key, value in secured.items() if key != "proof"}
+    prepared: list[PreparedProof] = []
+    rdfc_document_hash: bytes | None = None
+    try:
+        for proof in proofs:
+            if eddsa_rdfc.is_own_proof(proof, proof_purpose):
+                if rdfc_document_hash is None:
+                    rdfc_document_hash = eddsa_rdfc.document_hash(unsecured, loader)
+                one = eddsa_rdfc.prepare_proof(unsecured, proof, hashes, rdfc_document_hash, proof_purpose)
+            else:
+                one = eddsa_jcs.prepare_proof(unsecured, proof, proof_purpose)
+            if one is None:
+                return None
+            prepared.append(one)
+    except (ValueError, TypeError, RecursionError):
+        return None  # undecodable proofValue, or not JSON-LD / JCS representable
+    return prepared
+
+
+def verification_method_of(prepared: list[PreparedProof]) -> str | None:
+    """The one key a set is signed with; None when its proofs name several."""
+    methods = {proof.verification_method for proof in prepared}
+    return methods.pop() if len(methods) == 1 else None
+
+
+def verify(secured: Any, public_key: bytes, loader: ContextLoader, proof_purpose: str = "assertionMethod") -> bool:
+    """Whether every proof of `secured` verifies with `public_key`; never raises on bad input."""
+    prepared = prepare_proof_set(secured, loader, proof_purpose)
+    return bool(prepared) and all(ed25519_verify(public_key, p.signature, p.hash_data) for p in prepared)
