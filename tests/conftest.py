@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import pytest
 
+from credledger.backends import kafka_broker, postgres_server
 from shared.db.migrate import APP_ROLE, apply_migrations, set_app_role_password, with_database, with_user
 from shared.settings import Settings, load_settings
-from credledger.backends import kafka_broker, postgres_server
 
 BOOTSTRAP_ADMIN_KEY = "test-bootstrap-admin-key"
 APP_PASSWORD_ENV = "CREDLEDGER_TEST_APP_DB_PASSWORD"

@@ -21,10 +21,10 @@ from services.registry.app import create_app as registry_app
 from services.registry.authorization import CALLERS, MATRIX, permits
 from shared.crypto.eddsa_jcs import raw_public_key
 from shared.crypto.multibase import public_key_to_multibase
-from tests.support.ledger import ledger_head
-from tests.support.issuance import registry_caught_up
-from tests.support.registry import PLATFORM, Demo, call
 from tests.support.http import bearer, serving
+from tests.support.issuance import registry_caught_up
+from tests.support.ledger import ledger_head
+from tests.support.registry import PLATFORM, Demo, call
 from tests.support.revocation import revocation_service
 
 DOC = Path(__file__).parents[2] / "docs" / "authorization.md"

@@ -17,17 +17,19 @@ from services.issuance.app import create_app as issuance_app
 from services.verification.app import create_app
 from services.verification.projection import ReadModelOptions
 from shared.events import credentials as cev
-from tests.support.issuance import registry_caught_up, university
-from tests.support.ledger import ledger_head
 from tests.support.credentials_for_verification import build_scene, change_status, issue, serving_ready
 from tests.support.http import serving
+from tests.support.issuance import registry_caught_up, university
+from tests.support.ledger import ledger_head
 from tests.support.processes import ROOT
 
 verification_app = functools.partial(create_app, options=ReadModelOptions(idle_check_interval=0.2))
-# The child reports its own peak memory, so the figure is the CLI's alone.
-MEASURED = ("import resource, sys; from credledger.cli import main; code = main(sys.argv[1:]); "
-            "print('maxrss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); "
-            "sys.exit(code)")
+# The child reports its own peak memory, so the figure is the CLI's alone:
+# VmHWM belongs to the process's own address space, where ru_maxrss carries
+# the forking parent's (the test runner's) peak across exec on Linux.
+MEASURED = ("import re, sys; from credledger.cli import main; code = main(sys.argv[1:]); "
+            "peak = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]; "
+            "print('maxrss_kb', peak, file=sys.stderr); sys.exit(code)")
 
 
 async def credledger(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:

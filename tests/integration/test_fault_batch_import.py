@@ -24,9 +24,9 @@ from credledger.embedded import free_port
 from shared.events import CATALOG
 from shared.events import registry as ev
 from shared.ledger.store import Ledger, NewEvent
-from tests.support.issuance import item, university
 from tests.support import processes
 from tests.support.http import bearer
+from tests.support.issuance import item, university
 from tests.support.world import ADMIN
 
 pytestmark = pytest.mark.slow

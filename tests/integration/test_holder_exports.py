@@ -20,10 +20,10 @@ from services.verification.projection import ReadModelOptions
 from shared.badge_baking import png_chunks, unbake
 from shared.crypto.eddsa_jcs import raw_public_key
 from shared.crypto.jws import verify_vc_jws
-from tests.support.issuance import registry_caught_up, university
-from tests.support.ledger import ledger_head
 from tests.support.credentials_for_verification import serving_ready
 from tests.support.http import bearer, serving
+from tests.support.issuance import registry_caught_up, university
+from tests.support.ledger import ledger_head
 from tests.support.waiting import eventually, running_relay
 
 FAST = ReadModelOptions(idle_check_interval=0.2, max_silence_seconds=1.5, retry_interval=0.3)

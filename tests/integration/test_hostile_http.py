@@ -20,8 +20,8 @@ from services.registry.app import create_app as registry_app
 from services.revocation.app import create_app as revocation_app
 from services.verification.app import create_app as verification_app
 from tests.conftest import BOOTSTRAP_ADMIN_KEY
-from tests.support.issuance import item, university
 from tests.support.http import bearer, serving
+from tests.support.issuance import item, university
 
 NESTED = b'{"items": [' + b"[" * 1000 + b"]" * 1000 + b"]}"
 HUGE = "9" * 30

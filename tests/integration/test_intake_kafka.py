@@ -23,12 +23,19 @@ from services.issuance.schemas import CredentialRequest, LearnerIdentity, StackR
 from services.revocation.schemas import StatusChangeRequest
 from shared.credential_format import verification_method
 from shared.events import registry as ev
-from tests.support.issuance import add_issuer_held_key, add_pathway, university
-from tests.support.ledger import ledger_head
 from tests.support import processes
 from tests.support.intake import (
-    intake_settings, publish, read_topic, running_intake, seed_text, signed, start_intake, wait_ready,
+    intake_settings,
+    publish,
+    read_topic,
+    running_intake,
+    seed_text,
+    signed,
+    start_intake,
+    wait_ready,
 )
+from tests.support.issuance import add_issuer_held_key, add_pathway, university
+from tests.support.ledger import ledger_head
 from tests.support.waiting import eventually
 from tests.support.world import World
 

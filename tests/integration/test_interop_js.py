@@ -21,7 +21,6 @@ import pytest
 from shared.crypto.eddsa_jcs import raw_public_key
 from shared.crypto.multibase import public_key_to_multibase
 from shared.jsonld.contexts import BUNDLED, CONTEXT_DIR, PLATFORM_CONTEXT_FILE, platform_context_url
-from shared.credential_format import list_id_from_url
 from shared.statuslist import Bitstring
 from tests.support.http import bearer
 from tests.support.portable import issue_every_shape
@@ -81,7 +80,7 @@ async def test_a_standard_status_list_verifier_sees_a_revoked_credential_as_revo
 
         async def status_list(credential: dict, revoked: bool) -> dict | None:
             entry = credential["credentialStatus"]
-            answer = await client.get(f"/status-lists/{list_id_from_url(entry['statusListCredential'])}")
+            answer = await client.get("/status-lists/" + entry["statusListCredential"].rsplit("/", 1)[-1])
             if answer.status != 200:
                 return None
             document = json.loads(await answer.read())

@@ -7,15 +7,14 @@ from __future__ import annotations
 import hashlib
 import json
 
-
 from services.issuance.app import create_app
-from shared.ledger.events import decode_payload
 from shared.credential_format import OB_CONTEXT, VC_CONTEXT, identity_hash
 from shared.crypto.eddsa_jcs import raw_public_key
 from shared.crypto.jws import verify_vc_jws
 from shared.events import registry as ev
 from shared.events.credentials import CredentialIssued, credential_stream
 from shared.jsonld.contexts import platform_context_url
+from shared.ledger.events import decode_payload
 from shared.status_allocation import LIST_SIZE
 from tests.support import independent_rdfc
 from tests.support.http import bearer, serving

@@ -12,8 +12,8 @@ import msgspec
 from services.issuance.app import create_app
 from shared.credential_format import identity_hash
 from shared.events import registry as ev
-from tests.support.issuance import add_pathway, item, registry_caught_up, university
 from tests.support.http import bearer, serving
+from tests.support.issuance import add_pathway, item, registry_caught_up, university
 
 EMAIL = "Ada.Lovelace@example.org"
 

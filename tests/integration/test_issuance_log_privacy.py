@@ -8,8 +8,8 @@ import logging
 
 from services.issuance.app import create_app
 from shared.logs import JsonFormatter
-from tests.support.issuance import item, registry_caught_up, university
 from tests.support.http import bearer, serving
+from tests.support.issuance import item, registry_caught_up, university
 
 EMAIL = "secret.learner.4711@example.org"
 BAD_EMAIL = "secret learner 4712@nowhere"

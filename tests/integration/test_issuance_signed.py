@@ -11,7 +11,6 @@ import uuid
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.issuance.app import create_app
-from shared.ledger.events import decode_payload
 from shared.credential_format import OB_CONTEXT, VC_CONTEXT, identity_hash
 from shared.crypto import eddsa_jcs, eddsa_rdfc
 from shared.crypto.eddsa_jcs import raw_public_key
@@ -19,6 +18,7 @@ from shared.crypto.proof_set import ProofSetSigner
 from shared.events import registry as ev
 from shared.events.credentials import CredentialIssued, credential_stream
 from shared.jsonld.contexts import ContextLoader
+from shared.ledger.events import decode_payload
 from tests.support import independent_eddsa, independent_rdfc
 from tests.support.http import bearer, serving
 from tests.support.issuance import add_issuer_held_key, issuance_rows, registry_caught_up, university
@@ -45,6 +45,9 @@ def university_credential(settings, did: str, achievement_id: str, identity: dic
                             "description": "Analyse tabular data.", "criteria": {"narrative": "Pass."}},
         },
     }
+
+
+GRACE = {"email": "grace@example.org"}
 
 
 def signed_by(document: dict, key: Ed25519PrivateKey, method: str, created: str = CREATED) -> dict:
@@ -110,12 +113,12 @@ async def test_an_rdfc_proof_or_a_proof_set_is_accepted_and_every_proof_must_hol
                 ("HALF", half_forged, "signature-invalid"),
                 ("CTX", unknown_context, "credential-malformed")):
             response = await client.post("/v1/credentials/signed", headers=bearer(issuer.api_key),
-                                         json={"reference": reference, "credential": document})
+                                         json={"reference": reference, "credential": document, "learner": GRACE})
             assert response.status == 422 and (await response.json())["type"].endswith("/" + slug), reference
         assert await ledger_head(db) == head
         for reference, document in (("RDFC", rdfc_only), ("SET", proof_set)):
             response = await client.post("/v1/credentials/signed", headers=bearer(issuer.api_key),
-                                         json={"reference": reference, "credential": document})
+                                         json={"reference": reference, "credential": document, "learner": GRACE})
             assert response.status == 201, await response.text()
             assert independent_rdfc.verify_proof_set(document, raw_public_key(own_key)) == {
                 p["cryptosuite"]: True for p in document["proof"]}

@@ -7,14 +7,12 @@ from __future__ import annotations
 import json
 import time
 
-
 from services.issuance.app import create_app
-from shared.ledger.events import decode_payload
 from shared.crypto.eddsa_jcs import raw_public_key
 from shared.events import CATALOG
 from shared.events import registry as ev
 from shared.events.credentials import Cause, CredentialIssued, CredentialRevoked, StackClaimed, credential_stream
-from shared.ledger.events import Metadata
+from shared.ledger.events import Metadata, decode_payload
 from shared.ledger.store import Ledger, NewEvent
 from tests.support import independent_rdfc
 from tests.support.http import bearer, serving

@@ -27,8 +27,8 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from tests.conftest import BOOTSTRAP_ADMIN_KEY
-from tests.support.issuance import university
 from tests.support.http import serving
+from tests.support.issuance import university
 
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 # Requests per service, spread over its operations.

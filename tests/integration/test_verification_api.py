@@ -21,7 +21,14 @@ from shared.events import registry as rev
 from shared.ledger.store import NewEvent
 from tests.conftest import BOOTSTRAP_ADMIN_KEY
 from tests.support.credentials_for_verification import (
-    build_document, build_scene, change_status, eventually, issue, relay_running, serving_ready, sign,
+    build_document,
+    build_scene,
+    change_status,
+    eventually,
+    issue,
+    relay_running,
+    serving_ready,
+    sign,
 )
 from tests.support.http import bearer
 from tests.support.world import ADMIN, Issuer

@@ -18,7 +18,11 @@ from services.verification.projection import ReadModelOptions
 from shared.events import credentials as cev
 from tests.conftest import BOOTSTRAP_ADMIN_KEY
 from tests.support.credentials_for_verification import (
-    build_scene, change_status, eventually, issue, serving_ready,
+    build_scene,
+    change_status,
+    eventually,
+    issue,
+    serving_ready,
 )
 from tests.support.http import bearer
 

@@ -14,7 +14,11 @@ from services.verification.projection import PROJECTION_NAME, ReadModelOptions
 from shared.events import credentials as cev
 from shared.service import RUNNERS_KEY
 from tests.support.credentials_for_verification import (
-    build_scene, change_status, eventually, issue, serving_ready,
+    build_scene,
+    change_status,
+    eventually,
+    issue,
+    serving_ready,
 )
 from tests.support.http import bearer
 

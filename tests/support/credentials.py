@@ -17,7 +17,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared.auth import token_hash
 from shared.credential_format import (
-    OB_CONTEXT, VC_CONTEXT, document_hash, identity_hash, new_credential_id, status_list_url, verification_method,
+    OB_CONTEXT,
+    VC_CONTEXT,
+    document_hash,
+    identity_hash,
+    new_credential_id,
+    status_list_url,
+    verification_method,
 )
 from shared.crypto import eddsa_jcs
 from shared.crypto.jcs import canonicalize
@@ -28,8 +34,8 @@ from shared.ledger.store import NO_STREAM, Ledger, NewEvent
 from shared.settings import Settings
 from shared.status_allocation import allocate
 from shared.timeutil import format_time, now
-from tests.support.world import Issuer
 from tests.support.waiting import eventually, running_relay  # noqa: F401 - re-exported for tests
+from tests.support.world import Issuer
 
 T = TypeVar("T")
 

@@ -13,15 +13,20 @@ from typing import Any
 import msgspec
 
 from shared.credential_format import (
-    OB_CONTEXT, VC_CONTEXT, document_hash, identity_hash, new_credential_id, status_list_url,
+    OB_CONTEXT,
+    VC_CONTEXT,
+    document_hash,
+    identity_hash,
+    new_credential_id,
+    status_list_url,
 )
 from shared.crypto import eddsa_jcs, jcs, jws
 from shared.events import CATALOG
 from shared.events import credentials as cev
 from shared.ledger.events import Metadata
 from shared.ledger.store import Ledger, NewEvent
-from tests.support.world import Issuer
 from tests.support.waiting import eventually, running_relay  # noqa: F401 - re-exported for tests
+from tests.support.world import Issuer
 
 relay_running = running_relay
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from services.issuance.app import create_app
-from tests.support.issuance import item, registry_caught_up, university
 from tests.support.http import bearer, serving
+from tests.support.issuance import item, registry_caught_up, university
 from tests.support.world import Issuer
 
 SCHEMA = Path(__file__).resolve().parents[1] / "vectors" / "openbadges" / "schema" / "achievementcredential.json"

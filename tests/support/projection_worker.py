@@ -20,6 +20,7 @@ from shared.ledger.store import Ledger
 from shared.logs import configure_logging
 from shared.settings import load_settings
 
+
 async def create_applied_table(owner: asyncpg.Pool) -> None:
     await owner.execute("CREATE TABLE test_applied (position bigint NOT NULL, stream_id text NOT NULL)")
     await owner.execute(f"GRANT SELECT, INSERT ON test_applied TO {APP_ROLE}")

@@ -11,7 +11,15 @@ import pytest
 
 from services.issuance.badge_image import BadgeText, badge_png, badge_svg
 from shared.badge_baking import (
-    OB_NAMESPACE, BakingError, bake_png, bake_svg, check_png, check_svg, unbake, unbake_png, unbake_svg,
+    OB_NAMESPACE,
+    BakingError,
+    bake_png,
+    bake_svg,
+    check_png,
+    check_svg,
+    unbake,
+    unbake_png,
+    unbake_svg,
 )
 
 CREDENTIAL = '{"@context":["https://www.w3.org/ns/credentials/v2"],"name":"Caf\u00e9 ]]> <b>","proof":[{"a":1}]}'

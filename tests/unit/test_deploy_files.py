@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from credledger.gateway import (
-    LIMITS_ENV_PREFIX, TEMPLATES_ENV, TLS_CERT_ENV, TLS_KEY_ENV, TLS_PORT_ENV, Limits, config_from_settings, render,
+    LIMITS_ENV_PREFIX,
+    TEMPLATES_ENV,
+    TLS_CERT_ENV,
+    TLS_KEY_ENV,
+    TLS_PORT_ENV,
+    Limits,
+    config_from_settings,
+    render,
 )
 from shared.settings import DEFAULT_PORTS, OWNER_ONLY, SERVICE_NAMES, Settings, load_settings
 

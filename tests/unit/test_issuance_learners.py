@@ -9,7 +9,13 @@ import hmac
 import pytest
 
 from services.issuance.learners import (
-    LEARNER_KEY, LearnerIdentityInvalid, LearnerKeys, LearnerSecrets, learner_keys, parse_identity, rekeyings,
+    LEARNER_KEY,
+    LearnerIdentityInvalid,
+    LearnerKeys,
+    LearnerSecrets,
+    learner_keys,
+    parse_identity,
+    rekeyings,
     same_learner,
 )
 from services.issuance.schemas import LearnerIdentity

@@ -12,17 +12,23 @@ from pathlib import Path
 import pytest
 
 from services.issuance.document import (
-    Particulars, Template, assemble, evidence_objects, identity_object, status_object, template_for,
+    Particulars,
+    Template,
+    assemble,
+    evidence_objects,
+    identity_object,
+    status_object,
+    template_for,
 )
 from services.issuance.learners import Learner, LearnerKeys, LearnerSecrets
 from services.issuance.schemas import EvidenceItem, LearnerIdentity
 from services.issuance.signing import Draft, SigningJob, seed_of, sign_job
-from shared.ledger.events import decode_payload
-from shared.ob3_objects import achievement_object
 from shared.crypto.eddsa_jcs import raw_public_key, signing_key_from_multibase
 from shared.crypto.jcs import canonicalize
 from shared.events import registry as ev
 from shared.events.credentials import CredentialIssued, StatusEntry
+from shared.ledger.events import decode_payload
+from shared.ob3_objects import achievement_object
 from shared.registry_state import Achievement, Issuer
 from tests.support import independent_eddsa, independent_rdfc
 from tests.support.world import sample_spec

@@ -18,6 +18,7 @@ from services.verification.job_formats import KNOWN_COLUMNS, header_columns, par
 from services.verification.model import ReadModel
 from services.verification.schemas import ItemProblem, ItemResult, VerificationItem
 from shared.crypto.multibase import b64url_encode
+from shared.jsonld.contexts import ContextLoader
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 lines = st.binary(max_size=400).map(lambda raw: raw.replace(b"\n", b""))
@@ -35,7 +36,7 @@ item_like = st.fixed_dictionaries({}, optional={
 
 
 def verify_all(entries) -> list[ItemResult]:
-    verifier = BatchVerifier(ReadModel(), Freshness())
+    verifier = BatchVerifier(ReadModel(), Freshness(), ContextLoader("https://ledger.example"))
     outcome = verifier.run(entries)
     assert len(outcome.answers) == len(entries)
     return [msgspec.json.decode(answer, type=ItemResult) for answer in outcome.answers]

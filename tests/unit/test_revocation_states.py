@@ -6,7 +6,10 @@ import pytest
 
 from services.revocation.states import ACTION_OF_EVENT, TRANSITIONS, fold, next_status
 from shared.events.credentials import (
-    CredentialFlaggedForReview, CredentialIssued, CredentialReinstated, CredentialRevoked,
+    CredentialFlaggedForReview,
+    CredentialIssued,
+    CredentialReinstated,
+    CredentialRevoked,
     CredentialSuspended,
 )
 

@@ -6,7 +6,12 @@ import msgspec
 import pytest
 
 from shared.untrusted import (
-    MAX_JSON_DEPTH, UntrustedInput, bounded_int, decode_json, json_depth_within, text,
+    MAX_JSON_DEPTH,
+    UntrustedInput,
+    bounded_int,
+    decode_json,
+    json_depth_within,
+    text,
 )
 
 

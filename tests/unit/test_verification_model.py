@@ -15,14 +15,14 @@ from services.verification.job_formats import csv_header, header_columns, ndjson
 from services.verification.model import REVOKED, ReadModel
 from services.verification.schemas import Identity, ItemProblem, VerificationItem
 from services.verification.snapshot import encode_chunks, restore
-from services.verification.verdicts import ORIGIN_CHECKS, BY_ID, verdict_of
+from services.verification.verdicts import BY_ID, ORIGIN_CHECKS, verdict_of
 from shared.credential_format import issuer_did
 from shared.crypto.eddsa_jcs import raw_public_key, signing_key_from_seed
 from shared.crypto.multibase import public_key_to_multibase
-from shared.jsonld.contexts import ContextLoader
 from shared.events import CATALOG
 from shared.events import credentials as cev
 from shared.events import registry as rev
+from shared.jsonld.contexts import ContextLoader
 from shared.ledger.events import RecordedEvent
 from tests.support.credentials_for_verification import build_document, issued_event, sign
 from tests.support.world import EPOCH, Issuer, sample_spec
