@@ -122,6 +122,10 @@ async def _credentials(api: Api, world: dict[str, Any]) -> dict[str, Any]:
                    {"reason_code": "issued_in_error", "reason": "demo: issued to the wrong learner"}, retry_for=20.0)
     await api.call("revocation", "POST", f"/v1/credentials/{suspended}/suspend", issuer_key,
                    {"reason_code": "under_investigation", "reason": "demo: assessment under review"}, retry_for=20.0)
+    # "ready" must mean what it says: the badge pages and the employer API
+    # already answer the demo's revocation and suspension.
+    for changed in (revoked, suspended):
+        await _until_invalid(api, changed)
     verify = api._settings.url_of("verification")
     return {
         "credentials": issued,
@@ -129,6 +133,18 @@ async def _credentials(api: Api, world: dict[str, Any]) -> dict[str, Any]:
         "revoked": revoked, "suspended": suspended,
         "badge_pages": {ref: f"{verify}/verify/{c['credential_id']}" for ref, c in issued.items()},
     }
+
+
+async def _until_invalid(api: Api, credential_id: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = await api.call("verification", "GET", f"/v1/credentials/{credential_id}/verification", None,
+                                retry_for=timeout)
+        if answer.get("verdict") == "invalid":
+            return
+        if time.monotonic() >= deadline:
+            raise DemoError(f"the verification service does not yet answer {credential_id} as changed")
+        await asyncio.sleep(0.1)
 
 
 async def seed(settings: Settings, home: Path) -> Path:
