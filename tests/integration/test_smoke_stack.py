@@ -5,6 +5,7 @@ default, restarted on the same home."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -78,6 +79,20 @@ def start_up(home, env, *extra: str) -> subprocess.Popen:
     )
 
 
+def stop_or_kill(up: subprocess.Popen) -> None:
+    """After a failure: Ctrl-C as a user would, and SIGKILL for whatever is
+    left, so that a failed test leaves no stack behind to disturb the next."""
+    tree = psutil.Process(up.pid).children(recursive=True) if psutil.pid_exists(up.pid) else []
+    up.send_signal(signal.SIGINT)
+    try:
+        up.communicate(timeout=90)
+    except subprocess.TimeoutExpired:
+        up.kill()
+    for process in tree:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+
 def stop_up(process: subprocess.Popen) -> str:
     process.send_signal(signal.SIGINT)
     out, _ = process.communicate(timeout=90)
@@ -94,33 +109,10 @@ async def test_up_on_embedded_default_keeps_data_across_restarts(tmp_path):
 
     first = start_up(home, env, "--demo")
     try:
-        lines = wait_for_line(first, "ready in")
-    except AssertionError:
-        first.kill()
+        children = await _first_run(first, home, env)
+    except BaseException:
+        stop_or_kill(first)
         raise
-    demo = json.loads((home / "demo.json").read_text())
-    assert demo["issuer"]["id"] == "demo-university" and demo["employer"]["api_key"].startswith("clk_")
-    assert demo["revoked"] != demo["suspended"] and len(demo["stacked_award"]["components"]) == 2
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{env['CREDLEDGER_VERIFICATION_PORT']}/v1/verifications", method="POST",
-        data=json.dumps({"items": [{"id": demo["revoked"]}, {"id": demo["stacked_award"]["credential_id"]}]}).encode(),
-        headers={"Authorization": f"Bearer {demo['employer']['api_key']}", "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        verdicts = [item["verdict"] for item in json.loads(response.read())["results"]]
-    assert verdicts == ["invalid", "valid"]
-    pg_line = next(line for line in lines if "embedded Postgres on port" in line)
-    port = int(pg_line.split("port ")[1].split(",")[0])
-    url = with_database(f"postgresql://postgres@127.0.0.1:{port}/x", "credledger")
-    conn = await asyncpg.connect(url)
-    # Least privilege on the embedded default: every service and the relay
-    # are connected as the app role, none as the owner.
-    users = await conn.fetch("SELECT DISTINCT usename FROM pg_stat_activity"
-                             " WHERE datname = 'credledger' AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
-    assert [r["usename"] for r in users] == ["credledger_app"]
-    await conn.execute("CREATE TABLE kept (v text)")
-    await conn.execute("INSERT INTO kept VALUES ('survives a restart')")
-    await conn.close()
-    children = [p.pid for p in psutil.Process(first.pid).children(recursive=True)]
     assert "stopped" in stop_up(first)
     assert not [pid for pid in children if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
 
@@ -135,3 +127,31 @@ async def test_up_on_embedded_default_keeps_data_across_restarts(tmp_path):
         await conn.close()
     finally:
         stop_up(second)
+
+
+async def _first_run(first: subprocess.Popen, home, env: dict[str, str]) -> list[int]:
+    """The demo answers as seeded, every client is the app role; returns the stack's pids."""
+    lines = wait_for_line(first, "ready in")
+    demo = json.loads((home / "demo.json").read_text())
+    assert demo["issuer"]["id"] == "demo-university" and demo["employer"]["api_key"].startswith("clk_")
+    assert demo["revoked"] != demo["suspended"] and len(demo["stacked_award"]["components"]) == 2
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{env['CREDLEDGER_VERIFICATION_PORT']}/v1/verifications", method="POST",
+        data=json.dumps({"items": [{"id": demo["revoked"]}, {"id": demo["stacked_award"]["credential_id"]}]}).encode(),
+        headers={"Authorization": f"Bearer {demo['employer']['api_key']}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        results = json.loads(response.read())["results"]
+    assert [item["verdict"] for item in results] == ["invalid", "valid"], results
+    pg_line = next(line for line in lines if "embedded Postgres on port" in line)
+    port = int(pg_line.split("port ")[1].split(",")[0])
+    url = with_database(f"postgresql://postgres@127.0.0.1:{port}/x", "credledger")
+    conn = await asyncpg.connect(url)
+    # Least privilege on the embedded default: every service and the relay
+    # are connected as the app role, none as the owner.
+    users = await conn.fetch("SELECT DISTINCT usename FROM pg_stat_activity"
+                             " WHERE datname = 'credledger' AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+    assert [r["usename"] for r in users] == ["credledger_app"]
+    await conn.execute("CREATE TABLE kept (v text)")
+    await conn.execute("INSERT INTO kept VALUES ('survives a restart')")
+    await conn.close()
+    return [p.pid for p in psutil.Process(first.pid).children(recursive=True)]

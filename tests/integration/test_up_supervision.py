@@ -5,10 +5,8 @@ Ctrl-C still stops everything. Real processes, real Postgres and broker."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -20,7 +18,7 @@ import pytest
 from credledger.embedded import free_port
 from credledger.supervisor import MAX_FAST_FAILURES
 from shared.settings import SERVICE_NAMES
-from tests.integration.test_smoke_stack import service_ports, start_up, stop_up, wait_for_line
+from tests.integration.test_smoke_stack import service_ports, start_up, stop_or_kill, stop_up, wait_for_line
 
 RESTART_WITHIN = 10.0
 
@@ -51,19 +49,6 @@ def wait_for_new_pid(up_pid: int, service: str, old: list[int], timeout: float =
             return pid
         time.sleep(0.05)
     raise AssertionError(f"{service} was not restarted within {timeout:.0f}s")
-
-
-def stop_or_kill(up: subprocess.Popen) -> None:
-    """After a failure: Ctrl-C as a user would, and SIGKILL for whatever is left."""
-    tree = psutil.Process(up.pid).children(recursive=True)
-    up.send_signal(signal.SIGINT)
-    try:
-        up.communicate(timeout=90)
-    except subprocess.TimeoutExpired:
-        up.kill()
-    for process in tree:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
 
 
 @pytest.mark.slow
