@@ -12,6 +12,8 @@ from services.registry import client_handlers as clients
 from services.registry import context_handlers as contexts
 from services.registry import issuer_handlers as issuers
 from services.registry import public_handlers as public
+from services.registry import recognition_handlers as recognition
+from services.registry import recognition_views as rv
 from services.registry import schemas as s
 from services.registry import views as v
 from services.registry.context import RegistryContext
@@ -168,6 +170,30 @@ CLIENT_ENDPOINTS = [
         "clients", response=v.ClientWritten, roles=ADMINS),
 ]
 
+RECOGNITION_ENDPOINTS = [
+    _ep("POST", "/v1/recognition-agreements", recognition.declare_agreement,
+        "Declare that credentials of other issuers matching a rule count toward the caller's pathways"
+        " (an issuer's own, or every issuer an agency accredits)", "recognition",
+        body=rv.DeclareAgreement, response=rv.AgreementWritten, status=201, roles=ADMINS_AND_ISSUERS),
+    _ep("GET", "/v1/recognition-agreements", recognition.list_agreements, "List recognition agreements (public)",
+        "recognition", response=v.Page[rv.AgreementView],
+        query=_filters("status", "issuer_id", "agency_id", status="declared or revoked")),
+    _ep("GET", "/v1/recognition-agreements/{agreement_id}", recognition.get_agreement,
+        "One recognition agreement (public)", "recognition", response=rv.AgreementView),
+    _ep("POST", "/v1/recognition-agreements/{agreement_id}/revoke", recognition.revoke_agreement,
+        "Revoke an agreement; awards it admitted components of are kept or flagged, as the agreement says",
+        "recognition", body=rv.RevokeAgreement, response=rv.AgreementWritten, roles=ADMINS_AND_ISSUERS),
+    _ep("POST", "/v1/frameworks/{framework_id}/referencing", recognition.reference_framework,
+        "Publish the next version of a framework's referencing to the EQF or another framework", "recognition",
+        body=rv.ReferenceFramework, response=rv.ReferencingWritten, status=201, roles=ADMINS),
+    _ep("GET", "/v1/frameworks/{framework_id}/referencing", recognition.get_referencing,
+        "A framework's referencing: the current version to each target, and every earlier one (public)",
+        "recognition", response=rv.FrameworkReferencing),
+    _ep("GET", "/v1/framework-referencing", recognition.list_referencing,
+        "Every published framework referencing version (public)", "recognition",
+        response=v.Page[rv.ReferencingView], query=_filters("agency_id")),
+]
+
 # The ids credentials name, on the public origin; HTML for Accept: text/html.
 PUBLIC_ID_ENDPOINTS = [
     _ep("GET", "/achievements/{achievement_id}", public.achievement,
@@ -183,7 +209,8 @@ PUBLIC_ID_ENDPOINTS = [
         "contexts", produces=contexts.JSON_LD_MEDIA_TYPE),
 ]
 
-ENDPOINTS = [WHOAMI, AUTH_CHECK, *AGENCY_ENDPOINTS, *ISSUER_ENDPOINTS, *CATALOG_ENDPOINTS, *CLIENT_ENDPOINTS,
+ENDPOINTS = [WHOAMI, AUTH_CHECK, *AGENCY_ENDPOINTS, *ISSUER_ENDPOINTS, *CATALOG_ENDPOINTS, *RECOGNITION_ENDPOINTS,
+             *CLIENT_ENDPOINTS,
              *PUBLIC_ID_ENDPOINTS]
 
 

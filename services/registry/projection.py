@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from services.registry import recognition_projection
 from shared.db.sql import load_queries
 from shared.events import CATALOG
 from shared.events import registry as ev
@@ -336,4 +337,5 @@ _HANDLERS: dict[type, Handler] = {
     ev.ApiKeyIssued: _api_key_issued,
     ev.ApiKeyRevoked: _api_key_revoked,
     ev.ApiClientRevoked: _client_revoked,
+    **recognition_projection.HANDLERS,
 }
