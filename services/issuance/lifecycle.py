@@ -5,7 +5,8 @@
 - The lifecycle projection (durable, in Postgres, resuming where it
   stopped): revocation events (`revocation.*`) keep
   `issuance.credentials.status` current, so stacking never counts a revoked
-  or suspended component; and each CredentialIssued is checked against the
+  or suspended component, and a revoked award releases the credits it
+  redeemed; and each CredentialIssued is checked against the
   approved pathways that award automatically: when it completes a learner's
   rule, the award is issued in this projection's transaction. The stack id
   (pathway + learner) makes a re-delivered or replayed event harmless.
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from services.issuance import store
+from services.issuance import redemptions, store
 from services.issuance.context import IssuanceContext
 from services.issuance.stacking import auto_pathways_using
 from services.issuance.stacks import try_auto_award
@@ -56,6 +57,8 @@ class LifecycleProjection(PostgresProjection):
         if status is not None:
             changed = CATALOG.decode(event)
             await store.set_status(conn, changed.credential_id, status)  # type: ignore[attr-defined]
+            if status == "revoked":  # a revoked award gives its credits back
+                await redemptions.release(conn, changed.credential_id)  # type: ignore[attr-defined]
         elif event.event_type == CredentialIssued.event_type and self._any_auto_pathway():
             await self._stack(conn, CATALOG.decode(event))  # type: ignore[arg-type]
 

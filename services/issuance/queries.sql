@@ -94,3 +94,32 @@ INSERT INTO issuance.idempotency_keys (client_id, idempotency_key, fingerprint, 
 VALUES ($1, $2, $3, $4)
 ON CONFLICT (client_id, idempotency_key) DO NOTHING
 RETURNING client_id
+
+-- name: redeem_credits
+-- Rows already taken (same component, same pool) are left out of RETURNING.
+INSERT INTO issuance.credit_redemptions (
+    credential_id, credit_pool, award_credential_id, stack_id, pathway_id, agreement_id, credits)
+SELECT c, $2, $3, $4, $5, a, k FROM unnest($1::text[], $6::text[], $7::float8[]) AS r (c, a, k)
+ON CONFLICT DO NOTHING
+RETURNING credential_id
+
+-- name: redeemed_in_pool
+SELECT credential_id, award_credential_id FROM issuance.credit_redemptions
+ WHERE credit_pool = $1 AND credential_id = ANY($2::text[])
+
+-- name: redemptions_of
+SELECT credential_id, credit_pool, award_credential_id, pathway_id, agreement_id, credits
+  FROM issuance.credit_redemptions WHERE credential_id = ANY($1::text[])
+ ORDER BY redeemed_at
+
+-- name: release_redemptions
+DELETE FROM issuance.credit_redemptions WHERE award_credential_id = $1
+
+-- name: insert_credit_grant
+INSERT INTO issuance.credit_grants (grant_id, learner_key, issuer_id, valid_until) VALUES ($1, $2, $3, $4)
+
+-- name: credit_grant
+SELECT grant_id, learner_key, issuer_id, valid_until, revoked_at FROM issuance.credit_grants WHERE grant_id = $1
+
+-- name: revoke_credit_grant
+UPDATE issuance.credit_grants SET revoked_at = now() WHERE grant_id = $1 AND revoked_at IS NULL

@@ -21,21 +21,25 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from services.issuance import store
+from services.issuance import redemptions, store
+from services.issuance.component_checks import verify_components
 from services.issuance.context import IssuanceContext
 from services.issuance.document import component_evidence, template_for
 from services.issuance.eligibility import authorise
 from services.issuance.learners import Learner
 from services.issuance.schemas import StackRequest
 from services.issuance.signing import Draft, SigningJob, allocate_entries, issued_encoded
-from services.issuance.stacking import Evaluation, evaluate, ineligibility, rule_achievements, stack_id_for
+from services.issuance.stacking import (
+    Evaluation, credit_pool, evaluate, ineligibility, rule_achievements, stack_id_for,
+)
 from services.issuance.store import CredentialRow
 from shared.auth import token_hash
 from shared.credential_format import new_credential_id, verification_method
-from shared.events.credentials import StackClaimed, credential_stream
+from shared.events.credentials import Admission, StackClaimed, credential_stream
 from shared.http.problem import Problem, bad_request, conflict, forbidden, not_found
 from shared.ledger.events import Metadata
 from shared.ledger.store import NO_STREAM, NewEvent
+from shared.refusals import Refusal
 from shared.registry_state import Pathway
 from shared.timeutil import format_time, now
 
@@ -108,6 +112,8 @@ async def award(
     if not await store.claim_stack(conn, store.StackRow(stack_id, pathway.pathway_id, learner.learner_hash,
                                                         learner.learner_key, credential_id, component_ids, automatic)):
         raise StackExists(stack_id)
+    admissions = redemptions.admissions(evaluation)
+    await redemptions.redeem(conn, evaluation, admissions, stack_id, credential_id)
     grant = authorise(ctx.state, pathway.issuer_id, pathway.award_achievement_id, moment)
     assert grant.key is not None
     spec = grant.achievement.spec
@@ -120,7 +126,7 @@ async def award(
         template_for(grant.issuer, grant.achievement, ctx.state.frameworks, ctx.public_base_url),
         ctx.public_base_url, pathway.issuer_id, pathway.award_achievement_id, grant.key.key_id,
         [Draft(credential_id, None, learner, format_time(moment), format_time(valid_until) if valid_until else None,
-               holder_token_hash, evidence=tuple(component_evidence(component_ids)))],
+               holder_token_hash, evidence=tuple(_admitted_evidence(component_ids, admissions)))],
         pathway_id=pathway.pathway_id, components=component_ids,
     )
     [payload] = ctx.signer.sign_allocated(job, status)
@@ -134,7 +140,8 @@ async def award(
     )
     await store.claim_credentials(conn, [row])
     claimed = StackClaimed(stack_id=stack_id, pathway_id=pathway.pathway_id,
-                           component_ids=component_ids, award_credential_id=credential_id, automatic=automatic)
+                           component_ids=component_ids, award_credential_id=credential_id, automatic=automatic,
+                           admissions=admissions, credit_pool=credit_pool(evaluation.pathway))
     events = [NewEvent(f"stack:{stack_id}", claimed),
               NewEvent(credential_stream(credential_id), issued_encoded(payload))]
     positions = await ctx.ledger.append_in(conn, events, metadata, {e.stream_id: NO_STREAM for e in events})
@@ -154,6 +161,16 @@ async def stack_id_to_claim(db: store.Executor, pathway_id: str, learner_key: st
 
 async def holds_award(db: store.Executor, pathway_id: str, learner_key: str) -> bool:
     return any(not revoked for _, revoked in await store.stack_rounds(db, pathway_id, learner_key))
+
+
+def _admitted_evidence(component_ids: list[str], admissions: list[Admission]) -> list[dict[str, object]]:
+    """Each component as evidence; one of another issuer says which recognition agreement admitted it."""
+    agreements = {a.component_id: a.agreement_id for a in admissions if a.agreement_id}
+    evidence = component_evidence(component_ids)
+    for item in evidence:
+        if item["id"] in agreements:
+            item["narrative"] = f"Recognised under agreement {agreements[item['id']]}"
+    return evidence
 
 
 def _identity_source(rows: list[CredentialRow], issuer_id: str) -> CredentialRow:
@@ -193,6 +210,8 @@ async def claim_named(ctx: IssuanceContext, request: StackRequest, claimant: Cla
     rows = await store.credentials_by_id(ctx.pool, component_ids)
     metadata = await claimant(pathway, rows)
     evaluation = check_components(ctx, pathway, component_ids, rows, moment)
+    # Redemption is checked in the award's transaction (redemptions.redeem), after the stack.
+    await verify_components(ctx, list(evaluation.held.values()), moment)
     return await claim(ctx, pathway, evaluation, metadata, moment)
 
 
@@ -207,7 +226,9 @@ async def try_auto_award(
     """
     if await holds_award(conn, pathway.event.pathway_id, learner_key):
         return None
-    evaluation = evaluate(pathway, await store.credentials_of_learner(conn, learner_key), ctx.state, moment)
+    rows = await store.credentials_of_learner(conn, learner_key)
+    taken = await redemptions.redeemed(conn, credit_pool(pathway), [row.credential_id for row in rows])
+    evaluation = evaluate(pathway, rows, ctx.state, moment, taken)
     if not evaluation.satisfied:
         return None
     metadata = Metadata(actor="issuance.auto-stacking", tenant=pathway.event.issuer_id)
@@ -216,7 +237,7 @@ async def try_auto_award(
             return await award(ctx, conn, evaluation, metadata, moment, automatic=True)
     except StackExists:
         return None
-    except Problem as problem:
+    except (Problem, Refusal) as problem:
         log.warning("automatic award refused", extra={"pathway": pathway.event.pathway_id,
                                                      "reason": problem.detail})
         return None

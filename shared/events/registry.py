@@ -8,7 +8,7 @@ Streams: `agency:{id}`, `accreditation:{id}`, `framework:{id}`,
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
@@ -251,15 +251,26 @@ class PathwayRule(Part, kw_only=True):
     allow_other_issuers: bool = False
     on_component_revoked: Literal["revoke", "flag"] = "flag"
     auto_award: bool = False
+    # Awards of pathways in one credit pool cannot share a component's
+    # credits: once redeemed for one, it counts toward no other. Pathways of
+    # different pools may share. Default: the pathway's own id.
+    credit_pool: Code | None = None
 
 
 class PathwayProposed(Event, frozen=True, kw_only=True):
+    """Version 2: the rule may name a credit pool (absent before: the pathway's own)."""
+
     event_type = "registry.PathwayProposed"
+    class_version = 2
     pathway_id: str
     issuer_id: str
     title: str
     award_achievement_id: str
     rule: PathwayRule
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> dict[str, Any]:
+        return state
 
 
 class PathwayApproved(Event, frozen=True, kw_only=True):
