@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from services.issuance import handlers, stack_handlers
+from services.issuance import credit_handlers, handlers, stack_handlers
+from services.issuance import credit_schemas as cs
 from services.issuance.context import CONTEXT_KEY, IssuanceContext, IssuanceMetrics
 from services.issuance.learners import LearnerSecrets, learner_keys
 from services.issuance.lifecycle import IssuanceProjection
@@ -32,6 +33,7 @@ from shared.settings import Settings
 ISSUERS = frozenset({"issuer"})
 TAGS = ("issuance",)
 STACK_TAGS = ("stacking",)
+CREDIT_TAGS = ("credit account",)
 # 10,000 credentials with evidence and grades fit well within this.
 BATCH_BODY_LIMIT = 64 * 1024 * 1024
 PROJECTION_KEY = web.AppKey("issuance_projection", IssuanceProjection)
@@ -62,6 +64,17 @@ ENDPOINTS = [
     Endpoint("GET", "/v1/learners/{learner_key}/pathways", stack_handlers.learner_pathways,
              "For each of the issuer's pathways: the learner's components held, missing, and credits needed",
              response=LearnerPathways, roles=ISSUERS, tags=STACK_TAGS),
+    Endpoint("POST", "/v1/credit-account", credit_handlers.read_account,
+             "The learner's credit account across issuers (for the wallet: the learner link of any of its"
+             " credentials proves the learner)", body=cs.LearnerProof, response=cs.CreditAccount, tags=CREDIT_TAGS),
+    Endpoint("POST", "/v1/credit-grants", credit_handlers.share_account,
+             "The learner authorises an issuer to read its credit account for a number of days",
+             body=cs.ShareAccount, response=cs.AccountShared, status=201, tags=CREDIT_TAGS),
+    Endpoint("POST", "/v1/credit-grants/{grant_id}/revoke", credit_handlers.revoke_share,
+             "The learner withdraws an authorisation", body=cs.LearnerProof, status=204, tags=CREDIT_TAGS),
+    Endpoint("GET", "/v1/credit-grants/{grant_id}/account", credit_handlers.granted_account,
+             "A learner's credit account, for the issuer it authorised", response=cs.CreditAccount,
+             roles=ISSUERS, tags=CREDIT_TAGS),
 ]
 
 

@@ -33,6 +33,7 @@ from services.revocation.states import ACTION_OF_EVENT, next_status
 from services.revocation.status_changes import QUERIES, StatusChange, StatusChanger
 from shared.events import CATALOG
 from shared.events import credentials as cred
+from shared.events import recognition as rec
 from shared.events import registry as reg
 from shared.ledger.events import Metadata, RecordedEvent
 from shared.ledger.projection import PostgresProjection
@@ -76,6 +77,8 @@ class CredentialsProjection(PostgresProjection):
             cred.CredentialRevoked.event_type: self._revoked,
             reg.IssuerKeyCompromised.event_type: self._key_compromised,
             reg.AccreditationWithdrawn.event_type: self._accreditation_withdrawn,
+            cred.StackClaimed.event_type: self._stack_claimed,
+            rec.RecognitionAgreementRevoked.event_type: self._recognition_revoked,
         }
 
     async def apply(self, events: Sequence[RecordedEvent]) -> None:
@@ -135,6 +138,18 @@ class CredentialsProjection(PostgresProjection):
         await self._await_registry(recorded)
         changes = await cascade.accreditation_withdrawn(conn, e, self._registry.state)
         await self._cascade(conn, changes, recorded)
+
+    async def _stack_claimed(self, conn: asyncpg.Connection, e: cred.StackClaimed, recorded: RecordedEvent) -> None:
+        admitted = [a for a in e.admissions if a.agreement_id]
+        if admitted:
+            await conn.execute(QUERIES["insert_award_admissions"], e.award_credential_id,
+                               [a.component_id for a in admitted], [a.agreement_id for a in admitted])
+
+    async def _recognition_revoked(
+        self, conn: asyncpg.Connection, e: rec.RecognitionAgreementRevoked, recorded: RecordedEvent
+    ) -> None:
+        await self._await_registry(recorded)
+        await self._cascade(conn, await cascade.recognition_revoked(conn, e, self._registry.state), recorded)
 
     async def _await_registry(self, recorded: RecordedEvent) -> None:
         if not await registry_reached(self._registry, recorded.position, REGISTRY_WAIT_SECONDS):

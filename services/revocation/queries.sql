@@ -152,3 +152,15 @@ UPDATE revocation.idempotency_keys SET status = $3, response = $4
 
 -- name: purge_idempotency_keys
 DELETE FROM revocation.idempotency_keys WHERE created_at < now() - $1::interval
+
+-- name: insert_award_admissions
+INSERT INTO revocation.award_admissions (award_credential_id, component_id, agreement_id)
+SELECT $1, c, a FROM unnest($2::text[], $3::text[]) AS x (c, a)
+ON CONFLICT DO NOTHING
+
+-- name: awards_admitted_by
+-- Awards, not revoked, with a component a recognition agreement admitted.
+SELECT DISTINCT a.award_credential_id AS credential_id
+  FROM revocation.award_admissions a JOIN revocation.credentials c ON c.credential_id = a.award_credential_id
+ WHERE a.agreement_id = $1 AND c.status <> 'revoked'
+ ORDER BY 1

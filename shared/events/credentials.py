@@ -16,9 +16,10 @@ from shared.ledger.events import Event
 StatusPurpose = Literal["revocation", "suspension"]
 ReasonCode = Literal[
     "issued_in_error", "fraud", "misconduct", "superseded", "key_compromise",
-    "accreditation_withdrawn", "component_revoked", "under_investigation", "other",
+    "accreditation_withdrawn", "component_revoked", "under_investigation", "recognition_revoked", "other",
 ]
-CauseKind = Literal["manual", "component_revoked", "key_compromised", "accreditation_withdrawn"]
+CauseKind = Literal["manual", "component_revoked", "key_compromised", "accreditation_withdrawn",
+                    "recognition_revoked"]
 
 
 class StatusEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -31,7 +32,7 @@ class Cause(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     """Why an automatic status change happened, naming what triggered it."""
 
     kind: CauseKind
-    ref: str  # the component credential, key id or accreditation id
+    ref: str  # the component credential, key id, accreditation or recognition agreement id
 
 
 
