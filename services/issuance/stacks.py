@@ -30,7 +30,7 @@ from services.issuance.learners import Learner
 from services.issuance.schemas import StackRequest
 from services.issuance.signing import Draft, SigningJob, allocate_entries, issued_encoded
 from services.issuance.stacking import (
-    Evaluation, credit_pool, evaluate, ineligibility, rule_achievements, stack_id_for,
+    Evaluation, assess, credit_pool, evaluate, rule_achievements, stack_id_for,
 )
 from services.issuance.store import CredentialRow
 from shared.auth import token_hash
@@ -84,8 +84,8 @@ def check_components(
     counted = rule_achievements(pathway.event.rule)
     for cid in component_ids:
         row = rows[cid]
-        reason = ineligibility(row, pathway, ctx.state, moment)
-        if reason is None and counted is not None and row.achievement_id not in counted:
+        reason, admitted = assess(row, pathway, ctx.state, moment)
+        if reason is None and counted is not None and row.achievement_id not in counted and admitted is None:
             reason = f"achievement {row.achievement_id} is not part of this pathway"
         if reason is not None:
             raise Problem(422, "component-not-eligible", "A component cannot count",

@@ -79,7 +79,8 @@ class World:
         )
         return key
 
-    async def issuer(self, issuer_id: str = "uni-1", agency_id: str = "qqi", *, eqf_levels: list[int] | None = None) -> Issuer:
+    async def issuer(self, issuer_id: str = "uni-1", agency_id: str = "qqi", *, eqf_levels: list[int] | None = None,
+                     country: str = "IE") -> Issuer:
         did = issuer_did(self.settings.public_base_url, issuer_id)
         seed = os.urandom(32)
         private_key = signing_key_from_seed(seed)
@@ -89,7 +90,7 @@ class World:
         await self._append(
             f"issuer:{issuer_id}",
             ev.IssuerRegistered(issuer_id=issuer_id, registered_by=agency_id, legal_name=f"University {issuer_id}",
-                                country="IE", did=did, homepage=f"https://{issuer_id}.example"),
+                                country=country, did=did, homepage=f"https://{issuer_id}.example"),
             ev.IssuerKeyAdded(issuer_id=issuer_id, key_id=key_id,
                               public_key_multibase=public_key_to_multibase(raw_public_key(private_key)),
                               custody="hosted", valid_from=EPOCH),
