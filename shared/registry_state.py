@@ -17,6 +17,7 @@ from typing import Any
 
 from shared.crypto.multibase import multibase_to_public_key
 from shared.events import CATALOG
+from shared.events import endorsements as endo
 from shared.events import recognition as rec
 from shared.events import registry as ev
 from shared.ledger.events import Event, RecordedEvent
@@ -125,6 +126,7 @@ class RegistryState:
         self.achievements: dict[str, Achievement] = {}
         self.pathways: dict[str, Pathway] = {}
         self.recognitions = Recognitions()
+        self.endorsers: dict[str, endo.EndorserRegistered] = {}
         self._handlers: dict[type[Event], Callable[[Any], None]] = {
             ev.AgencyCreated: lambda e: self.agencies.__setitem__(e.agency_id, e),
             ev.AccreditationGranted: self._granted,
@@ -149,6 +151,7 @@ class RegistryState:
             rec.RecognitionAgreementDeclared: self.recognitions.declared,
             rec.RecognitionAgreementRevoked: self.recognitions.revoked,
             rec.FrameworkReferenced: self.recognitions.referenced,
+            endo.EndorserRegistered: lambda e: self.endorsers.__setitem__(e.endorser_id, e),
         }
 
     def apply(self, event: Event) -> None:

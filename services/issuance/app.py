@@ -9,6 +9,7 @@ from aiohttp import web
 
 from services.issuance import credit_handlers, handlers, stack_handlers
 from services.issuance import credit_schemas as cs
+from services.issuance.endorsing import Endorsed, EndorseRequest
 from services.issuance.context import CONTEXT_KEY, IssuanceContext, IssuanceMetrics
 from services.issuance.learners import LearnerSecrets, learner_keys
 from services.issuance.lifecycle import IssuanceProjection
@@ -75,6 +76,10 @@ ENDPOINTS = [
     Endpoint("GET", "/v1/credit-grants/{grant_id}/account", credit_handlers.granted_account,
              "A learner's credit account, for the issuer it authorised", response=cs.CreditAccount,
              roles=ISSUERS, tags=CREDIT_TAGS),
+    Endpoint("POST", "/v1/endorsements", credit_handlers.endorse,
+             "An endorser (an employer the registry lists) signs an OB 3.0 EndorsementCredential about a"
+             " credential or a workplace-learning record", body=EndorseRequest, response=Endorsed, status=201,
+             roles=frozenset({"employer"}), tags=("endorsements",)),
 ]
 
 

@@ -1,10 +1,10 @@
-"""HTTP handlers for the learner's credit account (services/issuance/credit_account.py)."""
+"""HTTP handlers for the learner's credit account (credit_account.py) and endorsements (endorsing.py)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from services.issuance import credit_account
+from services.issuance import credit_account, endorsing
 from services.issuance import credit_schemas as cs
 from services.issuance.handlers import context
 from shared.http.body import json_response
@@ -31,3 +31,8 @@ async def granted_account(request: web.Request) -> web.Response:
     ctx = context(request)
     return json_response(await credit_account.granted_account(ctx, principal_of(request),
                                                               request.match_info["grant_id"]))
+
+
+async def endorse(request: web.Request, body: endorsing.EndorseRequest) -> web.Response:
+    endorsed = await endorsing.endorse(context(request), principal_of(request), body, request_id_of(request))
+    return json_response(endorsed, status=201)

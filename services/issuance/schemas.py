@@ -32,6 +32,10 @@ class EvidenceItem(Request):
     # What kind of evidence, e.g. "assessment", "workplace learning",
     # "recognition of prior learning".
     genre: Annotated[str, Meta(max_length=200)] | None = None
+    # OB 3.0 Evidence.description and .audience: for a recognition of prior
+    # learning, what was assessed against which outcomes, and for whom.
+    description: Text | None = None
+    audience: Annotated[str, Meta(max_length=500)] | None = None
 
 
 class CredentialRequest(Request):

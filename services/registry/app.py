@@ -192,6 +192,11 @@ RECOGNITION_ENDPOINTS = [
     _ep("GET", "/v1/framework-referencing", recognition.list_referencing,
         "Every published framework referencing version (public)", "recognition",
         response=v.Page[rv.ReferencingView], query=_filters("agency_id")),
+    _ep("POST", "/v1/endorsers", recognition.register_endorser,
+        "Register an organisation the agency registered (an employer) as an endorser", "recognition",
+        body=rv.RegisterEndorser, response=rv.EndorserWritten, status=201, roles=ADMINS),
+    _ep("GET", "/v1/endorsers/{endorser_id}", recognition.get_endorser, "One endorser (public)", "recognition",
+        response=rv.EndorserView),
 ]
 
 # The ids credentials name, on the public origin; HTML for Accept: text/html.

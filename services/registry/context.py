@@ -33,7 +33,7 @@ ExtraWrite = Callable[[asyncpg.Connection], Awaitable[None]]
 _STREAM_KINDS = {
     "agency": "agency", "accreditation": "accreditation", "framework": "framework", "issuer": "issuer",
     "achievement": "achievement", "pathway": "pathway", "client": "API client",
-    "recognition": "recognition agreement", "referencing": "framework referencing",
+    "recognition": "recognition agreement", "referencing": "framework referencing", "endorser": "endorser",
 }
 
 

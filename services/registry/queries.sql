@@ -219,3 +219,9 @@ SELECT * FROM registry.framework_references
    AND ($2::text IS NULL OR agency_id = $2)
  ORDER BY position
  LIMIT $3
+
+-- name: insert_endorser
+INSERT INTO registry.endorsers (endorser_id, agency_id, registered_at, created_position) VALUES ($1, $2, $3, $4)
+
+-- name: endorser
+SELECT * FROM registry.endorsers WHERE endorser_id = $1

@@ -18,6 +18,7 @@ from __future__ import annotations
 from services.registry import access, lookups, recognition_lookups, recognition_rules
 from services.registry import recognition_views as rv
 from services.registry.context import Caller, RegistryContext, new_id
+from shared.events import endorsements as endo
 from shared.events import recognition as rec
 from shared.ledger.store import NO_STREAM, NewEvent
 from shared.refusals import Conflict, Forbidden, Invalid
@@ -137,3 +138,17 @@ async def reference_framework(
     positions = await ctx.write(caller, [NewEvent(stream, event)], {stream: version, **delegations})
     return rv.ReferencingWritten(referencing=await recognition_lookups.referencing(ctx.pool, framework_id),
                                  positions=positions)
+
+
+async def register_endorser(ctx: RegistryContext, caller: Caller, req: rv.RegisterEndorser) -> rv.EndorserWritten:
+    """An organisation the agency (or one below it) registered may then endorse credentials."""
+    agency = await access.acting_agency(ctx.pool, caller, "register endorsers")
+    profile = await lookups.issuer(ctx.pool, req.endorser_id)
+    if profile.registered_by not in await access.overseen_agencies(ctx.pool, agency):
+        raise Forbidden(f"{req.endorser_id!r} was registered by agency {profile.registered_by!r};"
+                        " only it, or an agency above it, makes it an endorser")
+    event = endo.EndorserRegistered(endorser_id=req.endorser_id, agency_id=agency.agency_id, at=format_time(now()))
+    stream = f"endorser:{req.endorser_id}"
+    positions = await ctx.write(caller, [NewEvent(stream, event)], {stream: NO_STREAM})
+    return rv.EndorserWritten(endorser=await recognition_lookups.endorser(ctx.pool, req.endorser_id),
+                              positions=positions)

@@ -1,4 +1,4 @@
-"""HTTP handlers: recognition agreements and framework referencing (all readable publicly)."""
+"""HTTP handlers: recognition agreements, framework referencing and endorsers (all readable publicly)."""
 
 from __future__ import annotations
 
@@ -42,3 +42,11 @@ async def get_referencing(request: web.Request) -> web.Response:
 async def list_referencing(request: web.Request) -> web.Response:
     chosen = filters(request, ids=("agency_id",))
     return page(await recognition_lookups.references(registry(request).pool, chosen, window(request)))
+
+
+async def register_endorser(request: web.Request, body: rv.RegisterEndorser) -> web.Response:
+    return created(await recognition.register_endorser(registry(request), caller_of(request), body))
+
+
+async def get_endorser(request: web.Request) -> web.Response:
+    return ok(await recognition_lookups.endorser(registry(request).pool, request.match_info["endorser_id"]))

@@ -67,3 +67,11 @@ async def references(db: Db, f: Filters, window: Slice) -> Listed:
     more = len(rows) > window.limit
     rows = rows[:window.limit]
     return [referencing_view(r) for r in rows], rows[-1]["position"] if more else None
+
+
+async def endorser(db: Db, endorser_id: str) -> rv.EndorserView:
+    row = await db.fetchrow(QUERIES["endorser"], endorser_id)
+    if row is None:
+        raise NotFound(f"there is no endorser {endorser_id!r}")
+    return rv.EndorserView(endorser_id=row["endorser_id"], agency_id=row["agency_id"],
+                           registered_at=iso(row["registered_at"]))

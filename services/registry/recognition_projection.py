@@ -1,4 +1,4 @@
-"""The recognition tables, a projection of recognition events (applied by
+"""The recognition and endorser tables, a projection of their events (applied by
 services/registry/projection.py's RegistryTablesProjection, in its transaction)."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import asyncpg
 import msgspec
 
 from shared.db.sql import load_queries
+from shared.events import endorsements as endo
 from shared.events import recognition as rec
 from shared.ledger.events import Metadata, RecordedEvent
 from shared.timeutil import parse_time
@@ -40,7 +41,12 @@ async def referenced(conn: asyncpg.Connection, e: rec.FrameworkReferenced, r: Re
                        e.target_framework_id, _json(e.mappings), e.report_url, parse_time(e.at), r.position)
 
 
+async def endorser(conn: asyncpg.Connection, e: endo.EndorserRegistered, r: RecordedEvent) -> None:
+    await conn.execute(QUERIES["insert_endorser"], e.endorser_id, e.agency_id, parse_time(e.at), r.position)
+
+
 HANDLERS = {
+    endo.EndorserRegistered: endorser,
     rec.RecognitionAgreementDeclared: declared,
     rec.RecognitionAgreementRevoked: revoked,
     rec.FrameworkReferenced: referenced,

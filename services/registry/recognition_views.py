@@ -83,3 +83,20 @@ class FrameworkReferencing(View):
 
 class ReferencingWritten(Written, kw_only=True):
     referencing: FrameworkReferencing
+
+
+class RegisterEndorser(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """An organisation the agency registered (as an issuer profile, with its
+    did:web and a hosted key) becomes an endorser."""
+
+    endorser_id: Code
+
+
+class EndorserView(View):
+    endorser_id: str
+    agency_id: str
+    registered_at: str
+
+
+class EndorserWritten(Written, kw_only=True):
+    endorser: EndorserView

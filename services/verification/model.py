@@ -23,6 +23,7 @@ from shared.credential_format import IDENTITY_HASH_PREFIX
 from shared.crypto.multibase import multibase_to_public_key
 from shared.events import CATALOG
 from shared.events import credentials as cev
+from shared.events import endorsements as endo
 from shared.events import registry as rev
 from shared.ledger.events import Event, RecordedEvent
 from shared.registry_state import REGISTRY_PREFIX, RegistryState
@@ -148,6 +149,7 @@ class ReadModel:
         self._ints: dict[int, int] = {}
         self._handlers: dict[str, Callable[[RecordedEvent], None]] = {
             cev.CredentialIssued.event_type: self._issued,
+            endo.EndorsementIssued.event_type: self._endorsed,
             cev.CredentialRevoked.event_type: lambda r: self._status(r, REVOKED),
             cev.CredentialSuspended.event_type: lambda r: self._status(r, SUSPENDED),
             cev.CredentialReinstated.event_type: lambda r: self._status(r, ACTIVE),
@@ -195,6 +197,16 @@ class ReadModel:
             self.shared_int(epoch_seconds(event.valid_from)),
             self.shared_int(epoch_seconds(event.valid_until)) if event.valid_until else NEVER,
             ACTIVE, tuple(event.components),
+        ))
+
+    def _endorsed(self, recorded: RecordedEvent) -> None:
+        """An EndorsementCredential: no achievement (its empty id says so) and no learner."""
+        event = CATALOG.decode(recorded)
+        assert isinstance(event, endo.EndorsementIssued)
+        issued = self.shared_int(epoch_seconds(event.issued_at))
+        self.add(event.credential_id, CredentialRecord(
+            pack_digests(event.document_hash, ""), "", sys.intern(event.endorser_id), sys.intern(event.key_id), "",
+            issued, issued, NEVER, ACTIVE, (),
         ))
 
     def _status(self, recorded: RecordedEvent, status: int) -> None:

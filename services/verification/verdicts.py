@@ -94,6 +94,13 @@ def accreditation_check(model: ReadModel, issuer_id: str, achievement: Achieveme
     return Check("issuer_accredited", PASS, "accredited_at_issue")
 
 
+def endorser_check(model: ReadModel, issuer_id: str) -> Check:
+    """An endorsement's signer needs no accreditation, only its registration as an endorser."""
+    if issuer_id in model.registry.endorsers:
+        return Check("issuer_accredited", PASS, "registered_endorser")
+    return Check("issuer_accredited", FAIL, "not_an_endorser", "the signer is not registered as an endorser")
+
+
 def key_check(model: ReadModel, issuer_id: str, key_id: str, moment: dt.datetime) -> Check:
     key = model.registry.key(issuer_id, key_id)
     if key is None:
@@ -183,6 +190,9 @@ class Verdicts:
 
     def _registry_checks(self, record: CredentialRecord) -> tuple[Check, Check]:
         moment = _datetime(record.issued_at)
+        if not record.achievement_id:  # an endorsement (model.py)
+            return endorser_check(self.model, record.issuer_id), key_check(
+                self.model, record.issuer_id, record.key_id, moment)
         achievement = self.model.registry.achievements.get(record.achievement_id)
         return (accreditation_check(self.model, record.issuer_id, achievement, moment),
                 key_check(self.model, record.issuer_id, record.key_id, moment))

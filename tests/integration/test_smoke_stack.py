@@ -137,11 +137,16 @@ async def _first_run(first: subprocess.Popen, home, env: dict[str, str]) -> list
     assert demo["revoked"] != demo["suspended"] and len(demo["stacked_award"]["components"]) == 2
     request = urllib.request.Request(
         f"http://127.0.0.1:{env['CREDLEDGER_VERIFICATION_PORT']}/v1/verifications", method="POST",
-        data=json.dumps({"items": [{"id": demo["revoked"]}, {"id": demo["stacked_award"]["credential_id"]}]}).encode(),
+        data=json.dumps({"items": [{"id": demo["revoked"]}, {"id": demo["stacked_award"]["credential_id"]},
+                                   {"id": demo["cross_issuer_award"]["credential_id"]}]}).encode(),
         headers={"Authorization": f"Bearer {demo['employer']['api_key']}", "Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:
         results = json.loads(response.read())["results"]
-    assert [item["verdict"] for item in results] == ["invalid", "valid"], results
+    assert [item["verdict"] for item in results] == ["invalid", "valid", "valid"], results
+    # The cross-issuer award: components of two universities, one admitted by the recognition agreement.
+    components = demo["cross_issuer_award"]["components"]
+    assert {c["issuer"] for c in components} == {"demo-university", "demo-university-my"}
+    assert {c["agreement_id"] for c in components} == {None, demo["recognition"]["agreement_id"]}
     pg_line = next(line for line in lines if "embedded Postgres on port" in line)
     port = int(pg_line.split("port ")[1].split(",")[0])
     url = with_database(f"postgresql://postgres@127.0.0.1:{port}/x", "credledger")

@@ -36,5 +36,14 @@ CREATE TABLE registry.framework_references (
     PRIMARY KEY (framework_id, version)
 );
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON registry.recognition_agreements, registry.framework_references
-    TO credledger_app;
+-- Organisations (issuer profiles) registered as endorsers: they may sign
+-- EndorsementCredentials (services/issuance/endorsing.py).
+CREATE TABLE registry.endorsers (
+    endorser_id      text        PRIMARY KEY,
+    agency_id        text        NOT NULL,
+    registered_at    timestamptz NOT NULL,
+    created_position bigint      NOT NULL UNIQUE
+);
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON registry.recognition_agreements, registry.framework_references,
+    registry.endorsers TO credledger_app;
