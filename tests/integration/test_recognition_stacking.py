@@ -172,6 +172,12 @@ async def test_a_credit_is_redeemed_once_per_pool_even_under_concurrent_claims(s
         rows = await db.fetch("SELECT credential_id, credit_pool FROM issuance.credit_redemptions")
         assert sorted((r["credential_id"], r["credit_pool"]) for r in rows) == sorted(
             [(own["credential_id"], "ie-certificates"), (foreign["credential_id"], "ie-certificates")])
+        progress = await (await issuance.get(f"/v1/learners/{own['learner_key']}/pathways",
+                                             headers=bearer(w.ie.api_key))).json()
+        certs = [p for p in progress["pathways"] if p["pathway_id"].startswith("cert-")]
+        assert sorted(p["awarded_credential_id"] is not None for p in certs) == [False, False, True]
+        assert not any(p["eligible"] for p in certs)
+        assert [p["eligible"] for p in progress["pathways"] if p["pathway_id"] == "elsewhere"] == [True]
         # Another pool may share the credits.
         await post(issuance, "/v1/stacks", w.ie.api_key, claim("elsewhere", own, foreign), 201)
 
