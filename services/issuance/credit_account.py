@@ -13,6 +13,7 @@ revoke that again.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 
 from services.issuance import store
@@ -25,6 +26,8 @@ from shared.ledger.events import Metadata
 from shared.ledger.store import NO_STREAM, NewEvent
 from shared.refusals import Conflict, Forbidden, NotFound
 from shared.timeutil import format_time, now
+
+log = logging.getLogger(__name__)
 
 
 async def learner_of(ctx: IssuanceContext, proof: cs.LearnerProof | cs.ShareAccount) -> str:
@@ -83,6 +86,8 @@ async def share(ctx: IssuanceContext, request: cs.ShareAccount, request_id: str)
         await conn.execute(QUERIES["insert_credit_grant"], grant_id, learner_key, request.issuer_id, valid_until)
         [position] = await ctx.ledger.append_in(conn, [NewEvent(stream, event)], _holder(request.issuer_id, request_id),
                                                 {stream: NO_STREAM})
+    log.info("credit account shared", extra={"grant_id": grant_id, "issuer_id": request.issuer_id,
+                                             "position": position})
     return cs.AccountShared(grant_id=grant_id, issuer_id=request.issuer_id, valid_until=event.valid_until,
                             position=position)
 

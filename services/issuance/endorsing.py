@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from typing import Annotated, Any
 
 import msgspec
@@ -31,6 +32,8 @@ from shared.ledger.store import NO_STREAM, NewEvent
 from shared.refusals import Conflict, Forbidden, Invalid, NotFound
 from shared.registry_state import Issuer
 from shared.timeutil import format_time, now
+
+log = logging.getLogger(__name__)
 
 
 class EndorseRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -101,4 +104,6 @@ async def endorse(ctx: IssuanceContext, principal: Principal, request: EndorseRe
     [position] = await ctx.ledger.append([NewEvent(stream, event)],
                                          Metadata(actor=principal.client_id, tenant=endorser.issuer_id,
                                                   request_id=request_id), {stream: NO_STREAM})
+    log.info("endorsement issued", extra={"credential_id": credential_id, "endorser_id": endorser.issuer_id,
+                                          "position": position})
     return Endorsed(credential_id=credential_id, position=position, endorsement=msgspec.json.decode(secured))
