@@ -12,10 +12,12 @@ import msgspec
 
 from services.issuance.app import create_app as issuance_app
 from services.registry.app import create_app as registry_app
+from services.verification.app import create_app as verification_app
 from shared.events import registry as ev
 from shared.events.credentials import StackClaimed
 from shared.ledger.events import decode_payload
 from shared.timeutil import format_time, now
+from tests.support.credentials_for_verification import serving_ready
 from tests.support.http import bearer, serving
 from tests.support.issuance import item, registry_caught_up
 from tests.support.ledger import ledger_head
@@ -52,7 +54,7 @@ async def test_a_cross_issuer_award_needs_an_agreement_in_force_and_components_t
     w = await two_countries(db, settings)
     await pathway(w, "ds")
     async with serving(registry_app, settings) as registry, running_relay(settings), \
-            serving(issuance_app, settings) as issuance:
+            serving(issuance_app, settings) as issuance, serving_ready(verification_app, settings) as verification:
         await registry_caught_up(issuance, db)
         own, foreign = await issue(issuance, w.ie, w.module, "A-1"), await issue(issuance, w.my, w.my_module, "M-1")
         await refused_claim(issuance, db, w.ie.api_key, claim("ds", own, foreign), 422, "component-not-eligible",
@@ -71,6 +73,14 @@ async def test_a_cross_issuer_award_needs_an_agreement_in_force_and_components_t
                                                      params={"token": stack["holder_token"]})).read())
         narratives = {e["id"]: e.get("narrative") for e in award["evidence"]}
         assert narratives[foreign["credential_id"]] == "Recognised under agreement rec-mqa-6"
+
+        async def verdict():
+            answer = await (await verification.get(f"/v1/credentials/{stack['award_credential_id']}/verification"))\
+                .json()
+            return answer if answer.get("verdict") == "valid" else None
+
+        answer = await eventually(verdict, timeout=10)
+        assert {c["check"]: c["reason"] for c in answer["checks"]}["stack_components"] != "not_a_stack"
 
         # MQA publishes a second version of its referencing: MQF 6 is now EQF 5,
         # and a claim made now is judged by it.
