@@ -13,14 +13,15 @@ from typing import Literal
 
 import msgspec
 
-ServiceName = Literal["registry", "issuance", "revocation", "verification"]
-SERVICE_NAMES: tuple[ServiceName, ...] = ("registry", "issuance", "revocation", "verification")
+ServiceName = Literal["registry", "issuance", "revocation", "verification", "employer"]
+SERVICE_NAMES: tuple[ServiceName, ...] = ("registry", "issuance", "revocation", "verification", "employer")
 
 DEFAULT_PORTS: dict[ServiceName, int] = {
     "registry": 8081,
     "issuance": 8082,
     "revocation": 8083,
     "verification": 8084,
+    "employer": 8088,
 }
 
 _ENV_PREFIX = "CREDLEDGER_"
@@ -53,6 +54,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     issuance_port: int = DEFAULT_PORTS["issuance"]
     revocation_port: int = DEFAULT_PORTS["revocation"]
     verification_port: int = DEFAULT_PORTS["verification"]
+    employer_port: int = DEFAULT_PORTS["employer"]
     relay_port: int = 8085
     # The Kafka command intake's /healthz, /readyz and /metrics (services/intake).
     intake_port: int = 8086
