@@ -17,6 +17,7 @@ are name, email, credential.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
@@ -27,11 +28,10 @@ from shared.refusals import Invalid
 NAME, EMAIL, CREDENTIAL = "name", "email", "credential"
 DEFAULT_COLUMNS = (NAME, EMAIL, CREDENTIAL)
 _SYNONYMS = {
-    "name": NAME, "candidate": NAME, "full_name": NAME, "full name": NAME,
-    "email": EMAIL, "e-mail": EMAIL, "email_address": EMAIL, "email address": EMAIL,
-    "credential": CREDENTIAL, "credential_id": CREDENTIAL, "id": CREDENTIAL, "link": CREDENTIAL,
-    "credential_link": CREDENTIAL, "credential link": CREDENTIAL, "badge": CREDENTIAL,
-    "badge_link": CREDENTIAL, "url": CREDENTIAL,
+    **dict.fromkeys(("name", "candidate", "full_name", "candidate_name"), NAME),
+    **dict.fromkeys(("email", "e_mail", "email_address", "candidate_email"), EMAIL),
+    **dict.fromkeys(("credential", "credential_id", "id", "link", "url", "credential_link", "credential_url",
+                     "badge", "badge_link", "badge_url"), CREDENTIAL),
 }
 MAX_LINE_BYTES = 256 * 1024
 MAX_ROWS = 1_000_000
@@ -62,7 +62,7 @@ def credential_of(cell: str) -> str:
 
 
 def header_columns(cells: list[str]) -> list[str] | None:
-    named = [_SYNONYMS.get(c.strip().lower().lstrip("\ufeff")) for c in cells]
+    named = [_SYNONYMS.get(re.sub(r"[\s-]+", "_", c.strip().lstrip("\ufeff").lower())) for c in cells]
     if not any(named) or CREDENTIAL not in named:
         return None
     return [n or "" for n in named]
