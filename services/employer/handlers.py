@@ -82,15 +82,23 @@ async def sign_in_with_key(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(request.app[pages.REALM_KEY].prefix + "/")
 
 
-async def _fields(request: web.Request) -> AsyncIterator[tuple[str, BodyPartReader]]:
-    """The multipart form's parts after the CSRF token (which the security middleware read)."""
+async def _fields(request: web.Request) -> AsyncIterator[tuple[str, BodyPartReader | str]]:
+    """The form's fields after the CSRF token (which the security middleware
+    read): multipart parts as they stream, or a plain form's values."""
+    if MULTIPART_KEY not in request:
+        for name, value in (await request.post()).items():
+            if isinstance(value, str) and name != "csrf_token":
+                yield name, value
+        return
     reader: MultipartReader = request[MULTIPART_KEY]
     while (part := await reader.next()) is not None:
         if isinstance(part, BodyPartReader):
             yield part.name or "", part
 
 
-async def _read_part(part: BodyPartReader, limit: int, what: str) -> bytes:
+async def _read_part(part: BodyPartReader | str, limit: int, what: str) -> bytes:
+    if isinstance(part, str):
+        return part.encode()[:limit]
     data = bytearray()
     while chunk := await part.read_chunk(64 * 1024):
         data += chunk
@@ -103,7 +111,7 @@ async def check_single(request: web.Request) -> web.Response:
     acting = await _acting(request)
     text = email = label = ""
     async for name, part in _fields(request):
-        if name == "image" and part.filename:
+        if name == "image" and isinstance(part, BodyPartReader) and part.filename:
             image = await _read_part(part, MAX_IMAGE_BYTES, "image")
             if image:
                 try:
@@ -126,7 +134,7 @@ async def check_single(request: web.Request) -> web.Response:
 async def check_bulk(request: web.Request) -> web.Response:
     acting = await _acting(request)
     async for name, part in _fields(request):
-        if name == "file" and part.filename:
+        if name == "file" and isinstance(part, BodyPartReader) and part.filename:
             portal = request.app[PORTAL_KEY]
             check_id = await checks.start_bulk(portal.pool, portal.client, acting, part.filename, _chunks(part))
             portal.tracker.wake.set()

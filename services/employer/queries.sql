@@ -41,7 +41,7 @@ SELECT check_id, tenant_id, kind, label, job_id, status, total, done, counts, er
   FROM employer.checks WHERE check_id = $1 AND tenant_id = $2
 
 -- name: history
-SELECT check_id, kind, label, status, total, done, counts, created_at, u.email AS by_email
+SELECT c.check_id, c.kind, c.label, c.status, c.total, c.done, c.counts, c.created_at, u.email AS by_email
   FROM employer.checks c JOIN employer.users u USING (user_id)
  WHERE c.tenant_id = $1
  ORDER BY c.created_at DESC

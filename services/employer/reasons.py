@@ -3,8 +3,8 @@
 A recruiter wants one line per credential: can I rely on it, and if not,
 why not, in words they can repeat to the candidate. The checks' codes are
 for machines; these sentences are for people, in the order the checks
-run. The identity comparison is kept apart: it is about the candidate, not
-the credential.
+run. The identity comparison also has a column of its own: a recruiter
+filters on it.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ _WORDS = {
     ("status", "not_in_ledger"): "Its status (revoked or not) is unknown: the platform never recorded it.",
     ("validity_window", "expired"): "It has expired.",
     ("validity_window", "not_yet_valid"): "It is not valid yet.",
+    ("identity_match", "identity_mismatch"): "It was issued to someone else: the candidate's email does not match.",
+    ("identity_match", "no_identity_in_credential"): "It names no learner to compare the candidate with.",
     ("stack_components", "component_revoked"): "A credential it is built from has been revoked.",
     ("stack_components", "component_not_active"): "A credential it is built from is suspended or under review.",
     ("stack_components", "component_unknown"): "A credential it is built from is not known to the platform.",
@@ -78,7 +80,7 @@ def identity_of(checks: list[Check]) -> str:
 def explain(result: ItemResult) -> Explained:
     if result.problem is not None:
         return Explained(result.verdict, f"The line could not be read: {result.problem.detail}", "not_checked")
-    reasons = [sentence(c) for c in result.checks if c.status != "pass" and c.check != "identity_match"]
+    reasons = [sentence(c) for c in result.checks if c.status != "pass"]
     if not reasons and result.verdict == "valid":
         reasons = ["Issued by an accredited issuer, unchanged, and in good standing."]
     return Explained(result.verdict, " ".join(reasons), identity_of(result.checks))

@@ -68,7 +68,8 @@ def test_reasons_are_sentences_and_identity_is_apart():
         Check("status", "fail", "revoked", "revoked by the issuer on 2026-06-30; reason: misconduct"),
         Check("identity_match", "fail", "identity_mismatch")])
     explained = explain(revoked)
-    assert explained.reasons == "Revoked by the issuer on 2026-06-30; reason: misconduct."
+    assert explained.reasons == ("Revoked by the issuer on 2026-06-30; reason: misconduct. It was issued to "
+                                 "someone else: the candidate's email does not match.")
     assert explained.identity == "mismatch"
     tampered = ItemResult(index=1, verdict="invalid", checks=[Check("signature", "fail", "bad_signature")])
     assert "altered" in explain(tampered).reasons and explain(tampered).identity == "not_checked"
