@@ -110,6 +110,9 @@ def resolve_backends(home: Path, stack: ExitStack) -> dict[str, str]:
         stack.callback(kafka.stop)
         overrides["kafka_bootstrap_servers"] = kafka.bootstrap
         say(f"embedded Kafka-compatible broker (Tansu) on {kafka.bootstrap}")
+    # Outgoing mail on the embedded default: .eml files in the home's outbox.
+    if not os.environ.get("CREDLEDGER_MAIL_OUTBOX"):
+        overrides["mail_outbox"] = str(home / "outbox")
     # Development secrets, created once per home. The bootstrap admin key lets
     # a local operator (and --demo) create the first agency over the API.
     secrets = (("log_signing_key", "log-signing-key"), ("master_key", "master-key"),
