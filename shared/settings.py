@@ -108,6 +108,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     session_max_age_seconds: int = 8 * 3600
     sign_in_link_max_age_seconds: int = 15 * 60
 
+    # Where the employer portal reaches the verification service's API
+    # (default: its port on this host; compose and Kubernetes name the service).
+    verification_url: str = ""
+
     def port_of(self, service: ServiceName) -> int:
         return getattr(self, f"{service}_port")
 

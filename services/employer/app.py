@@ -48,7 +48,7 @@ def _portal_ctx(portal: Portal):
         # Long reads: a 100,000-row file uploads and its answers stream back through this session.
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=5,
                                                                        sock_read=120)) as session:
-            portal.client = VerificationClient(session, settings.url_of("verification"))
+            portal.client = VerificationClient(session, settings.verification_url or _local(settings))
             portal.tracker = Tracker(portal.pool, portal.client, portal.api_key)
             loop = BackgroundLoop("check_tracker", portal.tracker.run)
             app[LOOPS_KEY].append(loop)
@@ -56,6 +56,11 @@ def _portal_ctx(portal: Portal):
                 yield
 
     return open_portal
+
+
+def _local(settings: Settings) -> str:
+    host = "127.0.0.1" if settings.host in ("", "0.0.0.0") else settings.host
+    return f"http://{host}:{settings.verification_port}"
 
 
 async def _to_portal(request: web.Request) -> web.StreamResponse:

@@ -182,8 +182,9 @@ class Tracker:
             await self._pool.execute(QUERIES["progressed"], check["check_id"], progress.status, progress.done,
                                      counts, progress.error)
             return
-        await self._pool.execute(QUERIES["progressed"], check["check_id"], "importing", progress.done, counts,
-                                 progress.error)
+        if await self._pool.fetchval(QUERIES["claim_import"], check["check_id"], progress.done, counts,
+                                     progress.error) is None:
+            return  # another replica is importing it
         await self._import(check, key)
         final = "completed" if progress.status == "completed" else "failed"
         await self._pool.execute(QUERIES["progressed"], check["check_id"], final, progress.done, counts,

@@ -57,6 +57,14 @@ SELECT check_id, tenant_id, job_id, status, total FROM employer.checks
 UPDATE employer.checks SET status = $2, done = $3, counts = $4, error = $5, updated_at = now()
  WHERE check_id = $1
 
+-- name: claim_import
+-- One replica imports a finished job's answers; one that died importing
+-- leaves a claim that expires.
+UPDATE employer.checks SET status = 'importing', done = $2, counts = $3, error = $4, updated_at = now()
+ WHERE check_id = $1
+   AND (status IN ('queued', 'running') OR (status = 'importing' AND updated_at < now() - interval '2 minutes'))
+RETURNING check_id
+
 -- name: single_done
 UPDATE employer.checks SET status = 'completed', total = 1, done = 1, counts = $2, updated_at = now()
  WHERE check_id = $1
