@@ -155,6 +155,23 @@ async def seed(settings: Settings, home: Path) -> Path:
         api = Api(session, settings)
         world = await _registry(api, settings.bootstrap_admin_key)
         world |= await _credentials(api, world)
+    world["employer"]["portal"] = portal_url(settings)
     path.touch(mode=0o600)
     path.write_text(json.dumps(world, indent=2) + "\n")
     return path
+
+
+def portal_url(settings: Settings) -> str:
+    """The employer portal on the public origin (the gateway routes /employer)."""
+    return settings.public_base_url.rstrip("/") + "/employer/"
+
+
+def links(path: Path) -> list[str]:
+    """What `credledger up --demo` prints about the demo world, from its demo.json."""
+    world = json.loads(path.read_text())
+    employer = world.get("employer", {})
+    found = []
+    if employer.get("portal"):
+        found.append(f"employer portal for {employer['id']}: {employer['portal']} "
+                     f"(first sign-in: any email and the employer API key in {path.name})")
+    return found

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from credledger.demo import links as demo_links
 from credledger.demo import seed as seed_demo
 from credledger.embedded import EmbeddedKafka, EmbeddedPostgres, choose_port, port_is_free, stop_process
 from credledger.gateway import EmbeddedGateway, nginx_available
@@ -162,7 +163,10 @@ def up(home: Path, demo: bool = False) -> int:
         start_children(settings, home / "logs", stack, supervisor)
         start_gateway(settings, home, stack, supervisor)
         if demo:
-            say(f"demo data: {asyncio.run(seed_demo(settings, home))}")
+            demo_file = asyncio.run(seed_demo(settings, home))
+            say(f"demo data: {demo_file}")
+            for line in demo_links(demo_file):
+                say(line)
         say(f"ready in {time.monotonic() - started:.1f}s; logs in {home / 'logs'}; Ctrl-C stops everything")
         while not stopping:
             supervisor.tend()

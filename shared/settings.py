@@ -13,8 +13,9 @@ from typing import Literal
 
 import msgspec
 
-ServiceName = Literal["registry", "issuance", "revocation", "verification", "wallet"]
-SERVICE_NAMES: tuple[ServiceName, ...] = ("registry", "issuance", "revocation", "verification", "wallet")
+ServiceName = Literal["registry", "issuance", "revocation", "verification", "wallet", "employer"]
+SERVICE_NAMES: tuple[ServiceName, ...] = ("registry", "issuance", "revocation", "verification", "wallet",
+                                          "employer")
 
 DEFAULT_PORTS: dict[ServiceName, int] = {
     "registry": 8081,
@@ -22,6 +23,7 @@ DEFAULT_PORTS: dict[ServiceName, int] = {
     "revocation": 8083,
     "verification": 8084,
     "wallet": 8087,
+    "employer": 8088,
 }
 
 _ENV_PREFIX = "CREDLEDGER_"
@@ -55,6 +57,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     revocation_port: int = DEFAULT_PORTS["revocation"]
     verification_port: int = DEFAULT_PORTS["verification"]
     wallet_port: int = DEFAULT_PORTS["wallet"]
+    employer_port: int = DEFAULT_PORTS["employer"]
     relay_port: int = 8085
     # The Kafka command intake's /healthz, /readyz and /metrics (services/intake).
     intake_port: int = 8086
@@ -110,6 +113,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # links to the service that serves it at its own port, not to the
     # public origin.
     pages_without_gateway: bool = False
+
+    # Where the employer portal reaches the verification service's API
+    # (default: its port on this host; compose and Kubernetes name the service).
+    verification_url: str = ""
 
     def port_of(self, service: ServiceName) -> int:
         return getattr(self, f"{service}_port")

@@ -26,6 +26,7 @@ from shared.service import (
     LOOPS_KEY, METRICS_REGISTRY_KEY, OPENAPI_KEY, POOL_KEY, create_service_app, projection_context,
 )
 from shared.settings import Settings
+from shared.web.public import PublicPages, Site
 
 AUDITORS = frozenset({"auditor", "agency_admin"})
 EMPLOYERS = frozenset({"employer"})
@@ -77,8 +78,15 @@ ENDPOINTS = [
              query={"format": "ndjson (default) or csv; or send Accept: text/csv"}),
     Endpoint("GET", "/v1/credentials/{credential_id}/verification", handlers.credential_verification,
              "Public: the verdict for one credential", response=ItemResult, tags=VERIFY_TAGS),
+    # Registered before the page: "static" is no credential id.
+    Endpoint("GET", "/verify/static/{name}", handlers.page_asset,
+             "Public: the badge page's bundled stylesheet and script", produces="text/css", tags=VERIFY_TAGS),
     Endpoint("GET", "/verify/{credential_id}", handlers.verification_page,
-             "Public: the page a badge link opens (HTML, no JavaScript)", produces="text/html", tags=VERIFY_TAGS),
+             "Public: the page a badge link opens (HTML; social-preview tags and JSON-LD; works without "
+             "JavaScript)", produces="text/html", tags=VERIFY_TAGS),
+    Endpoint("GET", "/verify/{credential_id}/badge.png", handlers.badge_png,
+             "Public: the credential's badge image (the achievement's uploaded one, else a generated PNG)",
+             produces="image/png", tags=VERIFY_TAGS),
 ]
 
 
@@ -107,6 +115,7 @@ def create_app(settings: Settings, options: ReadModelOptions | None = None) -> w
     app = create_service_app(settings, "verification", ENDPOINTS,
                              contexts=[log_tree_ctx, read_model_ctx, sharing, _jobs_ctx])
     app[OPTIONS_KEY] = options or ReadModelOptions()
+    app[handlers.PAGES_KEY] = PublicPages("services.verification", "/verify", Site("Credential check", "/verify/"))
     app[handlers.ITEMS_COUNTER_KEY] = Counter(
         "verification_items_total", "Items verified, by verdict", ["verdict"], registry=app[METRICS_REGISTRY_KEY])
     _document_request_body(app)

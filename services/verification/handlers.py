@@ -8,10 +8,10 @@ import msgspec
 from aiohttp import web
 from prometheus_client import Counter
 
-from services.verification import jobs
+from services.verification import badge, jobs
 from services.verification.batch import BatchOutcome, Entry, id_problem, item_problem, record_verdicts
 from services.verification.job_formats import csv_header
-from services.verification.page import render_not_found, render_page
+from services.verification.page import badge_image, page_context
 from services.verification.projection import MODEL_KEY, VERIFIER_KEY
 from services.verification.schemas import MAX_ITEMS, JobCreated, JobProgress, VerificationItem
 from shared import untrusted
@@ -19,12 +19,14 @@ from shared.http.body import check_content_type, json_response, limited_chunks, 
 from shared.http.endpoints import principal_of
 from shared.http.problem import Problem, bad_request, not_found
 from shared.service import POOL_KEY, SETTINGS_KEY
+from shared.web.public import PublicPages
 from shared.timeutil import format_time
 
 ITEMS_COUNTER_KEY = web.AppKey("verification_items", Counter)
 JOB_WORKER_KEY = web.AppKey("job_worker", jobs.JobWorker)
 WRITE_PIECE = 256 * 1024
 JOB_TYPES = {"application/x-ndjson": "ndjson", "text/csv": "csv"}
+PAGES_KEY = web.AppKey("badge_pages", PublicPages)
 
 
 class _RawItems(msgspec.Struct, forbid_unknown_fields=True):
@@ -99,6 +101,10 @@ def _verify_one(request: web.Request) -> bytes:
     credential_id = request.match_info["credential_id"]
     if credential_id not in request.app[MODEL_KEY].credentials and (malformed := id_problem(credential_id)):
         raise bad_request(malformed)
+    return _verify_one_known(request, credential_id)
+
+
+def _verify_one_known(request: web.Request, credential_id: str) -> bytes:
     outcome = request.app[VERIFIER_KEY].run([VerificationItem(id=credential_id)])
     _record(request, outcome)
     return outcome.answers[0]
@@ -111,13 +117,35 @@ async def credential_verification(request: web.Request) -> web.Response:
 
 async def verification_page(request: web.Request) -> web.Response:
     credential_id = request.match_info["credential_id"]
-    model = request.app[MODEL_KEY]
-    record = model.credentials.get(credential_id)
+    record = request.app[MODEL_KEY].credentials.get(credential_id)
     if record is None:
-        return web.Response(status=404, text=render_not_found(credential_id), content_type="text/html")
-    result = msgspec.json.decode(_verify_one(request))
-    return web.Response(text=render_page(model, credential_id, record, result), content_type="text/html",
-                        headers={"Cache-Control": "no-store"})
+        return _not_found(request, credential_id)
+    return await _badge_page(request, credential_id, record, shared=False)
+
+
+def _not_found(request: web.Request, credential_id: str = "") -> web.Response:
+    return request.app[PAGES_KEY].response("badge_not_found.html", {"credential_id": credential_id}, status=404)
+
+
+async def _badge_page(request: web.Request, credential_id: str, record, *, shared: bool) -> web.Response:  # noqa: ANN001
+    model = request.app[MODEL_KEY]
+    result = msgspec.json.decode(_verify_one_known(request, credential_id))
+    data = await badge.load_page(request.app[POOL_KEY], model, credential_id, record, result, shared=shared)
+    context = page_context(data, request.app[SETTINGS_KEY].public_base_url, request.path, private=shared)
+    return request.app[PAGES_KEY].response("badge.html", context)
+
+
+async def page_asset(request: web.Request) -> web.Response:
+    return await request.app[PAGES_KEY].static_file(request)
+
+
+async def badge_png(request: web.Request) -> web.Response:
+    model = request.app[MODEL_KEY]
+    record = model.credentials.get(request.match_info["credential_id"])
+    if record is None:
+        raise not_found("no credential with this id was issued through this ledger")
+    body, media_type = badge_image(model, record)
+    return web.Response(body=body, content_type=media_type, headers={"Cache-Control": "public, max-age=3600"})
 
 
 async def create_job(request: web.Request) -> web.Response:

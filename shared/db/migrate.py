@@ -30,6 +30,7 @@ MIGRATION_PACKAGES = (
     "services.verification",
     "services.intake",
     "services.wallet",
+    "services.employer",
 )
 _FILENAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 # Arbitrary but fixed: every migrator in every process must agree on it.
