@@ -153,7 +153,10 @@ def up(home: Path, demo: bool = False) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     with ExitStack() as stack:
-        settings = load_settings(**resolve_backends(home, stack))
+        overrides = resolve_backends(home, stack)
+        if not nginx_available() and "CREDLEDGER_PAGES_WITHOUT_GATEWAY" not in os.environ:
+            overrides["pages_without_gateway"] = True
+        settings = load_settings(**overrides)
         applied = asyncio.run(migrate(settings))
         say(f"migrations applied: {applied}")
         supervisor = Supervisor(say, home / "logs")

@@ -104,9 +104,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     smtp_username: str = ""
     smtp_password: str = ""
     smtp_timeout_seconds: float = 30.0
-    # Server-side web sessions and emailed sign-in links (shared/web/).
+    # Server-side web sessions and emailed sign-in links (shared/web/); a
+    # claim email's link signs in too, and may be opened days later.
     session_max_age_seconds: int = 8 * 3600
     sign_in_link_max_age_seconds: int = 15 * 60
+    claim_link_max_age_seconds: int = 7 * 24 * 3600
+    # Without a gateway (`credledger up` where nginx is missing) each page
+    # links to the service that serves it at its own port, not to the
+    # public origin.
+    pages_without_gateway: bool = False
 
     # Where the employer portal reaches the verification service's API
     # (default: its port on this host; compose and Kubernetes name the service).
@@ -117,6 +123,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     def url_of(self, service: ServiceName) -> str:
         return f"http://{self.host}:{self.port_of(service)}"
+
+    def page_origin(self, service: ServiceName) -> str:
+        """Where a browser reaches this service's pages."""
+        return self.url_of(service) if self.pages_without_gateway else self.public_base_url.rstrip("/")
 
     def topic(self, name: str) -> str:
         return f"{self.kafka_topic_prefix}.{name}"

@@ -15,12 +15,16 @@ from services.verification import handlers
 from services.verification.jobs import JobWorker
 from services.verification.logtree import log_tree_ctx
 from services.verification.projection import OPTIONS_KEY, VERIFIER_KEY, ReadModelOptions, read_model_ctx
+from services.verification.sharing import PROJECTION_NAME as SHARING_PROJECTION
+from services.verification.sharing import SharingProjection
 from services.verification.schemas import ItemResult, JobCreated, JobProgress, VerificationRequest, VerificationResponse
 from shared.http.common_handlers import WHOAMI
 from shared.http.endpoints import Endpoint
 from shared.ledger.audit import AuditResult
 from shared.background import BackgroundLoop, running
-from shared.service import LOOPS_KEY, METRICS_REGISTRY_KEY, OPENAPI_KEY, POOL_KEY, create_service_app
+from shared.service import (
+    LOOPS_KEY, METRICS_REGISTRY_KEY, OPENAPI_KEY, POOL_KEY, create_service_app, projection_context,
+)
 from shared.settings import Settings
 from shared.web.public import PublicPages, Site
 
@@ -107,7 +111,9 @@ async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings, options: ReadModelOptions | None = None) -> web.Application:
-    app = create_service_app(settings, "verification", ENDPOINTS, contexts=[log_tree_ctx, read_model_ctx, _jobs_ctx])
+    sharing = projection_context(lambda app: SharingProjection(app[POOL_KEY]), group_id=SHARING_PROJECTION)
+    app = create_service_app(settings, "verification", ENDPOINTS,
+                             contexts=[log_tree_ctx, read_model_ctx, sharing, _jobs_ctx])
     app[OPTIONS_KEY] = options or ReadModelOptions()
     app[handlers.PAGES_KEY] = PublicPages("services.verification", "/verify", Site("Credential check", "/verify/"))
     app[handlers.ITEMS_COUNTER_KEY] = Counter(

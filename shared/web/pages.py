@@ -15,7 +15,7 @@ import asyncio
 import hashlib
 import mimetypes
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -31,7 +31,13 @@ from shared.service import POOL_KEY
 from shared.settings import Settings
 from shared.web import sign_in_routes
 from shared.web.security import (
-    COOKIE_KEY, SESSION_KEY, STORE_KEY, CookiePolicy, current_session, security_headers, sessions,
+    COOKIE_KEY,
+    SESSION_KEY,
+    STORE_KEY,
+    CookiePolicy,
+    current_session,
+    security_headers,
+    sessions,
 )
 from shared.web.sessions import Sealer, SessionStore
 from shared.web.sign_in import SignInLinks
@@ -59,8 +65,8 @@ class Realm:
     may_sign_in: Callable[[web.Application, str], Awaitable[bool]] = anyone
     nav: tuple[tuple[str, str], ...] = ()  # (label, path under the prefix) for signed-in visitors
     home: str = "/"
-    base_url: str = ""  # the public origin links in mails point at (default: settings.public_base_url)
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    # The origin links in mails point at (default: settings.public_base_url).
+    base_url: str = ""
 
     def url(self, settings: Settings, path: str) -> str:
         return f"{(self.base_url or settings.public_base_url).rstrip('/')}{self.prefix}{path}"
@@ -145,9 +151,10 @@ def signed_in_subject(request: web.Request) -> str:
     return session.subject
 
 
-async def issue_sign_in_link(app: web.Application, subject: str, next_path: str = "") -> str:
+async def issue_sign_in_link(app: web.Application, subject: str, next_path: str = "",
+                             max_age_seconds: int | None = None) -> str:
     """A one-time sign-in URL (for a claim email, say); next_path is under the prefix."""
-    token = await app[LINKS_KEY].issue(subject, next_path)
+    token = await app[LINKS_KEY].issue(subject, next_path, max_age_seconds)
     return app[REALM_KEY].url(app[SETTINGS_KEY], f"/sign-in/{token}")
 
 

@@ -67,11 +67,11 @@ class SignInLinks:
             for bucket, _ in buckets:
                 await conn.execute(QUERIES["record_attempt"], self._realm, bucket)
 
-    async def issue(self, subject: str, next_path: str = "") -> str:
+    async def issue(self, subject: str, next_path: str = "", max_age_seconds: int | None = None) -> str:
         """A new link token for the subject; the caller mails it."""
         token = new_secret()
         await self._pool.execute(QUERIES["create_link"], self._realm, hashed(token), self._sealer.seal(subject),
-                                 next_path, float(self._max_age))
+                                 next_path, float(max_age_seconds or self._max_age))
         return token
 
     async def usable(self, token: str) -> bool:

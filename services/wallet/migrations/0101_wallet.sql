@@ -5,12 +5,15 @@
 
 CREATE SCHEMA IF NOT EXISTS wallet;
 
--- Share links the learner made. The token is in no table: its SHA-256 goes
--- into the ledger event verification projects; the name stays here only.
+-- Share links the learner made. The ledger event verification projects
+-- carries only the token's SHA-256; the token is kept here sealed (under a
+-- key derived from the master key) so the learner can copy the link again,
+-- and the name the learner gave it stays here only.
 CREATE TABLE wallet.share_links (
     share_id      uuid        PRIMARY KEY,
     credential_id text        NOT NULL,
     name          text        NOT NULL,
+    sealed_token  bytea       NOT NULL,
     created_at    timestamptz NOT NULL DEFAULT now(),
     expires_at    timestamptz,
     revoked_at    timestamptz
@@ -38,3 +41,9 @@ CREATE INDEX claim_mails_due_idx ON wallet.claim_mails (next_attempt_at) WHERE s
 
 GRANT USAGE ON SCHEMA wallet TO credledger_app;
 GRANT SELECT, INSERT, UPDATE ON wallet.share_links, wallet.privacy, wallet.claim_mails TO credledger_app;
+
+-- Claim emails are for credentials issued from now on: a wallet added to a
+-- running platform does not write to every learner of its history.
+INSERT INTO ledger.projection_progress (projection, position, hash)
+SELECT 'wallet-claims', position, hash FROM ledger.events ORDER BY position DESC LIMIT 1
+ON CONFLICT (projection) DO NOTHING;
