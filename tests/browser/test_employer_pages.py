@@ -16,9 +16,18 @@ import secrets
 import uuid
 from pathlib import Path
 
+from services.verification.sharing import token_hash
+from shared.credential_format import new_credential_id
 from shared.events import credentials as cev
+from shared.events import sharing as sev
+from shared.events.sharing import sharing_stream
+from shared.ledger.events import Metadata
+from shared.ledger.store import NewEvent
 from tests.browser.conftest import SCREENSHOTS, axe_check, screenshot
-from tests.support.credentials_for_verification import build_scene, change_status, issue
+from tests.support.credentials_for_verification import (
+    ISSUED_AT, build_document, build_scene, change_status, issue, issued_event, sign,
+)
+from tests.support.waiting import eventually, running_relay
 from tests.support.employer import portal, verification_for_portal
 
 VALID, REVOKED, SUSPENDED, TAMPERED, UNKNOWN, UNREADABLE = 650, 100, 100, 50, 50, 50
@@ -162,3 +171,67 @@ async def test_the_badge_page_of_a_stacked_award_shows_its_components(context, d
         await phone.goto(f"{base}/verify/{award.credential_id}")
         assert await phone.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
         await screenshot(phone, "badge-page-phone")
+
+
+async def _with_grade_and_evidence(scene) -> str:
+    """A credential whose document carries a grade and an evidence item."""
+    credential_id = new_credential_id()
+    document = build_document(scene.issuer, scene.achievement_id, email="ada@example.org",
+                              salt=secrets.token_hex(16), credential_id=credential_id)
+    document["credentialSubject"]["result"] = [{"type": ["Result"], "value": "First class honours"}]
+    document["evidence"] = [{"id": "https://portfolio.example/ada/project", "type": ["Evidence"],
+                             "name": "Capstone project", "narrative": "A data pipeline for a hospital"}]
+    signed = sign(scene.issuer, document)
+    await scene.ledger.append([NewEvent(cev.credential_stream(credential_id),
+                                        issued_event(scene.issuer, scene.achievement_id, signed))],
+                              Metadata(actor="test", tenant=scene.issuer.issuer_id))
+    return credential_id
+
+
+async def _sharing(scene, credential_id: str, *events) -> None:
+    await scene.ledger.append([NewEvent(sharing_stream(credential_id), e) for e in events],
+                              Metadata(actor="wallet", tenant="platform"))
+
+
+async def test_a_share_link_opens_a_private_credential_with_its_grade_and_evidence(context, db, settings):
+    scene = await build_scene(db, settings)
+    credential_id = await _with_grade_and_evidence(scene)
+    token = secrets.token_urlsafe(32)
+    await _sharing(scene, credential_id,
+                   sev.CredentialVisibilitySet(credential_id=credential_id, private=True, at=ISSUED_AT),
+                   sev.ShareLinkCreated(credential_id=credential_id, share_id="share-1", token_hash=token_hash(token),
+                                        created_at=ISSUED_AT, expires_at="2099-01-01T00:00:00Z"))
+    async with running_relay(settings), verification_for_portal(settings) as stack:
+        base = str(stack.verification.make_url("")).rstrip("/")
+
+        async def projected():
+            return True if (await stack.verification.get(f"/verify/{credential_id}/s/{token}")).status == 200 \
+                else None
+
+        await eventually(projected, timeout=30)
+        page = await context.new_page()
+        public = await page.goto(f"{base}/verify/{credential_id}")
+        assert public.status == 404 and "Data Analysis" not in await page.content()
+        assert (await stack.verification.get(f"/verify/{credential_id}/badge.png")).status == 404
+        shared = await page.goto(f"{base}/verify/{credential_id}/s/{token}")
+        assert shared.status == 200
+        facts = await page.locator("dl.facts").inner_text()
+        assert "First class honours" in facts
+        evidence = page.get_by_role("link", name="Capstone project")
+        assert await evidence.get_attribute("href") == "https://portfolio.example/ada/project"
+        assert await page.evaluate("() => document.querySelector('img.badge-image').naturalWidth") > 0
+        assert await page.locator('meta[name="robots"]').get_attribute("content") == "noindex"
+        await axe_check(page)
+        await screenshot(page, "badge-page-share-link")
+
+        await _sharing(scene, credential_id, sev.ShareLinkRevoked(credential_id=credential_id, share_id="share-1",
+                                                                  revoked_at="2026-01-01T00:00:00Z"))
+
+        async def revoked():
+            answer = await stack.verification.get(f"/verify/{credential_id}/s/{token}")
+            return await answer.text() if answer.status == 404 else None
+
+        assert "the holder revoked this share link" in await eventually(revoked, timeout=30)
+        gone = await page.goto(f"{base}/verify/{credential_id}/s/{token}")
+        assert gone.status == 404 and "First class honours" not in await page.content()
+        await axe_check(page)
