@@ -163,7 +163,7 @@ async def seed(settings: Settings, home: Path) -> Path:
 
 def portal_url(settings: Settings) -> str:
     """The employer portal on the public origin (the gateway routes /employer)."""
-    return settings.public_base_url.rstrip("/") + "/employer/"
+    return settings.page_origin("employer") + "/employer/"
 
 
 def links(path: Path) -> list[str]:

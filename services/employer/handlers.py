@@ -57,14 +57,15 @@ async def _acting(request: web.Request) -> Acting:
     return Acting(user, await request.app[PORTAL_KEY].api_key(user.tenant_id))
 
 
-def _words() -> dict:
-    return {"verdict_words": VERDICT_WORDS, "identity_words": IDENTITY_WORDS}
+def _words(request: web.Request) -> dict:
+    return {"verdict_words": VERDICT_WORDS, "identity_words": IDENTITY_WORDS,
+            "badge_origin": request.app[pages.SETTINGS_KEY].page_origin("verification")}
 
 
 async def home(request: web.Request) -> web.Response:
     user = await _user(request)
     history = [{**row, "counts": _counts(row)} for row in await checks.history(request.app[PORTAL_KEY].pool, user)]
-    return await pages.render(request, "home.html", {"user": user, "history": history, "error": "", **_words()})
+    return await pages.render(request, "home.html", {"user": user, "history": history, "error": "", **_words(request)})
 
 
 async def sign_in_with_key(request: web.Request) -> web.Response:
@@ -167,7 +168,7 @@ async def check_page(request: web.Request) -> web.Response:
     done = check["status"] in ("completed", "failed")
     return await pages.render(request, "check.html", {
         "user": user, "check": check, "counts": _counts(check), "rows": rows, "verdict": verdict or "all",
-        "page": page, "per_page": PER_PAGE, "done": done, "percent": _percent(check), **_words()})
+        "page": page, "per_page": PER_PAGE, "done": done, "percent": _percent(check), **_words(request)})
 
 
 def _counts(check) -> dict[str, int]:  # noqa: ANN001
