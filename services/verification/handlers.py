@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import quote, unquote
 
 import msgspec
 from aiohttp import web
@@ -113,6 +114,19 @@ def _verify_one_known(request: web.Request, credential_id: str) -> bytes:
 async def credential_verification(request: web.Request) -> web.Response:
     return web.Response(body=_verify_one(request), content_type="application/json",
                         headers={"Cache-Control": "no-store"})
+
+
+async def verify_home(request: web.Request) -> web.Response:
+    """Where the badge pages' header leads: a form that opens a credential's page."""
+    wanted = request.query.get("id", "").strip()
+    if not wanted:
+        return request.app[PAGES_KEY].response("verify_home.html", {"error": ""}, cache="public, max-age=300")
+    credential_id = unquote(wanted.split("/verify/", 1)[1].split("/", 1)[0]) if "/verify/" in wanted else wanted
+    if id_problem(credential_id):
+        return request.app[PAGES_KEY].response("verify_home.html", {
+            "error": "That is not a credential id: ids look like urn:uuid:, then 36 letters and digits."},
+            status=400)
+    raise web.HTTPSeeOther(f"/verify/{quote(credential_id, safe=':')}")
 
 
 async def verification_page(request: web.Request) -> web.Response:
