@@ -13,6 +13,7 @@ from services.verification import badge, jobs, sharing
 from services.verification.batch import BatchOutcome, Entry, id_problem, item_problem, record_verdicts
 from services.verification.job_formats import csv_header
 from services.verification.page import badge_image, page_context
+from services.verification.model import CredentialRecord
 from services.verification.projection import MODEL_KEY, VERIFIER_KEY
 from services.verification.schemas import MAX_ITEMS, JobCreated, JobProgress, VerificationItem
 from shared import untrusted
@@ -155,7 +156,8 @@ def _not_found(request: web.Request, credential_id: str = "", reason: str = "") 
                                                                     "reason": reason}, status=404)
 
 
-async def _badge_page(request: web.Request, credential_id: str, record, *, shared: bool) -> web.Response:  # noqa: ANN001
+async def _badge_page(request: web.Request, credential_id: str, record: CredentialRecord, *,
+                      shared: bool) -> web.Response:
     model = request.app[MODEL_KEY]
     result = msgspec.json.decode(_verify_one_known(request, credential_id))
     data = await badge.load_page(request.app[POOL_KEY], model, credential_id, record, result, shared=shared)

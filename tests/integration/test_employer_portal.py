@@ -184,7 +184,8 @@ async def test_an_invited_colleague_signs_in_with_the_emailed_link_and_shares_th
             people = await (await colleague.get("/employer/colleagues")).text()
             assert "Send an invitation" not in people  # members do not invite
             token = await csrf_token(colleague, "/employer/colleagues")
-            refused = await colleague.post("/employer/colleagues", data={"csrf_token": token, "email": "x@acme.example"})
+            refused = await colleague.post("/employer/colleagues",
+                                           data={"csrf_token": token, "email": "x@acme.example"})
             assert refused.status == 403
 
 
