@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
+import asyncpg
 import msgspec
 from aiohttp import BodyPartReader, MultipartReader, web
 
@@ -148,7 +150,7 @@ async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def _check(request: web.Request):  # noqa: ANN202 - an asyncpg record
+async def _check(request: web.Request) -> tuple[User, asyncpg.Record]:
     user = await _user(request)
     return user, await checks.check_of(request.app[PORTAL_KEY].pool, user, request.match_info["check_id"])
 
@@ -171,12 +173,12 @@ async def check_page(request: web.Request) -> web.Response:
         "page": page, "per_page": PER_PAGE, "done": done, "percent": _percent(check), **_words(request)})
 
 
-def _counts(check) -> dict[str, int]:  # noqa: ANN001
+def _counts(check: Mapping[str, Any]) -> dict[str, int]:
     counts = msgspec.json.decode(check["counts"])
     return {v: int(counts.get(v, 0)) for v in checks.VERDICTS}
 
 
-def _percent(check) -> int:  # noqa: ANN001
+def _percent(check: asyncpg.Record) -> int:
     return int(100 * check["done"] / check["total"]) if check["total"] else 0
 
 
@@ -203,7 +205,7 @@ async def results_csv(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def _csv_cells(row) -> list[str]:  # noqa: ANN001
+def _csv_cells(row: asyncpg.Record) -> list[str]:
     verdict = row["verdict"]
     return [str(row["row_no"] + 1), row["name"], row["email"], row["credential"],
             VERDICT_WORDS[verdict] if verdict else "Pending", row["reasons"] or "",
