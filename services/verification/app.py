@@ -84,6 +84,11 @@ ENDPOINTS = [
     Endpoint("GET", "/verify/{credential_id}", handlers.verification_page,
              "Public: the page a badge link opens (HTML; social-preview tags and JSON-LD; works without "
              "JavaScript)", produces="text/html", tags=VERIFY_TAGS),
+    Endpoint("GET", "/verify/{credential_id}/s/{share_token}", handlers.shared_page,
+             "Public: the badge page through the holder's share link (with grade and evidence); 404 once the "
+             "link is revoked or expired", produces="text/html", tags=VERIFY_TAGS),
+    Endpoint("GET", "/verify/{credential_id}/s/{share_token}/badge.png", handlers.shared_badge_png,
+             "Public: the badge image through a share link", produces="image/png", tags=VERIFY_TAGS),
     Endpoint("GET", "/verify/{credential_id}/badge.png", handlers.badge_png,
              "Public: the credential's badge image (the achievement's uploaded one, else a generated PNG)",
              produces="image/png", tags=VERIFY_TAGS),

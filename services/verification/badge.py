@@ -42,6 +42,15 @@ CHECK_WORDS = {
     "validity_window": "Within its validity period",
     "stack_components": "Built from valid credentials",
 }
+# The passing reasons' codes, as the list reads them.
+REASON_WORDS = {
+    "in_ledger": "recorded in the ledger", "ledger_record": "the ledger's own copy, signed when issued",
+    "matches_ledger": "identical to the issued document", "proof_verified": "the proof verifies",
+    "jws_verified": "the JWS signature verifies", "accredited_at_issue": "accredited when it was issued",
+    "valid_at_signing": "valid and not compromised when it signed", "active": "active",
+    "within_validity_period": "yes", "components_valid": "every component is valid",
+    "not_a_stack": "not a stacked award",
+}
 TOOLS = (
     ("1EdTech Open Badges 3.0 validator", "https://openbadgesvalidator.imsglobal.org/",
      "Upload the downloaded JSON or baked image: it checks the Open Badges 3.0 format and the proofs."),
@@ -138,7 +147,7 @@ def _check_rows(result: dict[str, Any], read_at: str, position: int | None, chec
     rows = []
     for check in result.get("checks", []):
         label = CHECK_WORDS.get(check["check"], check["check"].replace("_", " "))
-        detail = check.get("detail") or check["reason"].replace("_", " ")
+        detail = check.get("detail") or REASON_WORDS.get(check["reason"], check["reason"].replace("_", " "))
         if check["check"] == "status":
             detail = f"{detail}; read from the ledger's status records at {read_at}"
         rows.append({"label": label, "status": check["status"], "detail": detail})

@@ -8,7 +8,7 @@ import msgspec
 from aiohttp import web
 from prometheus_client import Counter
 
-from services.verification import badge, jobs
+from services.verification import badge, jobs, sharing
 from services.verification.batch import BatchOutcome, Entry, id_problem, item_problem, record_verdicts
 from services.verification.job_formats import csv_header
 from services.verification.page import badge_image, page_context
@@ -116,15 +116,29 @@ async def credential_verification(request: web.Request) -> web.Response:
 
 
 async def verification_page(request: web.Request) -> web.Response:
+    return await _page_if_visible(request, None)
+
+
+async def shared_page(request: web.Request) -> web.Response:
+    """The badge page through the holder's share link: grade and evidence too."""
+    return await _page_if_visible(request, request.match_info["share_token"])
+
+
+async def _page_if_visible(request: web.Request, share_token: str | None) -> web.Response:
     credential_id = request.match_info["credential_id"]
     record = request.app[MODEL_KEY].credentials.get(credential_id)
     if record is None:
         return _not_found(request, credential_id)
-    return await _badge_page(request, credential_id, record, shared=False)
+    seen = await sharing.access(request.app[POOL_KEY], credential_id, share_token)
+    if not seen.visible:
+        # A private credential answers as if it did not exist; a share link says why it stopped working.
+        return _not_found(request, credential_id, seen.reason if share_token else "")
+    return await _badge_page(request, credential_id, record, shared=seen.via_share)
 
 
-def _not_found(request: web.Request, credential_id: str = "") -> web.Response:
-    return request.app[PAGES_KEY].response("badge_not_found.html", {"credential_id": credential_id}, status=404)
+def _not_found(request: web.Request, credential_id: str = "", reason: str = "") -> web.Response:
+    return request.app[PAGES_KEY].response("badge_not_found.html", {"credential_id": credential_id,
+                                                                    "reason": reason}, status=404)
 
 
 async def _badge_page(request: web.Request, credential_id: str, record, *, shared: bool) -> web.Response:  # noqa: ANN001
@@ -139,10 +153,18 @@ async def page_asset(request: web.Request) -> web.Response:
     return await request.app[PAGES_KEY].static_file(request)
 
 
+async def shared_badge_png(request: web.Request) -> web.Response:
+    return await badge_png(request)
+
+
 async def badge_png(request: web.Request) -> web.Response:
+    """The badge image, as visible as the page it belongs to."""
     model = request.app[MODEL_KEY]
-    record = model.credentials.get(request.match_info["credential_id"])
-    if record is None:
+    credential_id = request.match_info["credential_id"]
+    record = model.credentials.get(credential_id)
+    seen = record is not None and (await sharing.access(
+        request.app[POOL_KEY], credential_id, request.match_info.get("share_token"))).visible
+    if not seen:
         raise not_found("no credential with this id was issued through this ledger")
     body, media_type = badge_image(model, record)
     return web.Response(body=body, content_type=media_type, headers={"Cache-Control": "public, max-age=3600"})

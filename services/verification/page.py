@@ -52,7 +52,8 @@ def _description(page: BadgePage) -> str:
 
 def page_context(page: BadgePage, base_url: str, path: str, *, private: bool) -> dict[str, Any]:
     base = base_url.rstrip("/")
-    image_path = f"/verify/{page.credential_id}/badge.png"
+    # Under the share link's path when opened through one: a private credential's image is private too.
+    image_path = f"{path.rstrip('/')}/badge.png"
     return {
         "page": page, "description": _description(page), "canonical": base + path, "image_path": image_path,
         "image_url": base + image_path, "json_ld": script_safe_json(json_ld(page, base)),
