@@ -100,6 +100,7 @@ async def test_a_learner_claims_shares_and_revokes_in_a_browser(context, setting
         row = page.locator("tr.just-created")
         await row.wait_for()
         share_url = await row.locator("a.share-url").get_attribute("href")
+        row_id = await row.get_attribute("id")
         assert "/s/" in share_url and "Active" in await row.inner_text()
         await axe_check(page)
         await screenshot(page, "wallet-credential")
@@ -113,6 +114,21 @@ async def test_a_learner_claims_shares_and_revokes_in_a_browser(context, setting
         badge = await context.new_page()
         await badge.goto(share_url)
         assert "Data Analysis with Python" in await badge.locator("main").inner_text()
+        await axe_check(badge)
+        await screenshot(badge, "badge-page-through-share-link")
+
+        # Private: the public badge page stops answering; the share link still opens it.
+        public_page = share_url.split("/s/", 1)[0]
+        await page.get_by_label("Private: the badge page answers only through my share links").check()
+        await page.get_by_role("button", name="Save privacy setting").click()
+        await page.get_by_text("Now: private").wait_for()
+
+        async def hidden() -> bool | None:
+            return True if await status_of(public_page) == 404 else None
+
+        await eventually(hidden, timeout=20)
+        assert await status_of(share_url) == 200
+        row = page.locator(f"tr#{row_id}")
 
         page.once("dialog", lambda dialog: dialog.accept())
         await row.get_by_role("button", name="Revoke").click()
