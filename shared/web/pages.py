@@ -25,8 +25,8 @@ from aiohttp import web
 
 from shared.background import BackgroundLoop, running
 from shared.http.middleware import Handler
-from shared.lifecycle import sleep_or_stop
 from shared.http.problem import Problem, problem_of
+from shared.lifecycle import sleep_or_stop
 from shared.mail import Mailer, mailer
 from shared.refusals import Refusal
 from shared.service import POOL_KEY
