@@ -20,6 +20,7 @@ from services.wallet.issuance_client import IssuanceClient
 from services.wallet.mails import claim_mail
 from services.wallet.sharing import Sharing
 from shared.events import CATALOG
+from shared.http.common_handlers import WHOAMI
 from shared.ledger.store import Ledger
 from shared.mail import mailer
 from shared.service import POOL_KEY, SETTINGS_KEY, background_context, create_service_app, projection_context
@@ -62,7 +63,8 @@ def _context(realm: Realm, pages: web.Application):
 
 def create_app(settings: Settings) -> web.Application:
     realm = dataclasses.replace(WALLET, base_url=settings.page_origin("wallet"))
-    app = create_service_app(settings, "wallet", [])
+    # /v1/whoami like every service: operators probe keys the same way everywhere.
+    app = create_service_app(settings, "wallet", [WHOAMI])
     pages = create_pages_app(app, settings, realm)
     app.cleanup_ctx.extend([
         _context(realm, pages),

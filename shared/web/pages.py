@@ -23,8 +23,10 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from shared.background import BackgroundLoop, running
 from shared.http.middleware import Handler
 from shared.http.problem import Problem, problem_of
+from shared.lifecycle import sleep_or_stop
 from shared.mail import Mailer, mailer
 from shared.refusals import Refusal
 from shared.service import POOL_KEY
@@ -49,6 +51,7 @@ MAILER_KEY = web.AppKey("web_mailer", Mailer)
 STATIC_KEY = web.AppKey("web_static", dict)
 TASKS_KEY = web.AppKey("web_mail_tasks", set)
 SETTINGS_KEY = web.AppKey("web_settings", Settings)
+PURGE_SECONDS = 3600.0
 
 
 async def anyone(app: web.Application, address: str) -> bool:
@@ -166,7 +169,16 @@ def _pages_context(parent: web.Application, settings: Settings, realm: Realm):
         app[LINKS_KEY] = SignInLinks(pool, realm.name, sealer, settings.sign_in_link_max_age_seconds)
         app[MAILER_KEY] = mailer(settings)
         app[TASKS_KEY] = set()
-        yield
+        links = app[LINKS_KEY]
+
+        async def purge(stop: asyncio.Event) -> None:
+            # Expired sessions, used links and old rate-limit rows (any realm's).
+            while not stop.is_set():
+                await links.purge()
+                await sleep_or_stop(stop, PURGE_SECONDS)
+
+        async with running(BackgroundLoop(f"web_purge:{realm.name}", purge, affects_readiness=False)):
+            yield
         if app[TASKS_KEY]:
             await asyncio.wait(app[TASKS_KEY], timeout=10)
 

@@ -25,10 +25,16 @@ from shared.ledger.events import Metadata
 from shared.ledger.store import NewEvent
 from tests.browser.conftest import SCREENSHOTS, axe_check, screenshot
 from tests.support.credentials_for_verification import (
-    ISSUED_AT, build_document, build_scene, change_status, issue, issued_event, sign,
+    ISSUED_AT,
+    build_document,
+    build_scene,
+    change_status,
+    issue,
+    issued_event,
+    sign,
 )
-from tests.support.waiting import eventually, running_relay
 from tests.support.employer import portal, verification_for_portal
+from tests.support.waiting import eventually, running_relay
 
 VALID, REVOKED, SUSPENDED, TAMPERED, UNKNOWN, UNREADABLE = 650, 100, 100, 50, 50, 50
 

@@ -16,6 +16,7 @@ import asyncpg
 import msgspec
 import pytest
 
+from credledger.embedded import free_port
 from services.verification.sharing import access
 from shared.badge_baking import unbake
 from shared.holdings import HOLDINGS_PATH, service_headers
@@ -178,3 +179,25 @@ async def test_the_internal_holdings_api_needs_a_service_token(stack_settings: S
         ok = await stack.issuance.post(HOLDINGS_PATH, json={"email": LEARNER},
                                        headers=service_headers(stack_settings.master_key, "wallet"))
         assert ok.status == 200 and (await ok.json())["credentials"] == []
+
+
+async def test_a_claim_email_that_cannot_be_sent_is_kept_and_retried(settings: Settings, db: asyncpg.Pool,
+                                                                      outbox: Path):
+    unreachable = msgspec.structs.replace(
+        wallet_settings(settings, outbox), mail_backend="smtp", smtp_host="127.0.0.1", smtp_port=free_port(),
+        smtp_tls="none", smtp_timeout_seconds=2)
+    place = await campus(db, unreachable)
+    async with wallet_stack(unreachable, db) as stack:
+        issued = await issue(stack, place.first, place.python, "SIS-1")
+
+        async def failed_once():
+            row = await db.fetchrow("SELECT attempts, sent_at, last_error FROM wallet.claim_mails"
+                                    " WHERE credential_id = $1", issued["credential_id"])
+            return row if row is not None and row["attempts"] >= 1 else None
+
+        row = await eventually(failed_once, timeout=30)
+        assert row["sent_at"] is None and "SMTP" in row["last_error"]
+        assert LEARNER not in row["last_error"]
+        due = await db.fetchval("SELECT next_attempt_at > now() FROM wallet.claim_mails WHERE credential_id = $1",
+                                issued["credential_id"])
+        assert due  # backed off, not dropped

@@ -153,3 +153,10 @@ async def test_a_malformed_address_is_refused_with_the_form_again(web_settings: 
     async with serving(create_app, web_settings) as client:
         status, page = await ask_link(client, "not an address")
         assert status == 422 and 'aria-invalid="true"' in page
+
+
+async def test_on_an_https_origin_the_session_cookie_is_secure(web_settings: Settings) -> None:
+    https = msgspec.structs.replace(web_settings, public_base_url="https://credentials.example")
+    async with serving(create_app, https) as client:
+        response = await client.get("/webtest/sign-in", headers=HTML)
+        assert "Secure" in response.headers["Set-Cookie"] and "HttpOnly" in response.headers["Set-Cookie"]
