@@ -17,6 +17,7 @@ from services.verification.model import CredentialRecord
 from services.verification.projection import MODEL_KEY, VERIFIER_KEY
 from services.verification.schemas import MAX_ITEMS, JobCreated, JobProgress, VerificationItem
 from shared import untrusted
+from shared.credential_format import new_credential_id
 from shared.http.body import check_content_type, json_response, limited_chunks, read_limited
 from shared.http.endpoints import principal_of
 from shared.http.problem import Problem, bad_request, not_found
@@ -113,8 +114,22 @@ def _verify_one_known(request: web.Request, credential_id: str) -> bytes:
 
 
 async def credential_verification(request: web.Request) -> web.Response:
-    return web.Response(body=_verify_one(request), content_type="application/json",
-                        headers={"Cache-Control": "no-store"})
+    credential_id = request.match_info["credential_id"]
+    if credential_id in request.app[MODEL_KEY].credentials and \
+            not (await sharing.access(request.app[POOL_KEY], credential_id, None)).visible:
+        body = _as_unknown(request, credential_id)
+    else:
+        body = _verify_one(request)
+    return web.Response(body=body, content_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+def _as_unknown(request: web.Request, credential_id: str) -> bytes:
+    """A private credential's public answer: byte for byte the answer for an
+    id never issued (asked for a fresh one, then given this id back, which
+    has the same length), so it tells nothing about the credential."""
+    stand_in = new_credential_id()
+    answer = _verify_one_known(request, stand_in)
+    return answer.replace(msgspec.json.encode(stand_in), msgspec.json.encode(credential_id))
 
 
 async def verify_home(request: web.Request) -> web.Response:

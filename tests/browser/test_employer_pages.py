@@ -224,6 +224,11 @@ async def test_a_share_link_opens_a_private_credential_with_its_grade_and_eviden
         public = await page.goto(f"{base}/verify/{credential_id}")
         assert public.status == 404 and "Data Analysis" not in await page.content()
         assert (await stack.verification.get(f"/verify/{credential_id}/badge.png")).status == 404
+        # Its public JSON answer is that of an id never issued, but for the id.
+        hidden = await (await stack.verification.get(f"/v1/credentials/{credential_id}/verification")).json()
+        unknown_id = new_credential_id()
+        unknown = await (await stack.verification.get(f"/v1/credentials/{unknown_id}/verification")).json()
+        assert hidden == {**unknown, "id": credential_id} and hidden["verdict"] == "invalid"
         shared = await page.goto(f"{base}/verify/{credential_id}/s/{token}")
         assert shared.status == 200
         facts = await page.locator("dl.facts").inner_text()
