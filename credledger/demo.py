@@ -168,7 +168,7 @@ async def seed(settings: Settings, home: Path) -> Path:
 
 def portal_url(settings: Settings) -> str:
     """The employer portal on the public origin (the gateway routes /employer)."""
-    return settings.public_base_url.rstrip("/") + "/employer/"
+    return settings.page_origin("employer") + "/employer/"
 
 
 async def wallet_link(settings: Settings, home: Path, learner: str) -> dict[str, str]:

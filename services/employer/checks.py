@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import asyncpg
@@ -21,7 +21,7 @@ import msgspec
 
 from services.employer.candidates import Candidate, CandidateReader, credential_of, job_body
 from services.employer.organisations import User
-from services.employer.reasons import explain
+from services.employer.reasons import Explained, explain
 from services.employer.verification_client import VerificationClient, VerificationUnavailable
 from services.verification.schemas import Identity, ItemResult, VerificationItem
 from shared.db.sql import load_queries
@@ -102,7 +102,7 @@ async def check_one(pool: asyncpg.Pool, client: VerificationClient, acting: Acti
     return check_id
 
 
-def _result_record(check_id: uuid.UUID, row_no: int, result: ItemResult, explained) -> tuple:  # noqa: ANN001
+def _result_record(check_id: uuid.UUID, row_no: int, result: ItemResult, explained: Explained) -> tuple:
     summary = result.summary
     return (check_id, row_no, result.verdict, result.id or "", summary.title if summary else "",
             summary.issuer if summary else "", summary.issued_on if summary else "", explained.identity,
@@ -149,10 +149,11 @@ async def result_rows(pool: asyncpg.Pool, check: asyncpg.Record, verdict: str | 
 class Tracker:
     """Follows each unfinished job and imports its answers once it is done."""
 
-    def __init__(self, pool: asyncpg.Pool, client: VerificationClient, keys) -> None:  # noqa: ANN001
+    def __init__(self, pool: asyncpg.Pool, client: VerificationClient,
+                 keys: Callable[[str], Awaitable[str]]) -> None:
         self._pool = pool
         self._client = client
-        self._keys = keys  # tenant_id -> the employer's API key (awaitable)
+        self._keys = keys  # tenant_id -> the employer's API key
         self.wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event, interval: float = 0.5) -> None:

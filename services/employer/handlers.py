@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
+import asyncpg
 import msgspec
 from aiohttp import BodyPartReader, MultipartReader, web
 
@@ -57,14 +59,15 @@ async def _acting(request: web.Request) -> Acting:
     return Acting(user, await request.app[PORTAL_KEY].api_key(user.tenant_id))
 
 
-def _words() -> dict:
-    return {"verdict_words": VERDICT_WORDS, "identity_words": IDENTITY_WORDS}
+def _words(request: web.Request) -> dict:
+    return {"verdict_words": VERDICT_WORDS, "identity_words": IDENTITY_WORDS,
+            "badge_origin": request.app[pages.SETTINGS_KEY].page_origin("verification")}
 
 
 async def home(request: web.Request) -> web.Response:
     user = await _user(request)
     history = [{**row, "counts": _counts(row)} for row in await checks.history(request.app[PORTAL_KEY].pool, user)]
-    return await pages.render(request, "home.html", {"user": user, "history": history, "error": "", **_words()})
+    return await pages.render(request, "home.html", {"user": user, "history": history, "error": "", **_words(request)})
 
 
 async def sign_in_with_key(request: web.Request) -> web.Response:
@@ -147,7 +150,7 @@ async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def _check(request: web.Request):  # noqa: ANN202 - an asyncpg record
+async def _check(request: web.Request) -> tuple[User, asyncpg.Record]:
     user = await _user(request)
     return user, await checks.check_of(request.app[PORTAL_KEY].pool, user, request.match_info["check_id"])
 
@@ -167,15 +170,15 @@ async def check_page(request: web.Request) -> web.Response:
     done = check["status"] in ("completed", "failed")
     return await pages.render(request, "check.html", {
         "user": user, "check": check, "counts": _counts(check), "rows": rows, "verdict": verdict or "all",
-        "page": page, "per_page": PER_PAGE, "done": done, "percent": _percent(check), **_words()})
+        "page": page, "per_page": PER_PAGE, "done": done, "percent": _percent(check), **_words(request)})
 
 
-def _counts(check) -> dict[str, int]:  # noqa: ANN001
+def _counts(check: Mapping[str, Any]) -> dict[str, int]:
     counts = msgspec.json.decode(check["counts"])
     return {v: int(counts.get(v, 0)) for v in checks.VERDICTS}
 
 
-def _percent(check) -> int:  # noqa: ANN001
+def _percent(check: asyncpg.Record) -> int:
     return int(100 * check["done"] / check["total"]) if check["total"] else 0
 
 
@@ -202,7 +205,7 @@ async def results_csv(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def _csv_cells(row) -> list[str]:  # noqa: ANN001
+def _csv_cells(row: asyncpg.Record) -> list[str]:
     verdict = row["verdict"]
     return [str(row["row_no"] + 1), row["name"], row["email"], row["credential"],
             VERDICT_WORDS[verdict] if verdict else "Pending", row["reasons"] or "",

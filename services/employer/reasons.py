@@ -79,7 +79,7 @@ def identity_of(checks: list[Check]) -> str:
 
 def explain(result: ItemResult) -> Explained:
     if result.problem is not None:
-        return Explained(result.verdict, f"The line could not be read: {result.problem.detail}", "not_checked")
+        return Explained(result.verdict, f"The line could not be read: {result.problem.detail}", "unknown")
     reasons = [sentence(c) for c in result.checks if c.status != "pass"]
     if not reasons and result.verdict == "valid":
         reasons = ["Issued by an accredited issuer, unchanged, and in good standing."]

@@ -78,6 +78,9 @@ ENDPOINTS = [
              query={"format": "ndjson (default) or csv; or send Accept: text/csv"}),
     Endpoint("GET", "/v1/credentials/{credential_id}/verification", handlers.credential_verification,
              "Public: the verdict for one credential", response=ItemResult, tags=VERIFY_TAGS),
+    Endpoint("GET", "/verify/", handlers.verify_home,
+             "Public: a form that opens a credential's badge page (?id= redirects to it)", produces="text/html",
+             tags=VERIFY_TAGS),
     # Registered before the page: "static" is no credential id.
     Endpoint("GET", "/verify/static/{name}", handlers.page_asset,
              "Public: the badge page's bundled stylesheet and script", produces="text/css", tags=VERIFY_TAGS),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import quote, unquote
 
 import msgspec
 from aiohttp import web
@@ -12,6 +13,7 @@ from services.verification import badge, jobs, sharing
 from services.verification.batch import BatchOutcome, Entry, id_problem, item_problem, record_verdicts
 from services.verification.job_formats import csv_header
 from services.verification.page import badge_image, page_context
+from services.verification.model import CredentialRecord
 from services.verification.projection import MODEL_KEY, VERIFIER_KEY
 from services.verification.schemas import MAX_ITEMS, JobCreated, JobProgress, VerificationItem
 from shared import untrusted
@@ -115,6 +117,19 @@ async def credential_verification(request: web.Request) -> web.Response:
                         headers={"Cache-Control": "no-store"})
 
 
+async def verify_home(request: web.Request) -> web.Response:
+    """Where the badge pages' header leads: a form that opens a credential's page."""
+    wanted = request.query.get("id", "").strip()
+    if not wanted:
+        return request.app[PAGES_KEY].response("verify_home.html", {"error": ""}, cache="public, max-age=300")
+    credential_id = unquote(wanted.split("/verify/", 1)[1].split("/", 1)[0]) if "/verify/" in wanted else wanted
+    if id_problem(credential_id):
+        return request.app[PAGES_KEY].response("verify_home.html", {
+            "error": "That is not a credential id: ids look like urn:uuid:, then 36 letters and digits."},
+            status=400)
+    raise web.HTTPSeeOther(f"/verify/{quote(credential_id, safe=':')}")
+
+
 async def verification_page(request: web.Request) -> web.Response:
     return await _page_if_visible(request, None)
 
@@ -141,7 +156,8 @@ def _not_found(request: web.Request, credential_id: str = "", reason: str = "") 
                                                                     "reason": reason}, status=404)
 
 
-async def _badge_page(request: web.Request, credential_id: str, record, *, shared: bool) -> web.Response:  # noqa: ANN001
+async def _badge_page(request: web.Request, credential_id: str, record: CredentialRecord, *,
+                      shared: bool) -> web.Response:
     model = request.app[MODEL_KEY]
     result = msgspec.json.decode(_verify_one_known(request, credential_id))
     data = await badge.load_page(request.app[POOL_KEY], model, credential_id, record, result, shared=shared)

@@ -68,7 +68,8 @@ async def _candidates(scene, tmp_path: Path) -> Path:
         for n in range(count):
             rows.append([f"{kind.title()} Candidate {n}", f"{kind}{n % 2}@example.org", pool[n % 2].credential_id])
     for n in range(TAMPERED):
-        rows.append([f"Tampered Candidate {n}", f"valid{n % 20}@example.org", _tampered(valid[n % 20].jwt(scene.issuer))])
+        forged = _tampered(valid[n % 20].jwt(scene.issuer))
+        rows.append([f"Tampered Candidate {n}", f"valid{n % 20}@example.org", forged])
     for n in range(UNKNOWN):
         rows.append([f"Unknown Candidate {n}", f"unknown{n}@example.org", f"urn:uuid:{uuid.uuid4()}"])
     for n in range(UNREADABLE):
@@ -151,7 +152,11 @@ async def test_the_badge_page_of_a_stacked_award_shows_its_components(context, d
     async with verification_for_portal(settings) as stack:
         base = str(stack.verification.make_url("")).rstrip("/")
         page = await context.new_page()
-        await page.goto(f"{base}/verify/{award.credential_id}")
+        await page.goto(f"{base}/verify/")
+        await axe_check(page)
+        link = f"https://ledger.example/verify/{award.credential_id}"
+        await page.get_by_label("Credential id or badge link").fill(link)
+        await page.get_by_role("button", name="Show the credential").click()
         await page.get_by_role("heading", name="Built from").wait_for()
         links = page.locator("ul.related a")
         assert await links.count() == 2
