@@ -17,6 +17,7 @@ CREDENTIAL = "/credentials/{credential_id}"
 
 def add_routes(pages: web.Application) -> None:
     pages.router.add_get("/", home)
+    pages.router.add_get("/summary.json", summary)
     pages.router.add_get("/pathways", pathways)
     pages.router.add_get(CREDENTIAL, credential_page)
     pages.router.add_get(CREDENTIAL + "/download/{format}", download)
@@ -31,6 +32,17 @@ async def home(request: web.Request) -> web.Response:
     holdings = await wallet(request).issuance.holdings(signed_in_subject(request))
     return await render(request, "wallet/home.html", {
         "credentials": holdings.credentials, "pathways": holdings.pathways, "views": views})
+
+
+async def summary(request: web.Request) -> web.Response:
+    """For the home page's live update (static/live.js): reload once the count changed."""
+    holdings = await wallet(request).issuance.holdings(signed_in_subject(request))
+    try:
+        known = int(request.query.get("known", "-1"))
+    except ValueError:
+        raise Invalid("known must be a number of credentials", code="validation-failed") from None
+    count = len(holdings.credentials)
+    return web.json_response({"count": count, "done": count != known})
 
 
 async def pathways(request: web.Request) -> web.Response:

@@ -15,7 +15,7 @@ import aiohttp
 import msgspec
 
 from shared.holdings import CLAIM_PATH, HOLDINGS_PATH, ClaimDetails, HeldCredential, Holdings, service_headers
-from shared.refusals import NotFound, Unavailable
+from shared.refusals import Invalid, NotFound, Unavailable
 
 EXPORT_FORMATS = ("json", "jwt", "png", "svg")
 _TIMEOUT = aiohttp.ClientTimeout(total=30)
@@ -71,6 +71,10 @@ class IssuanceClient:
                 payload = await response.read()
                 if response.status == 404:
                     raise NotFound("no such credential")
+                if response.status == 422:
+                    # Signed in with an address issuance would not issue to: it holds nothing.
+                    raise Invalid("this address is not one credentials can be issued to",
+                                  code="learner-identity-invalid")
                 if response.status != 200:
                     raise Unavailable(f"issuance answered {response.status}; try again shortly")
                 return payload

@@ -140,3 +140,9 @@ async def test_a_learner_claims_shares_and_revokes_in_a_browser(context, setting
         await phone.goto(f"{stack.wallet_url}/")
         assert await phone.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
         await screenshot(phone, "wallet-home-phone")
+
+        # Live: the open home page shows a new credential (here the second
+        # component and the award stacked from it) without a click.
+        await page.goto(f"{stack.wallet_url}/")
+        await issue(stack, place.first, place.statistics, "SIS-2")
+        await page.get_by_role("link", name="Certificate in Data Science").wait_for(timeout=30_000)

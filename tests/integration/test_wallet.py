@@ -92,6 +92,8 @@ async def test_claim_email_wallet_and_pathway_progress(stack_settings: Settings,
         home = await page(stack.wallet, "/wallet/")
         assert "Data Analysis with Python" in home and "Research Ethics" in home
         assert "University uni-1" in home and "University uni-2" in home and "2 credentials from 2 issuers" in home
+        live = await stack.wallet.get("/wallet/summary.json", params={"known": "2"})
+        assert await live.json() == {"count": 2, "done": False}
         pathways = await page(stack.wallet, "/wallet/pathways")
         assert "Pathway data-science" in pathways and "Missing</span> Applied Statistics" in pathways
         assert "Still needed</dt><dd>5.0 ECTS" in pathways
