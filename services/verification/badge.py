@@ -143,17 +143,32 @@ def _related(model: ReadModel, credential_id: str) -> Related:
                    STATUS_NAMES[record.status])
 
 
-def _check_rows(result: dict[str, Any], read_at: str, position: int | None, checkpoint: int | None) -> list[dict]:
+def status_list_of(document: dict[str, Any] | None) -> str:
+    """The published status list the credential names (what other verifiers read)."""
+    entries = (document or {}).get("credentialStatus")
+    entries = entries if isinstance(entries, list) else [entries]
+    for entry in entries:
+        url = entry.get("statusListCredential") if isinstance(entry, dict) else None
+        if isinstance(url, str) and url.startswith(("https://", "http://")):
+            return url
+    return ""
+
+
+def _check_rows(result: dict[str, Any], read_at: str, position: int | None, checkpoint: int | None,
+                status_list: str = "") -> list[dict]:
     rows = []
     for check in result.get("checks", []):
         label = CHECK_WORDS.get(check["check"], check["check"].replace("_", " "))
         detail = check.get("detail") or REASON_WORDS.get(check["reason"], check["reason"].replace("_", " "))
+        row = {"label": label, "status": check["status"], "detail": detail, "link": ""}
         if check["check"] == "status":
-            detail = f"{detail}; read from the ledger's status records at {read_at}"
-        rows.append({"label": label, "status": check["status"], "detail": detail})
+            row["detail"] = f"{detail}; read from the ledger's status records at {read_at}"
+            row["link"] = status_list
+        rows.append(row)
     if position is not None:
         included = checkpoint is not None
         rows.append({
+            "link": "",
             "label": "Included in the signed public log",
             "status": "pass" if included else "unknown",
             "detail": (f"ledger entry {position}, covered by the signed checkpoint of size {checkpoint}"
@@ -231,7 +246,7 @@ def build_page(model: ReadModel, credential_id: str, record: CredentialRecord, r
         accreditations=accreditations(model, record.issuer_id),
         components=[_related(model, c) for c in record.components],
         counts_toward=[_related(model, a) for a in model.awards_of.get(credential_id, ())],
-        checks=_check_rows(result, read_at, position, covered),
+        checks=_check_rows(result, read_at, position, covered, status_list_of(document)),
         issued_on=_day(record.issued_at), valid_until=_day(record.valid_until),
         status=STATUS_NAMES[record.status].replace("_", " "), status_on=note.on if note else "",
         position=position, checkpoint_size=covered, read_at=read_at,

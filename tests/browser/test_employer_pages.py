@@ -168,6 +168,8 @@ async def test_the_badge_page_of_a_stacked_award_shows_its_components(context, d
         for words in ("Signed by the issuer's key", "Issuer accredited at the time of issue",
                       "Signing key valid", "Current status", "Included in the signed public log"):
             assert words in checks
+        status_list = await page.locator("ol.checks").get_by_role("link", name="status list").get_attribute("href")
+        assert "/status-lists/" in status_list
         assert await page.locator('meta[property="og:image"]').get_attribute("content")
         badge = await page.evaluate("() => document.querySelector('img.badge-image').naturalWidth")
         assert badge > 0
