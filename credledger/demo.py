@@ -5,8 +5,10 @@ university and an employer would use them: a root agency accredits a
 university, approves two micro-credentials and a stacked award, issues
 credentials to demo learners, stacks two of them, revokes one and suspends
 another, and creates an employer client. Then a second university abroad
-and an award stacked from components of both (credledger/demo_recognition.py). The ids and API keys go to
-`demo.json` in the home folder. A home that already has one is left as is.
+and an award stacked from components of both (credledger/demo_recognition.py).
+The ids and API keys go to `demo.json` in the home folder, with a one-time
+sign-in link into the first demo learner's wallet. A home that already has
+one is left as is.
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 
 from shared.settings import Settings
+from shared.web.sessions import Sealer
+from shared.web.sign_in import SignInLinks
 
 DEMO_FILE = "demo.json"
 LEARNERS = ("ada@example.org", "grace@example.org", "alan@example.org")
@@ -159,6 +164,41 @@ async def seed(settings: Settings, home: Path) -> Path:
         world = await _registry(api, settings.bootstrap_admin_key)
         world |= await _credentials(api, world)
         world |= await seed_recognition(api, settings.bootstrap_admin_key, world)
+    world["employer"]["portal"] = portal_url(settings)
+    world["wallet"] = await wallet_link(settings, home, LEARNERS[0])
     path.touch(mode=0o600)
     path.write_text(json.dumps(world, indent=2) + "\n")
     return path
+
+
+def portal_url(settings: Settings) -> str:
+    """The employer portal on the public origin (the gateway routes /employer)."""
+    return settings.page_origin("employer") + "/employer/"
+
+
+async def wallet_link(settings: Settings, home: Path, learner: str) -> dict[str, str]:
+    """A one-time link signing the demo learner into their wallet (as the
+    claim emails in the outbox do), valid as long as a claim link."""
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=1)
+    try:
+        links = SignInLinks(pool, "wallet", Sealer(settings.master_key, "wallet"), settings.claim_link_max_age_seconds)
+        token = await links.issue(learner, "/")
+    finally:
+        await pool.close()
+    return {"learner": learner, "sign_in_link": f"{settings.page_origin('wallet')}/wallet/sign-in/{token}",
+            "sign_in": f"{settings.page_origin('wallet')}/wallet/sign-in", "outbox": str(home / "outbox")}
+
+
+def links(path: Path) -> list[str]:
+    """What `credledger up --demo` prints about the demo world, from its demo.json."""
+    world = json.loads(path.read_text())
+    employer = world.get("employer", {})
+    found = []
+    if employer.get("portal"):
+        found.append(f"employer portal for {employer['id']}: {employer['portal']} "
+                     f"(first sign-in: any email and the employer API key in {path.name})")
+    wallet = world.get("wallet", {})
+    if wallet.get("sign_in_link"):
+        found.append(f"wallet of the demo learner {wallet['learner']}: {wallet['sign_in_link']} (works once; "
+                     f"then sign in at {wallet['sign_in']}: the emails land in {wallet['outbox']})")
+    return found

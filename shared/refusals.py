@@ -65,6 +65,14 @@ class Invalid(Refusal):
     default_title = "The request failed validation"
 
 
+class RateLimited(Refusal):
+    """Too many of these from this caller (or for this address) just now."""
+
+    kind = "rate_limited"
+    default_code = "rate-limited"
+    default_title = "Too many requests"
+
+
 class Unavailable(Refusal):
     """Cannot be decided here now: not configured, or state not yet known."""
 

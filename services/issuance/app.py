@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from services.issuance import credit_handlers, handlers, stack_handlers
+from services.issuance import credit_handlers, handlers, holder_handlers, stack_handlers
 from services.issuance import credit_schemas as cs
+from services.issuance.contacts import Contacts
 from services.issuance.endorsing import Endorsed, EndorseRequest
 from services.issuance.context import CONTEXT_KEY, IssuanceContext, IssuanceMetrics
 from services.issuance.learners import LearnerSecrets, learner_keys
@@ -98,6 +99,7 @@ def issuance_context(signing_processes: int) -> CleanupContext:
             pool=pool, ledger=Ledger(pool, PreEncodedCatalog(CATALOG)), state=RegistryState(),
             keyring=KeyRing(pool, KeyVault(settings.master_key)), signer=signer,
             secrets=LearnerSecrets(settings.master_key, learner_keys(settings)),
+            contacts=Contacts(settings.master_key),
             public_base_url=settings.public_base_url,
             metrics=IssuanceMetrics(app[METRICS_REGISTRY_KEY]), runners=app[RUNNERS_KEY],
         )
@@ -114,7 +116,7 @@ def _projection(app: web.Application) -> Projection:
 
 def create_app(settings: Settings, *, signing_processes: int | None = None) -> web.Application:
     processes = default_signing_processes() if signing_processes is None else signing_processes
-    return create_service_app(settings, "issuance", ENDPOINTS, contexts=[
+    app = create_service_app(settings, "issuance", ENDPOINTS, contexts=[
         issuance_context(processes),
         # No consumer group, on purpose: the registry state is in memory, so
         # every replica needs every event; and a group join takes seconds,
@@ -123,3 +125,5 @@ def create_app(settings: Settings, *, signing_processes: int | None = None) -> w
         # event; the others find it applied and skip it.
         projection_context(_projection),
     ])
+    holder_handlers.add_routes(app)
+    return app

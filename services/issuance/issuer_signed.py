@@ -270,6 +270,7 @@ async def _persist(ctx: IssuanceContext, metadata: Metadata, row: CredentialRow,
             await store.rekey_learners(conn, rekeyings([submission.learner]))
             if not await store.claim_credentials(conn, [row]):
                 raise _ReferenceRaced()
+            await ctx.contacts.remember(conn, [submission.learner])
             event = _issued(row, status, submission.canonical, moment)
             [position] = await ctx.ledger.append_in(conn, [NewEvent(stream, event)], metadata, {stream: NO_STREAM})
     except (asyncpg.UniqueViolationError, AppendConflict):

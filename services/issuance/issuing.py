@@ -274,6 +274,7 @@ async def _persist(
     async with ctx.pool.acquire() as conn, conn.transaction():
         await store.rekey_learners(conn, rekeyings(c.learner for c in candidates))
         claimed = await store.claim_credentials(conn, rows)
+        await ctx.contacts.remember(conn, (c.learner for c in candidates if c.credential_id in claimed))
         winners = [c for c in candidates if c.credential_id in claimed]
         events = [NewEvent(credential_stream(c.credential_id), issued_encoded(signed[c.credential_id]))
                   for c in winners]

@@ -64,6 +64,9 @@ class Learner:
     # its keys under superseded secrets, which rows may still carry.
     learner_key: str
     superseded_keys: tuple[str, ...] = ()
+    # The normalised address of a learner identified by email, kept (sealed)
+    # for claim emails only (services/issuance/contacts.py).
+    contact: str | None = None
 
 
 def parse_identity(identity: LearnerIdentity) -> tuple[str, str]:
@@ -138,7 +141,7 @@ class LearnerSecrets:
         kind, normalised = parse_identity(identity)
         salt = fresh_salt() if salt is None else salt
         return Learner(kind, salt, identity_hash(kind, normalised, salt), self.keys.key(kind, normalised),
-                       tuple(self.keys.superseded(kind, normalised)))
+                       tuple(self.keys.superseded(kind, normalised)), normalised if kind == EMAIL else None)
 
     def holder_token(self, credential_id: str) -> str:
         digest = hmac.new(self._token_key, credential_id.encode(), hashlib.sha256).digest()

@@ -123,6 +123,7 @@ STATUS_OF_REFUSAL = {
     "forbidden": 403,
     "conflict": 409,
     "invalid": 422,
+    "rate_limited": 429,
     "unavailable": 503,
 }
 

@@ -147,6 +147,12 @@ async def _first_run(first: subprocess.Popen, home, env: dict[str, str]) -> list
     components = demo["cross_issuer_award"]["components"]
     assert {c["issuer"] for c in components} == {"demo-university", "demo-university-my"}
     assert {c["agreement_id"] for c in components} == {None, demo["recognition"]["agreement_id"]}
+    # The printed wallet link opens the demo learner's sign-in; the claim emails are in the outbox.
+    wallet = demo["wallet"]
+    assert any(wallet["sign_in_link"] in line for line in lines)
+    with urllib.request.urlopen(urllib.request.Request(wallet["sign_in_link"], headers={"Accept": "text/html"}),
+                                timeout=10) as response:
+        assert response.status == 200 and "Continue to Wallet" in response.read().decode()
     pg_line = next(line for line in lines if "embedded Postgres on port" in line)
     port = int(pg_line.split("port ")[1].split(",")[0])
     url = with_database(f"postgresql://postgres@127.0.0.1:{port}/x", "credledger")
