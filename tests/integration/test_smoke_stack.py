@@ -104,7 +104,9 @@ def stop_up(process: subprocess.Popen) -> str:
 async def test_up_on_embedded_default_keeps_data_across_restarts(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")}
     env.update({f"CREDLEDGER_{k.upper()}": str(v) for k, v in service_ports().items()})
-    env["CREDLEDGER_GATEWAY_PORT"] = str(free_port())
+    env["CREDLEDGER_GATEWAY_PORT"] = gateway_port = str(free_port())
+    # The links the demo prints (wallet, portal) are on the public origin: this gateway.
+    env["CREDLEDGER_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{gateway_port}"
     home = tmp_path / "home"
 
     first = start_up(home, env, "--demo")
