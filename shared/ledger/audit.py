@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import asyncpg
 import msgspec
 
 from shared.ledger.chain import GENESIS_HASH, entry_bytes
 from shared.ledger.leaf import leaf_bytes
-from shared.ledger.merkle import MerkleTree, leaf_hash
+from shared.ledger.merkle import leaf_hash
 from shared.ledger.signed_note import Checkpoint, NoteError, Verifier, verify_checkpoint
 from shared.ledger.store import QUERIES
 
@@ -97,8 +98,16 @@ async def verify_chain(
     return AuditResult(ok=True, from_position=start, checked=checked, last_position=position)
 
 
+class TreeRoots(Protocol):
+    """What checkpoints are checked against: a MerkleTree, or just its roots."""
+
+    def __len__(self) -> int: ...
+
+    def root(self, size: int) -> bytes: ...
+
+
 def check_checkpoints(
-    tree: MerkleTree, checkpoints: Sequence[tuple[int, str]], origin: str, trusted: Sequence[Verifier],
+    tree: TreeRoots, checkpoints: Sequence[tuple[int, str]], origin: str, trusted: Sequence[Verifier],
 ) -> CheckpointBreak | None:
     """The first checkpoint (by tree size) that is not signed by a trusted key
     for `origin`, or whose root is not the recomputed tree's at its size."""
