@@ -112,15 +112,18 @@ class BatchVerifier:
         outcome = BatchOutcome([b""] * len(entries))
         answers, counts = outcome.answers, outcome.counts
         table, verdicts = self.model.credentials, self.verdicts
-        row_of, parts_of, pool = table.row, table.parts, table.parts_pool
+        parts_of, pool = table.parts, table.parts_pool
         valid_from, valid_until = table.valid_from, table.valid_until
+        # Every id of the slice looked up at once (vectorised), before the per-item loop.
+        rows = table.rows([entry.id or "" if type(entry) is VerificationItem else "" for entry in entries]) \
+            if fresh else []
         submitted: list[Submitted] = []
         for offset, entry in enumerate(entries):
             index = first_index + offset
             # The hot path, inlined (window_state too): a plain id lookup in a current model.
             cid = entry.id if fresh and type(entry) is VerificationItem else None
             if cid is not None and entry.credential is None and entry.jwt is None and entry.identity is None \
-                    and (row := row_of(cid)) >= 0:  # type: ignore[union-attr]
+                    and (row := rows[offset]) >= 0:  # type: ignore[union-attr]
                 part = parts_of[row]
                 parts = pool[part] if part >= 0 else verdicts.parts(cid, CredentialRecord(table, row))
                 start, end = valid_from[row], valid_until[row]
