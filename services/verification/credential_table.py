@@ -9,7 +9,8 @@ a 4-byte reference to its cached verdict fragments. Ids are found through an
 open-addressing hash table (linear probing, at most 3/4 full) of row numbers
 over those UUIDs, built with numpy in one vectorised pass when a snapshot is
 loaded. The rare row that does not fit the packed form (an id that is no
-lower-case `urn:uuid:`, an unusual learner hash or salt, a time outside
+lower-case `urn:uuid:`, an unusual learner hash, a salt that is not 8 or 16
+bytes of lower-case hex, a time outside
 1970-2106, a stack's components) keeps that one value in a small dict.
 
 `CredentialRecord` is a view of one row, made on access, with the attribute
@@ -35,6 +36,7 @@ _MIN_BITS = 10
 _EMPTY = -1
 _STATUS_BITS = 0x03  # the status; the other bits flag values kept in the side dicts
 _OTHER_ID, _OTHER_LEARNER, _OTHER_SALT, _OTHER_TIMES = 0x04, 0x08, 0x10, 0x20
+_SHORT_SALT = 0x40  # the salt is 8 bytes (16 hex digits), in the first half of its 16
 # Where the characters of a canonical "urn:uuid:xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" are.
 _ID_LENGTH = 45
 _ID_FIXED = np.frombuffer(b"urn:uuid:", dtype=np.uint8)
@@ -238,7 +240,9 @@ class CredentialTable:
     def _set_facts(self, row: int, document_hash: bytes, learner_hash: str, salt: str,
                    profile: tuple[str, str, str], issued_at: int, valid_from: int, valid_until: int,
                    components: tuple[str, ...]) -> None:
-        flags = self.status[row] & (_OTHER_ID | _STATUS_BITS)
+        flags = self.status[row] & (_OTHER_ID | _STATUS_BITS)  # the salt, learner and time flags are set anew
+        for side in (self.other_learner, self.other_salt, self.other_times, self.components):
+            side.pop(row, None)
         learner = _packed_learner(learner_hash)
         if learner is None:
             flags |= _OTHER_LEARNER
@@ -250,6 +254,9 @@ class CredentialTable:
             flags |= _OTHER_SALT
             self.other_salt[row] = salt
             packed_salt = bytes(16)
+        elif len(packed_salt) == 8:
+            flags |= _SHORT_SALT
+            packed_salt += bytes(8)
         self.salts[16 * row:16 * row + 16] = packed_salt
         self.profiles[row] = self._profile(profile)
         times = (issued_at, valid_from, valid_until)
@@ -327,7 +334,10 @@ class CredentialTable:
         return IDENTITY_HASH_PREFIX + self.digests[64 * row + 32:64 * row + 64].hex()
 
     def salt(self, row: int) -> str:
-        return self.other_salt[row] if self.status[row] & _OTHER_SALT else self.salts[16 * row:16 * row + 16].hex()
+        flags = self.status[row]
+        if flags & _OTHER_SALT:
+            return self.other_salt[row]
+        return self.salts[16 * row:16 * row + (8 if flags & _SHORT_SALT else 16)].hex()
 
     def times(self, row: int) -> tuple[int, int, int]:
         if self.status[row] & _OTHER_TIMES:
@@ -347,7 +357,8 @@ def _packed_learner(learner_hash: str) -> bytes | None:
 
 
 def _packed_salt(salt: str) -> bytes | None:
-    if len(salt) != 32 or salt.lower() != salt:
+    """16 bytes (what issuance draws) or 8 (a shorter salt some issuers use), from lower-case hex."""
+    if len(salt) not in (16, 32) or salt.lower() != salt:
         return None
     try:
         return bytes.fromhex(salt)

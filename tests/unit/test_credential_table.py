@@ -60,9 +60,12 @@ def test_snapshot_columns_round_trip():
     for n, cid in enumerate(ids):
         _add(model.credentials, cid, n, components=(ids[0],) if n == 5 else ())
     _add(model.credentials, "urn:uuid:odd", 3000, salt="")
+    _add(model.credentials, "urn:uuid:short-salt", 3001, salt="0123456789abcdef")
     copy = ReadModel()
     restore(copy, list(encode_chunks(model)))
-    for cid in [*ids[::97], "urn:uuid:odd"]:
+    assert copy.credentials["urn:uuid:short-salt"].salt == "0123456789abcdef"
+    assert not model.credentials.other_salt.keys() - {3000}
+    for cid in [*ids[::97], "urn:uuid:odd", "urn:uuid:short-salt"]:
         a, b = model.credentials[cid], copy.credentials[cid]
         assert (a.document_hash, a.learner_hash, a.salt, a.issuer_id, a.issued_at, a.valid_until, a.components) == (
             b.document_hash, b.learner_hash, b.salt, b.issuer_id, b.issued_at, b.valid_until, b.components)
