@@ -140,7 +140,9 @@ ON CONFLICT (list_id) DO UPDATE
 DELETE FROM revocation.list_changes WHERE list_id = $1 AND change_id <= $2
 
 -- name: publication
-SELECT s.purpose, s.size, p.document, p.etag
+-- `pending`: changes were committed since the list was last signed.
+SELECT s.purpose, s.size, p.document, p.etag,
+       EXISTS (SELECT 1 FROM revocation.list_changes c WHERE c.list_id = s.list_id) AS pending
   FROM revocation.status_lists s
   LEFT JOIN revocation.list_publications p USING (list_id)
  WHERE s.list_id = $1
