@@ -99,9 +99,11 @@ class StatusListPublisher:
         self._not_before: dict[str, float] = {}
         self._failing: set[str] = set()  # warned about once, until published
         self._list_locks: dict[str, asyncio.Lock] = {}
-        # Set by the first pass that found every list current (see /readyz).
+        # Set once every list due after the read models caught up has been
+        # tried (see /readyz); until then, the lists tried since that moment.
         self.ready = False
         self._sources_caught_up = sources_caught_up
+        self._tried: set[str] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         wait = POLL_INTERVAL
@@ -119,7 +121,8 @@ class StatusListPublisher:
         most every MIN_LIST_INTERVAL; return how long to wait before the
         next pass if nothing else happens."""
         # Only a pass begun once the read models had caught up sees every change.
-        complete = self._sources_caught_up()
+        if self._tried is None and not self.ready and self._sources_caught_up():
+            self._tried = set()
         async with self._pool.acquire() as conn:
             due = await conn.fetch(QUERIES["lists_due"], LISTS_PER_PASS)
             self._metrics.lists_due.set(len(due))
@@ -129,9 +132,12 @@ class StatusListPublisher:
             for row in due:
                 if self._not_before.get(row["list_id"], 0.0) <= now_mono:
                     await self._publish_once(conn, row)
-        # Every list that was due has been tried (one that cannot be signed
-        # is logged and retried; it must not hold the whole service back).
-        self.ready = self.ready or (complete and not held and len(due) < LISTS_PER_PASS)
+        # Ready once every list still due has been tried since the catch-up
+        # (one that cannot be signed is logged and retried; it must not hold
+        # the whole service back, nor one that keeps changing under load).
+        if self._tried is not None and len(due) < LISTS_PER_PASS and \
+                all(row["list_id"] in self._tried for row in due):
+            self.ready, self._tried = True, None
         self._forget_quiet_lists(now_mono)
         return min([POLL_INTERVAL, *held])
 
@@ -161,6 +167,8 @@ class StatusListPublisher:
     async def _publish(self, conn: asyncpg.Connection, row: asyncpg.Record) -> None:
         started = time.perf_counter()
         list_id, issuer_id, purpose = row["list_id"], row["issuer_id"], row["purpose"]
+        if self._tried is not None:
+            self._tried.add(list_id)
         # After a key compromise the signer must know of it (see mark_issuer_lists).
         await registry_reached(self._registry, row["registry_position"], REGISTRY_WAIT_SECONDS)
         signer = await self._signer(conn, issuer_id)
