@@ -19,15 +19,18 @@ from typing import Protocol
 import asyncpg
 import msgspec
 
-from shared.ledger.chain import GENESIS_HASH, entry_bytes
-from shared.ledger.leaf import leaf_bytes
+from shared.ledger.chain import GENESIS_HASH, encoded_entry_bytes
+from shared.ledger.leaf import encoded_leaf_bytes
 from shared.ledger.merkle import leaf_hash
 from shared.ledger.signed_note import Checkpoint, NoteError, Verifier, verify_checkpoint
 from shared.ledger.store import QUERIES
 
 _CHUNK = 20_000
+# The stream id and type as their UTF-8 bytes, which is how the entry and
+# the leaf embed them: no decoding into str and encoding back per row.
 _SCAN = """
-SELECT position, stream_id, version, event_type, payload, metadata, prev_hash, hash
+SELECT position, convert_to(stream_id, 'UTF8'), version, convert_to(event_type, 'UTF8'),
+       payload, metadata, prev_hash, hash
   FROM ledger.events
  WHERE position > $1 AND position <= least($1 + $3, $2)
  ORDER BY position
@@ -84,13 +87,13 @@ async def verify_chain(
                 pos = position + 1
             elif prev != expected_prev:
                 reason = "predecessor link broken: prev_hash differs from the previous entry's hash"
-            elif sha256(prev + entry_bytes(pos, stream, version, etype, payload, meta)).digest() != digest:
+            elif sha256(prev + encoded_entry_bytes(pos, stream, version, etype, payload, meta)).digest() != digest:
                 reason = "hash mismatch: the entry's content does not match its hash"
             if reason:
                 return AuditResult(ok=False, from_position=start, checked=checked,
                                    last_position=position, first_bad_position=pos, reason=reason)
             if leaves is not None:
-                leaves.append(leaf_hash(leaf_bytes(pos, stream, version, etype, payload, meta, digest)))
+                leaves.append(leaf_hash(encoded_leaf_bytes(pos, stream, version, etype, payload, meta, digest)))
             position, expected_prev = pos, digest
             checked += 1
         if progress is not None:
