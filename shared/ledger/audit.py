@@ -26,11 +26,8 @@ from shared.ledger.signed_note import Checkpoint, NoteError, Verifier, verify_ch
 from shared.ledger.store import QUERIES
 
 _CHUNK = 20_000
-# The stream id and type as their UTF-8 bytes, which is how the entry and
-# the leaf embed them: no decoding into str and encoding back per row.
 _SCAN = """
-SELECT position, convert_to(stream_id, 'UTF8'), version, convert_to(event_type, 'UTF8'),
-       payload, metadata, prev_hash, hash
+SELECT position, stream_id, version, event_type, payload, metadata, prev_hash, hash
   FROM ledger.events
  WHERE position > $1 AND position <= least($1 + $3, $2)
  ORDER BY position
@@ -82,6 +79,8 @@ async def verify_chain(
                                first_bad_position=position + 1, reason=f"gap: position {position + 1} is missing")
         for pos, stream, version, etype, payload, meta, prev, digest in rows:
             reason = ""
+            # Encoded once for the entry and the leaf alike.
+            stream, etype = stream.encode(), etype.encode()
             if pos != position + 1:
                 reason = f"gap: position {position + 1} is missing"
                 pos = position + 1
