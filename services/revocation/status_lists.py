@@ -16,9 +16,9 @@ A fetch never waits for the debounce: `current` regenerates a list that has
 changes committed since its last signing before it is served (one
 regeneration at a time per list, shared by the fetches waiting for it), so
 a list fetched after a revocation was acknowledged always carries its bit.
-`ready` is false until a first pass has tried every list due at start, so
-/readyz does not call the service ready while it would serve lists older
-than the ledger.
+`ready` is false until every list due once the read models had caught up
+has been tried, so /readyz does not call the service ready while it would
+serve lists older than the ledger.
 """
 
 from __future__ import annotations
@@ -144,15 +144,17 @@ class StatusListPublisher:
     async def current(self, list_id: str) -> None:
         """Regenerate `list_id` now if changes were committed since it was
         last signed (what a fetch calls before serving it)."""
-        async with self._pool.acquire() as conn:
-            if await conn.fetchrow(QUERIES["list_due"], list_id) is None:
-                return  # current (or no such list: no lock is kept for it)
-            async with self._list_locks.setdefault(list_id, asyncio.Lock()):
-                # Read again under the lock: a regeneration that finished
-                # while we waited covered every change committed before it.
-                row = await conn.fetchrow(QUERIES["list_due"], list_id)
-                if row is not None:
-                    await self._publish(conn, row)
+        if list_id in self._failing and self._not_before.get(list_id, 0.0) > time.monotonic():
+            return  # it cannot be signed just now (logged); serve what was published
+        if await self._pool.fetchrow(QUERIES["list_due"], list_id) is None:
+            return  # current (or no such list: no lock is kept for it)
+        # The lock before a connection: fetches waiting their turn hold none.
+        async with self._list_locks.setdefault(list_id, asyncio.Lock()), self._pool.acquire() as conn:
+            # Read again under the lock: a regeneration that finished while
+            # we waited covered every change committed before it.
+            row = await conn.fetchrow(QUERIES["list_due"], list_id)
+            if row is not None:
+                await self._publish(conn, row)
 
     async def _publish_once(self, conn: asyncpg.Connection, row: asyncpg.Record) -> None:
         """Publish unless a fetch is regenerating the list right now (it covers this row)."""
