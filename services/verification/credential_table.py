@@ -198,7 +198,9 @@ class CredentialTable:
         return self.count
 
     def id_of(self, row: int) -> str:
-        return self.other_id_of[row] if self.status[row] & _OTHER_ID else uuid_id(bytes(self.ids[16 * row:16 * row + 16]))
+        if self.status[row] & _OTHER_ID:
+            return self.other_id_of[row]
+        return uuid_id(bytes(self.ids[16 * row:16 * row + 16]))
 
     def items(self) -> Iterator[tuple[str, CredentialRecord]]:
         for row in range(self.count):
@@ -275,7 +277,8 @@ class CredentialTable:
     def restore_profiles(self) -> None:
         """Re-intern the profiles (and their ids) after `profile_values` was loaded."""
         intern: dict[str, str] = {}
-        self.profile_values = [tuple(intern.setdefault(v, v) for v in p) for p in self.profile_values]  # type: ignore[misc]
+        self.profile_values = [
+            tuple(intern.setdefault(v, v) for v in p) for p in self.profile_values]  # type: ignore[misc]
         self._profile_of = {p: n for n, p in enumerate(self.profile_values)}
 
     def _profile(self, profile: tuple[str, str, str]) -> int:
