@@ -58,6 +58,9 @@ def encode_chunks(model: ReadModel) -> Iterator[bytes]:
     """The header, then the column pieces; a generator so the caller can
     yield to the event loop between chunks."""
     table = model.credentials
+    # Views, not copies (a copy would double the model's memory for a moment):
+    # the projection takes snapshots while its runner waits, so no row is
+    # added (no column resized) until the last piece is written.
     columns = [memoryview(getattr(table, name)).cast("B") for name in COLUMNS]
     pieces = [max(1, -(-len(column) // COLUMN_PIECE)) for column in columns]
     yield _ENCODER.encode(Header(
