@@ -247,6 +247,10 @@ async def status_list_entry(request: web.Request) -> web.Response:
 
 async def _publication(request: web.Request, list_id: str):
     row = await request.app[POOL_KEY].fetchrow(QUERIES["publication"], list_id)
+    if row is not None and row["pending"]:
+        # Changes acknowledged before this fetch are in what it serves.
+        await request.app[PUBLISHER_KEY].current(list_id)
+        row = await request.app[POOL_KEY].fetchrow(QUERIES["publication"], list_id)
     if row is None:
         raise not_found(f"there is no status list {list_id!r}")
     if row["document"] is None:

@@ -30,7 +30,7 @@ import asyncpg
 from services.revocation import cascade
 from services.revocation.metrics import RevocationMetrics
 from services.revocation.states import ACTION_OF_EVENT, next_status
-from services.revocation.status_changes import QUERIES, StatusChange, StatusChanger
+from services.revocation.status_changes import QUERIES, StatusChange, StatusChanger, credential_row
 from shared.events import CATALOG
 from shared.events import credentials as cred
 from shared.events import recognition as rec
@@ -38,7 +38,6 @@ from shared.events import registry as reg
 from shared.ledger.events import Metadata, RecordedEvent
 from shared.ledger.projection import PostgresProjection
 from shared.registry_state import RegistryProjection
-from shared.timeutil import parse_time
 
 log = logging.getLogger(__name__)
 
@@ -94,14 +93,8 @@ class CredentialsProjection(PostgresProjection):
             await handler(conn, CATALOG.decode(event), event)
 
     async def _issued(self, conn: asyncpg.Connection, e: cred.CredentialIssued, recorded: RecordedEvent) -> None:
-        entries = {entry.purpose: entry for entry in reversed(e.status)}  # the first of each purpose
-        revocation, suspension = entries.get("revocation"), entries.get("suspension")
-        await conn.execute(
-            QUERIES["insert_credential"], e.credential_id, e.issuer_id, e.achievement_id, e.key_id,
-            e.learner_hash, parse_time(e.issued_at), e.pathway_id, e.components,
-            revocation and revocation.list_id, revocation and revocation.index,
-            suspension and suspension.list_id, suspension and suspension.index,
-        )
+        # Already there if a status change came first (StatusChanger._fill).
+        await conn.execute(QUERIES["insert_credential"], *credential_row(e))
         await self._await_registry(recorded)
         await self._cascade(conn, cascade.due_at_issuance(e, self._registry.state), recorded)
 

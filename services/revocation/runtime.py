@@ -22,7 +22,8 @@ from shared.ledger.store import Ledger
 from shared.lifecycle import sleep_or_stop
 from shared.registry_state import RegistryProjection, RegistryState
 from shared.service import (
-    METRICS_REGISTRY_KEY, POOL_KEY, SETTINGS_KEY, CleanupContext, background_context, projection_context,
+    METRICS_REGISTRY_KEY, POOL_KEY, READY_CHECKS_KEY, RUNNERS_KEY, SETTINGS_KEY, CleanupContext,
+    background_context, projection_context,
 )
 from shared.settings import Settings
 
@@ -43,8 +44,10 @@ async def _parts_ctx(app: web.Application) -> AsyncIterator[None]:
     pool, settings = app[POOL_KEY], app[SETTINGS_KEY]
     metrics = app[METRICS_KEY] = RevocationMetrics(app[METRICS_REGISTRY_KEY])
     app[CHANGER_KEY] = StatusChanger(Ledger(pool, CATALOG))
-    app[PUBLISHER_KEY] = StatusListPublisher(
-        pool, app[REGISTRY_KEY], settings.master_key, settings.public_base_url, metrics)
+    publisher = app[PUBLISHER_KEY] = StatusListPublisher(
+        pool, app[REGISTRY_KEY], settings.master_key, settings.public_base_url, metrics,
+        sources_caught_up=lambda: all(runner.caught_up.is_set() for runner in app[RUNNERS_KEY]))
+    app[READY_CHECKS_KEY]["status_lists_current"] = lambda: publisher.ready
     yield
 
 

@@ -28,6 +28,7 @@ from shared.events.credentials import (
 )
 from shared.ledger.events import decode_payload, Event, Metadata
 from shared.ledger.store import AppendConflict, Ledger, NewEvent
+from shared.timeutil import parse_time
 
 QUERIES = load_queries("services.revocation")
 
@@ -88,7 +89,9 @@ class StatusChanger:
         ids = list(dict.fromkeys(c.credential_id for c in changes))
         caused = list(dict.fromkeys(c.credential_id for c in changes if c.cause is not None))
         for attempt in range(2):
-            issuers = await _issuers_of(conn, ids)
+            issuers, unprojected = await _issuers_of(conn, ids)
+            if unprojected and not attempt:
+                await self._fill(unprojected)
             streams = await _streams_of(conn, ids)
             recorded = await _recorded_causes(conn, caused) if caused else set()
             outcomes, events, expected = _plan(changes, issuers, streams, recorded, may_act)
@@ -104,6 +107,29 @@ class StatusChanger:
             await _write_through(conn, outcomes)
             return outcomes
         raise AssertionError("unreachable")
+
+    async def _fill(self, issued: list[CredentialIssued]) -> None:
+        """Add credentials the read model has not reached yet (just issued,
+        or right after a start while its consumer joins) from their ledger
+        events, so the status change written through below marks their lists
+        now instead of when the projection gets there. Committed on its own
+        before the append lock is taken; a row the projection is inserting
+        at this moment is left to it rather than waited for."""
+        try:
+            async with self._ledger.pool.acquire() as conn, conn.transaction():
+                await conn.execute(QUERIES["fill_lock_timeout"])
+                await conn.executemany(QUERIES["insert_credential"], [credential_row(e) for e in issued])
+        except asyncpg.LockNotAvailableError:
+            pass
+
+
+def credential_row(e: CredentialIssued) -> tuple:
+    """The insert_credential arguments of an issued credential (the first status entry of each purpose)."""
+    entries = {entry.purpose: entry for entry in reversed(e.status)}
+    revocation, suspension = entries.get("revocation"), entries.get("suspension")
+    return (e.credential_id, e.issuer_id, e.achievement_id, e.key_id, e.learner_hash, parse_time(e.issued_at),
+            e.pathway_id, e.components, revocation and revocation.list_id, revocation and revocation.index,
+            suspension and suspension.list_id, suspension and suspension.index)
 
 
 async def _write_through(conn: asyncpg.Connection, outcomes: Sequence[Outcome]) -> None:
@@ -162,15 +188,19 @@ def _event_for(change: StatusChange) -> Event:
             return CredentialFlaggedForReview(credential_id=cid, reason=reason, cause=change.cause)
 
 
-async def _issuers_of(conn: asyncpg.Connection, ids: list[str]) -> dict[str, str]:
+async def _issuers_of(conn: asyncpg.Connection, ids: list[str]) -> tuple[dict[str, str], list[CredentialIssued]]:
     """Issuer of each credential: from the read model, or for one issued so
-    recently that the read model has not caught up, from its ledger event."""
+    recently that the read model has not caught up, from its ledger event
+    (those events are returned too)."""
     issuers = {r["credential_id"]: r["issuer_id"] for r in await conn.fetch(QUERIES["issuers_of"], ids)}
     missing = {credential_stream(cid): cid for cid in ids if cid not in issuers}
+    unprojected: list[CredentialIssued] = []
     if missing:
         for row in await conn.fetch(QUERIES["issued_events"], list(missing)):
-            issuers[missing[row["stream_id"]]] = decode_payload(row["payload"], CredentialIssued).issuer_id
-    return issuers
+            event = decode_payload(row["payload"], CredentialIssued)
+            issuers[missing[row["stream_id"]]] = event.issuer_id
+            unprojected.append(event)
+    return issuers, unprojected
 
 
 class _Caused(msgspec.Struct):

@@ -22,7 +22,7 @@ from services.verification.documents import (
     Ed25519Batch, Submitted, canonical_digest, finish, prepare_document, prepare_jwt,
 )
 from services.verification.freshness import Freshness
-from services.verification.model import ReadModel
+from services.verification.model import CredentialRecord, ReadModel
 from services.verification.schemas import Check, ItemProblem, ItemResult, VerificationItem
 from services.verification.verdicts import (
     AS_ISSUED, BY_ID, ORIGIN_CHECKS, UNKNOWN, Verdicts, identity_check, verdict_of, window_state,
@@ -111,16 +111,23 @@ class BatchVerifier:
         fresh = self.fresh()
         outcome = BatchOutcome([b""] * len(entries))
         answers, counts = outcome.answers, outcome.counts
-        credentials, verdicts, epoch = self.model.credentials, self.verdicts, self.model.epoch
+        table, verdicts = self.model.credentials, self.verdicts
+        parts_of, pool = table.parts, table.parts_pool
+        valid_from, valid_until = table.valid_from, table.valid_until
+        # Every id of the slice looked up at once (vectorised), before the per-item loop.
+        rows = table.rows([entry.id or "" if type(entry) is VerificationItem else "" for entry in entries]) \
+            if fresh else []
         submitted: list[Submitted] = []
         for offset, entry in enumerate(entries):
             index = first_index + offset
             # The hot path, inlined (window_state too): a plain id lookup in a current model.
             cid = entry.id if fresh and type(entry) is VerificationItem else None
             if cid is not None and entry.credential is None and entry.jwt is None and entry.identity is None \
-                    and (record := credentials.get(cid)) is not None:  # type: ignore[union-attr]
-                parts = record.parts if record.parts_epoch == epoch else verdicts.parts(cid, record)
-                state = 0 if record.valid_from <= now < record.valid_until else (1 if now < record.valid_from else 2)
+                    and (row := rows[offset]) >= 0:  # type: ignore[union-attr]
+                part = parts_of[row]
+                parts = pool[part] if part >= 0 else verdicts.parts(cid, CredentialRecord(table, row))
+                start, end = valid_from[row], valid_until[row]
+                state = 0 if start <= now < end else (1 if now < start else 2)
                 answers[offset] = b'{"index":%d,"id":%b,%b' % (index, _encode(cid), parts.fragments[BY_ID][state])
                 counts[parts.verdicts[state]] += 1
                 continue

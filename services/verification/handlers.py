@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from urllib.parse import quote, unquote
 
@@ -37,19 +38,37 @@ class _RawItems(msgspec.Struct, forbid_unknown_fields=True):
 
 
 _ITEM = msgspec.json.Decoder(VerificationItem)
+_ITEMS = msgspec.json.Decoder(list[VerificationItem])
+DECODE_SLICE = 1000
 
 
-def decode_items(raw: bytes) -> list[Entry]:
+async def decode_items(raw: bytes) -> list[Entry]:
     """Each item decoded on its own, so a malformed one fails only itself.
 
     The whole body goes through the untrusted-input checks first (UTF-8,
     NUL, depth; UTF-8 separately, as msgspec does not look inside the strings
     of a Raw item): after them no item can raise anything but a validation
-    error."""
+    error. Items are decoded DECODE_SLICE at a time (one decoder call for a
+    slice of valid ones), yielding to the event loop in between: a
+    10,000-item body then delays a concurrent small request by a slice, not
+    by its whole decoding."""
     if not raw:
         raise bad_request("the request body is empty; send {\"items\": [...]}")
     untrusted.text(raw, "body")
-    return [_decode_item(item) for item in untrusted.decode_json(raw, _RawItems).items]
+    pieces = untrusted.decode_json(raw, _RawItems).items
+    entries: list[Entry] = []
+    for start in range(0, len(pieces), DECODE_SLICE):
+        if start:
+            await asyncio.sleep(0)
+        entries += _decode_slice(pieces[start:start + DECODE_SLICE])
+    return entries
+
+
+def _decode_slice(pieces: list[msgspec.Raw]) -> list[Entry]:
+    try:
+        return _ITEMS.decode(b"[" + b",".join(pieces) + b"]")  # type: ignore[return-value]
+    except msgspec.ValidationError:
+        return [_decode_item(item) for item in pieces]
 
 
 def _decode_item(raw: msgspec.Raw) -> Entry:
@@ -65,7 +84,7 @@ def _record(request: web.Request, outcome: BatchOutcome) -> None:
 
 async def verify_items(request: web.Request) -> web.Response:
     check_content_type(request)
-    items = decode_items(await read_limited(request, request.app[SETTINGS_KEY].max_bulk_body_bytes))
+    items = await decode_items(await read_limited(request, request.app[SETTINGS_KEY].max_bulk_body_bytes))
     if len(items) > MAX_ITEMS:
         raise Problem(413, "too-many-items", "Too many items",
                       f"a request holds at most {MAX_ITEMS:,} items, this one {len(items):,}; "
