@@ -14,7 +14,7 @@ from services.issuance.freshness import decided_current
 from services.issuance.issuer_signed import record_issuer_signed
 from services.issuance.issuing import IdempotencyRace, IdempotencyRecord, issue_hosted
 from services.issuance.schemas import (
-    MAX_BATCH, BatchRequest, BatchResponse, CredentialRequest, IssuedCredential, ItemOutcome, LearnerHash,
+    MAX_BATCH, BatchRequest, BatchResponse, CredentialRequest, IssuedCredential, ItemAnswer, ItemOutcome, LearnerHash,
     LearnerHashRequest, SignedCredentialRequest,
 )
 from services.issuance.store import CredentialRow, credential_id_param
@@ -24,7 +24,7 @@ from shared.crypto.jws import encode_vc_jws
 from shared.http.body import json_response
 from shared.http.endpoints import optional_principal, principal_of
 from shared.http.middleware import request_id_of
-from shared.http.problem import PROBLEM_TYPE_BASE, Problem, bad_request, conflict, not_found, unauthorized
+from shared.http.problem import Problem, bad_request, conflict, not_found, problem_of, unauthorized
 from shared.ledger.events import Metadata
 from shared.timeutil import now
 
@@ -82,15 +82,19 @@ async def _issue(
         return await _replay(ctx, record) or [], True
 
 
-def _with_tokens(ctx: IssuanceContext, outcomes: list[ItemOutcome]) -> list[ItemOutcome]:
-    # Tokens are derived, never stored: a replay hands out the same links.
-    return [msgspec.structs.replace(o, holder_token=ctx.secrets.holder_token(o.credential_id))
-            if o.credential_id else o for o in outcomes]
+def _answers(ctx: IssuanceContext, outcomes: list[ItemOutcome]) -> list[ItemAnswer]:
+    return [_answer(ctx, outcome) for outcome in outcomes]
 
 
-def _reraise(document: dict) -> Problem:
-    return Problem(document["status"], document["type"].removeprefix(PROBLEM_TYPE_BASE), document["title"],
-                   document.get("detail", ""))
+def _answer(ctx: IssuanceContext, outcome: ItemOutcome) -> ItemAnswer:
+    fields = msgspec.structs.asdict(outcome)
+    refusal = fields.pop("refusal")
+    if refusal is not None:
+        fields["problem"] = problem_of(refusal).to_document()
+    if outcome.credential_id:
+        # Tokens are derived, never stored: a replay hands out the same links.
+        fields["holder_token"] = ctx.secrets.holder_token(outcome.credential_id)
+    return ItemAnswer(**fields)
 
 
 def _replay_headers(replayed: bool) -> dict[str, str]:
@@ -99,13 +103,13 @@ def _replay_headers(replayed: bool) -> dict[str, str]:
 
 async def issue_credential(request: web.Request, body: CredentialRequest) -> web.Response:
     outcomes, replayed = await _issue(request, [body], body)
-    [outcome] = _with_tokens(context(request), outcomes)
-    if outcome.outcome == "rejected":
-        raise _reraise(outcome.problem or {})
+    [outcome] = outcomes
+    if outcome.refusal is not None:
+        raise problem_of(outcome.refusal)
     response = IssuedCredential(
         credential_id=outcome.credential_id or "", reference=outcome.reference, position=outcome.position or 0,
         learner_hash=outcome.learner_hash or "", learner_key=outcome.learner_key or "",
-        holder_token=outcome.holder_token or "",
+        holder_token=context(request).secrets.holder_token(outcome.credential_id or ""),
         existing=outcome.outcome == "existing",
     )
     headers = {"Location": f"/v1/credentials/{outcome.credential_id}", **_replay_headers(replayed)}
@@ -120,7 +124,7 @@ async def issue_batch(request: web.Request, body: BatchRequest) -> web.Response:
     if not body.items:
         raise bad_request("items is empty; send at least one credential")
     outcomes, replayed = await _issue(request, body.items, body)
-    items = _with_tokens(context(request), outcomes)
+    items = _answers(context(request), outcomes)
     counts = {kind: sum(1 for o in items if o.outcome == kind) for kind in ("issued", "existing", "rejected")}
     return json_response(BatchResponse(**counts, items=items), headers=_replay_headers(replayed))
 

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from shared.refusals import RefusalRecord
+
 MAX_BATCH = 10_000
 
 Reference = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$",
@@ -97,6 +99,20 @@ class ItemOutcome(msgspec.Struct, kw_only=True, omit_defaults=True):
     learner_hash: str | None = None
     learner_key: str | None = None
     holder_token: str | None = None
+    refusal: RefusalRecord | None = None
+
+
+class ItemAnswer(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """An item outcome as the API shows it: the refusal as problem details."""
+
+    index: int
+    reference: str
+    outcome: Literal["issued", "existing", "rejected"]
+    credential_id: str | None = None
+    position: int | None = None
+    learner_hash: str | None = None
+    learner_key: str | None = None
+    holder_token: str | None = None
     problem: dict[str, Any] | None = None
 
 
@@ -104,7 +120,7 @@ class BatchResponse(msgspec.Struct, kw_only=True):
     issued: int
     existing: int
     rejected: int
-    items: list[ItemOutcome]
+    items: list[ItemAnswer]
 
 
 class StackResponse(msgspec.Struct, kw_only=True):

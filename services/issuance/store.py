@@ -12,7 +12,7 @@ import asyncpg
 from shared.ledger.events import decode_payload
 from shared.db.sql import load_queries
 from shared.events.credentials import CredentialIssued, credential_stream
-from shared.http.problem import bad_request
+from shared.refusals import Malformed
 
 QUERIES = load_queries("services.issuance")
 Executor = asyncpg.Connection | asyncpg.Pool
@@ -22,7 +22,7 @@ def credential_id_param(raw: str) -> str:
     try:
         return f"urn:uuid:{uuid.UUID(raw.removeprefix('urn:uuid:'))}"
     except ValueError:
-        raise bad_request(f"{raw!r} is not a credential id (urn:uuid:... or a UUID)") from None
+        raise Malformed(f"{raw!r} is not a credential id (urn:uuid:... or a UUID)") from None
 
 
 @dataclass(frozen=True, slots=True)
