@@ -18,7 +18,7 @@ from services.revocation.history import status_history
 from services.revocation.refusals import refusal_of, require_reasons
 from services.revocation.runtime import CHANGER_KEY, METRICS_KEY, PUBLISHER_KEY, REGISTRY_KEY
 from services.revocation.schemas import (
-    BatchItem, BatchItemResult, BatchRequest, BatchResult, ItemProblem, StatusChanged, StatusChangeRequest,
+    BatchItem, BatchItemResult, BatchRequest, BatchResult, StatusChanged, StatusChangeRequest,
     StatusListEntry,
 )
 from services.revocation.states import Action
@@ -32,11 +32,12 @@ from shared.http.endpoints import optional_principal, principal_of
 from shared.http.inputs import int_param
 from shared.http.middleware import request_id_of
 from shared.http.problem import (
-    PROBLEM_TYPE_BASE, Problem, bad_request, not_found, problem_of, unauthorized,
+    Problem, bad_request, item_problem, not_found, unauthorized,
 )
 from shared.http.representation import html_page, prefers_html
 from shared.ledger.events import Metadata
 from shared.ledger.store import Ledger
+from shared.refusals import Malformed
 from shared.service import POOL_KEY, SETTINGS_KEY
 from shared.statuslist import Bitstring
 
@@ -106,17 +107,12 @@ def _item_result(index: int, item: BatchItem, outcome: Outcome) -> BatchItemResu
                   previous_status=outcome.previous_status, status=outcome.status)
     if outcome.applied:
         return BatchItemResult(outcome="applied", position=outcome.position, **common)
-    problem = problem_of(refusal_of(outcome))
-    return BatchItemResult(outcome="rejected", problem=ItemProblem(
-        type=PROBLEM_TYPE_BASE + problem.slug, title=problem.title, status=problem.status,
-        detail=problem.detail, current_status=problem.extra.get("current_status")), **common)
+    return BatchItemResult(outcome="rejected", problem=item_problem(refusal_of(outcome)), **common)
 
 
 def _malformed_item(index: int, item: BatchItem) -> BatchItemResult:
-    problem = _malformed_id(item.credential_id)
     return BatchItemResult(index=index, credential_id=item.credential_id, action=item.action, outcome="rejected",
-                           problem=ItemProblem(type=PROBLEM_TYPE_BASE + problem.slug, title=problem.title,
-                                               status=problem.status, detail=problem.detail))
+                           problem=item_problem(_malformed_id(item.credential_id)))
 
 
 def _count(request: web.Request, outcomes: Sequence[Outcome]) -> None:
@@ -166,8 +162,8 @@ def _credential_id(raw: str) -> str | None:
     return f"urn:uuid:{parsed}" if str(parsed) == value.lower() else None
 
 
-def _malformed_id(raw: str) -> Problem:
-    return bad_request(f"{raw!r} is not a credential id; expected 'urn:uuid:' followed by a UUID")
+def _malformed_id(raw: str) -> Malformed:
+    return Malformed(f"{raw!r} is not a credential id; expected 'urn:uuid:' followed by a UUID")
 
 
 def _path_credential_id(request: web.Request) -> str:

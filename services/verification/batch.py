@@ -23,13 +23,14 @@ from services.verification.documents import (
 )
 from services.verification.freshness import Freshness
 from services.verification.model import ReadModel
-from services.verification.schemas import Check, ItemProblem, ItemResult, VerificationItem
+from services.verification.schemas import Check, ItemResult, VerificationItem
 from services.verification.verdicts import (
     AS_ISSUED, BY_ID, ORIGIN_CHECKS, UNKNOWN, Verdicts, identity_check, verdict_of, window_state,
 )
 from shared.crypto.eddsa_rdfc import ProofHashes
-from shared.http.problem import PROBLEM_TYPE_BASE
+from shared.http.problem import ItemProblem, item_problem as problem_of_item
 from shared.jsonld.contexts import ContextLoader
+from shared.refusals import Invalid, Malformed
 
 _ENCODER = msgspec.json.Encoder()
 _encode = _ENCODER.encode
@@ -38,10 +39,11 @@ _URN_UUID = "urn:uuid:"
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s]+")
 
 
-def item_problem(detail: str, status: int = 422) -> ItemProblem:
-    slug = "validation-failed" if status == 422 else "bad-request"
-    title = "The item failed validation" if status == 422 else "The item is malformed"
-    return ItemProblem(PROBLEM_TYPE_BASE + slug, title, status, detail)
+def item_problem(detail: str, *, malformed: bool = False) -> ItemProblem:
+    """Why one item cannot be checked: it cannot be read at all (`malformed`), or its content is unacceptable."""
+    refusal = Malformed(detail, title="The item is malformed") if malformed else Invalid(
+        detail, title="The item failed validation")
+    return problem_of_item(refusal)
 
 
 def id_problem(credential_id: str) -> str | None:
