@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 
 import msgspec
 from aiohttp import web
@@ -25,10 +24,9 @@ from shared.http.body import json_response
 from shared.http.endpoints import optional_principal, principal_of
 from shared.http.middleware import request_id_of
 from shared.http.problem import Problem, bad_request, conflict, not_found, problem_of, unauthorized
+from shared.idempotency import HEADER as IDEMPOTENCY_HEADER, KeyReused, checked_key, fingerprint
 from shared.ledger.events import Metadata
 from shared.timeutil import now
-
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 _OUTCOMES = msgspec.json.Decoder(list[ItemOutcome])
 
@@ -44,16 +42,13 @@ def metadata_of(request: web.Request, principal: Principal | None = None, tenant
 
 
 def _idempotency(request: web.Request, body: msgspec.Struct) -> IdempotencyRecord | None:
-    key = request.headers.get(IDEMPOTENCY_HEADER)
+    key = checked_key(request.headers.get(IDEMPOTENCY_HEADER))
     if key is None:
         return None
-    if not 1 <= len(key) <= 255 or not key.isascii() or not key.isprintable():
-        raise bad_request(f"{IDEMPOTENCY_HEADER} must be 1-255 printable ASCII characters")
     # The request as decoded, so the same body sent with other whitespace or
     # key order is the same request.
-    fingerprint = hashlib.sha256(
-        f"{request.method} {request.path}\n".encode() + msgspec.json.encode(body)).digest()
-    return IdempotencyRecord(principal_of(request).client_id, key, fingerprint)
+    return IdempotencyRecord(principal_of(request).client_id, key,
+                             fingerprint(request.method, request.path, msgspec.json.encode(body)))
 
 
 async def _replay(ctx: IssuanceContext, record: IdempotencyRecord) -> list[ItemOutcome] | None:
@@ -61,9 +56,7 @@ async def _replay(ctx: IssuanceContext, record: IdempotencyRecord) -> list[ItemO
     if stored is None:
         return None
     if stored.fingerprint != record.fingerprint:
-        raise Problem(422, "idempotency-key-reused", "The Idempotency-Key was used for another request",
-                      f"{IDEMPOTENCY_HEADER} {record.key!r} came with a different request before;"
-                      " use a new key for a new request")
+        raise KeyReused(record.key)
     return _OUTCOMES.decode(stored.outcomes)
 
 

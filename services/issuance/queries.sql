@@ -94,3 +94,6 @@ INSERT INTO issuance.idempotency_keys (client_id, idempotency_key, fingerprint, 
 VALUES ($1, $2, $3, $4)
 ON CONFLICT (client_id, idempotency_key) DO NOTHING
 RETURNING client_id
+
+-- name: purge_idempotency_keys
+DELETE FROM issuance.idempotency_keys WHERE created_at < now() - $1::interval

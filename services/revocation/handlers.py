@@ -5,7 +5,6 @@ The decisions live in status_changes.py, history.py and status_lists.py.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Sequence
 
@@ -27,12 +26,13 @@ from services.revocation.status_lists import TTL_MS
 from shared.credential_format import VC_MEDIA_TYPE, status_list_url
 from shared.events import CATALOG
 from shared.http.body import json_response
+from shared.idempotency import HEADER as IDEMPOTENCY_HEADER, checked_key, fingerprint as request_fingerprint
 from shared.auth import token_matches
 from shared.http.endpoints import optional_principal, principal_of
 from shared.http.inputs import int_param
 from shared.http.middleware import request_id_of
 from shared.http.problem import (
-    Problem, bad_request, item_problem, not_found, unauthorized,
+    Problem, item_problem, not_found, unauthorized,
 )
 from shared.http.representation import html_page, prefers_html
 from shared.ledger.events import Metadata
@@ -41,8 +41,6 @@ from shared.refusals import Malformed
 from shared.service import POOL_KEY, SETTINGS_KEY
 from shared.statuslist import Bitstring
 
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 # -- status changes ---------------------------------------------------------
@@ -125,17 +123,10 @@ def _count(request: web.Request, outcomes: Sequence[Outcome]) -> None:
 
 
 async def _idempotently(request: web.Request, canonical_body: bytes, work: idempotency.Work) -> web.Response:
-    key = request.headers.get(IDEMPOTENCY_HEADER)
-    if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
-        raise bad_request(f"{IDEMPOTENCY_HEADER} must be 1 to 255 visible ASCII characters")
-    fingerprint = idempotency.fingerprint(request.method, request.path, canonical_body)
-    try:
-        response = await idempotency.run_once(
-            request.app[POOL_KEY], principal_of(request).client_id, key, fingerprint, work)
-    except idempotency.KeyReused:
-        raise Problem(422, "idempotency-key-reused", "Idempotency key reused",
-                      f"this {IDEMPOTENCY_HEADER} was already used for a different request;"
-                      " send a new key with a new request") from None
+    key = checked_key(request.headers.get(IDEMPOTENCY_HEADER))
+    fingerprint = request_fingerprint(request.method, request.path, canonical_body)
+    response = await idempotency.run_once(
+        request.app[POOL_KEY], principal_of(request).client_id, key, fingerprint, work)
     # Committed and written through: the lists can be republished right away.
     request.app[PUBLISHER_KEY].wake.set()
     headers = {"Idempotent-Replayed": "true"} if response.replayed else None
