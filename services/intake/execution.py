@@ -27,7 +27,7 @@ from services.issuance.schemas import MAX_BATCH, ItemOutcome
 from services.issuance.stacks import claim_named, require_pathway_issuer
 from services.revocation.access import may_manage
 from services.revocation.refusals import refusal_of, require_reasons
-from services.revocation.states import Action
+from shared.credential_status import Action
 from services.revocation.status_changes import Outcome, StatusChange, StatusChanger
 from shared.auth import Principal
 from shared.db.sql import load_queries

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from services.issuance.store import CredentialRow
+from shared.credential_status import STANDING
 from shared.events.registry import ChoiceGroup, PathwayRule
 from shared.registry_state import Pathway, RegistryState
 
@@ -83,7 +84,7 @@ def ineligibility(row: CredentialRow, pathway: Pathway, state: RegistryState, mo
     """Why a credential cannot count as a component of this pathway, or None."""
     rule = pathway.event.rule
     achievement = state.achievements.get(row.achievement_id)
-    if row.status != "active":
+    if row.status not in STANDING:
         return f"it is {row.status}"
     if row.valid_until is not None and row.valid_until <= moment:
         return "it has expired"

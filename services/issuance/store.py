@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from shared.ledger.events import decode_payload
+from shared.credential_status import after_event
 from shared.db.sql import load_queries
 from shared.events.credentials import CredentialIssued, credential_stream
 from shared.refusals import Malformed
@@ -120,8 +121,11 @@ async def issued_event(db: Executor, credential_id: str) -> tuple[int, Credentia
     return row["position"], decode_payload(bytes(row["payload"]), CredentialIssued)
 
 
-async def set_status(conn: asyncpg.Connection, credential_id: str, status: str) -> None:
-    await conn.execute(QUERIES["set_status"], credential_id, status)
+async def apply_status_event(conn: asyncpg.Connection, credential_id: str, event_type: str) -> None:
+    """Move the credential's status through the one status table."""
+    current = await conn.fetchval(QUERIES["credential_status"], credential_id)
+    if current is not None and (after := after_event(current, event_type)) != current:
+        await conn.execute(QUERIES["set_status"], credential_id, after)
 
 
 @dataclass(frozen=True, slots=True)

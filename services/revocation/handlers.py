@@ -20,7 +20,7 @@ from services.revocation.schemas import (
     BatchItem, BatchItemResult, BatchRequest, BatchResult, StatusChanged, StatusChangeRequest,
     StatusListEntry,
 )
-from services.revocation.states import Action
+from shared.credential_status import Action
 from services.revocation.status_changes import QUERIES, MayAct, Outcome, StatusChange
 from services.revocation.status_lists import TTL_MS
 from shared.credential_format import VC_MEDIA_TYPE, status_list_url

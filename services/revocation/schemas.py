@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from services.revocation.states import Status
+from shared.credential_status import Status
 from shared.events.credentials import ReasonCode, StatusPurpose
 from shared.http.problem import ItemProblem
 

@@ -22,14 +22,16 @@ import msgspec
 from shared.credential_format import IDENTITY_HASH_PREFIX
 from shared.crypto.multibase import multibase_to_public_key
 from shared.events import CATALOG
+from shared.credential_status import ACTION_OF_EVENT, LABELS, STATUSES, after_event
 from shared.events import credentials as cev
 from shared.events import registry as rev
 from shared.ledger.events import Event, RecordedEvent
 from shared.registry_state import REGISTRY_PREFIX, RegistryState
 from shared.timeutil import parse_time
 
-ACTIVE, REVOKED, SUSPENDED, FLAGGED = 0, 1, 2, 3
-STATUS_NAMES = ("active", "revoked", "suspended", "flagged_for_review")
+# A status is packed as its index in STATUSES (shared/credential_status.py).
+ACTIVE, REVOKED, FLAGGED = (STATUSES.index(s) for s in ("active", "revoked", "flagged"))
+STATUS_NAMES = tuple(LABELS[s] for s in STATUSES)
 # valid_until of a credential that never expires, so the hot path needs no None test.
 NEVER = 2**62
 _DIGEST = 32
@@ -148,10 +150,7 @@ class ReadModel:
         self._ints: dict[int, int] = {}
         self._handlers: dict[str, Callable[[RecordedEvent], None]] = {
             cev.CredentialIssued.event_type: self._issued,
-            cev.CredentialRevoked.event_type: lambda r: self._status(r, REVOKED),
-            cev.CredentialSuspended.event_type: lambda r: self._status(r, SUSPENDED),
-            cev.CredentialReinstated.event_type: lambda r: self._status(r, ACTIVE),
-            cev.CredentialFlaggedForReview.event_type: lambda r: self._status(r, FLAGGED),
+            **dict.fromkeys(ACTION_OF_EVENT, self._status),
         }
 
     def apply(self, recorded: RecordedEvent) -> None:
@@ -197,11 +196,13 @@ class ReadModel:
             ACTIVE, tuple(event.components),
         ))
 
-    def _status(self, recorded: RecordedEvent, status: int) -> None:
+    def _status(self, recorded: RecordedEvent) -> None:
         event = CATALOG.decode(recorded)
         record = self.credentials.get(event.credential_id)  # type: ignore[attr-defined]
         if record is None:
             return  # a status change for a credential issued elsewhere: nothing to answer from
+        # Through the one status table: a flag keeps a suspension, as revocation's fold does.
+        status = STATUSES.index(after_event(STATUSES[record.status], recorded.event_type))
         record.status = status
         credential_id = event.credential_id  # type: ignore[attr-defined]
         if status == ACTIVE:
