@@ -16,9 +16,9 @@ from services.issuance.schemas import (
     MAX_BATCH, BatchRequest, BatchResponse, CredentialRequest, IssuedCredential, ItemAnswer, ItemOutcome, LearnerHash,
     LearnerHashRequest, SignedCredentialRequest,
 )
-from services.issuance.store import CredentialRow, credential_id_param
+from services.issuance.store import CredentialRow
 from shared.auth import Principal, token_matches
-from shared.credential_format import JWT_MEDIA_TYPE, VC_MEDIA_TYPE, verification_method
+from shared.credential_format import JWT_MEDIA_TYPE, VC_MEDIA_TYPE, required_credential_id, verification_method
 from shared.crypto.jws import encode_vc_jws
 from shared.http.body import json_response
 from shared.http.endpoints import optional_principal, principal_of
@@ -158,7 +158,7 @@ async def get_credential(request: web.Request) -> web.Response:
     """Without `format`, the credential itself; with one, a download
     (json, jwt, or the badge image baked with the credential: png, svg)."""
     ctx = context(request)
-    credential_id = credential_id_param(request.match_info["credential_id"])
+    credential_id = required_credential_id(request.match_info["credential_id"])
     form = request.query.get("format")
     if form is not None and form not in exports.EXPORT_FORMATS:
         raise bad_request(f"format must be one of {', '.join(exports.EXPORT_FORMATS)}, not {form!r}")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +32,7 @@ from services.issuance.signing import allocate_entries
 from services.issuance.store import CredentialRow
 from shared.auth import token_hash
 from shared.ob3_objects import achievement_id_from_url
-from shared.credential_format import document_hash, split_verification_method
+from shared.credential_format import document_hash, parse_credential_id, split_verification_method
 from shared.crypto import proof_set
 from shared.crypto.eddsa_jcs import ed25519_verify
 from shared.crypto.jcs import canonicalize
@@ -100,11 +99,9 @@ def _check_shape(document: dict[str, Any]) -> None:
 
 
 def _credential_id(value: Any) -> str:
-    try:
-        if isinstance(value, str) and value.startswith("urn:uuid:"):
-            return f"urn:uuid:{uuid.UUID(value.removeprefix('urn:uuid:'))}"
-    except ValueError:
-        pass
+    # A document's id is a URI: the bare UUID a path or a form may take is not one.
+    if isinstance(value, str) and value.startswith("urn:uuid:") and (parsed := parse_credential_id(value)):
+        return parsed
     raise malformed(f"id must be a urn:uuid, not {value!r}")
 
 

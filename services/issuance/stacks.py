@@ -31,7 +31,7 @@ from services.issuance.signing import Draft, SigningJob, allocate_entries, issue
 from services.issuance.stacking import Evaluation, evaluate, ineligibility, rule_achievements, stack_id_for
 from services.issuance.store import CredentialRow
 from shared.auth import token_hash
-from shared.credential_format import new_credential_id, verification_method
+from shared.credential_format import new_credential_id, required_credential_id, verification_method
 from shared.events.credentials import StackClaimed, credential_stream
 from shared.ledger.events import Metadata
 from shared.ledger.store import NO_STREAM, NewEvent
@@ -187,7 +187,7 @@ async def claim_named(ctx: IssuanceContext, request: StackRequest, claimant: Cla
     """A claim of a pathway's award for the components `request` names."""
     moment = now().replace(microsecond=0)
     pathway = approved_pathway(ctx, request.pathway_id)
-    component_ids = [store.credential_id_param(cid) for cid in request.component_ids]
+    component_ids = [required_credential_id(cid) for cid in request.component_ids]
     if len(set(component_ids)) != len(component_ids):
         raise Malformed("a component is named twice")
     rows = await store.credentials_by_id(ctx.pool, component_ids)

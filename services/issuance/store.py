@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -13,17 +12,9 @@ from shared.ledger.events import decode_payload
 from shared.credential_status import after_event
 from shared.db.sql import load_queries
 from shared.events.credentials import CredentialIssued, credential_stream
-from shared.refusals import Malformed
 
 QUERIES = load_queries("services.issuance")
 Executor = asyncpg.Connection | asyncpg.Pool
-
-
-def credential_id_param(raw: str) -> str:
-    try:
-        return f"urn:uuid:{uuid.UUID(raw.removeprefix('urn:uuid:'))}"
-    except ValueError:
-        raise Malformed(f"{raw!r} is not a credential id (urn:uuid:... or a UUID)") from None
 
 
 @dataclass(frozen=True, slots=True)

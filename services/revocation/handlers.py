@@ -5,7 +5,6 @@ The decisions live in status_changes.py, history.py and status_lists.py.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 
 import msgspec
@@ -23,7 +22,9 @@ from services.revocation.schemas import (
 from shared.credential_status import Action
 from services.revocation.status_changes import QUERIES, MayAct, Outcome, StatusChange
 from services.revocation.status_lists import TTL_MS
-from shared.credential_format import VC_MEDIA_TYPE, status_list_url
+from shared.credential_format import (
+    VC_MEDIA_TYPE, not_a_credential_id, parse_credential_id, required_credential_id, status_list_url,
+)
 from shared.events import CATALOG
 from shared.http.body import json_response
 from shared.idempotency import HEADER as IDEMPOTENCY_HEADER, checked_key, fingerprint as request_fingerprint
@@ -37,7 +38,6 @@ from shared.http.problem import (
 from shared.http.representation import html_page, prefers_html
 from shared.ledger.events import Metadata
 from shared.ledger.store import Ledger
-from shared.refusals import Malformed
 from shared.service import POOL_KEY, SETTINGS_KEY
 from shared.statuslist import Bitstring
 
@@ -58,7 +58,7 @@ async def reinstate(request: web.Request, body: StatusChangeRequest) -> web.Resp
 
 
 async def _change_one(request: web.Request, action: Action, body: StatusChangeRequest) -> web.Response:
-    credential_id = _path_credential_id(request)
+    credential_id = required_credential_id(request.match_info["id"])
     require_reasons([body.reason])
     change = StatusChange(credential_id, action, body.reason.strip(), body.reason_code)
 
@@ -77,7 +77,7 @@ async def _change_one(request: web.Request, action: Action, body: StatusChangeRe
 
 async def batch(request: web.Request, body: BatchRequest) -> web.Response:
     require_reasons([item.reason for item in body.items])
-    ids = [_credential_id(item.credential_id) for item in body.items]
+    ids = [parse_credential_id(item.credential_id) for item in body.items]
     changes = [StatusChange(cid, item.action, item.reason.strip(), item.reason_code)
                for cid, item in zip(ids, body.items) if cid is not None]
 
@@ -110,7 +110,7 @@ def _item_result(index: int, item: BatchItem, outcome: Outcome) -> BatchItemResu
 
 def _malformed_item(index: int, item: BatchItem) -> BatchItemResult:
     return BatchItemResult(index=index, credential_id=item.credential_id, action=item.action, outcome="rejected",
-                           problem=item_problem(_malformed_id(item.credential_id)))
+                           problem=item_problem(not_a_credential_id(item.credential_id)))
 
 
 def _count(request: web.Request, outcomes: Sequence[Outcome]) -> None:
@@ -143,34 +143,12 @@ def _may_act(request: web.Request) -> MayAct:
     return may_manage(principal_of(request), request.app[REGISTRY_KEY].state)
 
 
-def _credential_id(raw: str) -> str | None:
-    """The canonical 'urn:uuid:<uuid>' form, accepting a bare UUID; None if malformed."""
-    value = raw.removeprefix("urn:uuid:")
-    try:
-        parsed = uuid.UUID(value)
-    except ValueError:
-        return None
-    return f"urn:uuid:{parsed}" if str(parsed) == value.lower() else None
-
-
-def _malformed_id(raw: str) -> Malformed:
-    return Malformed(f"{raw!r} is not a credential id; expected 'urn:uuid:' followed by a UUID")
-
-
-def _path_credential_id(request: web.Request) -> str:
-    raw = request.match_info["id"]
-    credential_id = _credential_id(raw)
-    if credential_id is None:
-        raise _malformed_id(raw)
-    return credential_id
-
-
 # -- status history ---------------------------------------------------------
 
 async def credential_status_history(request: web.Request) -> web.Response:
     """For the issuer, its accrediting agencies and their parents (API key),
     or the holder (?token=, the learner link): the reasons are theirs to read."""
-    credential_id = _path_credential_id(request)
+    credential_id = required_credential_id(request.match_info["id"])
     token = request.query.get("token")
     principal = await optional_principal(request)
     if principal is None and token is None:

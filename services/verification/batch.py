@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -27,6 +26,7 @@ from services.verification.schemas import Check, ItemResult, VerificationItem
 from services.verification.verdicts import (
     AS_ISSUED, BY_ID, ORIGIN_CHECKS, UNKNOWN, Verdicts, identity_check, verdict_of, window_state,
 )
+from shared.credential_format import parse_credential_id
 from shared.crypto.eddsa_rdfc import ProofHashes
 from shared.http.problem import ItemProblem, item_problem as problem_of_item
 from shared.jsonld.contexts import ContextLoader
@@ -54,9 +54,7 @@ def id_problem(credential_id: str) -> str | None:
     typo or a wrong column, which the employer needs to hear as such.
     """
     if credential_id.lower().startswith(_URN_UUID):
-        try:
-            uuid.UUID(credential_id[len(_URN_UUID):])
-        except ValueError:
+        if parse_credential_id(_URN_UUID + credential_id[len(_URN_UUID):]) is None:
             return f"'id' is not a credential id: {_shown(credential_id)} is not urn:uuid: followed by a UUID"
         return None
     if _URI.fullmatch(credential_id) is None:
