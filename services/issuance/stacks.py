@@ -32,7 +32,7 @@ from services.issuance.stacking import Evaluation, evaluate, ineligibility, rule
 from services.issuance.store import CredentialRow
 from shared.auth import token_hash
 from shared.credential_format import new_credential_id, required_credential_id, verification_method
-from shared.events.credentials import StackClaimed, credential_stream
+from shared.events.credentials import StackClaimed, credential_stream, stack_stream
 from shared.ledger.events import Metadata
 from shared.ledger.store import NO_STREAM, NewEvent
 from shared.refusals import Conflict, Forbidden, Invalid, Malformed, NotFound, Refusal
@@ -135,7 +135,7 @@ async def award(
     await store.claim_credentials(conn, [row])
     claimed = StackClaimed(stack_id=stack_id, pathway_id=pathway.pathway_id,
                            component_ids=component_ids, award_credential_id=credential_id, automatic=automatic)
-    events = [NewEvent(f"stack:{stack_id}", claimed),
+    events = [NewEvent(stack_stream(stack_id), claimed),
               NewEvent(credential_stream(credential_id), issued_encoded(payload))]
     positions = await ctx.ledger.append_in(conn, events, metadata, {e.stream_id: NO_STREAM for e in events})
     ctx.metrics.credentials.labels("stack", "issued").inc()

@@ -13,6 +13,7 @@ from __future__ import annotations
 from services.registry import access, lookups, rules
 from services.registry import views as v
 from services.registry.context import Caller, RegistryContext, new_id
+from shared.events.registry import accreditation_stream, achievement_stream, pathway_stream
 from shared.refusals import Conflict, Forbidden, Invalid, NotFound
 from services.registry.schemas import Decision, ProposeAchievement, ProposePathway
 from shared.events import registry as ev
@@ -29,7 +30,7 @@ async def propose_achievement(ctx: RegistryContext, caller: Caller, req: Propose
         raise Invalid(f"spec: {problem}")
     achievement_id = req.achievement_id or new_id("ach")
     event = ev.AchievementProposed(achievement_id=achievement_id, issuer_id=issuer.issuer_id, spec=req.spec)
-    stream = f"achievement:{achievement_id}"
+    stream = achievement_stream(achievement_id)
     positions = await ctx.write(caller, [NewEvent(stream, event)], {stream: NO_STREAM})
     return await _achievement_written(ctx, achievement_id, positions)
 
@@ -51,9 +52,9 @@ async def approve_achievement(ctx: RegistryContext, caller: Caller, achievement_
         ctx.pool, agency, achievement.issuer_id, achievement.spec, "approve its achievements")
     _require_status(f"achievement {achievement_id!r}", achievement.status, ("proposed",), "approved")
     event = ev.AchievementApproved(achievement_id=achievement_id, agency_id=agency.agency_id, at=format_time(now()))
-    expected = {f"achievement:{achievement_id}": achievement.version,
-                f"accreditation:{accreditation.accreditation_id}": accreditation.version, **delegations}
-    positions = await ctx.write(caller, [NewEvent(f"achievement:{achievement_id}", event)], expected)
+    expected = {achievement_stream(achievement_id): achievement.version,
+                accreditation_stream(accreditation.accreditation_id): accreditation.version, **delegations}
+    positions = await ctx.write(caller, [NewEvent(achievement_stream(achievement_id), event)], expected)
     return await _achievement_written(ctx, achievement_id, positions)
 
 
@@ -67,7 +68,7 @@ async def reject_achievement(
                          " only an accrediting agency can reject its achievements")
     _require_status(f"achievement {achievement_id!r}", achievement.status, ("proposed",), "rejected")
     event = ev.AchievementRejected(achievement_id=achievement_id, agency_id=agency.agency_id, reason=req.reason)
-    stream = f"achievement:{achievement_id}"
+    stream = achievement_stream(achievement_id)
     positions = await ctx.write(caller, [NewEvent(stream, event)], {stream: achievement.version})
     return await _achievement_written(ctx, achievement_id, positions)
 
@@ -79,7 +80,7 @@ async def withdraw_achievement(
     await access.require_accreditor_or_self(ctx.pool, caller, achievement.issuer_id, "withdraw the achievements")
     _require_status(f"achievement {achievement_id!r}", achievement.status, ("proposed", "approved"), "withdrawn")
     event = ev.AchievementWithdrawn(achievement_id=achievement_id, reason=req.reason)
-    stream = f"achievement:{achievement_id}"
+    stream = achievement_stream(achievement_id)
     positions = await ctx.write(caller, [NewEvent(stream, event)], {stream: achievement.version})
     return await _achievement_written(ctx, achievement_id, positions)
 
@@ -106,7 +107,7 @@ async def propose_pathway(ctx: RegistryContext, caller: Caller, req: ProposePath
     pathway_id = req.pathway_id or new_id("pathway")
     event = ev.PathwayProposed(pathway_id=pathway_id, issuer_id=issuer.issuer_id, title=req.title,
                                award_achievement_id=req.award_achievement_id, rule=req.rule)
-    stream = f"pathway:{pathway_id}"
+    stream = pathway_stream(pathway_id)
     positions = await ctx.write(caller, [NewEvent(stream, event)], {stream: NO_STREAM})
     return await _pathway_written(ctx, pathway_id, positions)
 
@@ -130,10 +131,10 @@ async def approve_pathway(ctx: RegistryContext, caller: Caller, pathway_id: str)
         raise Conflict(f"a pathway can be approved once its award and components are;"
                             f" {unapproved} are not approved")
     event = ev.PathwayApproved(pathway_id=pathway_id, agency_id=agency.agency_id, at=format_time(now()))
-    expected = {f"pathway:{pathway_id}": pathway.version,
-                f"accreditation:{accreditation.accreditation_id}": accreditation.version, **delegations,
-                **{f"achievement:{a}": achievements[a].version for a in ids}}
-    positions = await ctx.write(caller, [NewEvent(f"pathway:{pathway_id}", event)], expected)
+    expected = {pathway_stream(pathway_id): pathway.version,
+                accreditation_stream(accreditation.accreditation_id): accreditation.version, **delegations,
+                **{achievement_stream(a): achievements[a].version for a in ids}}
+    positions = await ctx.write(caller, [NewEvent(pathway_stream(pathway_id), event)], expected)
     return await _pathway_written(ctx, pathway_id, positions)
 
 
@@ -144,7 +145,7 @@ async def withdraw_pathway(ctx: RegistryContext, caller: Caller, pathway_id: str
     await access.require_accreditor_or_self(ctx.pool, caller, pathway.issuer_id, "withdraw the pathways")
     _require_status(f"pathway {pathway_id!r}", pathway.status, ("proposed", "approved"), "withdrawn")
     event = ev.PathwayWithdrawn(pathway_id=pathway_id, reason=req.reason)
-    stream = f"pathway:{pathway_id}"
+    stream = pathway_stream(pathway_id)
     positions = await ctx.write(caller, [NewEvent(stream, event)], {stream: pathway.version})
     return await _pathway_written(ctx, pathway_id, positions)
 
