@@ -16,6 +16,7 @@ import asyncpg
 import msgspec
 
 from shared.events.registry import Role
+from shared.ledger.events import Metadata
 from shared.refusals import Forbidden, Unauthenticated
 
 ROLES: tuple[Role, ...] = ("agency_admin", "issuer", "employer", "auditor")
@@ -34,6 +35,10 @@ class Principal(msgspec.Struct, frozen=True):
     client_id: str
     role: Role
     tenant_id: str
+
+    def metadata(self, request_id: str = "", tenant: str | None = None) -> Metadata:
+        """The metadata of the events this caller causes (for its own tenant unless told)."""
+        return Metadata(actor=self.client_id, tenant=tenant or self.tenant_id, request_id=request_id)
 
 
 def hash_api_key(key: str) -> bytes:

@@ -17,15 +17,13 @@ from services.issuance.schemas import (
     LearnerHashRequest, SignedCredentialRequest,
 )
 from services.issuance.store import CredentialRow
-from shared.auth import Principal, token_matches
+from shared.auth import token_matches
 from shared.credential_format import JWT_MEDIA_TYPE, VC_MEDIA_TYPE, required_credential_id, verification_method
 from shared.crypto.jws import encode_vc_jws
 from shared.http.body import json_response
-from shared.http.endpoints import optional_principal, principal_of
-from shared.http.middleware import request_id_of
+from shared.http.endpoints import optional_principal, principal_of, request_metadata
 from shared.http.problem import Problem, bad_request, conflict, not_found, problem_of, unauthorized
 from shared.idempotency import HEADER as IDEMPOTENCY_HEADER, KeyReused, checked_key, fingerprint
-from shared.ledger.events import Metadata
 from shared.timeutil import now
 
 _OUTCOMES = msgspec.json.Decoder(list[ItemOutcome])
@@ -33,12 +31,6 @@ _OUTCOMES = msgspec.json.Decoder(list[ItemOutcome])
 
 def context(request: web.Request) -> IssuanceContext:
     return request.app[CONTEXT_KEY]
-
-
-def metadata_of(request: web.Request, principal: Principal | None = None, tenant: str | None = None) -> Metadata:
-    principal = principal or principal_of(request)
-    return Metadata(actor=principal.client_id, tenant=tenant or principal.tenant_id,
-                    request_id=request_id_of(request))
 
 
 def _idempotency(request: web.Request, body: msgspec.Struct) -> IdempotencyRecord | None:
@@ -69,7 +61,7 @@ async def _issue(
     if record is not None and (replayed := await _replay(ctx, record)) is not None:
         return replayed, True
     try:
-        return await issue_hosted(ctx, metadata_of(request), items, record), False
+        return await issue_hosted(ctx, request_metadata(request), items, record), False
     except IdempotencyRace:
         assert record is not None
         return await _replay(ctx, record) or [], True
@@ -125,7 +117,7 @@ async def issue_batch(request: web.Request, body: BatchRequest) -> web.Response:
 async def submit_signed(request: web.Request, body: SignedCredentialRequest) -> web.Response:
     ctx = context(request)
     outcome = await decided_current(
-        ctx, lambda: record_issuer_signed(ctx, metadata_of(request), body.reference, body.credential, body.learner))
+        ctx, lambda: record_issuer_signed(ctx, request_metadata(request), body.reference, body.credential, body.learner))
     response = IssuedCredential(
         credential_id=outcome.credential_id or "", reference=outcome.reference, position=outcome.position or 0,
         learner_hash=outcome.learner_hash or "", learner_key=outcome.learner_key or "",

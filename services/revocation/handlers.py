@@ -29,14 +29,12 @@ from shared.events import CATALOG
 from shared.http.body import json_response
 from shared.idempotency import HEADER as IDEMPOTENCY_HEADER, checked_key, fingerprint as request_fingerprint
 from shared.auth import token_matches
-from shared.http.endpoints import optional_principal, principal_of
+from shared.http.endpoints import optional_principal, principal_of, request_metadata
 from shared.http.inputs import int_param
-from shared.http.middleware import request_id_of
 from shared.http.problem import (
     Problem, item_problem, not_found, unauthorized,
 )
 from shared.http.representation import html_page, prefers_html
-from shared.ledger.events import Metadata
 from shared.ledger.store import Ledger
 from shared.service import POOL_KEY, SETTINGS_KEY
 from shared.statuslist import Bitstring
@@ -63,7 +61,7 @@ async def _change_one(request: web.Request, action: Action, body: StatusChangeRe
     change = StatusChange(credential_id, action, body.reason.strip(), body.reason_code)
 
     async def work(conn) -> tuple[int, bytes]:
-        [outcome] = await request.app[CHANGER_KEY].apply(conn, [change], _metadata(request), _may_act(request))
+        [outcome] = await request.app[CHANGER_KEY].apply(conn, [change], request_metadata(request), _may_act(request))
         _count(request, [outcome])
         if not outcome.applied:
             raise refusal_of(outcome)
@@ -82,7 +80,7 @@ async def batch(request: web.Request, body: BatchRequest) -> web.Response:
                for cid, item in zip(ids, body.items) if cid is not None]
 
     async def work(conn) -> tuple[int, bytes]:
-        outcomes = await request.app[CHANGER_KEY].apply(conn, changes, _metadata(request), _may_act(request))
+        outcomes = await request.app[CHANGER_KEY].apply(conn, changes, request_metadata(request), _may_act(request))
         _count(request, outcomes)
         return 200, msgspec.json.encode(_batch_result(body.items, ids, outcomes))
 
@@ -132,11 +130,6 @@ async def _idempotently(request: web.Request, canonical_body: bytes, work: idemp
     headers = {"Idempotent-Replayed": "true"} if response.replayed else None
     return web.Response(status=response.status, body=response.body, content_type="application/json",
                         headers=headers)
-
-
-def _metadata(request: web.Request) -> Metadata:
-    principal = principal_of(request)
-    return Metadata(actor=principal.client_id, tenant=principal.tenant_id, request_id=request_id_of(request))
 
 
 def _may_act(request: web.Request) -> MayAct:
