@@ -90,7 +90,7 @@ class IssuedCredential(msgspec.Struct, kw_only=True):
     existing: bool = False
 
 
-class ItemOutcome(msgspec.Struct, kw_only=True, omit_defaults=True):
+class _Item(msgspec.Struct, kw_only=True, omit_defaults=True):
     index: int
     reference: str
     outcome: Literal["issued", "existing", "rejected"]
@@ -99,20 +99,17 @@ class ItemOutcome(msgspec.Struct, kw_only=True, omit_defaults=True):
     learner_hash: str | None = None
     learner_key: str | None = None
     holder_token: str | None = None
+
+
+class ItemOutcome(_Item, kw_only=True, omit_defaults=True):
+    """One item's outcome as issuance decides and stores it."""
+
     refusal: RefusalRecord | None = None
 
 
-class ItemAnswer(msgspec.Struct, kw_only=True, omit_defaults=True):
+class ItemAnswer(_Item, kw_only=True, omit_defaults=True):
     """An item outcome as the API shows it: the refusal as problem details."""
 
-    index: int
-    reference: str
-    outcome: Literal["issued", "existing", "rejected"]
-    credential_id: str | None = None
-    position: int | None = None
-    learner_hash: str | None = None
-    learner_key: str | None = None
-    holder_token: str | None = None
     problem: dict[str, Any] | None = None
 
 
