@@ -1,4 +1,4 @@
-"""Achievement specifications and stacking pathways.
+"""What issuers offer: achievement specifications and stacking pathways.
 
 Issuers propose; an agency that accredits the issuer, with an accreditation
 in force that covers the spec, approves. Nothing unapproved can be issued:

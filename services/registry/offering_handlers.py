@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from services.registry import access, achievement_images, catalog, listing
+from services.registry import access, achievement_images, listing, offerings
 from services.registry import schemas as s
 from services.registry.access import Visibility
 from services.registry.listing import Filters, Listed, Slice
@@ -35,19 +35,19 @@ def _pathway_id(request: web.Request) -> str:
 
 
 async def propose_achievement(request: web.Request, body: s.ProposeAchievement) -> web.Response:
-    return created(await catalog.propose_achievement(registry(request), caller_of(request), body))
+    return created(await offerings.propose_achievement(registry(request), caller_of(request), body))
 
 
 async def approve_achievement(request: web.Request) -> web.Response:
-    return ok(await catalog.approve_achievement(registry(request), caller_of(request), _achievement_id(request)))
+    return ok(await offerings.approve_achievement(registry(request), caller_of(request), _achievement_id(request)))
 
 
 async def reject_achievement(request: web.Request, body: s.Decision) -> web.Response:
-    return ok(await catalog.reject_achievement(registry(request), caller_of(request), _achievement_id(request), body))
+    return ok(await offerings.reject_achievement(registry(request), caller_of(request), _achievement_id(request), body))
 
 
 async def withdraw_achievement(request: web.Request, body: s.Decision) -> web.Response:
-    return ok(await catalog.withdraw_achievement(registry(request), caller_of(request), _achievement_id(request), body))
+    return ok(await offerings.withdraw_achievement(registry(request), caller_of(request), _achievement_id(request), body))
 
 
 async def _listed(request: web.Request, statuses: tuple[str, ...], lister: Lister) -> web.Response:
@@ -64,7 +64,7 @@ async def list_achievements(request: web.Request) -> web.Response:
 
 async def get_achievement(request: web.Request) -> web.Response:
     ctx = registry(request)
-    return ok(await catalog.visible_achievement(ctx, await optional_caller(request), _achievement_id(request)))
+    return ok(await offerings.visible_achievement(ctx, await optional_caller(request), _achievement_id(request)))
 
 
 async def upload_achievement_image(request: web.Request) -> web.Response:
@@ -75,15 +75,15 @@ async def upload_achievement_image(request: web.Request) -> web.Response:
 
 
 async def propose_pathway(request: web.Request, body: s.ProposePathway) -> web.Response:
-    return created(await catalog.propose_pathway(registry(request), caller_of(request), body))
+    return created(await offerings.propose_pathway(registry(request), caller_of(request), body))
 
 
 async def approve_pathway(request: web.Request) -> web.Response:
-    return ok(await catalog.approve_pathway(registry(request), caller_of(request), _pathway_id(request)))
+    return ok(await offerings.approve_pathway(registry(request), caller_of(request), _pathway_id(request)))
 
 
 async def withdraw_pathway(request: web.Request, body: s.Decision) -> web.Response:
-    return ok(await catalog.withdraw_pathway(registry(request), caller_of(request), _pathway_id(request), body))
+    return ok(await offerings.withdraw_pathway(registry(request), caller_of(request), _pathway_id(request), body))
 
 
 async def list_pathways(request: web.Request) -> web.Response:
@@ -92,4 +92,4 @@ async def list_pathways(request: web.Request) -> web.Response:
 
 async def get_pathway(request: web.Request) -> web.Response:
     ctx = registry(request)
-    return ok(await catalog.visible_pathway(ctx, await optional_caller(request), _pathway_id(request)))
+    return ok(await offerings.visible_pathway(ctx, await optional_caller(request), _pathway_id(request)))
