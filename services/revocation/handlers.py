@@ -32,7 +32,7 @@ from shared.auth import token_matches
 from shared.http.endpoints import optional_principal, principal_of, request_metadata
 from shared.http.inputs import int_param
 from shared.http.problem import (
-    Problem, item_problem, not_found, unauthorized,
+    ItemProblem, Problem, not_found, unauthorized,
 )
 from shared.http.representation import html_page, prefers_html
 from shared.ledger.store import Ledger
@@ -103,12 +103,12 @@ def _item_result(index: int, item: BatchItem, outcome: Outcome) -> BatchItemResu
                   previous_status=outcome.previous_status, status=outcome.status)
     if outcome.applied:
         return BatchItemResult(outcome="applied", position=outcome.position, **common)
-    return BatchItemResult(outcome="rejected", problem=item_problem(refusal_of(outcome)), **common)
+    return BatchItemResult(outcome="rejected", problem=ItemProblem.of(refusal_of(outcome)), **common)
 
 
 def _malformed_item(index: int, item: BatchItem) -> BatchItemResult:
     return BatchItemResult(index=index, credential_id=item.credential_id, action=item.action, outcome="rejected",
-                           problem=item_problem(not_a_credential_id(item.credential_id)))
+                           problem=ItemProblem.of(not_a_credential_id(item.credential_id)))
 
 
 def _count(request: web.Request, outcomes: Sequence[Outcome]) -> None:

@@ -22,13 +22,12 @@ from services.verification.documents import (
 )
 from services.verification.freshness import Freshness
 from services.verification.model import ReadModel
-from services.verification.schemas import Check, ItemResult, VerificationItem
+from services.verification.schemas import Check, ItemProblem, ItemResult, VerificationItem
 from services.verification.verdicts import (
     AS_ISSUED, BY_ID, ORIGIN_CHECKS, UNKNOWN, Verdicts, identity_check, verdict_of, window_state,
 )
 from shared.credential_format import parse_credential_id
 from shared.crypto.eddsa_rdfc import ProofHashes
-from shared.http.problem import ItemProblem, item_problem as problem_of_item
 from shared.jsonld.contexts import ContextLoader
 from shared.refusals import Invalid, Malformed
 
@@ -43,7 +42,7 @@ def item_problem(detail: str, *, malformed: bool = False) -> ItemProblem:
     """Why one item cannot be checked: it cannot be read at all (`malformed`), or its content is unacceptable."""
     refusal = Malformed(detail, title="The item is malformed") if malformed else Invalid(
         detail, title="The item failed validation")
-    return problem_of_item(refusal)
+    return ItemProblem.of(refusal)
 
 
 def id_problem(credential_id: str) -> str | None:

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+# Per-item problems are the refusals' problem details (one status table).
 from shared.http.problem import ItemProblem
 
 Verdict = Literal["valid", "invalid", "unknown"]

@@ -149,10 +149,10 @@ class ItemProblem(msgspec.Struct, omit_defaults=True, kw_only=True):
     detail: str
     current_status: str | None = None
 
-
-def item_problem(refusal: Refusal | RefusalRecord) -> ItemProblem:
-    """The per-item form of a refusal: the same type, title and status the
-    refusal would get as a whole answer."""
-    return ItemProblem(type=PROBLEM_TYPE_BASE + refusal.code, title=refusal.title,
-                       status=STATUS_OF_REFUSAL[refusal.kind], detail=refusal.detail,
-                       current_status=refusal.extra.get("current_status"))
+    @classmethod
+    def of(cls, refusal: Refusal | RefusalRecord) -> ItemProblem:
+        """The per-item form of a refusal: the same type, title and status the
+        refusal would get as a whole answer."""
+        return cls(type=PROBLEM_TYPE_BASE + refusal.code, title=refusal.title,
+                   status=STATUS_OF_REFUSAL[refusal.kind], detail=refusal.detail,
+                   current_status=refusal.extra.get("current_status"))
