@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from services.issuance import credit_handlers, handlers, holder_handlers, stack_handlers
+from services.issuance import credit_handlers, handlers, holder_handlers, stack_handlers, store
 from services.issuance import credit_schemas as cs
 from services.issuance.contacts import Contacts
 from services.issuance.endorsing import Endorsed, EndorseRequest
@@ -23,12 +23,14 @@ from shared.credential_format import VC_MEDIA_TYPE
 from shared.events import CATALOG
 from shared.http.common_handlers import WHOAMI
 from shared.http.endpoints import Endpoint
+from shared.idempotency import purge_loop
 from shared.key_vault import KeyVault
 from shared.ledger.projection import Projection
 from shared.ledger.store import Ledger
 from shared.registry_state import RegistryState
 from shared.service import (
-    METRICS_REGISTRY_KEY, POOL_KEY, RUNNERS_KEY, SETTINGS_KEY, CleanupContext, create_service_app, projection_context,
+    METRICS_REGISTRY_KEY, POOL_KEY, RUNNERS_KEY, SETTINGS_KEY, CleanupContext, background_context, create_service_app,
+    projection_context,
 )
 from shared.settings import Settings
 
@@ -124,6 +126,9 @@ def create_app(settings: Settings, *, signing_processes: int | None = None) -> w
         # progress row (locked per batch) lets exactly one replica apply each
         # event; the others find it applied and skip it.
         projection_context(_projection),
+        background_context("idempotency-purge",
+                           lambda app: purge_loop(app[POOL_KEY], store.QUERIES["purge_idempotency_keys"]),
+                           affects_readiness=False),
     ])
     holder_handlers.add_routes(app)
     return app

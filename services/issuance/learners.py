@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from services.issuance.schemas import LearnerIdentity
 from shared.credential_format import identity_hash, normalise_identity
-from shared.http.problem import Problem
+from shared.refusals import Invalid
 from shared.settings import Settings
 
 EMAIL = "emailAddress"
@@ -49,9 +49,9 @@ _EMAIL = re.compile(
 _NATIONAL_ID = re.compile(r"^[A-Z0-9][A-Z0-9./-]{3,39}$")
 
 
-class LearnerIdentityInvalid(Problem):
-    def __init__(self, detail: str) -> None:
-        super().__init__(422, "learner-identity-invalid", "The learner identity is not well-formed", detail)
+class LearnerIdentityInvalid(Invalid):
+    default_code = "learner-identity-invalid"
+    default_title = "The learner identity is not well-formed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +72,7 @@ class Learner:
 def parse_identity(identity: LearnerIdentity) -> tuple[str, str]:
     """(identity type, normalised value), or a 422 saying what is wrong.
 
-    The details never repeat the value: problem documents are logged.
+    The details never repeat the value: refusals are logged.
     """
     given = [(kind, value) for kind, value in ((EMAIL, identity.email), (NATIONAL_ID, identity.national_id))
              if value is not None]

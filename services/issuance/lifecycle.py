@@ -29,9 +29,8 @@ from services.issuance.context import IssuanceContext
 from services.issuance.stacking import auto_pathways_using
 from services.issuance.stacks import try_auto_award
 from shared.events import CATALOG
-from shared.events.credentials import (
-    CredentialIssued, CredentialReinstated, CredentialRevoked, CredentialSuspended,
-)
+from shared.credential_status import ACTION_OF_EVENT
+from shared.events.credentials import CredentialIssued
 from shared.ledger.events import RecordedEvent
 from shared.ledger.projection import Applied, PostgresProjection, Projection
 from shared.registry_state import RegistryProjection
@@ -40,11 +39,6 @@ from shared.timeutil import now
 log = logging.getLogger(__name__)
 
 LIFECYCLE_PROJECTION = "issuance.lifecycle"
-STATUS_OF = {
-    CredentialRevoked.event_type: "revoked",
-    CredentialSuspended.event_type: "suspended",
-    CredentialReinstated.event_type: "active",
-}
 
 
 class LifecycleProjection(PostgresProjection):
@@ -53,11 +47,10 @@ class LifecycleProjection(PostgresProjection):
         self._ctx = ctx
 
     async def apply_one(self, conn: asyncpg.Connection, event: RecordedEvent) -> None:
-        status = STATUS_OF.get(event.event_type)
-        if status is not None:
+        if event.event_type in ACTION_OF_EVENT:
             changed = CATALOG.decode(event)
-            await store.set_status(conn, changed.credential_id, status)  # type: ignore[attr-defined]
-            if status == "revoked":  # a revoked award gives its credits back
+            await store.apply_status_event(conn, changed.credential_id, event.event_type)  # type: ignore[attr-defined]
+            if ACTION_OF_EVENT[event.event_type] == "revoke":  # a revoked award gives its credits back
                 await redemptions.release(conn, changed.credential_id)  # type: ignore[attr-defined]
         elif event.event_type == CredentialIssued.event_type and self._any_auto_pathway():
             await self._stack(conn, CATALOG.decode(event))  # type: ignore[arg-type]

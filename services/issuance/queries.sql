@@ -49,8 +49,11 @@ SELECT stream_id, position
 -- name: issued_event
 SELECT position, payload FROM ledger.events WHERE stream_id = $1 AND version = 1
 
+-- name: credential_status
+SELECT status FROM issuance.credentials WHERE credential_id = $1 FOR UPDATE
+
 -- name: set_status
-UPDATE issuance.credentials SET status = $2 WHERE credential_id = $1 AND status <> 'revoked'
+UPDATE issuance.credentials SET status = $2 WHERE credential_id = $1
 
 -- name: claim_stack
 -- A conflict on the stack id or on (pathway, learner key) is the same award.
@@ -123,3 +126,6 @@ SELECT grant_id, learner_key, issuer_id, valid_until, revoked_at FROM issuance.c
 
 -- name: revoke_credit_grant
 UPDATE issuance.credit_grants SET revoked_at = now() WHERE grant_id = $1 AND revoked_at IS NULL
+
+-- name: purge_idempotency_keys
+DELETE FROM issuance.idempotency_keys WHERE created_at < now() - $1::interval

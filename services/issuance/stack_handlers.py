@@ -7,7 +7,7 @@ from aiohttp import web
 from services.issuance import redemptions, store
 from services.issuance.context import IssuanceContext
 from services.issuance.freshness import decided_current
-from services.issuance.handlers import context, metadata_of
+from services.issuance.handlers import context
 from services.issuance.learners import LEARNER_KEY
 from services.issuance.schemas import ChoiceProgress, LearnerPathways, PathwayProgress, StackRequest, StackResponse
 from services.issuance.stacking import Evaluation, credit_pool, evaluate
@@ -15,7 +15,7 @@ from services.issuance.stacks import claim_named, require_pathway_issuer
 from services.issuance.store import CredentialRow
 from shared.auth import Principal, token_matches
 from shared.http.body import json_response
-from shared.http.endpoints import optional_principal, principal_of
+from shared.http.endpoints import optional_principal, principal_of, request_metadata
 from shared.http.middleware import request_id_of
 from shared.http.problem import bad_request, forbidden, not_found, unauthorized
 from shared.ledger.events import Metadata
@@ -46,7 +46,7 @@ async def _claimant(request: web.Request, body: StackRequest, pathway: Pathway,
     issuer_id = pathway.event.issuer_id
     if principal is not None:
         require_pathway_issuer(pathway, principal.tenant_id if principal.role == "issuer" else None)
-        return metadata_of(request, principal, issuer_id)
+        return request_metadata(request, principal, issuer_id)
     if body.holder_token is None:
         raise unauthorized("send the pathway issuer's API key, or holder_token: the learner link of a component")
     if not any(token_matches(body.holder_token, row.holder_token_hash) for row in rows.values()):

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from services.issuance.recognition import Admitted, admission
 from services.issuance.store import CredentialRow
+from shared.credential_status import STANDING
 from shared.events.registry import ChoiceGroup, PathwayRule
 from shared.registry_state import Pathway, RegistryState
 
@@ -114,7 +115,7 @@ def _own_ineligibility(row: CredentialRow, pathway: Pathway, state: RegistryStat
                        moment: dt.datetime) -> str | None:
     rule = pathway.event.rule
     achievement = state.achievements.get(row.achievement_id)
-    if row.status != "active":
+    if row.status not in STANDING:
         return f"it is {row.status}"
     if row.valid_until is not None and row.valid_until <= moment:
         return "it has expired"

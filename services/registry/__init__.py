@@ -8,7 +8,7 @@ same transaction as the events, so a read after a write sees it.
     app.py             routes (Endpoint list) and the application factory
     *_handlers.py      HTTP only: parse, call the domain, answer
     http_support.py    the caller, query parameters, cursors
-    agencies.py, issuers.py, catalog.py, clients.py
+    agencies.py, issuers.py, offerings.py, clients.py
                        the commands: read, check the rules, write events;
                        refusals are shared/refusals.py's, mapped in the middleware
     access.py          who may act on what (tenants, jurisdiction, authority)

@@ -4,27 +4,20 @@ The key is claimed in the same transaction as the work it guards, so the
 claim, the ledger events and the stored response commit together. A
 concurrent request with the same key waits on the claim and then replays the
 response; a request whose work failed leaves no claim, so its retry runs
-afresh. Keys are per client and kept for `RETENTION`.
+afresh. Keys are per client; their rules and purge are shared/idempotency.py.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import asyncpg
 
 from services.revocation.status_changes import QUERIES
-
-RETENTION = dt.timedelta(hours=24)
+from shared.idempotency import KeyReused
 
 Work = Callable[[asyncpg.Connection], Awaitable[tuple[int, bytes]]]
-
-
-class KeyReused(Exception):
-    """The key was used before with a different request."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,14 +25,6 @@ class Response:
     status: int
     body: bytes
     replayed: bool
-
-
-def fingerprint(*parts: bytes | str) -> bytes:
-    digest = hashlib.sha256()
-    for part in parts:
-        data = part.encode() if isinstance(part, str) else part
-        digest.update(len(data).to_bytes(8, "big") + data)
-    return digest.digest()
 
 
 async def run_once(
@@ -61,6 +46,3 @@ async def run_once(
         raise KeyReused(key)
     return Response(row["status"], bytes(row["response"]), replayed=True)
 
-
-async def purge_expired(pool: asyncpg.Pool) -> str:
-    return await pool.execute(QUERIES["purge_idempotency_keys"], RETENTION)

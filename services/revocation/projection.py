@@ -29,7 +29,7 @@ import asyncpg
 
 from services.revocation import cascade
 from services.revocation.metrics import RevocationMetrics
-from services.revocation.states import ACTION_OF_EVENT, next_status
+from shared.credential_status import ACTION_OF_EVENT, after_event
 from services.revocation.status_changes import QUERIES, StatusChange, StatusChanger, credential_row
 from shared.events import CATALOG
 from shared.events import credentials as cred
@@ -106,7 +106,7 @@ class CredentialsProjection(PostgresProjection):
             return
         if recorded.version <= current["status_version"]:
             return  # written through by the command that appended it
-        after = next_status(ACTION_OF_EVENT[recorded.event_type], current["status"]) or current["status"]
+        after = after_event(current["status"], recorded.event_type)
         await conn.execute(QUERIES["set_statuses"], [e.credential_id], [after], [recorded.version])
         self._lists_changed = True
 

@@ -20,7 +20,7 @@ from typing import Literal
 import asyncpg
 import msgspec
 
-from services.revocation.states import Action, Status, fold, next_status
+from shared.credential_status import Action, Status, fold, next_status
 from shared.db.sql import load_queries
 from shared.events.credentials import (
     Cause, CredentialFlaggedForReview, CredentialIssued, CredentialReinstated, CredentialRevoked,

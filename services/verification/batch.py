@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -27,9 +26,10 @@ from services.verification.schemas import Check, ItemProblem, ItemResult, Verifi
 from services.verification.verdicts import (
     AS_ISSUED, BY_ID, ORIGIN_CHECKS, UNKNOWN, Verdicts, identity_check, verdict_of, window_state,
 )
+from shared.credential_format import parse_credential_id
 from shared.crypto.eddsa_rdfc import ProofHashes
-from shared.http.problem import PROBLEM_TYPE_BASE
 from shared.jsonld.contexts import ContextLoader
+from shared.refusals import Invalid, Malformed
 
 _ENCODER = msgspec.json.Encoder()
 _encode = _ENCODER.encode
@@ -38,10 +38,11 @@ _URN_UUID = "urn:uuid:"
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s]+")
 
 
-def item_problem(detail: str, status: int = 422) -> ItemProblem:
-    slug = "validation-failed" if status == 422 else "bad-request"
-    title = "The item failed validation" if status == 422 else "The item is malformed"
-    return ItemProblem(PROBLEM_TYPE_BASE + slug, title, status, detail)
+def item_problem(detail: str, *, malformed: bool = False) -> ItemProblem:
+    """Why one item cannot be checked: it cannot be read at all (`malformed`), or its content is unacceptable."""
+    refusal = Malformed(detail, title="The item is malformed") if malformed else Invalid(
+        detail, title="The item failed validation")
+    return ItemProblem.of(refusal)
 
 
 def id_problem(credential_id: str) -> str | None:
@@ -52,9 +53,7 @@ def id_problem(credential_id: str) -> str | None:
     typo or a wrong column, which the employer needs to hear as such.
     """
     if credential_id.lower().startswith(_URN_UUID):
-        try:
-            uuid.UUID(credential_id[len(_URN_UUID):])
-        except ValueError:
+        if parse_credential_id(_URN_UUID + credential_id[len(_URN_UUID):]) is None:
             return f"'id' is not a credential id: {_shown(credential_id)} is not urn:uuid: followed by a UUID"
         return None
     if _URI.fullmatch(credential_id) is None:

@@ -23,6 +23,7 @@ import msgspec
 from services.verification.credential_table import NEVER, CredentialRecord, CredentialTable
 from shared.crypto.multibase import multibase_to_public_key
 from shared.events import CATALOG
+from shared.credential_status import ACTION_OF_EVENT, LABELS, STATUSES, after_event
 from shared.events import credentials as cev
 from shared.events import endorsements as endo
 from shared.events import registry as rev
@@ -33,8 +34,9 @@ from shared.timeutil import parse_time
 __all__ = ["ACTIVE", "FLAGGED", "NEVER", "REVOKED", "STATUS_NAMES", "SUSPENDED", "CredentialRecord", "ReadModel",
            "StatusNote"]
 
-ACTIVE, REVOKED, SUSPENDED, FLAGGED = 0, 1, 2, 3
-STATUS_NAMES = ("active", "revoked", "suspended", "flagged_for_review")
+# A status is packed as its index in STATUSES (shared/credential_status.py).
+ACTIVE, REVOKED, SUSPENDED, FLAGGED = (STATUSES.index(s) for s in ("active", "revoked", "suspended", "flagged"))
+STATUS_NAMES = tuple(LABELS[s] for s in STATUSES)
 _DIGEST = 32
 # Registry events that cannot change any verdict (API clients and keys).
 _NO_VERDICT_IMPACT = (rev.ApiClientCreated, rev.ApiKeyIssued, rev.ApiKeyRevoked, rev.ApiClientRevoked)
@@ -101,10 +103,7 @@ class ReadModel:
         self._handlers: dict[str, Callable[[RecordedEvent], None]] = {
             cev.CredentialIssued.event_type: self._issued,
             endo.EndorsementIssued.event_type: self._endorsed,
-            cev.CredentialRevoked.event_type: lambda r: self._status(r, REVOKED),
-            cev.CredentialSuspended.event_type: lambda r: self._status(r, SUSPENDED),
-            cev.CredentialReinstated.event_type: lambda r: self._status(r, ACTIVE),
-            cev.CredentialFlaggedForReview.event_type: lambda r: self._status(r, FLAGGED),
+            **dict.fromkeys(ACTION_OF_EVENT, self._status),
         }
 
     def apply(self, recorded: RecordedEvent) -> None:
@@ -147,23 +146,25 @@ class ReadModel:
         """An EndorsementCredential: no achievement (its empty id says so) and no learner."""
         event = CATALOG.decode(recorded)
         assert isinstance(event, endo.EndorsementIssued)
-        issued = self.shared_int(epoch_seconds(event.issued_at))
-        self.add(event.credential_id, CredentialRecord(
-            pack_digests(event.document_hash, ""), "", sys.intern(event.endorser_id), sys.intern(event.key_id), "",
-            issued, issued, NEVER, ACTIVE, (),
-        ))
+        issued = epoch_seconds(event.issued_at)
+        self.credentials.add(
+            event.credential_id, bytes.fromhex(event.document_hash).ljust(_DIGEST, b"\0")[:_DIGEST], "", "",
+            (sys.intern(event.endorser_id), sys.intern(event.key_id), ""), issued, issued, NEVER)
 
-    def _status(self, recorded: RecordedEvent, status: int) -> None:
+    def _status(self, recorded: RecordedEvent) -> None:
         event = CATALOG.decode(recorded)
         credential_id = event.credential_id  # type: ignore[attr-defined]
         row = self.credentials.row(credential_id)
         if row < 0:
             return  # a status change for a credential issued elsewhere: nothing to answer from
+        # Through the one status table: a flag keeps a suspension, as revocation's fold does.
+        record = CredentialRecord(self.credentials, row)
+        status = STATUSES.index(after_event(STATUSES[record.status], recorded.event_type))
         self.credentials.set_status(row, status)
         if status == ACTIVE:
             self.notes.pop(credential_id, None)
         else:
-            self.notes[credential_id] = status_note(recorded, event, CredentialRecord(self.credentials, row).issuer_id)
+            self.notes[credential_id] = status_note(recorded, event, record.issuer_id)
         self.invalidate(credential_id)
 
     def invalidate(self, credential_id: str) -> None:

@@ -146,3 +146,7 @@ EVENTS: tuple[type[Event], ...] = (
 
 def credential_stream(credential_id: str) -> str:
     return "credential:" + credential_id.removeprefix("urn:uuid:")
+
+
+def stack_stream(stack_id: str) -> str:
+    return "stack:" + stack_id

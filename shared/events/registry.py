@@ -330,3 +330,33 @@ EVENTS: tuple[type[Event], ...] = (
 PUBLIC_EVENTS: tuple[type[Event], ...] = tuple(
     e for e in EVENTS if e not in (ApiClientCreated, ApiKeyIssued, ApiKeyRevoked, ApiClientRevoked)
 )
+
+
+# The ledger stream of each registry resource: one stream per resource, so
+# the expected versions of a write name exactly what it decided on.
+def agency_stream(agency_id: str) -> str:
+    return "agency:" + agency_id
+
+
+def accreditation_stream(accreditation_id: str) -> str:
+    return "accreditation:" + accreditation_id
+
+
+def framework_stream(framework_id: str) -> str:
+    return "framework:" + framework_id
+
+
+def issuer_stream(issuer_id: str) -> str:
+    return "issuer:" + issuer_id
+
+
+def achievement_stream(achievement_id: str) -> str:
+    return "achievement:" + achievement_id
+
+
+def pathway_stream(pathway_id: str) -> str:
+    return "pathway:" + pathway_id
+
+
+def client_stream(client_id: str) -> str:
+    return "client:" + client_id
