@@ -131,5 +131,5 @@ class Unauthenticated(Refusal):
 
 KINDS: dict[str, type[Refusal]] = {
     kind.kind: kind for kind in (NotFound, Forbidden, Conflict, Invalid, Unavailable, Malformed, TooLarge,
-                                 Unauthenticated)
+                                 Unauthenticated, RateLimited)
 }

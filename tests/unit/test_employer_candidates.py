@@ -73,7 +73,7 @@ def test_reasons_are_sentences_and_identity_is_apart():
     assert explained.identity == "mismatch"
     tampered = ItemResult(index=1, verdict="invalid", checks=[Check("signature", "fail", "bad_signature")])
     assert "altered" in explain(tampered).reasons and explain(tampered).identity == "not_checked"
-    unreadable = ItemResult(index=2, verdict="unknown", problem=ItemProblem("t", "Bad", 400, "not a URI"))
+    unreadable = ItemResult(index=2, verdict="unknown", problem=ItemProblem(type="t", title="Bad", status=400, detail="not a URI"))
     assert explain(unreadable).reasons == "The line could not be read: not a URI"
     valid = ItemResult(index=3, verdict="valid", checks=[Check("identity_match", "pass", "identity_matches")])
     assert explain(valid).identity == "match" and "good standing" in explain(valid).reasons
