@@ -20,6 +20,7 @@ from services.issuance import store
 from services.issuance import credit_schemas as cs
 from services.issuance.context import IssuanceContext
 from services.issuance.store import QUERIES, CredentialRow
+from shared.credential_format import required_credential_id
 from shared.auth import Principal, token_matches
 from shared.events.credits import CreditAccountShared, CreditAccountShareRevoked
 from shared.ledger.events import Metadata
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 
 async def learner_of(ctx: IssuanceContext, proof: cs.LearnerProof | cs.ShareAccount) -> str:
     """The learner key the proof stands for; the same refusal whether the credential or the token is wrong."""
-    credential_id = store.credential_id_param(proof.credential_id)
+    credential_id = required_credential_id(proof.credential_id)
     row = await store.credential(ctx.pool, credential_id)
     if row is None or not token_matches(proof.holder_token, row.holder_token_hash):
         raise Forbidden("holder_token is not the learner link of that credential")

@@ -21,7 +21,7 @@ from msgspec import Meta
 from services.issuance import store
 from services.issuance.context import IssuanceContext
 from shared.auth import Principal
-from shared.credential_format import OB_CONTEXT, VC_CONTEXT, new_credential_id, verification_method
+from shared.credential_format import OB_CONTEXT, VC_CONTEXT, new_credential_id, verification_method, required_credential_id
 from shared.crypto.eddsa_jcs import signing_key_from_seed
 from shared.crypto.proof_set import ProofSetSigner
 from shared.events.credentials import credential_stream
@@ -60,7 +60,7 @@ def endorser_of(ctx: IssuanceContext, endorser_id: str) -> Issuer:
 async def _subject(ctx: IssuanceContext, subject_id: str) -> str:
     if subject_id.startswith("https://"):
         return subject_id
-    credential_id = store.credential_id_param(subject_id)
+    credential_id = required_credential_id(subject_id)
     if await store.credential(ctx.pool, credential_id) is None:
         raise NotFound(f"there is no credential {credential_id}")
     return credential_id

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from services.issuance.handlers import context
 from services.issuance.holdings import claim_details, holdings
-from services.issuance.store import credential_id_param
+from shared.credential_format import required_credential_id
 from shared.holdings import CLAIM_PATH, HOLDINGS_PATH, SERVICE_HEADER, HoldingsRequest, calling_service
 from shared.http.body import json_response, read_json
 from shared.http.problem import forbidden, unauthorized
@@ -42,5 +42,5 @@ async def learner_holdings(request: web.Request) -> web.Response:
 
 async def credential_claim(request: web.Request) -> web.Response:
     _require_service(request)
-    credential_id = credential_id_param(request.match_info["credential_id"])
+    credential_id = required_credential_id(request.match_info["credential_id"])
     return json_response(await claim_details(context(request), credential_id))
