@@ -6,8 +6,18 @@
 -- privilege, which a direct LOCK TABLE in this mode would need (migration 0010).
 SELECT ledger.lock_for_append()
 
--- name: head
-SELECT position, hash FROM ledger.events ORDER BY position DESC LIMIT 1
+-- name: head_and_versions
+-- After the lock, in one round trip: the head this append extends and the
+-- current version of every stream it names (absent streams are absent).
+WITH head AS (SELECT position, hash FROM ledger.events ORDER BY position DESC LIMIT 1),
+     versions AS (SELECT stream_id, max(version) AS version
+                    FROM ledger.events
+                   WHERE stream_id = ANY($1::text[])
+                   GROUP BY stream_id)
+SELECT coalesce((SELECT position FROM head), 0) AS position,
+       (SELECT hash FROM head) AS hash,
+       (SELECT array_agg(stream_id ORDER BY stream_id) FROM versions) AS streams,
+       (SELECT array_agg(version ORDER BY stream_id) FROM versions) AS versions
 
 -- name: stream_versions
 -- One index scan with array keys; streams not in the ledger yet are absent.
