@@ -28,7 +28,10 @@ failure is its own:
 A stage is `async (conn) -> events`: it runs in the group's transaction
 before the lock (issuance claims its references there, revocation writes
 its read model through) and returns which of the caller's events to append.
-Its writes commit exactly when its events do.
+Its writes commit exactly when its events do. A settle, `async (conn,
+positions) -> None`, runs after the COPY, under the lock, for the few writes
+that need the positions (a stored response that quotes them): one statement,
+or the lock is no longer the append's alone.
 """
 
 from __future__ import annotations
@@ -44,12 +47,14 @@ if TYPE_CHECKING:
     from shared.ledger.store import AppendConflict, Ledger, NewEvent, PreparedAppend
 
 Stage = Callable[[asyncpg.Connection], Awaitable["Sequence[NewEvent]"]]
+Settle = Callable[[asyncpg.Connection, list[int]], Awaitable[None]]
 
 
 @dataclass(slots=True)
 class _Waiter:
     append: PreparedAppend
     stage: Stage | None
+    settle: Settle | None
     future: asyncio.Future[list[int]] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
     def answer(self, positions: list[int]) -> None:
@@ -78,10 +83,10 @@ class GroupCommit:
         self._queue: list[_Waiter] = []
         self._running: set[asyncio.Task[None]] = set()
 
-    async def append(self, append: PreparedAppend, stage: Stage | None = None) -> list[int]:
+    async def append(self, append: PreparedAppend, stage: Stage | None = None, settle: Settle | None = None) -> list[int]:
         if not append.events and stage is None:
             return []
-        waiter = _Waiter(append, stage)
+        waiter = _Waiter(append, stage, settle)
         self._queue.append(waiter)
         if len(self._running) < self._groups:
             task = asyncio.create_task(self._lead())
@@ -144,7 +149,17 @@ class GroupCommit:
                                 if w.stage is not None and not isinstance(r, list)]
             if staged_conflicts:
                 raise _Excluded(staged_conflicts)  # their staged writes must not commit
+            for waiter, result in zip(group, results):
+                if waiter.settle is not None and isinstance(result, list):
+                    await _settled(conn, waiter, result)
             return results
+
+
+async def _settled(conn: asyncpg.Connection, waiter: _Waiter, positions: list[int]) -> None:
+    try:
+        await waiter.settle(conn, positions)  # type: ignore[misc]
+    except Exception as error:  # noqa: BLE001 - this caller's failure, not the group's
+        raise _Excluded([(waiter, error)]) from error
 
 
 async def _staged(conn: asyncpg.Connection, waiter: _Waiter) -> PreparedAppend:

@@ -3,8 +3,8 @@
 Appends are serialised by an EXCLUSIVE table lock taken at the start of the
 transaction and released at commit. That single-writer section is what makes
 positions gap-free and commit order equal to position order (the approach of
-pyeventsourcing's Postgres recorder). It is short: one head read, one version
-read (with the stream versions), one COPY; batching many events into one
+pyeventsourcing's Postgres recorder). It is short: one read of the head and
+the stream versions, one COPY; batching many events into one
 append amortises both the lock and the commit's fsync, which is why the bulk
 endpoints append in batches, and why `Ledger.append` gathers concurrent
 single appends into one transaction (group commit, sequencer.py).
@@ -22,7 +22,7 @@ import msgspec
 from shared.db.sql import load_queries
 from shared.ledger.chain import GENESIS_HASH, chain_hash, check_identifier, entry_bytes
 from shared.ledger.events import Event, EventCatalog, Metadata, RecordedEvent, encode_metadata
-from shared.ledger.sequencer import GroupCommit, Stage
+from shared.ledger.sequencer import GroupCommit, Settle, Stage
 
 QUERIES = load_queries("shared.ledger")
 _COLUMNS = ("position", "stream_id", "version", "event_type", "payload", "metadata", "prev_hash", "hash")
@@ -80,14 +80,16 @@ class Ledger:
         expected_versions: Mapping[str, int] | None = None,
         *,
         stage: Stage | None = None,
+        settle: Settle | None = None,
     ) -> list[int]:
         """Append events atomically, acknowledged once committed; return their positions.
 
         `stage(conn)`, if given, runs in the same transaction before the
         append lock is taken (writes that must commit with the events) and
-        returns the events to append: all or some of `events`.
+        returns the events to append: all or some of `events`; `settle(conn,
+        positions)` runs after the append, before the commit (sequencer.py).
         """
-        return await self.group.append(self.prepare(events, metadata, expected_versions), stage)
+        return await self.group.append(self.prepare(events, metadata, expected_versions), stage, settle)
 
     def prepare(
         self, events: Sequence[NewEvent], metadata: Metadata, expected_versions: Mapping[str, int] | None = None,

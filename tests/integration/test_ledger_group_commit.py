@@ -140,3 +140,24 @@ async def test_many_single_event_writers_keep_per_stream_order(ledger, db):
         assert [r["version"] for r in mine] == list(range(1, 26))
     async with db.acquire() as conn:
         assert (await verify_chain(conn)).ok
+
+
+async def test_settle_sees_its_own_positions_and_its_failure_is_its_own(ledger, db):
+    async def settle_ok(conn, positions):
+        await conn.execute("INSERT INTO public.staged (caller) VALUES ($1)", f"ok@{','.join(map(str, positions))}")
+
+    async def settle_fails(conn, positions):
+        await conn.execute("INSERT INTO public.staged (caller) VALUES ('failed')")
+        raise StageRefused("settle")
+
+    async def one(name: str, settle):
+        return await ledger.append([NewEvent(name, Noted(text=name)), NewEvent(name, Noted(text=name + "+"))],
+                                   TEST_METADATA, settle=settle)
+
+    ok, failed, plain = await asyncio.gather(one("a", settle_ok), one("b", settle_fails), one("c", None),
+                                             return_exceptions=True)
+    assert isinstance(failed, StageRefused)
+    assert sorted(ok + plain) == [1, 2, 3, 4]
+    assert {r["caller"] for r in await db.fetch("SELECT caller FROM public.staged")} == {
+        f"ok@{ok[0]},{ok[1]}"}
+    assert {r["stream_id"] for r in await db.fetch("SELECT stream_id FROM ledger.events")} == {"a", "c"}
