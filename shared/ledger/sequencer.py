@@ -81,32 +81,42 @@ class GroupCommit:
         self._groups = groups
         self._delay = delay
         self._queue: list[_Waiter] = []
-        self._running: set[asyncio.Task[None]] = set()
+        # Counted by the group tasks themselves: a finished task's done
+        # callback runs a loop pass later, after its callers may already
+        # have queued again.
+        self._leading = 0
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def append(self, append: PreparedAppend, stage: Stage | None = None, settle: Settle | None = None) -> list[int]:
         if not append.events and stage is None:
             return []
         waiter = _Waiter(append, stage, settle)
         self._queue.append(waiter)
-        if len(self._running) < self._groups:
+        # A second transaction pays only when it has stages to run while the
+        # first holds the lock; plain appends wait to share the next one.
+        if not self._leading or (self._leading < self._groups and stage is not None):
+            self._leading += 1
             task = asyncio.create_task(self._lead())
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         # A caller that gives up (its request cancelled) leaves its events to
         # the group: written or not, it was never acknowledged.
         return await waiter.future
 
     async def _lead(self) -> None:
-        while self._queue:
-            if len(self._running) > 1:
-                await asyncio.sleep(self._delay)
-            group = self._take()
-            try:
-                await self._write(group)
-            finally:
-                for waiter in group:  # the group task cancelled (shutdown): no caller waits forever
-                    if not waiter.future.done():
-                        waiter.future.cancel()
+        try:
+            while self._queue:
+                if self._leading > 1:
+                    await asyncio.sleep(self._delay)
+                group = self._take()
+                try:
+                    await self._write(group)
+                finally:
+                    for waiter in group:  # the group task cancelled (shutdown): no caller waits forever
+                        if not waiter.future.done():
+                            waiter.future.cancel()
+        finally:
+            self._leading -= 1
 
     def _take(self) -> list[_Waiter]:
         group, events = [], 0
