@@ -6,8 +6,10 @@ STAMP  := $(VENV)/.installed-stamp
 HOME_DIR ?= .credledger
 INTEROP_JS := tests/interop/js
 INTEROP_STAMP := $(INTEROP_JS)/node_modules/.installed-stamp
+BROWSER_JS := tests/browser/js
+BROWSER_STAMP := $(BROWSER_JS)/node_modules/.installed-stamp
 
-.PHONY: run test bench clean interop-deps
+.PHONY: run test bench clean interop-deps browser-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,12 +27,22 @@ $(INTEROP_STAMP): $(INTEROP_JS)/package.json $(INTEROP_JS)/package-lock.json
 ## interop-deps: npm ci for the JavaScript interop verifier (tests/interop/js)
 interop-deps: $(INTEROP_STAMP)
 
+# axe-core for the browser tests' accessibility check, from the lockfile;
+# without npm those checks skip (saying so), so this only warns.
+$(BROWSER_STAMP): $(BROWSER_JS)/package.json $(BROWSER_JS)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		cd $(BROWSER_JS) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed-stamp; \
+	else echo "make: npm not found; the browser tests' axe-core checks will skip"; fi
+
+## browser-deps: npm ci for axe-core (tests/browser/js)
+browser-deps: $(BROWSER_STAMP)
+
 ## run: the whole system on the embedded default (Postgres + broker + services); DEMO=1 seeds demo data
 run: $(STAMP)
 	$(BIN)/credledger up --home $(HOME_DIR) $(if $(DEMO),--demo)
 
 ## test: the whole suite against real Postgres and the real broker
-test: $(STAMP) $(INTEROP_STAMP)
+test: $(STAMP) $(INTEROP_STAMP) $(BROWSER_STAMP)
 	$(BIN)/python -m pytest
 
 ## bench: every benchmark script (figures beside their raw limits)

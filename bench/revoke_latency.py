@@ -9,12 +9,19 @@ the embedded broker. Credentials are revoked one at a time while a second
 issuer suspends and reinstates its credentials in batches of 50 at
 --load-rate items/s and verifiers poll its status lists.
 
-Two series: back to back (the next revocation as soon as the last one is
-visible: the list is still inside its 200 ms regeneration window, so (a)
-shows the debounce), and after a quiet spell of QUIET_SECONDS (the pipeline
-alone). Figures (p50, p99), beside the raw limit measured in the same run:
-one single-event ledger append on the same Postgres server (p50).
-Goal: p99 of (b) <= 200 ms.
+Series: right after start (revocations sent as soon as both services'
+/readyz say ready, with no warm-up), just issued (a credential appended to
+the ledger and revoked at once, before the revocation service's projection
+can have seen it: the demo's case), back to back (the next revocation as
+soon as the last one is visible) and after a quiet spell of QUIET_SECONDS.
+For each: the revoke response time, (a) response -> a fetched status list
+shows the bit, the share of revocations whose very first list fetch after
+the response already showed it, and (b) response -> verification answers
+revoked. Also the status list fetch latency under the load. Figures (p50,
+p99), beside the raw limit measured in the same run: one single-event ledger
+append (a commit) on the same Postgres server (p50).
+Goals: the bit in the first fetch after the response; p99 of (a) and (b)
+<= 200 ms.
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ GOAL_MS = 200.0
 POLL_SECONDS = 0.005
 LOAD_BATCH = 50
 QUIET_SECONDS = 0.3
+START_REVOCATIONS = 5
 
 
 class RawAppend(Event, frozen=True):
@@ -169,7 +177,8 @@ async def revoke(http: aiohttp.ClientSession, settings: Settings, credential: Is
 async def background_load(http: aiohttp.ClientSession, settings: Settings, credentials: list[IssuedCredential],
                           rate: float) -> AsyncIterator[list[int]]:
     """Suspend/reinstate batches at `rate` items/s, and verifiers polling lists."""
-    done = [0]
+    done: list = [0, []]
+    fetches: list[float] = done[1]
     stop = asyncio.Event()
     suspended: set[str] = set()
     rng = random.Random(7)
@@ -194,8 +203,10 @@ async def background_load(http: aiohttp.ClientSession, settings: Settings, crede
         lists = sorted({e.list_id for c in credentials for e in c.status})
         while not stop.is_set():
             for list_id in lists:
+                started = time.perf_counter()
                 async with http.get(f"{settings.url_of('revocation')}/status-lists/{list_id}") as response:
                     await response.read()
+                fetches.append((time.perf_counter() - started) * 1000)
             await asyncio.sleep(0.05)
 
     tasks = [asyncio.create_task(batches()), asyncio.create_task(verifiers())]
@@ -218,17 +229,22 @@ class Series:
         self.request: list[float] = []
         self.to_list: list[float] = []
         self.to_verdict: list[float] = []
+        self.first_fetch_shows = 0
 
 
 async def revoke_and_wait(http: aiohttp.ClientSession, settings: Settings, probes: Probes,
                           credential: IssuedCredential, series: Series, with_verification: bool) -> None:
     series.request.append(await revoke(http, settings, credential) * 1000)
     entry = credential.entry("revocation")
+    started = time.perf_counter()
+    if await probes.list_shows(entry.list_id, entry.index):
+        series.first_fetch_shows += 1
+    first = time.perf_counter() - started
     waits = [poll(lambda: probes.list_shows(entry.list_id, entry.index))]
     if with_verification:
         waits.append(poll(lambda: probes.verification_says_revoked(credential.credential_id)))
     seconds = await asyncio.gather(*waits)
-    series.to_list.append(seconds[0] * 1000)
+    series.to_list.append((first + seconds[0]) * 1000)
     if with_verification:
         series.to_verdict.append(seconds[1] * 1000)
 
@@ -236,25 +252,28 @@ async def revoke_and_wait(http: aiohttp.ClientSession, settings: Settings, probe
 def report_series(name: str, series: Series, raw_ms: float, with_verification: bool) -> None:
     print(f"-- {name}: {len(series.request)} revocations", flush=True)
     report_ms("revoke request (response time)", series.request, raw_ms)
-    report_ms("(a) response -> published status list shows bit", series.to_list, raw_ms)
+    p99_list = report_ms("(a) response -> published status list shows bit", series.to_list, raw_ms)
+    print(f"    the first list fetch after the response showed the bit: {series.first_fetch_shows}"
+          f"/{len(series.request)}; goal p99 (a) <= {GOAL_MS:.0f} ms: {'met' if p99_list <= GOAL_MS else 'MISSED'}",
+          flush=True)
     if with_verification:
         p99 = report_ms("(b) response -> verification answers revoked", series.to_verdict, raw_ms)
         print(f"goal p99 <= {GOAL_MS:.0f} ms for (b): {'met' if p99 <= GOAL_MS else 'MISSED'}", flush=True)
 
 
-async def measure(settings: Settings, revocations: list[IssuedCredential], load: list[IssuedCredential],
-                  rate: float, raw_ms: float) -> None:
+async def measure(settings: Settings, pool: asyncpg.Pool, issued_by: tuple, revocations: list[IssuedCredential],
+                  load: list[IssuedCredential], rate: float, raw_ms: float) -> None:
     async with aiohttp.ClientSession() as http:
         await wait_ready(http, settings)
         probes = Probes(http, settings)
         with_verification = await probes.verification_available()
         if not with_verification:
             print(f"verification service has no {VERIFICATION_PATH} yet: figure (b) is skipped", flush=True)
-        warm_up, *measured = revocations
-        await revoke(http, settings, warm_up)  # also waits out the read model's consumer-group join
-        entry = warm_up.entry("revocation")
-        await poll(lambda: probes.list_shows(entry.list_id, entry.index), timeout=60)
-        back_to_back, after_quiet = Series(), Series()
+        at_start, measured = revocations[:START_REVOCATIONS], revocations[START_REVOCATIONS:]
+        right_after_start, just_issued, back_to_back, after_quiet = Series(), Series(), Series(), Series()
+        for credential in at_start:  # no warm-up: what a demo user does after `up` said ready
+            await revoke_and_wait(http, settings, probes, credential, right_after_start, with_verification)
+        issuer, achievement = issued_by
         async with background_load(http, settings, load, rate) as load_done:
             started = time.perf_counter()
             for n, credential in enumerate(measured):
@@ -262,9 +281,15 @@ async def measure(settings: Settings, revocations: list[IssuedCredential], load:
                     await asyncio.sleep(QUIET_SECONDS)
                 await revoke_and_wait(http, settings, probes, credential, after_quiet if n % 2 else back_to_back,
                                       with_verification)
+                if n % 10 == 0:
+                    [fresh] = await issue_credentials(pool, settings, issuer, achievement, 1)
+                    await revoke_and_wait(http, settings, probes, fresh, just_issued, with_verification)
             load_rate = load_done[0] / (time.perf_counter() - started)
     print(f"background load: {load_rate:,.0f} status changes/s in batches of {LOAD_BATCH},"
           " plus status list polling", flush=True)
+    report_ms("status list fetch under that load", load_done[1], raw_ms)
+    report_series("right after start", right_after_start, raw_ms, with_verification)
+    report_series("just issued, revoked at once", just_issued, raw_ms, with_verification)
     report_series("back to back", back_to_back, raw_ms, with_verification)
     report_series(f"after {QUIET_SECONDS * 1000:.0f} ms quiet", after_quiet, raw_ms, with_verification)
 
@@ -284,13 +309,14 @@ async def main() -> None:
             world = World(pool, settings)
             await world.agency("qqi")
             measured, background = await world.issuer("uni-measured"), await world.issuer("uni-load")
-            revocations = await issue_credentials(pool, settings, measured, await world.achievement(measured),
-                                                  args.revocations + 1)
+            achievement = await world.achievement(measured)
+            revocations = await issue_credentials(pool, settings, measured, achievement,
+                                                  args.revocations + START_REVOCATIONS)
             load = await issue_credentials(pool, settings, background, await world.achievement(background),
                                            args.load_credentials)
-            await pool.close()
             with processes(settings, Path(logs)):
-                await measure(settings, revocations, load, args.load_rate, raw_ms)
+                await measure(settings, pool, (measured, achievement), revocations, load, args.load_rate, raw_ms)
+            await pool.close()
 
 
 if __name__ == "__main__":

@@ -13,21 +13,21 @@ clients measure, each beside the raw limit measured in this same run:
 - by id (items/s), beside the in-process rate of the same code without HTTP;
 - full documents as issued (items/s), beside in-process canonical hashing;
 - foreign documents needing a signature check (items/s), beside the raw
-  Ed25519 verify rate of `cryptography` and of libsodium, per core;
+  Ed25519 verify rate of libsodium and of `cryptography` (OpenSSL), per core;
 - foreign documents carrying the platform's proof set (eddsa-rdfc-2022 +
   eddsa-jcs-2022), both signatures checked (items/s), beside raw verify and
   the raw RDFC-1.0 rate of pyoxigraph, per core;
 - p50/p99 of a 1,000-item request while the by-id load runs;
 - a --job-lines job end to end (upload, processing, CSV download);
-- memory per million credentials, and restart time with and without a snapshot.
+- memory per million credentials (and bytes per credential beside the raw
+  16-byte id array), snapshot load beside a raw numpy load of the same
+  bytes, and restart time with and without a snapshot.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import ctypes
-import ctypes.util
 import gc
 import hashlib
 import multiprocessing
@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import aiohttp  # noqa: E402
 import asyncpg  # noqa: E402
 import msgspec  # noqa: E402
+import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 
 from bench._support import Timer, bench_database_name, bench_postgres, fresh_database, report  # noqa: E402
@@ -237,31 +238,25 @@ async def check_sample(url: str, key: str, body: bytes, expected: str) -> None:
         raise SystemExit(f"expected every item {expected}, got {counts}")
 
 
-def raw_verify_rates(seconds: float = 2.0) -> tuple[float, float | None, str]:
-    """Single-core Ed25519 verifies per second: cryptography, and libsodium."""
+def raw_verify_rates(seconds: float = 2.0) -> dict[str, float]:
+    """Single-core Ed25519 verifies per second: OpenSSL through `cryptography`,
+    libsodium through PyNaCl's VerifyKey, and libsodium as the service calls it."""
+    import nacl.signing
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    key = Ed25519PrivateKey.generate()
-    message = os.urandom(64)
-    signature, public = key.sign(message), key.public_key()
-    crypto = _rate(lambda: public.verify(signature, message), seconds)
-    raw_public = public.public_bytes_raw()
-    try:
-        import nacl.signing
+    from services.verification import ed25519
 
-        verify_key = nacl.signing.VerifyKey(raw_public)
-        return crypto, _rate(lambda: verify_key.verify(message, signature), seconds), "PyNaCl"
-    except ImportError:
-        pass
-    path = ctypes.util.find_library("sodium")
-    if path is None:
-        return crypto, None, "libsodium not installed"
-    sodium = ctypes.CDLL(path)
-    sodium.sodium_init()
-    length = ctypes.c_ulonglong(len(message))
-    verify = sodium.crypto_sign_ed25519_verify_detached
-    return crypto, _rate(lambda: verify(signature, message, length, raw_public), seconds), \
-        "libsodium via ctypes (PyNaCl is not installed: add `pynacl` to the test extras)"
+    key = Ed25519PrivateKey.generate()
+    message = os.urandom(1200)  # about the size of a credential's signed hash data or JWS input
+    signature, public = key.sign(message), key.public_key()
+    raw_public = public.public_bytes_raw()
+    verify_key = nacl.signing.VerifyKey(raw_public)
+    return {
+        "cryptography (OpenSSL)": _rate(lambda: public.verify(signature, message), seconds),
+        "PyNaCl VerifyKey (libsodium)": _rate(lambda: verify_key.verify(message, signature), seconds),
+        "libsodium detached, as the service calls it": _rate(
+            lambda: ed25519.verify(raw_public, signature, message), seconds),
+    }
 
 
 def _rate(call, seconds: float) -> float:
@@ -282,7 +277,15 @@ async def in_process_rates(url: str, documents: list[dict], ids_body: bytes,
     chunks = [r["data"] for r in await conn.fetch(
         "SELECT data FROM verification.snapshot_chunks WHERE snapshot_id = $1 ORDER BY chunk_no", snapshot)]
     await conn.close()
+    with Timer() as raw_load:
+        copies = [np.frombuffer(chunk, dtype=np.uint8).copy() for chunk in chunks[1:]]
+    del copies
+    with Timer() as load_timer:
+        restore(ReadModel(), chunks)
+    report("snapshot load in process (restore + id hash table)", load_timer.seconds * 1000, "ms",
+           raw_load.seconds * 1000, "raw numpy load of the same bytes, ms")
     # What the model keeps: allocations still alive once the load's temporaries are gone.
+    gc.collect()
     tracemalloc.start()
     restore(model, chunks)
     del chunks
@@ -369,6 +372,7 @@ async def measure(settings, url, key, ids, documents, foreign, proof_sets, args)
     ids_body = id_bodies(ids, min(ID_REQUEST, n), 1)[0]
     in_id, in_hash, model, memory = await in_process_rates(url, documents[:2000], ids_body, settings.public_base_url)
     report("read model memory per 1,000,000 credentials", memory / n * 1e6 / 1e6, "MB (tracemalloc)")
+    report("  bytes per credential", memory / n, "B", 16, "raw 16-byte id array")
     report("service RSS after catch-up, all workers", rss / 1e6, "MB")
     report("read model restart without snapshot (replay)", cold * 1000, "ms")
     report("read model restart with snapshot", warm * 1000, "ms", cold * 1000, "ms without")
@@ -406,17 +410,18 @@ async def measure(settings, url, key, ids, documents, foreign, proof_sets, args)
     items, seconds = await load(service.url, key, issued_bodies, args.seconds, args.clients)
     report("full documents as issued", items / seconds, "items/s", in_hash, "in-process JCS+SHA-256")
 
-    crypto_rate, sodium_rate, sodium_how = raw_verify_rates()
+    raw = raw_verify_rates()
+    for how, rate in raw.items():
+        report(f"  raw Ed25519 verify, 1 core: {how}", rate, "/s")
+    crypto_rate, sodium_rate = raw["cryptography (OpenSSL)"], max(list(raw.values())[1:])
     foreign_bodies = doc_bodies(foreign, DOC_REQUEST, 4)
     await check_sample(service.url, key, foreign_bodies[0], "unknown")  # signature passes; status not in ledger
     items, seconds = await load(service.url, key, foreign_bodies, args.seconds, args.clients)
     cores = min(args.workers, os.cpu_count() or 1)
-    report("foreign documents, signature checked", items / seconds, "items/s", crypto_rate * cores,
+    report("foreign documents, signature checked", items / seconds, "items/s", sodium_rate * cores,
+           f"raw libsodium verify x {cores} core(s)")
+    report("  beside raw OpenSSL", items / seconds, "items/s", crypto_rate * cores,
            f"raw cryptography verify x {cores} core(s)")
-    if sodium_rate:
-        report("  beside raw libsodium", items / seconds, "items/s", sodium_rate * cores,
-               f"raw libsodium verify x {cores} core(s)")
-    print(f"  libsodium measured with {sodium_how}")
 
     rdfc_rate = raw_rdfc_rate(proof_sets[0], settings.public_base_url)
     rdfc_bodies = doc_bodies(proof_sets, DOC_REQUEST, 2)

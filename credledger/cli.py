@@ -75,6 +75,18 @@ def _admin_create_agency(args: argparse.Namespace) -> int:
                                  levels=args.levels, fields=args.fields, agency_id=args.id)
 
 
+def _admin_recognitions(args: argparse.Namespace) -> int:
+    from credledger.recognition_cli import list_command
+
+    return list_command(load_settings(), status=args.status, recogniser=args.recogniser)
+
+
+def _admin_revoke_recognition(args: argparse.Namespace) -> int:
+    from credledger.recognition_cli import revoke_command
+
+    return revoke_command(load_settings(), agreement_id=args.id, agency_id=args.agency, reason=args.reason)
+
+
 def _issue(args: argparse.Namespace) -> int:
     from credledger.issue_cli import issue_command
 
@@ -134,6 +146,16 @@ def build_parser() -> argparse.ArgumentParser:
     create_agency.add_argument("--fields", default="*", help="ISCED-F field codes, comma-separated (default: *)")
     create_agency.add_argument("--id", default=None, help="agency id (default: generated)")
     create_agency.set_defaults(func=_admin_create_agency)
+    recognitions = admin_commands.add_parser("recognitions", help="list recognition agreements (public data)")
+    recognitions.add_argument("--status", choices=("declared", "revoked"), default=None)
+    recognitions.add_argument("--recogniser", default=None, help="only those of this issuer or agency")
+    recognitions.set_defaults(func=_admin_recognitions)
+    revoke_recognition = admin_commands.add_parser(
+        "revoke-recognition", help="revoke a recognition agreement as an agency; its on_revoked policy applies")
+    revoke_recognition.add_argument("--id", required=True, help="the agreement id")
+    revoke_recognition.add_argument("--agency", required=True, help="the revoking agency's id")
+    revoke_recognition.add_argument("--reason", required=True, help="why, for the audit log")
+    revoke_recognition.set_defaults(func=_admin_revoke_recognition)
     issue = commands.add_parser("issue", help="issue credentials from a registrar's CSV (resumable)")
     issue.add_argument("--csv", required=True, metavar="FILE",
                        help="columns: reference, email or national_id, issued_on, valid_until, grade, evidence_url,"

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from credledger.demo import links as demo_links
 from credledger.demo import seed as seed_demo
 from credledger.embedded import EmbeddedKafka, EmbeddedPostgres, choose_port, port_is_free, stop_process
 from credledger.gateway import EmbeddedGateway, nginx_available
@@ -109,6 +110,9 @@ def resolve_backends(home: Path, stack: ExitStack) -> dict[str, str]:
         stack.callback(kafka.stop)
         overrides["kafka_bootstrap_servers"] = kafka.bootstrap
         say(f"embedded Kafka-compatible broker (Tansu) on {kafka.bootstrap}")
+    # Outgoing mail on the embedded default: .eml files in the home's outbox.
+    if not os.environ.get("CREDLEDGER_MAIL_OUTBOX"):
+        overrides["mail_outbox"] = str(home / "outbox")
     # Development secrets, created once per home. The bootstrap admin key lets
     # a local operator (and --demo) create the first agency over the API.
     secrets = (("log_signing_key", "log-signing-key"), ("master_key", "master-key"),
@@ -149,14 +153,20 @@ def up(home: Path, demo: bool = False) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     with ExitStack() as stack:
-        settings = load_settings(**resolve_backends(home, stack))
+        overrides = resolve_backends(home, stack)
+        if not nginx_available() and "CREDLEDGER_PAGES_WITHOUT_GATEWAY" not in os.environ:
+            overrides["pages_without_gateway"] = True
+        settings = load_settings(**overrides)
         applied = asyncio.run(migrate(settings))
         say(f"migrations applied: {applied}")
         supervisor = Supervisor(say, home / "logs")
         start_children(settings, home / "logs", stack, supervisor)
         start_gateway(settings, home, stack, supervisor)
         if demo:
-            say(f"demo data: {asyncio.run(seed_demo(settings, home))}")
+            demo_file = asyncio.run(seed_demo(settings, home))
+            say(f"demo data: {demo_file}")
+            for line in demo_links(demo_file):
+                say(line)
         say(f"ready in {time.monotonic() - started:.1f}s; logs in {home / 'logs'}; Ctrl-C stops everything")
         while not stopping:
             supervisor.tend()

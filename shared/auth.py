@@ -16,7 +16,8 @@ import asyncpg
 import msgspec
 
 from shared.events.registry import Role
-from shared.http.problem import forbidden, unauthorized
+from shared.ledger.events import Metadata
+from shared.refusals import Forbidden, Unauthenticated
 
 ROLES: tuple[Role, ...] = ("agency_admin", "issuer", "employer", "auditor")
 BOOTSTRAP_CLIENT_ID = "bootstrap-admin"
@@ -34,6 +35,10 @@ class Principal(msgspec.Struct, frozen=True):
     client_id: str
     role: Role
     tenant_id: str
+
+    def metadata(self, request_id: str = "", tenant: str | None = None) -> Metadata:
+        """The metadata of the events this caller causes (for its own tenant unless told)."""
+        return Metadata(actor=self.client_id, tenant=tenant or self.tenant_id, request_id=request_id)
 
 
 def hash_api_key(key: str) -> bytes:
@@ -54,13 +59,13 @@ class Authenticator:
     async def authenticate(self, authorization: str | None) -> Principal:
         scheme, _, key = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
-            raise unauthorized("send an API key as 'Authorization: Bearer <key>'")
+            raise Unauthenticated("send an API key as 'Authorization: Bearer <key>'")
         key_hash = hash_api_key(key.strip())
         if self._bootstrap_hash and hmac.compare_digest(key_hash, self._bootstrap_hash):
             return Principal(BOOTSTRAP_CLIENT_ID, "agency_admin", BOOTSTRAP_TENANT)
         principal = await self._lookup(key_hash)
         if principal is None:
-            raise unauthorized("the API key is unknown or revoked")
+            raise Unauthenticated("the API key is unknown or revoked")
         return principal
 
     async def _lookup(self, key_hash: bytes) -> Principal | None:
@@ -78,7 +83,7 @@ class Authenticator:
 
 def require_role(principal: Principal, roles: frozenset[Role]) -> None:
     if principal.role not in roles:
-        raise forbidden(
+        raise Forbidden(
             f"this endpoint is for {', '.join(sorted(roles))} clients; this key is {principal.role}"
         )
 

@@ -8,6 +8,8 @@ import unicodedata
 import uuid
 from urllib.parse import quote, urlsplit
 
+from shared.refusals import Malformed
+
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 IDENTITY_HASH_PREFIX = "sha256$"
@@ -19,6 +21,30 @@ JWT_MEDIA_TYPE = "application/vc+jwt"
 
 def new_credential_id() -> str:
     return f"urn:uuid:{uuid.uuid4()}"
+
+
+def parse_credential_id(raw: str) -> str | None:
+    """The canonical form ('urn:uuid:' and a lower-case UUID) of a credential
+    id given with or without its prefix, in any case; None when `raw` is not
+    one (braces, missing hyphens and other spellings of a UUID are not)."""
+    value = raw.removeprefix("urn:uuid:")
+    try:
+        parsed = uuid.UUID(value)
+    except ValueError:
+        return None
+    return f"urn:uuid:{parsed}" if str(parsed) == value.lower() else None
+
+
+def not_a_credential_id(raw: str) -> Malformed:
+    return Malformed(f"{raw!r} is not a credential id; expected 'urn:uuid:' followed by a UUID")
+
+
+def required_credential_id(raw: str) -> str:
+    """`parse_credential_id`, refusing what is not a credential id."""
+    credential_id = parse_credential_id(raw)
+    if credential_id is None:
+        raise not_a_credential_id(raw)
+    return credential_id
 
 
 def issuer_did(public_base_url: str, issuer_id: str) -> str:

@@ -17,6 +17,21 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import msgspec
+
+
+class RefusalRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A refusal as data: what a per-item outcome carries and a stored reply keeps."""
+
+    kind: str
+    code: str
+    title: str
+    detail: str = ""
+    extra: dict[str, Any] = {}
+
+    def refusal(self) -> Refusal:
+        return KINDS[self.kind](self.detail, code=self.code, title=self.title, extra=self.extra)
+
 
 class Refusal(Exception):
     kind: ClassVar[str]
@@ -30,6 +45,15 @@ class Refusal(Exception):
         self.code = code or self.default_code
         self.title = title or self.default_title
         self.extra = extra or {}
+
+    def record(self) -> RefusalRecord:
+        return RefusalRecord(kind=self.kind, code=self.code, title=self.title, detail=self.detail,
+                             extra=self.extra)
+
+    def again(self) -> Refusal:
+        """A fresh exception with the same content: re-raising one object would
+        grow its traceback with every item of a 10,000-item batch."""
+        return type(self)(self.detail, code=self.code, title=self.title, extra=self.extra)
 
 
 class NotFound(Refusal):
@@ -65,9 +89,47 @@ class Invalid(Refusal):
     default_title = "The request failed validation"
 
 
+class RateLimited(Refusal):
+    """Too many of these from this caller (or for this address) just now."""
+
+    kind = "rate_limited"
+    default_code = "rate-limited"
+    default_title = "Too many requests"
+
+
 class Unavailable(Refusal):
     """Cannot be decided here now: not configured, or state not yet known."""
 
     kind = "unavailable"
     default_code = "unavailable"
     default_title = "Not available"
+
+
+class Malformed(Refusal):
+    """The request cannot be read as what it claims to be (not an id, not a list)."""
+
+    kind = "malformed"
+    default_code = "bad-request"
+    default_title = "The request is malformed"
+
+
+class TooLarge(Refusal):
+    """More than the platform takes in one request."""
+
+    kind = "too_large"
+    default_code = "too-large"
+    default_title = "The request is too large"
+
+
+class Unauthenticated(Refusal):
+    """Who is asking is unknown or not proven (no key, a bad signature)."""
+
+    kind = "unauthenticated"
+    default_code = "unauthorized"
+    default_title = "Authentication required"
+
+
+KINDS: dict[str, type[Refusal]] = {
+    kind.kind: kind for kind in (NotFound, Forbidden, Conflict, Invalid, Unavailable, Malformed, TooLarge,
+                                 Unauthenticated)
+}

@@ -17,9 +17,12 @@ from typing import Any
 
 from shared.crypto.multibase import multibase_to_public_key
 from shared.events import CATALOG
+from shared.events import endorsements as endo
+from shared.events import recognition as rec
 from shared.events import registry as ev
 from shared.ledger.events import Event, RecordedEvent
 from shared.ledger.projection import Applied, Projection
+from shared.recognition_state import Recognitions
 from shared.timeutil import parse_time
 
 
@@ -122,6 +125,8 @@ class RegistryState:
         self.issuers: dict[str, Issuer] = {}
         self.achievements: dict[str, Achievement] = {}
         self.pathways: dict[str, Pathway] = {}
+        self.recognitions = Recognitions()
+        self.endorsers: dict[str, endo.EndorserRegistered] = {}
         self._handlers: dict[type[Event], Callable[[Any], None]] = {
             ev.AgencyCreated: lambda e: self.agencies.__setitem__(e.agency_id, e),
             ev.AccreditationGranted: self._granted,
@@ -143,6 +148,10 @@ class RegistryState:
             ev.PathwayProposed: lambda e: self.pathways.__setitem__(e.pathway_id, Pathway(e)),
             ev.PathwayApproved: lambda e: self._pathway_status(e.pathway_id, "approved"),
             ev.PathwayWithdrawn: lambda e: self._pathway_status(e.pathway_id, "withdrawn"),
+            rec.RecognitionAgreementDeclared: self.recognitions.declared,
+            rec.RecognitionAgreementRevoked: self.recognitions.revoked,
+            rec.FrameworkReferenced: self.recognitions.referenced,
+            endo.EndorserRegistered: lambda e: self.endorsers.__setitem__(e.endorser_id, e),
         }
 
     def apply(self, event: Event) -> None:

@@ -44,6 +44,8 @@ PROJECTION_METRICS_KEY = web.AppKey("projection_metrics", ProjectionMetrics)
 OPENAPI_KEY = web.AppKey("openapi", dict)
 RUNNERS_KEY = web.AppKey("projection_runners", list)
 LOOPS_KEY = web.AppKey("background_loops", list)
+# Further readiness conditions of a service (name -> is it met now?).
+READY_CHECKS_KEY = web.AppKey("ready_checks", dict[str, Callable[[], bool]])
 LEDGER_TOPIC = "ledger"
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
@@ -119,6 +121,7 @@ async def readyz(request: web.Request) -> web.Response:
         "postgres": await database_reachable(app[POOL_KEY]),
         "broker": await app[BROKER_KEY].reachable(),
         **read_models_checks(app),
+        **{name: check() for name, check in app[READY_CHECKS_KEY].items()},
     }
     reasons: dict[str, str] = {}
     for runner in app[RUNNERS_KEY]:
@@ -231,6 +234,7 @@ def create_service_app(
     app[OPENAPI_KEY] = build_openapi(f"credledger {service}", VERSION, endpoints)
     app[RUNNERS_KEY] = []
     app[LOOPS_KEY] = []
+    app[READY_CHECKS_KEY] = {}
     app[PROJECTION_METRICS_KEY] = ProjectionMetrics(registry)
     app.cleanup_ctx.append(_postgres_ctx)
     app.cleanup_ctx.append(_broker_ctx)

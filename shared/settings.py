@@ -13,14 +13,17 @@ from typing import Literal
 
 import msgspec
 
-ServiceName = Literal["registry", "issuance", "revocation", "verification"]
-SERVICE_NAMES: tuple[ServiceName, ...] = ("registry", "issuance", "revocation", "verification")
+ServiceName = Literal["registry", "issuance", "revocation", "verification", "wallet", "employer"]
+SERVICE_NAMES: tuple[ServiceName, ...] = ("registry", "issuance", "revocation", "verification", "wallet",
+                                          "employer")
 
 DEFAULT_PORTS: dict[ServiceName, int] = {
     "registry": 8081,
     "issuance": 8082,
     "revocation": 8083,
     "verification": 8084,
+    "wallet": 8087,
+    "employer": 8088,
 }
 
 _ENV_PREFIX = "CREDLEDGER_"
@@ -53,6 +56,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     issuance_port: int = DEFAULT_PORTS["issuance"]
     revocation_port: int = DEFAULT_PORTS["revocation"]
     verification_port: int = DEFAULT_PORTS["verification"]
+    wallet_port: int = DEFAULT_PORTS["wallet"]
+    employer_port: int = DEFAULT_PORTS["employer"]
     relay_port: int = 8085
     # The Kafka command intake's /healthz, /readyz and /metrics (services/intake).
     intake_port: int = 8086
@@ -86,12 +91,42 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # baseline; its credentials fail the Open Badges 3.0 schema, so
     # production refuses it.
     credential_proofs: Literal["proof-set", "jcs-only"] = "proof-set"
+    # Outgoing mail (shared/mail.py): "file" writes each message as an .eml
+    # under mail_outbox (the embedded default, like framework file back-ends);
+    # "smtp" sends through smtp_host. smtp_tls: "starttls" upgrades a plain
+    # connection, "tls" is implicit TLS (port 465), "none" only for a local relay.
+    mail_backend: Literal["file", "smtp"] = "file"
+    mail_outbox: str = ".credledger/outbox"
+    mail_from: str = "credledger <no-reply@credledger.local>"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 587
+    smtp_tls: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_timeout_seconds: float = 30.0
+    # Server-side web sessions and emailed sign-in links (shared/web/); a
+    # claim email's link signs in too, and may be opened days later.
+    session_max_age_seconds: int = 8 * 3600
+    sign_in_link_max_age_seconds: int = 15 * 60
+    claim_link_max_age_seconds: int = 7 * 24 * 3600
+    # Without a gateway (`credledger up` where nginx is missing) each page
+    # links to the service that serves it at its own port, not to the
+    # public origin.
+    pages_without_gateway: bool = False
+
+    # Where the employer portal reaches the verification service's API
+    # (default: its port on this host; compose and Kubernetes name the service).
+    verification_url: str = ""
 
     def port_of(self, service: ServiceName) -> int:
         return getattr(self, f"{service}_port")
 
     def url_of(self, service: ServiceName) -> str:
         return f"http://{self.host}:{self.port_of(service)}"
+
+    def page_origin(self, service: ServiceName) -> str:
+        """Where a browser reaches this service's pages."""
+        return self.url_of(service) if self.pages_without_gateway else self.public_base_url.rstrip("/")
 
     def topic(self, name: str) -> str:
         return f"{self.kafka_topic_prefix}.{name}"
@@ -139,6 +174,8 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: object) ->
         raise SystemExit(
             "invalid configuration: CREDLEDGER_BOOTSTRAP_ADMIN_KEY must not be set in production"
         )
+    if settings.environment == "production" and settings.mail_backend == "smtp" and settings.smtp_tls == "none":
+        raise SystemExit("invalid configuration: CREDLEDGER_SMTP_TLS=none is refused in production")
     if settings.environment == "production" and settings.credential_proofs != "proof-set":
         raise SystemExit("invalid configuration: CREDLEDGER_CREDENTIAL_PROOFS must be proof-set in production")
     return settings

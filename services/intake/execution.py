@@ -27,12 +27,12 @@ from services.issuance.schemas import MAX_BATCH, ItemOutcome
 from services.issuance.stacks import claim_named, require_pathway_issuer
 from services.revocation.access import may_manage
 from services.revocation.refusals import refusal_of, require_reasons
-from services.revocation.states import Action
+from shared.credential_status import Action
 from services.revocation.status_changes import Outcome, StatusChange, StatusChanger
 from shared.auth import Principal
 from shared.db.sql import load_queries
-from shared.http.problem import Problem, problem_of
-from shared.refusals import Refusal
+from shared.http.problem import problem_of
+from shared.refusals import Refusal, RefusalRecord
 from shared.ledger.events import Metadata
 
 QUERIES = load_queries("services.intake")
@@ -51,11 +51,10 @@ class Signed:
         return self.command.issuer_id, self.command.command_id
 
 
-def rejected(command: Command, refused: Problem | Refusal) -> CommandOutcome:
+def rejected(command: Command, refusal: Refusal) -> CommandOutcome:
     """The outcome record of a refused command, with the problem details HTTP would give."""
-    problem = problem_of(refused) if isinstance(refused, Refusal) else refused
     return CommandOutcome(command_id=command.command_id, issuer_id=command.issuer_id, kind=kind_of(command),
-                          outcome="rejected", problem=problem.to_document())
+                          outcome="rejected", problem=problem_of(refusal).to_document())
 
 
 class CommandRunner:
@@ -118,7 +117,7 @@ class CommandRunner:
             outcome = CommandOutcome(
                 command_id=command.command_id, issuer_id=command.issuer_id, kind=kind_of(command), outcome="issued",
                 credential_id=award.credential_id, position=award.positions[-1], stack_id=award.stack_id)
-        except (Problem, Refusal) as refusal:
+        except Refusal as refusal:
             outcome = rejected(command, refusal)
         async with self._ctx.pool.acquire() as conn:
             await record(conn, [outcome])
@@ -167,13 +166,16 @@ def _issue_outcome(command: IssueCredential, item: ItemOutcome) -> CommandOutcom
     return CommandOutcome(
         command_id=command.command_id, issuer_id=command.issuer_id, kind=kind_of(command), outcome=item.outcome,
         reference=item.reference, credential_id=item.credential_id, position=item.position,
-        learner_hash=item.learner_hash, problem=_without_identity(item.problem, command))
+        learner_hash=item.learner_hash, problem=_without_identity(item.refusal, command))
 
 
-def _without_identity(problem: dict | None, command: IssueCredential) -> dict | None:
+def _without_identity(refusal: RefusalRecord | None, command: IssueCredential) -> dict | None:
     """The problem with the learner's email or national id blanked out: HTTP
     tells only the caller, but every producer can read the reply topic."""
-    if problem is None or "detail" not in problem:
+    if refusal is None:
+        return None
+    problem = problem_of(refusal).to_document()
+    if "detail" not in problem:
         return problem
     detail = problem["detail"]
     for identity in (command.credential.learner.email, command.credential.learner.national_id):

@@ -33,7 +33,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from services.intake.commands import CommandOutcome, DeadLetter, IntakeTopics
 from services.intake.execution import CommandRunner, Signed, recorded, rejected
 from services.intake.signature import authenticate, open_command
-from shared.http.problem import Problem
+from shared.refusals import Refusal
 from shared.registry_state import RegistryState
 from shared.timeutil import now
 from shared.untrusted import UntrustedInput
@@ -78,8 +78,8 @@ class Intake:
                 continue
             try:
                 key = authenticate(self._state, opened, moment)
-            except Problem as problem:
-                replies.append(rejected(opened.command, problem))
+            except Refusal as refusal:
+                replies.append(rejected(opened.command, refusal))
                 continue
             signed.append((record, Signed(opened.command, key.key_id,
                                           f"{record.topic}/{record.partition}/{record.offset}")))

@@ -24,7 +24,7 @@ from services.issuance.issuer_signed import issuer_held_key
 from shared.credential_format import issuer_id_from_did, split_verification_method
 from shared.crypto.eddsa_jcs import ed25519_verify
 from shared.crypto.multibase import b64url_decode, b64url_encode
-from shared.http.problem import Problem
+from shared.refusals import Forbidden, Unauthenticated
 from shared.registry_state import IssuerKey, RegistryState
 from shared.untrusted import UntrustedInput, decode_json, text
 
@@ -77,23 +77,23 @@ def _segment(part: str, field: str) -> bytes:
 
 
 def authenticate(state: RegistryState, opened: Opened, moment: dt.datetime) -> IssuerKey:
-    """The issuer key that signed the command, or the Problem HTTP would give."""
+    """The issuer key that signed the command, or the refusal."""
     header, issuer_id = opened.header, opened.command.issuer_id
     if header.alg != JWS_ALG or header.typ != COMMAND_TYP or header.crit is not None:
-        raise Problem(401, "command-signature-invalid", "The command's signature is not acceptable",
-                      f"a command is a compact JWS with alg {JWS_ALG!r}, typ {COMMAND_TYP!r} and no crit")
+        raise Unauthenticated(f"a command is a compact JWS with alg {JWS_ALG!r}, typ {COMMAND_TYP!r} and no crit",
+                              code="command-signature-invalid", title="The command's signature is not acceptable")
     signer_id = issuer_id_from_did(split_verification_method(header.kid)[0])
     if signer_id is None or signer_id not in state.issuers:
-        raise Problem(401, "command-signer-unknown", "The command's signing key is unknown",
-                      f"kid {header.kid!r} names no registered issuer's key")
+        raise Unauthenticated(f"kid {header.kid!r} names no registered issuer's key",
+                              code="command-signer-unknown", title="The command's signing key is unknown")
     if signer_id != issuer_id:
-        raise Problem(403, "command-for-another-issuer", "The command is for another issuer",
-                      f"the command is signed by {signer_id}'s key but names issuer {issuer_id!r};"
-                      " an issuer sends commands for itself only")
+        raise Forbidden(f"the command is signed by {signer_id}'s key but names issuer {issuer_id!r};"
+                        " an issuer sends commands for itself only",
+                        code="command-for-another-issuer", title="The command is for another issuer")
     issuer = registered_issuer(state, issuer_id)
     key = issuer_held_key(state, issuer_id, issuer.event.did, header.kid, moment, moment)
     if not ed25519_verify(key.public_key, opened.signature, opened.signing_input):
-        raise Problem(401, "command-signature-invalid", "The command's signature does not verify",
-                      f"the JWS does not verify with {header.kid}: the command was changed after it was"
-                      " signed, or signed with another key")
+        raise Unauthenticated(f"the JWS does not verify with {header.kid}: the command was changed after it was"
+                              " signed, or signed with another key",
+                              code="command-signature-invalid", title="The command's signature does not verify")
     return key

@@ -7,7 +7,10 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from services.issuance import handlers, stack_handlers
+from services.issuance import credit_handlers, handlers, holder_handlers, stack_handlers, store
+from services.issuance import credit_schemas as cs
+from services.issuance.contacts import Contacts
+from services.issuance.endorsing import Endorsed, EndorseRequest
 from services.issuance.context import CONTEXT_KEY, IssuanceContext, IssuanceMetrics
 from services.issuance.learners import LearnerSecrets, learner_keys
 from services.issuance.lifecycle import IssuanceProjection
@@ -20,18 +23,21 @@ from shared.credential_format import VC_MEDIA_TYPE
 from shared.events import CATALOG
 from shared.http.common_handlers import WHOAMI
 from shared.http.endpoints import Endpoint
+from shared.idempotency import purge_loop
 from shared.key_vault import KeyVault
 from shared.ledger.projection import Projection
 from shared.ledger.store import Ledger
 from shared.registry_state import RegistryState
 from shared.service import (
-    METRICS_REGISTRY_KEY, POOL_KEY, RUNNERS_KEY, SETTINGS_KEY, CleanupContext, create_service_app, projection_context,
+    METRICS_REGISTRY_KEY, POOL_KEY, RUNNERS_KEY, SETTINGS_KEY, CleanupContext, background_context, create_service_app,
+    projection_context,
 )
 from shared.settings import Settings
 
 ISSUERS = frozenset({"issuer"})
 TAGS = ("issuance",)
 STACK_TAGS = ("stacking",)
+CREDIT_TAGS = ("credit account",)
 # 10,000 credentials with evidence and grades fit well within this.
 BATCH_BODY_LIMIT = 64 * 1024 * 1024
 PROJECTION_KEY = web.AppKey("issuance_projection", IssuanceProjection)
@@ -62,6 +68,21 @@ ENDPOINTS = [
     Endpoint("GET", "/v1/learners/{learner_key}/pathways", stack_handlers.learner_pathways,
              "For each of the issuer's pathways: the learner's components held, missing, and credits needed",
              response=LearnerPathways, roles=ISSUERS, tags=STACK_TAGS),
+    Endpoint("POST", "/v1/credit-account", credit_handlers.read_account,
+             "The learner's credit account across issuers (for the wallet: the learner link of any of its"
+             " credentials proves the learner)", body=cs.LearnerProof, response=cs.CreditAccount, tags=CREDIT_TAGS),
+    Endpoint("POST", "/v1/credit-grants", credit_handlers.share_account,
+             "The learner authorises an issuer to read its credit account for a number of days",
+             body=cs.ShareAccount, response=cs.AccountShared, status=201, tags=CREDIT_TAGS),
+    Endpoint("POST", "/v1/credit-grants/{grant_id}/revoke", credit_handlers.revoke_share,
+             "The learner withdraws an authorisation", body=cs.LearnerProof, status=204, tags=CREDIT_TAGS),
+    Endpoint("GET", "/v1/credit-grants/{grant_id}/account", credit_handlers.granted_account,
+             "A learner's credit account, for the issuer it authorised", response=cs.CreditAccount,
+             roles=ISSUERS, tags=CREDIT_TAGS),
+    Endpoint("POST", "/v1/endorsements", credit_handlers.endorse,
+             "An endorser (an employer the registry lists) signs an OB 3.0 EndorsementCredential about a"
+             " credential or a workplace-learning record", body=EndorseRequest, response=Endorsed, status=201,
+             roles=frozenset({"employer"}), tags=("endorsements",)),
 ]
 
 
@@ -80,6 +101,7 @@ def issuance_context(signing_processes: int) -> CleanupContext:
             pool=pool, ledger=Ledger(pool, PreEncodedCatalog(CATALOG)), state=RegistryState(),
             keyring=KeyRing(pool, KeyVault(settings.master_key)), signer=signer,
             secrets=LearnerSecrets(settings.master_key, learner_keys(settings)),
+            contacts=Contacts(settings.master_key),
             public_base_url=settings.public_base_url,
             metrics=IssuanceMetrics(app[METRICS_REGISTRY_KEY]), runners=app[RUNNERS_KEY],
         )
@@ -96,7 +118,7 @@ def _projection(app: web.Application) -> Projection:
 
 def create_app(settings: Settings, *, signing_processes: int | None = None) -> web.Application:
     processes = default_signing_processes() if signing_processes is None else signing_processes
-    return create_service_app(settings, "issuance", ENDPOINTS, contexts=[
+    app = create_service_app(settings, "issuance", ENDPOINTS, contexts=[
         issuance_context(processes),
         # No consumer group, on purpose: the registry state is in memory, so
         # every replica needs every event; and a group join takes seconds,
@@ -104,4 +126,9 @@ def create_app(settings: Settings, *, signing_processes: int | None = None) -> w
         # progress row (locked per batch) lets exactly one replica apply each
         # event; the others find it applied and skip it.
         projection_context(_projection),
+        background_context("idempotency-purge",
+                           lambda app: purge_loop(app[POOL_KEY], store.QUERIES["purge_idempotency_keys"]),
+                           affects_readiness=False),
     ])
+    holder_handlers.add_routes(app)
+    return app

@@ -8,6 +8,7 @@ import asyncpg
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from services.issuance.contacts import Contacts
 from services.issuance.learners import LearnerSecrets
 from services.issuance.signing import KeyRing, Signer
 from shared.ledger.projection import ProjectionRunner
@@ -38,6 +39,7 @@ class IssuanceContext:
     keyring: KeyRing
     signer: Signer
     secrets: LearnerSecrets
+    contacts: Contacts
     public_base_url: str
     metrics: IssuanceMetrics
     # The service's projection runners (filled as they start): how far the

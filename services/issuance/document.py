@@ -93,7 +93,8 @@ def evidence_objects(items: list[EvidenceItem]) -> list[dict[str, Any]]:
     for item in items:
         evidence: dict[str, Any] = {"type": ["Evidence"]}
         for field, value in (("id", item.url), ("name", item.name), ("narrative", item.narrative),
-                             ("genre", item.genre)):
+                             ("genre", item.genre), ("description", item.description),
+                             ("audience", item.audience)):
             if value:
                 evidence[field] = value
         objects.append(evidence)

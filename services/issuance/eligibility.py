@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from shared.http.problem import Problem
+from shared.refusals import Conflict, Forbidden, NotFound
 from shared.registry_state import Achievement, Issuer, IssuerKey, RegistryState
 
 
@@ -26,38 +26,38 @@ class Grant:
 def registered_issuer(state: RegistryState, issuer_id: str) -> Issuer:
     issuer = state.issuers.get(issuer_id)
     if issuer is None:
-        raise Problem(403, "issuer-not-registered", "The issuer is not registered",
-                      f"this API key belongs to issuer {issuer_id!r}, which the registry does not know")
+        raise Forbidden(f"this API key belongs to issuer {issuer_id!r}, which the registry does not know",
+                        code="issuer-not-registered", title="The issuer is not registered")
     return issuer
 
 
 def approved_achievement(state: RegistryState, issuer_id: str, achievement_id: str) -> Achievement:
     achievement = state.achievements.get(achievement_id)
     if achievement is None:
-        raise Problem(404, "achievement-not-found", "Unknown achievement",
-                      f"there is no achievement {achievement_id!r} in the registry")
+        raise NotFound(f"there is no achievement {achievement_id!r} in the registry",
+                       code="achievement-not-found", title="Unknown achievement")
     if achievement.issuer_id != issuer_id:
-        raise Problem(403, "achievement-of-another-issuer", "The achievement belongs to another issuer",
-                      f"achievement {achievement_id!r} is {achievement.issuer_id}'s, not {issuer_id}'s")
+        raise Forbidden(f"achievement {achievement_id!r} is {achievement.issuer_id}'s, not {issuer_id}'s",
+                        code="achievement-of-another-issuer", title="The achievement belongs to another issuer")
     if achievement.status != "approved":
-        raise Problem(409, "achievement-not-approved", "The achievement is not approved",
-                      f"achievement {achievement_id!r} is {achievement.status}; only approved ones can be issued")
+        raise Conflict(f"achievement {achievement_id!r} is {achievement.status}; only approved ones can be issued",
+                       code="achievement-not-approved", title="The achievement is not approved")
     return achievement
 
 
 def check_accredited(state: RegistryState, issuer_id: str, achievement: Achievement, moment: dt.datetime) -> None:
     spec = achievement.spec
     if state.accreditation_for(issuer_id, moment, spec.eqf_level, spec.field) is None:
-        raise Problem(403, "issuer-not-accredited", "The issuer is not accredited for this achievement",
-                      f"{issuer_id} holds no active accreditation covering EQF level {spec.eqf_level}"
-                      f" in field {spec.field} now")
+        raise Forbidden(f"{issuer_id} holds no active accreditation covering EQF level {spec.eqf_level}"
+                        f" in field {spec.field} now",
+                        code="issuer-not-accredited", title="The issuer is not accredited for this achievement")
 
 
 def hosted_key(state: RegistryState, issuer_id: str, moment: dt.datetime) -> IssuerKey:
     key = state.signing_key_at(issuer_id, moment, "hosted")
     if key is None:
-        raise Problem(409, "no-signing-key", "No usable signing key",
-                      f"{issuer_id} has no hosted signing key that is valid and not compromised now")
+        raise Conflict(f"{issuer_id} has no hosted signing key that is valid and not compromised now",
+                       code="no-signing-key", title="No usable signing key")
     return key
 
 

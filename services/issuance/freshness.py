@@ -18,12 +18,12 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from services.issuance.context import IssuanceContext
-from shared.http.problem import Problem, unavailable
+from shared.refusals import Refusal, Unavailable
 
 T = TypeVar("T")
 CATCH_UP_SECONDS = 5.0
-# Refusals that depend on state: input errors (400, 413, 415) never do.
-STATE_REFUSALS = frozenset({403, 404, 409, 422})
+# Refusals that depend on state: malformed or too large input never does.
+STATE_REFUSALS = frozenset({"forbidden", "not_found", "conflict", "invalid"})
 
 
 def applied_position(ctx: IssuanceContext) -> int:
@@ -38,8 +38,9 @@ async def refusals_stand(ctx: IssuanceContext, decided_at: int) -> bool:
         return True
     for runner in ctx.runners:
         if not await runner.reached(head, CATCH_UP_SECONDS):
-            raise unavailable(f"the service's registry view is behind the ledger (at {runner.position}"
-                              f" of {head}); retry shortly")
+            raise Unavailable(f"the service's registry view is behind the ledger (at {runner.position}"
+                              f" of {head}); retry shortly",
+                              code="service-unavailable", title="Service temporarily unavailable")
     return False
 
 
@@ -48,7 +49,7 @@ async def decided_current(ctx: IssuanceContext, decide: Callable[[], Awaitable[T
     decided_at = applied_position(ctx)
     try:
         return await decide()
-    except Problem as problem:
-        if problem.status not in STATE_REFUSALS or await refusals_stand(ctx, decided_at):
+    except Refusal as refusal:
+        if refusal.kind not in STATE_REFUSALS or await refusals_stand(ctx, decided_at):
             raise
     return await decide()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 
 import msgspec
 from aiohttp import web
@@ -14,21 +13,18 @@ from services.issuance.freshness import decided_current
 from services.issuance.issuer_signed import record_issuer_signed
 from services.issuance.issuing import IdempotencyRace, IdempotencyRecord, issue_hosted, with_positions
 from services.issuance.schemas import (
-    MAX_BATCH, BatchRequest, BatchResponse, CredentialRequest, IssuedCredential, ItemOutcome, LearnerHash,
+    MAX_BATCH, BatchRequest, BatchResponse, CredentialRequest, IssuedCredential, ItemAnswer, ItemOutcome, LearnerHash,
     LearnerHashRequest, SignedCredentialRequest,
 )
-from services.issuance.store import CredentialRow, credential_id_param
-from shared.auth import Principal, token_matches
-from shared.credential_format import JWT_MEDIA_TYPE, VC_MEDIA_TYPE, verification_method
+from services.issuance.store import CredentialRow
+from shared.auth import token_matches
+from shared.credential_format import JWT_MEDIA_TYPE, VC_MEDIA_TYPE, required_credential_id, verification_method
 from shared.crypto.jws import encode_vc_jws
 from shared.http.body import json_response
-from shared.http.endpoints import optional_principal, principal_of
-from shared.http.middleware import request_id_of
-from shared.http.problem import PROBLEM_TYPE_BASE, Problem, bad_request, conflict, not_found, unauthorized
-from shared.ledger.events import Metadata
+from shared.http.endpoints import optional_principal, principal_of, request_metadata
+from shared.http.problem import Problem, bad_request, conflict, not_found, problem_of, unauthorized
+from shared.idempotency import HEADER as IDEMPOTENCY_HEADER, KeyReused, checked_key, fingerprint
 from shared.timeutil import now
-
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 _OUTCOMES = msgspec.json.Decoder(list[ItemOutcome])
 
@@ -37,23 +33,14 @@ def context(request: web.Request) -> IssuanceContext:
     return request.app[CONTEXT_KEY]
 
 
-def metadata_of(request: web.Request, principal: Principal | None = None, tenant: str | None = None) -> Metadata:
-    principal = principal or principal_of(request)
-    return Metadata(actor=principal.client_id, tenant=tenant or principal.tenant_id,
-                    request_id=request_id_of(request))
-
-
 def _idempotency(request: web.Request, body: msgspec.Struct) -> IdempotencyRecord | None:
-    key = request.headers.get(IDEMPOTENCY_HEADER)
+    key = checked_key(request.headers.get(IDEMPOTENCY_HEADER))
     if key is None:
         return None
-    if not 1 <= len(key) <= 255 or not key.isascii() or not key.isprintable():
-        raise bad_request(f"{IDEMPOTENCY_HEADER} must be 1-255 printable ASCII characters")
     # The request as decoded, so the same body sent with other whitespace or
     # key order is the same request.
-    fingerprint = hashlib.sha256(
-        f"{request.method} {request.path}\n".encode() + msgspec.json.encode(body)).digest()
-    return IdempotencyRecord(principal_of(request).client_id, key, fingerprint)
+    return IdempotencyRecord(principal_of(request).client_id, key,
+                             fingerprint(request.method, request.path, msgspec.json.encode(body)))
 
 
 async def _replay(ctx: IssuanceContext, record: IdempotencyRecord) -> list[ItemOutcome] | None:
@@ -61,9 +48,7 @@ async def _replay(ctx: IssuanceContext, record: IdempotencyRecord) -> list[ItemO
     if stored is None:
         return None
     if stored.fingerprint != record.fingerprint:
-        raise Problem(422, "idempotency-key-reused", "The Idempotency-Key was used for another request",
-                      f"{IDEMPOTENCY_HEADER} {record.key!r} came with a different request before;"
-                      " use a new key for a new request")
+        raise KeyReused(record.key)
     outcomes = dict(enumerate(_OUTCOMES.decode(stored.outcomes)))
     await with_positions(ctx.pool, outcomes)
     return list(outcomes.values())
@@ -78,21 +63,25 @@ async def _issue(
     if record is not None and (replayed := await _replay(ctx, record)) is not None:
         return replayed, True
     try:
-        return await issue_hosted(ctx, metadata_of(request), items, record), False
+        return await issue_hosted(ctx, request_metadata(request), items, record), False
     except IdempotencyRace:
         assert record is not None
         return await _replay(ctx, record) or [], True
 
 
-def _with_tokens(ctx: IssuanceContext, outcomes: list[ItemOutcome]) -> list[ItemOutcome]:
-    # Tokens are derived, never stored: a replay hands out the same links.
-    return [msgspec.structs.replace(o, holder_token=ctx.secrets.holder_token(o.credential_id))
-            if o.credential_id else o for o in outcomes]
+def _answers(ctx: IssuanceContext, outcomes: list[ItemOutcome]) -> list[ItemAnswer]:
+    return [_answer(ctx, outcome) for outcome in outcomes]
 
 
-def _reraise(document: dict) -> Problem:
-    return Problem(document["status"], document["type"].removeprefix(PROBLEM_TYPE_BASE), document["title"],
-                   document.get("detail", ""))
+def _answer(ctx: IssuanceContext, outcome: ItemOutcome) -> ItemAnswer:
+    fields = msgspec.structs.asdict(outcome)
+    refusal = fields.pop("refusal")
+    if refusal is not None:
+        fields["problem"] = problem_of(refusal).to_document()
+    if outcome.credential_id:
+        # Tokens are derived, never stored: a replay hands out the same links.
+        fields["holder_token"] = ctx.secrets.holder_token(outcome.credential_id)
+    return ItemAnswer(**fields)
 
 
 def _replay_headers(replayed: bool) -> dict[str, str]:
@@ -101,13 +90,13 @@ def _replay_headers(replayed: bool) -> dict[str, str]:
 
 async def issue_credential(request: web.Request, body: CredentialRequest) -> web.Response:
     outcomes, replayed = await _issue(request, [body], body)
-    [outcome] = _with_tokens(context(request), outcomes)
-    if outcome.outcome == "rejected":
-        raise _reraise(outcome.problem or {})
+    [outcome] = outcomes
+    if outcome.refusal is not None:
+        raise problem_of(outcome.refusal)
     response = IssuedCredential(
         credential_id=outcome.credential_id or "", reference=outcome.reference, position=outcome.position or 0,
         learner_hash=outcome.learner_hash or "", learner_key=outcome.learner_key or "",
-        holder_token=outcome.holder_token or "",
+        holder_token=context(request).secrets.holder_token(outcome.credential_id or ""),
         existing=outcome.outcome == "existing",
     )
     headers = {"Location": f"/v1/credentials/{outcome.credential_id}", **_replay_headers(replayed)}
@@ -122,7 +111,7 @@ async def issue_batch(request: web.Request, body: BatchRequest) -> web.Response:
     if not body.items:
         raise bad_request("items is empty; send at least one credential")
     outcomes, replayed = await _issue(request, body.items, body)
-    items = _with_tokens(context(request), outcomes)
+    items = _answers(context(request), outcomes)
     counts = {kind: sum(1 for o in items if o.outcome == kind) for kind in ("issued", "existing", "rejected")}
     return json_response(BatchResponse(**counts, items=items), headers=_replay_headers(replayed))
 
@@ -130,7 +119,7 @@ async def issue_batch(request: web.Request, body: BatchRequest) -> web.Response:
 async def submit_signed(request: web.Request, body: SignedCredentialRequest) -> web.Response:
     ctx = context(request)
     outcome = await decided_current(
-        ctx, lambda: record_issuer_signed(ctx, metadata_of(request), body.reference, body.credential, body.learner))
+        ctx, lambda: record_issuer_signed(ctx, request_metadata(request), body.reference, body.credential, body.learner))
     response = IssuedCredential(
         credential_id=outcome.credential_id or "", reference=outcome.reference, position=outcome.position or 0,
         learner_hash=outcome.learner_hash or "", learner_key=outcome.learner_key or "",
@@ -163,7 +152,7 @@ async def get_credential(request: web.Request) -> web.Response:
     """Without `format`, the credential itself; with one, a download
     (json, jwt, or the badge image baked with the credential: png, svg)."""
     ctx = context(request)
-    credential_id = credential_id_param(request.match_info["credential_id"])
+    credential_id = required_credential_id(request.match_info["credential_id"])
     form = request.query.get("format")
     if form is not None and form not in exports.EXPORT_FORMATS:
         raise bad_request(f"format must be one of {', '.join(exports.EXPORT_FORMATS)}, not {form!r}")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,15 +32,15 @@ from services.issuance.signing import allocate_entries
 from services.issuance.store import CredentialRow
 from shared.auth import token_hash
 from shared.ob3_objects import achievement_id_from_url
-from shared.credential_format import document_hash, split_verification_method
+from shared.credential_format import document_hash, parse_credential_id, split_verification_method
 from shared.crypto import proof_set
 from shared.crypto.eddsa_jcs import ed25519_verify
 from shared.crypto.jcs import canonicalize
 from shared.events.credentials import CredentialIssued, StatusEntry, credential_stream
-from shared.http.problem import Problem
 from shared.jsonld.contexts import ContextLoader
 from shared.ledger.events import Metadata
 from shared.ledger.store import NO_STREAM, AppendConflict, NewEvent
+from shared.refusals import Conflict, Forbidden, Invalid
 from shared.registry_state import IssuerKey, RegistryState
 from shared.timeutil import format_time, now, parse_time
 
@@ -51,9 +50,9 @@ _IDENTITY_HASH = re.compile(r"^sha256\$[0-9a-f]{64}$")
 CLOCK_SKEW = dt.timedelta(minutes=5)
 
 
-def malformed(detail: str) -> Problem:
-    return Problem(422, "credential-malformed", "The signed credential is not an acceptable OpenBadgeCredential",
-                   detail)
+def malformed(detail: str) -> Invalid:
+    return Invalid(detail,
+                   code="credential-malformed", title="The signed credential is not an acceptable OpenBadgeCredential")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,19 +99,17 @@ def _check_shape(document: dict[str, Any]) -> None:
 
 
 def _credential_id(value: Any) -> str:
-    try:
-        if isinstance(value, str) and value.startswith("urn:uuid:"):
-            return f"urn:uuid:{uuid.UUID(value.removeprefix('urn:uuid:'))}"
-    except ValueError:
-        pass
+    # A document's id is a URI: the bare UUID a path or a form may take is not one.
+    if isinstance(value, str) and value.startswith("urn:uuid:") and (parsed := parse_credential_id(value)):
+        return parsed
     raise malformed(f"id must be a urn:uuid, not {value!r}")
 
 
 def _check_issuer(value: Any, did: str, issuer_id: str) -> None:
     issuer = value.get("id") if isinstance(value, dict) else value
     if issuer != did:
-        raise Problem(403, "issuer-mismatch", "The credential names another issuer",
-                      f"the credential's issuer is {issuer!r}; this API key is issuer {issuer_id} ({did})")
+        raise Forbidden(f"the credential's issuer is {issuer!r}; this API key is issuer {issuer_id} ({did})",
+                        code="issuer-mismatch", title="The credential names another issuer")
 
 
 def _object(value: Any, name: str) -> dict[str, Any]:
@@ -133,8 +130,8 @@ def _learner(value: Any, learner_of: Callable[[str], Learner]) -> Learner:
         raise malformed(f"the IdentityObject needs identityType in {IDENTITY_TYPES} and a salt")
     learner = learner_of(identity["salt"])
     if (learner.identity_type, learner.learner_hash) != (identity["identityType"], identity["identityHash"]):
-        raise Problem(422, "learner-identity-mismatch", "The IdentityObject does not name the given learner",
-                      "identityType and identityHash must be those of `learner` hashed with the document's salt")
+        raise Invalid("identityType and identityHash must be those of `learner` hashed with the document's salt",
+                      code="learner-identity-mismatch", title="The IdentityObject does not name the given learner")
     return learner
 
 
@@ -166,9 +163,9 @@ def _proof_key(state: RegistryState, issuer_id: str, did: str, document: dict[st
     for proof in proofs[1:]:
         _check_key_window(key, _moment(proof, "created"), moment)
     if not all(ed25519_verify(key.public_key, one.signature, one.hash_data) for one in prepared):  # type: ignore[union-attr]
-        raise Problem(422, "signature-invalid", "The signature does not verify",
-                      f"a proof does not verify with {method}: the credential was"
-                      " changed after it was signed, or signed with another key")
+        raise Invalid(f"a proof does not verify with {method}: the credential was"
+                      " changed after it was signed, or signed with another key",
+                      code="signature-invalid", title="The signature does not verify")
     return key
 
 
@@ -182,24 +179,24 @@ def issuer_held_key(state: RegistryState, issuer_id: str, did: str, method: str,
     method_did, key_id = split_verification_method(method)
     key = state.key(issuer_id, key_id) if method_did == did else None
     if key is None or key.custody != "issuer_held":
-        raise Problem(422, "unknown-signing-key", "The proof names no key of this issuer",
-                      f"{method} is not one of {issuer_id}'s own (issuer_held) keys")
+        raise Invalid(f"{method} is not one of {issuer_id}'s own (issuer_held) keys",
+                      code="unknown-signing-key", title="The proof names no key of this issuer")
     _check_key_window(key, created, moment)
     return key
 
 
 def _check_key_window(key: IssuerKey, created: dt.datetime, moment: dt.datetime) -> None:
     if created > moment + CLOCK_SKEW:
-        raise Problem(422, "proof-in-future", "The proof was created in the future",
-                      f"proof.created {created.isoformat()} is later than now")
+        raise Invalid(f"proof.created {created.isoformat()} is later than now",
+                      code="proof-in-future", title="The proof was created in the future")
     if key.compromised_at is not None:
-        raise Problem(422, "key-compromised", "The signing key is compromised",
-                      f"key {key.key_id} was reported compromised at {key.compromised_at.isoformat()};"
-                      " new credentials signed with it are not accepted")
+        raise Invalid(f"key {key.key_id} was reported compromised at {key.compromised_at.isoformat()};"
+                      " new credentials signed with it are not accepted",
+                      code="key-compromised", title="The signing key is compromised")
     if key.problem_at(created) is not None:
         window = f"{key.valid_from.isoformat()} to {key.valid_until.isoformat() if key.valid_until else 'open'}"
-        raise Problem(422, "key-outside-validity", "The key was not valid when the proof was created",
-                      f"key {key.key_id} is valid {window}; the proof was created {created.isoformat()}")
+        raise Invalid(f"key {key.key_id} is valid {window}; the proof was created {created.isoformat()}",
+                      code="key-outside-validity", title="The key was not valid when the proof was created")
 
 
 def _canonical(document: dict[str, Any]) -> bytes:
@@ -247,15 +244,15 @@ async def _previous(
     taken = (await store.references_taken(db, issuer_id, [reference])).get(reference)
     if taken is not None:
         if taken.credential_id != submission.credential_id:
-            raise Problem(409, "reference-conflict", "The reference identifies another credential",
-                          f"reference {reference!r} was already used for credential {taken.credential_id}")
+            raise Conflict(f"reference {reference!r} was already used for credential {taken.credential_id}",
+                           code="reference-conflict", title="The reference identifies another credential")
         positions = await store.issued_positions(db, [taken.credential_id])
         return ItemOutcome(index=0, reference=reference, outcome="existing", credential_id=taken.credential_id,
                            position=positions.get(taken.credential_id), learner_hash=taken.learner_hash,
                            learner_key=submission.learner.learner_key)
     if await store.credential(db, submission.credential_id) is not None:
-        raise Problem(409, "credential-exists", "The credential id is already recorded",
-                      f"{submission.credential_id} was recorded under another reference")
+        raise Conflict(f"{submission.credential_id} was recorded under another reference",
+                       code="credential-exists", title="The credential id is already recorded")
     return None
 
 
@@ -270,11 +267,12 @@ async def _persist(ctx: IssuanceContext, metadata: Metadata, row: CredentialRow,
             await store.rekey_learners(conn, rekeyings([submission.learner]))
             if not await store.claim_credentials(conn, [row]):
                 raise _ReferenceRaced()
+            await ctx.contacts.remember(conn, [submission.learner])
             event = _issued(row, status, submission.canonical, moment)
             [position] = await ctx.ledger.append_in(conn, [NewEvent(stream, event)], metadata, {stream: NO_STREAM})
     except (asyncpg.UniqueViolationError, AppendConflict):
-        raise Problem(409, "credential-exists", "The credential id is already recorded",
-                      f"{row.credential_id} was recorded by a concurrent request") from None
+        raise Conflict(f"{row.credential_id} was recorded by a concurrent request",
+                       code="credential-exists", title="The credential id is already recorded") from None
     return position
 
 

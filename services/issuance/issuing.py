@@ -39,9 +39,9 @@ from services.issuance.store import CredentialRow, StoredResponse, TakenReferenc
 from shared.auth import token_hash
 from shared.credential_format import new_credential_id, verification_method
 from shared.events.credentials import credential_stream
-from shared.http.problem import Problem, validation_failed
 from shared.ledger.events import Metadata
 from shared.ledger.store import NO_STREAM, NewEvent
+from shared.refusals import Conflict, Invalid, Refusal
 from shared.timeutil import UTC, format_time, now, parse_time
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def screen(
     ctx: IssuanceContext, issuer_id: str, requests: list[CredentialRequest], moment: dt.datetime,
     outcomes: dict[int, ItemOutcome],
 ) -> list[Candidate]:
-    grants: dict[str, Grant | Problem] = {}
+    grants: dict[str, Grant | Refusal] = {}
     first_seen: dict[str, int] = {}
     candidates = []
     for index, request in enumerate(requests):
@@ -110,8 +110,8 @@ def screen(
             grant = _grant(ctx, issuer_id, request.achievement_id, moment, grants)
             learner = ctx.secrets.learner(request.learner)
             valid_from, valid_until = validity(request, grant, moment)
-        except Problem as problem:
-            outcomes[index] = rejected(index, request.reference, problem)
+        except Refusal as refusal:
+            outcomes[index] = rejected(index, request.reference, refusal)
             continue
         credential_id = new_credential_id()
         candidates.append(Candidate(index, request, grant, learner, valid_from, valid_until, credential_id,
@@ -121,25 +121,23 @@ def screen(
 
 def _grant(
     ctx: IssuanceContext, issuer_id: str, achievement_id: str, moment: dt.datetime,
-    grants: dict[str, Grant | Problem],
+    grants: dict[str, Grant | Refusal],
 ) -> Grant:
     if achievement_id not in grants:
         try:
             grants[achievement_id] = authorise(ctx.state, issuer_id, achievement_id, moment)
-        except Problem as problem:
-            grants[achievement_id] = problem
+        except Refusal as refusal:
+            grants[achievement_id] = refusal
     grant = grants[achievement_id]
-    if isinstance(grant, Problem):
-        # A fresh exception per item: re-raising one object would grow its
-        # traceback with every item of a 10,000-item batch.
-        raise Problem(grant.status, grant.slug, grant.title, grant.detail)
+    if isinstance(grant, Refusal):
+        raise grant.again()
     return grant
 
 
-def duplicate_reference(reference: str, first_index: int) -> Problem:
-    return Problem(422, "duplicate-reference", "The reference appears twice in this batch",
-                   f"reference {reference!r} is already used by item {first_index}; each reference"
-                   " identifies one credential")
+def duplicate_reference(reference: str, first_index: int) -> Invalid:
+    return Invalid(f"reference {reference!r} is already used by item {first_index}; each reference"
+                   " identifies one credential",
+                   code="duplicate-reference", title="The reference appears twice in this batch")
 
 
 # Dates outside this range are typing errors, and near the ends of Python's
@@ -155,11 +153,11 @@ def parse_moment(text: str, name: str) -> dt.datetime:
         else:
             moment = parse_time(text).replace(microsecond=0)
     except ValueError:
-        raise validation_failed(
+        raise Invalid(
             f"{name} {text!r} is not an RFC 3339 date (2026-06-30) or date-time with offset"
             " (2026-06-30T12:00:00Z)") from None
     if moment.year not in YEARS:
-        raise validation_failed(f"{name} {text!r} is not between {YEARS.start} and {YEARS.stop}")
+        raise Invalid(f"{name} {text!r} is not between {YEARS.start} and {YEARS.stop}")
     return moment
 
 
@@ -170,13 +168,13 @@ def validity(request: CredentialRequest, grant: Grant, moment: dt.datetime) -> t
     if valid_until is None and days:
         valid_until = valid_from + dt.timedelta(days=days)
     if valid_until is not None and valid_until <= valid_from:
-        raise validation_failed(f"valid_until {format_time(valid_until)} is not after the issue date"
+        raise Invalid(f"valid_until {format_time(valid_until)} is not after the issue date"
                                 f" {format_time(valid_from)}")
     return valid_from, valid_until
 
 
-def rejected(index: int, reference: str, problem: Problem) -> ItemOutcome:
-    return ItemOutcome(index=index, reference=reference, outcome="rejected", problem=problem.to_document())
+def rejected(index: int, reference: str, refusal: Refusal) -> ItemOutcome:
+    return ItemOutcome(index=index, reference=reference, outcome="rejected", refusal=refusal.record())
 
 
 def _issued_outcome(candidate: Candidate, position: int | None) -> ItemOutcome:
@@ -189,10 +187,10 @@ def existing_or_conflict(candidate: Candidate, taken: TakenReference, position: 
     """A reference already used: the same credential again, or a clash."""
     request = candidate.request
     if taken.achievement_id != request.achievement_id or not same_learner(candidate.learner, taken.learner_key):
-        return rejected(candidate.index, request.reference, Problem(
-            409, "reference-conflict", "The reference identifies another credential",
+        return rejected(candidate.index, request.reference, Conflict(
             f"reference {request.reference!r} was already used for credential {taken.credential_id}, issued"
-            " for a different achievement or learner"))
+            " for a different achievement or learner",
+            code="reference-conflict", title="The reference identifies another credential"))
     return ItemOutcome(index=candidate.index, reference=request.reference, outcome="existing",
                        credential_id=taken.credential_id, position=position, learner_hash=taken.learner_hash,
                        learner_key=candidate.learner.learner_key)
@@ -284,6 +282,7 @@ async def _persist(
         staged.update(outcomes)
         await store.rekey_learners(conn, rekeyings(c.learner for c in candidates))
         claimed = await store.claim_credentials(conn, rows)
+        await ctx.contacts.remember(conn, (c.learner for c in candidates if c.credential_id in claimed))
         for candidate in candidates:
             if candidate.credential_id in claimed:
                 # The position is known only once appended; a replay reads it from the ledger.

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from services.issuance.schemas import LearnerIdentity
 from shared.credential_format import identity_hash, normalise_identity
-from shared.http.problem import Problem
+from shared.refusals import Invalid
 from shared.settings import Settings
 
 EMAIL = "emailAddress"
@@ -49,9 +49,9 @@ _EMAIL = re.compile(
 _NATIONAL_ID = re.compile(r"^[A-Z0-9][A-Z0-9./-]{3,39}$")
 
 
-class LearnerIdentityInvalid(Problem):
-    def __init__(self, detail: str) -> None:
-        super().__init__(422, "learner-identity-invalid", "The learner identity is not well-formed", detail)
+class LearnerIdentityInvalid(Invalid):
+    default_code = "learner-identity-invalid"
+    default_title = "The learner identity is not well-formed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +64,15 @@ class Learner:
     # its keys under superseded secrets, which rows may still carry.
     learner_key: str
     superseded_keys: tuple[str, ...] = ()
+    # The normalised address of a learner identified by email, kept (sealed)
+    # for claim emails only (services/issuance/contacts.py).
+    contact: str | None = None
 
 
 def parse_identity(identity: LearnerIdentity) -> tuple[str, str]:
     """(identity type, normalised value), or a 422 saying what is wrong.
 
-    The details never repeat the value: problem documents are logged.
+    The details never repeat the value: refusals are logged.
     """
     given = [(kind, value) for kind, value in ((EMAIL, identity.email), (NATIONAL_ID, identity.national_id))
              if value is not None]
@@ -138,7 +141,7 @@ class LearnerSecrets:
         kind, normalised = parse_identity(identity)
         salt = fresh_salt() if salt is None else salt
         return Learner(kind, salt, identity_hash(kind, normalised, salt), self.keys.key(kind, normalised),
-                       tuple(self.keys.superseded(kind, normalised)))
+                       tuple(self.keys.superseded(kind, normalised)), normalised if kind == EMAIL else None)
 
     def holder_token(self, credential_id: str) -> str:
         digest = hmac.new(self._token_key, credential_id.encode(), hashlib.sha256).digest()

@@ -5,7 +5,8 @@
 - The lifecycle projection (durable, in Postgres, resuming where it
   stopped): revocation events (`revocation.*`) keep
   `issuance.credentials.status` current, so stacking never counts a revoked
-  or suspended component; and each CredentialIssued is checked against the
+  or suspended component, and a revoked award releases the credits it
+  redeemed; and each CredentialIssued is checked against the
   approved pathways that award automatically: when it completes a learner's
   rule, the award is issued in this projection's transaction. The stack id
   (pathway + learner) makes a re-delivered or replayed event harmless.
@@ -23,14 +24,13 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from services.issuance import store
+from services.issuance import redemptions, store
 from services.issuance.context import IssuanceContext
 from services.issuance.stacking import auto_pathways_using
 from services.issuance.stacks import try_auto_award
 from shared.events import CATALOG
-from shared.events.credentials import (
-    CredentialIssued, CredentialReinstated, CredentialRevoked, CredentialSuspended,
-)
+from shared.credential_status import ACTION_OF_EVENT
+from shared.events.credentials import CredentialIssued
 from shared.ledger.events import RecordedEvent
 from shared.ledger.projection import Applied, PostgresProjection, Projection
 from shared.registry_state import RegistryProjection
@@ -39,11 +39,6 @@ from shared.timeutil import now
 log = logging.getLogger(__name__)
 
 LIFECYCLE_PROJECTION = "issuance.lifecycle"
-STATUS_OF = {
-    CredentialRevoked.event_type: "revoked",
-    CredentialSuspended.event_type: "suspended",
-    CredentialReinstated.event_type: "active",
-}
 
 
 class LifecycleProjection(PostgresProjection):
@@ -52,10 +47,11 @@ class LifecycleProjection(PostgresProjection):
         self._ctx = ctx
 
     async def apply_one(self, conn: asyncpg.Connection, event: RecordedEvent) -> None:
-        status = STATUS_OF.get(event.event_type)
-        if status is not None:
+        if event.event_type in ACTION_OF_EVENT:
             changed = CATALOG.decode(event)
-            await store.set_status(conn, changed.credential_id, status)  # type: ignore[attr-defined]
+            await store.apply_status_event(conn, changed.credential_id, event.event_type)  # type: ignore[attr-defined]
+            if ACTION_OF_EVENT[event.event_type] == "revoke":  # a revoked award gives its credits back
+                await redemptions.release(conn, changed.credential_id)  # type: ignore[attr-defined]
         elif event.event_type == CredentialIssued.event_type and self._any_auto_pathway():
             await self._stack(conn, CATALOG.decode(event))  # type: ignore[arg-type]
 

@@ -49,8 +49,11 @@ SELECT stream_id, position
 -- name: issued_event
 SELECT position, payload FROM ledger.events WHERE stream_id = $1 AND version = 1
 
+-- name: credential_status
+SELECT status FROM issuance.credentials WHERE credential_id = $1 FOR UPDATE
+
 -- name: set_status
-UPDATE issuance.credentials SET status = $2 WHERE credential_id = $1 AND status <> 'revoked'
+UPDATE issuance.credentials SET status = $2 WHERE credential_id = $1
 
 -- name: claim_stack
 -- A conflict on the stack id or on (pathway, learner key) is the same award.
@@ -94,3 +97,35 @@ INSERT INTO issuance.idempotency_keys (client_id, idempotency_key, fingerprint, 
 VALUES ($1, $2, $3, $4)
 ON CONFLICT (client_id, idempotency_key) DO NOTHING
 RETURNING client_id
+
+-- name: redeem_credits
+-- Rows already taken (same component, same pool) are left out of RETURNING.
+INSERT INTO issuance.credit_redemptions (
+    credential_id, credit_pool, award_credential_id, stack_id, pathway_id, agreement_id, credits)
+SELECT c, $2, $3, $4, $5, a, k FROM unnest($1::text[], $6::text[], $7::float8[]) AS r (c, a, k)
+ON CONFLICT DO NOTHING
+RETURNING credential_id
+
+-- name: redeemed_in_pool
+SELECT credential_id, award_credential_id FROM issuance.credit_redemptions
+ WHERE credit_pool = $1 AND credential_id = ANY($2::text[])
+
+-- name: redemptions_of
+SELECT credential_id, credit_pool, award_credential_id, pathway_id, agreement_id, credits
+  FROM issuance.credit_redemptions WHERE credential_id = ANY($1::text[])
+ ORDER BY redeemed_at
+
+-- name: release_redemptions
+DELETE FROM issuance.credit_redemptions WHERE award_credential_id = $1
+
+-- name: insert_credit_grant
+INSERT INTO issuance.credit_grants (grant_id, learner_key, issuer_id, valid_until) VALUES ($1, $2, $3, $4)
+
+-- name: credit_grant
+SELECT grant_id, learner_key, issuer_id, valid_until, revoked_at FROM issuance.credit_grants WHERE grant_id = $1
+
+-- name: revoke_credit_grant
+UPDATE issuance.credit_grants SET revoked_at = now() WHERE grant_id = $1 AND revoked_at IS NULL
+
+-- name: purge_idempotency_keys
+DELETE FROM issuance.idempotency_keys WHERE created_at < now() - $1::interval

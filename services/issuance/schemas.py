@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from shared.refusals import RefusalRecord
+
 MAX_BATCH = 10_000
 
 Reference = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$",
@@ -32,6 +34,10 @@ class EvidenceItem(Request):
     # What kind of evidence, e.g. "assessment", "workplace learning",
     # "recognition of prior learning".
     genre: Annotated[str, Meta(max_length=200)] | None = None
+    # OB 3.0 Evidence.description and .audience: for a recognition of prior
+    # learning, what was assessed against which outcomes, and for whom.
+    description: Text | None = None
+    audience: Annotated[str, Meta(max_length=500)] | None = None
 
 
 class CredentialRequest(Request):
@@ -88,7 +94,7 @@ class IssuedCredential(msgspec.Struct, kw_only=True):
     existing: bool = False
 
 
-class ItemOutcome(msgspec.Struct, kw_only=True, omit_defaults=True):
+class _Item(msgspec.Struct, kw_only=True, omit_defaults=True):
     index: int
     reference: str
     outcome: Literal["issued", "existing", "rejected"]
@@ -97,6 +103,17 @@ class ItemOutcome(msgspec.Struct, kw_only=True, omit_defaults=True):
     learner_hash: str | None = None
     learner_key: str | None = None
     holder_token: str | None = None
+
+
+class ItemOutcome(_Item, kw_only=True, omit_defaults=True):
+    """One item's outcome as issuance decides and stores it."""
+
+    refusal: RefusalRecord | None = None
+
+
+class ItemAnswer(_Item, kw_only=True, omit_defaults=True):
+    """An item outcome as the API shows it: the refusal as problem details."""
+
     problem: dict[str, Any] | None = None
 
 
@@ -104,7 +121,7 @@ class BatchResponse(msgspec.Struct, kw_only=True):
     issued: int
     existing: int
     rejected: int
-    items: list[ItemOutcome]
+    items: list[ItemAnswer]
 
 
 class StackResponse(msgspec.Struct, kw_only=True):

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.issuance import store
+from services.issuance import redemptions, store
+from services.issuance.context import IssuanceContext
 from services.issuance.freshness import decided_current
-from services.issuance.handlers import context, metadata_of
+from services.issuance.handlers import context
 from services.issuance.learners import LEARNER_KEY
 from services.issuance.schemas import ChoiceProgress, LearnerPathways, PathwayProgress, StackRequest, StackResponse
-from services.issuance.stacking import Evaluation, evaluate
+from services.issuance.stacking import Evaluation, credit_pool, evaluate
 from services.issuance.stacks import claim_named, require_pathway_issuer
 from services.issuance.store import CredentialRow
 from shared.auth import Principal, token_matches
 from shared.http.body import json_response
-from shared.http.endpoints import optional_principal, principal_of
+from shared.http.endpoints import optional_principal, principal_of, request_metadata
 from shared.http.middleware import request_id_of
 from shared.http.problem import bad_request, forbidden, not_found, unauthorized
 from shared.ledger.events import Metadata
@@ -45,7 +46,7 @@ async def _claimant(request: web.Request, body: StackRequest, pathway: Pathway,
     issuer_id = pathway.event.issuer_id
     if principal is not None:
         require_pathway_issuer(pathway, principal.tenant_id if principal.role == "issuer" else None)
-        return metadata_of(request, principal, issuer_id)
+        return request_metadata(request, principal, issuer_id)
     if body.holder_token is None:
         raise unauthorized("send the pathway issuer's API key, or holder_token: the learner link of a component")
     if not any(token_matches(body.holder_token, row.holder_token_hash) for row in rows.values()):
@@ -67,11 +68,20 @@ async def learner_pathways(request: web.Request) -> web.Response:
     awarded = await store.stacks_of_learner(ctx.pool, learner_key)
     moment = now()
     pathways = [
-        _progress(evaluate(pathway, rows, ctx.state, moment), awarded.get(pathway.event.pathway_id))
+        _progress(evaluate(pathway, rows, ctx.state, moment, await _redeemed_elsewhere(ctx, pathway, rows, awarded)),
+                  awarded.get(pathway.event.pathway_id))
         for pathway in sorted(ctx.state.pathways.values(), key=lambda p: p.event.pathway_id)
         if pathway.status == "approved" and pathway.event.issuer_id == principal.tenant_id
     ]
     return json_response(LearnerPathways(learner_key=learner_key, pathways=pathways))
+
+
+async def _redeemed_elsewhere(ctx: IssuanceContext, pathway: Pathway, rows: list[CredentialRow],
+                              awarded: dict[str, str]) -> dict[str, str]:
+    """Credits redeemed by another award of the pathway's pool: they count toward no award of it."""
+    taken = await redemptions.redeemed(ctx.pool, credit_pool(pathway), [row.credential_id for row in rows])
+    own = awarded.get(pathway.event.pathway_id)
+    return {cid: award for cid, award in taken.items() if award != own}
 
 
 def _progress(evaluation: Evaluation, awarded: str | None) -> PathwayProgress:

@@ -21,21 +21,24 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from services.issuance import store
+from services.issuance import redemptions, store
+from services.issuance.component_checks import verify_components
 from services.issuance.context import IssuanceContext
 from services.issuance.document import component_evidence, template_for
 from services.issuance.eligibility import authorise
 from services.issuance.learners import Learner
 from services.issuance.schemas import StackRequest
 from services.issuance.signing import Draft, SigningJob, allocate_entries, issued_encoded
-from services.issuance.stacking import Evaluation, evaluate, ineligibility, rule_achievements, stack_id_for
+from services.issuance.stacking import (
+    Evaluation, assess, credit_pool, evaluate, rule_achievements, stack_id_for,
+)
 from services.issuance.store import CredentialRow
 from shared.auth import token_hash
-from shared.credential_format import new_credential_id, verification_method
-from shared.events.credentials import StackClaimed, credential_stream
-from shared.http.problem import Problem, bad_request, conflict, forbidden, not_found
+from shared.credential_format import new_credential_id, required_credential_id, verification_method
+from shared.events.credentials import Admission, StackClaimed, credential_stream, stack_stream
 from shared.ledger.events import Metadata
 from shared.ledger.store import NO_STREAM, NewEvent
+from shared.refusals import Conflict, Forbidden, Invalid, Malformed, NotFound, Refusal
 from shared.registry_state import Pathway
 from shared.timeutil import format_time, now
 
@@ -59,9 +62,9 @@ class Award:
 def approved_pathway(ctx: IssuanceContext, pathway_id: str) -> Pathway:
     pathway = ctx.state.pathways.get(pathway_id)
     if pathway is None:
-        raise not_found(f"there is no pathway {pathway_id!r}")
+        raise NotFound(f"there is no pathway {pathway_id!r}")
     if pathway.status != "approved":
-        raise conflict(f"pathway {pathway_id!r} is {pathway.status}; only approved pathways award")
+        raise Conflict(f"pathway {pathway_id!r} is {pathway.status}; only approved pathways award")
     return pathway
 
 
@@ -72,24 +75,24 @@ def check_components(
     """The named components, each checked, against the pathway rule."""
     unknown = [cid for cid in component_ids if cid not in rows]
     if unknown:
-        raise not_found(f"no credential {', '.join(unknown)}")
+        raise NotFound(f"no credential {', '.join(unknown)}")
     learners = {rows[cid].learner_key for cid in component_ids}
     if len(learners) != 1:
-        raise Problem(422, "components-of-different-learners", "The components belong to different learners",
-                      "every component of a stack must be issued to the same learner")
+        raise Invalid("every component of a stack must be issued to the same learner",
+                      code="components-of-different-learners", title="The components belong to different learners")
     counted = rule_achievements(pathway.event.rule)
     for cid in component_ids:
         row = rows[cid]
-        reason = ineligibility(row, pathway, ctx.state, moment)
-        if reason is None and counted is not None and row.achievement_id not in counted:
+        reason, admitted = assess(row, pathway, ctx.state, moment)
+        if reason is None and counted is not None and row.achievement_id not in counted and admitted is None:
             reason = f"achievement {row.achievement_id} is not part of this pathway"
         if reason is not None:
-            raise Problem(422, "component-not-eligible", "A component cannot count",
-                          f"credential {cid} cannot count towards {pathway.event.pathway_id}: {reason}")
+            raise Invalid(f"credential {cid} cannot count towards {pathway.event.pathway_id}: {reason}",
+                          code="component-not-eligible", title="A component cannot count")
     evaluation = evaluate(pathway, [rows[cid] for cid in component_ids], ctx.state, moment)
     if not evaluation.satisfied:
-        raise Problem(422, "pathway-rule-not-met", "The components do not meet the pathway rule",
-                      f"{pathway.event.pathway_id}: {evaluation.shortfall()}")
+        raise Invalid(f"{pathway.event.pathway_id}: {evaluation.shortfall()}",
+                      code="pathway-rule-not-met", title="The components do not meet the pathway rule")
     return evaluation
 
 
@@ -108,6 +111,8 @@ async def award(
     if not await store.claim_stack(conn, store.StackRow(stack_id, pathway.pathway_id, learner.learner_hash,
                                                         learner.learner_key, credential_id, component_ids, automatic)):
         raise StackExists(stack_id)
+    admissions = redemptions.admissions(evaluation)
+    await redemptions.redeem(conn, evaluation, admissions, stack_id, credential_id)
     grant = authorise(ctx.state, pathway.issuer_id, pathway.award_achievement_id, moment)
     assert grant.key is not None
     spec = grant.achievement.spec
@@ -120,7 +125,7 @@ async def award(
         template_for(grant.issuer, grant.achievement, ctx.state.frameworks, ctx.public_base_url),
         ctx.public_base_url, pathway.issuer_id, pathway.award_achievement_id, grant.key.key_id,
         [Draft(credential_id, None, learner, format_time(moment), format_time(valid_until) if valid_until else None,
-               holder_token_hash, evidence=tuple(component_evidence(component_ids)))],
+               holder_token_hash, evidence=tuple(_admitted_evidence(component_ids, admissions)))],
         pathway_id=pathway.pathway_id, components=component_ids,
     )
     [payload] = ctx.signer.sign_allocated(job, status)
@@ -134,8 +139,9 @@ async def award(
     )
     await store.claim_credentials(conn, [row])
     claimed = StackClaimed(stack_id=stack_id, pathway_id=pathway.pathway_id,
-                           component_ids=component_ids, award_credential_id=credential_id, automatic=automatic)
-    events = [NewEvent(f"stack:{stack_id}", claimed),
+                           component_ids=component_ids, award_credential_id=credential_id, automatic=automatic,
+                           admissions=admissions, credit_pool=credit_pool(evaluation.pathway))
+    events = [NewEvent(stack_stream(stack_id), claimed),
               NewEvent(credential_stream(credential_id), issued_encoded(payload))]
     positions = await ctx.ledger.append_in(conn, events, metadata, {e.stream_id: NO_STREAM for e in events})
     ctx.metrics.credentials.labels("stack", "issued").inc()
@@ -156,6 +162,16 @@ async def holds_award(db: store.Executor, pathway_id: str, learner_key: str) -> 
     return any(not revoked for _, revoked in await store.stack_rounds(db, pathway_id, learner_key))
 
 
+def _admitted_evidence(component_ids: list[str], admissions: list[Admission]) -> list[dict[str, object]]:
+    """Each component as evidence; one of another issuer says which recognition agreement admitted it."""
+    agreements = {a.component_id: a.agreement_id for a in admissions if a.agreement_id}
+    evidence = component_evidence(component_ids)
+    for item in evidence:
+        if item["id"] in agreements:
+            item["narrative"] = f"Recognised under agreement {agreements[item['id']]}"
+    return evidence
+
+
 def _identity_source(rows: list[CredentialRow], issuer_id: str) -> CredentialRow:
     own = [row for row in rows if row.issuer_id == issuer_id]
     return max(own or rows, key=lambda row: (row.valid_from, row.credential_id))
@@ -169,14 +185,14 @@ async def claim(
         async with ctx.pool.acquire() as conn, conn.transaction():
             return await award(ctx, conn, evaluation, metadata, moment, automatic=False)
     except StackExists as exists:
-        raise conflict(f"this learner already holds the award of {pathway.event.pathway_id}"
-                       f" (stack {exists.stack_id})", stack_id=exists.stack_id) from None
+        raise Conflict(f"this learner already holds the award of {pathway.event.pathway_id}"
+                       f" (stack {exists.stack_id})", extra={"stack_id": exists.stack_id}) from None
 
 
 def require_pathway_issuer(pathway: Pathway, issuer_id: str | None) -> None:
     """Of the issuers, only the pathway's own may claim its awards."""
     if issuer_id != pathway.event.issuer_id:
-        raise forbidden(f"only {pathway.event.issuer_id}, whose pathway this is, or the learner may claim its award")
+        raise Forbidden(f"only {pathway.event.issuer_id}, whose pathway this is, or the learner may claim its award")
 
 
 # Decides who claims, from the pathway and the named components (raises if no one may).
@@ -187,12 +203,14 @@ async def claim_named(ctx: IssuanceContext, request: StackRequest, claimant: Cla
     """A claim of a pathway's award for the components `request` names."""
     moment = now().replace(microsecond=0)
     pathway = approved_pathway(ctx, request.pathway_id)
-    component_ids = [store.credential_id_param(cid) for cid in request.component_ids]
+    component_ids = [required_credential_id(cid) for cid in request.component_ids]
     if len(set(component_ids)) != len(component_ids):
-        raise bad_request("a component is named twice")
+        raise Malformed("a component is named twice")
     rows = await store.credentials_by_id(ctx.pool, component_ids)
     metadata = await claimant(pathway, rows)
     evaluation = check_components(ctx, pathway, component_ids, rows, moment)
+    # Redemption is checked in the award's transaction (redemptions.redeem), after the stack.
+    await verify_components(ctx, list(evaluation.held.values()), moment)
     return await claim(ctx, pathway, evaluation, metadata, moment)
 
 
@@ -207,7 +225,9 @@ async def try_auto_award(
     """
     if await holds_award(conn, pathway.event.pathway_id, learner_key):
         return None
-    evaluation = evaluate(pathway, await store.credentials_of_learner(conn, learner_key), ctx.state, moment)
+    rows = await store.credentials_of_learner(conn, learner_key)
+    taken = await redemptions.redeemed(conn, credit_pool(pathway), [row.credential_id for row in rows])
+    evaluation = evaluate(pathway, rows, ctx.state, moment, taken)
     if not evaluation.satisfied:
         return None
     metadata = Metadata(actor="issuance.auto-stacking", tenant=pathway.event.issuer_id)
@@ -216,7 +236,7 @@ async def try_auto_award(
             return await award(ctx, conn, evaluation, metadata, moment, automatic=True)
     except StackExists:
         return None
-    except Problem as problem:
+    except Refusal as refusal:
         log.warning("automatic award refused", extra={"pathway": pathway.event.pathway_id,
-                                                     "reason": problem.detail})
+                                                     "reason": refusal.detail})
         return None

@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
 
 from shared.ledger.events import decode_payload
+from shared.credential_status import after_event
 from shared.db.sql import load_queries
 from shared.events.credentials import CredentialIssued, credential_stream
-from shared.http.problem import bad_request
 
 QUERIES = load_queries("services.issuance")
 Executor = asyncpg.Connection | asyncpg.Pool
-
-
-def credential_id_param(raw: str) -> str:
-    try:
-        return f"urn:uuid:{uuid.UUID(raw.removeprefix('urn:uuid:'))}"
-    except ValueError:
-        raise bad_request(f"{raw!r} is not a credential id (urn:uuid:... or a UUID)") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +112,11 @@ async def issued_event(db: Executor, credential_id: str) -> tuple[int, Credentia
     return row["position"], decode_payload(bytes(row["payload"]), CredentialIssued)
 
 
-async def set_status(conn: asyncpg.Connection, credential_id: str, status: str) -> None:
-    await conn.execute(QUERIES["set_status"], credential_id, status)
+async def apply_status_event(conn: asyncpg.Connection, credential_id: str, event_type: str) -> None:
+    """Move the credential's status through the one status table."""
+    current = await conn.fetchval(QUERIES["credential_status"], credential_id)
+    if current is not None and (after := after_event(current, event_type)) != current:
+        await conn.execute(QUERIES["set_status"], credential_id, after)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from services.registry import lookups, rules
 from services.registry.authorization import MATRIX_RULES, Relation, permits
 from services.registry.context import Caller
+from shared.events.registry import accreditation_stream
 from shared.refusals import Forbidden
 from services.registry.lookups import Db
 from services.registry.views import AccreditationView, AgencyView, IssuerView
@@ -42,7 +43,7 @@ class Authority:
         """A decision made under a delegation must not survive its suspension."""
         if self.delegation is None:
             return {}
-        return {f"accreditation:{self.delegation.accreditation_id}": self.delegation.version}
+        return {accreditation_stream(self.delegation.accreditation_id): self.delegation.version}
 
 
 async def acting_agency(db: Db, caller: Caller, doing: str) -> AgencyView:

@@ -16,6 +16,7 @@ import asyncpg
 from services.registry import access, lookups
 from services.registry import views as v
 from services.registry.context import Caller, RegistryContext
+from shared.events.registry import achievement_stream
 from shared.refusals import Conflict, Forbidden, Invalid, NotFound
 from services.registry.lookups import QUERIES
 from shared.badge_baking import BakingError, bake_svg, check_png, check_svg
@@ -62,7 +63,7 @@ async def upload_image(
     event = ev.AchievementImageUploaded(
         achievement_id=achievement_id, media_type=media_type,  # type: ignore[arg-type]
         content=content, sha256=hashlib.sha256(content).hexdigest())
-    stream = f"achievement:{achievement_id}"
+    stream = achievement_stream(achievement_id)
     positions = await ctx.write(caller, [NewEvent(stream, event)], {stream: achievement.version})
     return v.AchievementWritten(achievement=await lookups.achievement(ctx.pool, achievement_id), positions=positions)
 

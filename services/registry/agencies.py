@@ -15,6 +15,7 @@ from services.registry import access, lookups, rules
 from services.registry import views as v
 from services.registry.clients import client_events, new_api_key
 from services.registry.context import Caller, RegistryContext, new_id
+from shared.events.registry import accreditation_stream, agency_stream, client_stream, framework_stream
 from shared.refusals import Conflict, Forbidden, Invalid
 from services.registry.schemas import (
     CreateAgency, GrantAccreditation, PublishFramework, SuspendAccreditation, WithdrawAccreditation,
@@ -45,9 +46,9 @@ async def create_agency(ctx: RegistryContext, caller: Caller, req: CreateAgency)
                                parent_agency_id=parent.agency_id if parent else None, scope=scope)
     client_id, key = new_id("client"), new_api_key()
     admin_name = req.admin_client_name or f"{req.name} administrator"
-    events = [NewEvent(f"agency:{agency_id}", created), *delegation,
+    events = [NewEvent(agency_stream(agency_id), created), *delegation,
               *client_events(client_id, agency_id, "agency_admin", admin_name, "standard", key)]
-    expected |= {f"agency:{agency_id}": NO_STREAM, f"client:{client_id}": NO_STREAM}
+    expected |= {agency_stream(agency_id): NO_STREAM, client_stream(client_id): NO_STREAM}
     positions = await ctx.write(caller, events, expected, verify=None if parent else _one_root(req.jurisdiction))
     return v.AgencyCreatedView(agency=await lookups.agency(ctx.pool, agency_id), admin_client_id=client_id,
                                admin_key_id=key.key_id, admin_api_key=key.secret, positions=positions)
@@ -85,8 +86,8 @@ async def _delegation(
         subject_id=agency_id, scope=scope, valid_from=format_time(start),
         valid_until=format_time(req.valid_until) if req.valid_until else None,
     )
-    expected = {f"accreditation:{accreditation_id}": NO_STREAM, **authority.expected_versions()}
-    return scope, [NewEvent(f"accreditation:{accreditation_id}", granted)], expected
+    expected = {accreditation_stream(accreditation_id): NO_STREAM, **authority.expected_versions()}
+    return scope, [NewEvent(accreditation_stream(accreditation_id), granted)], expected
 
 
 async def _check_scope(ctx: RegistryContext, scope: ev.AccreditationScope) -> None:
@@ -124,7 +125,7 @@ async def grant_accreditation(ctx: RegistryContext, caller: Caller, req: GrantAc
         subject_id=req.subject_id, scope=req.scope, valid_from=format_time(valid_from),
         valid_until=format_time(req.valid_until) if req.valid_until else None,
     )
-    stream = f"accreditation:{accreditation_id}"
+    stream = accreditation_stream(accreditation_id)
     positions = await ctx.write(caller, [NewEvent(stream, granted)],
                                 {stream: NO_STREAM, **authority.expected_versions()})
     return v.AccreditationWritten(accreditation=await lookups.accreditation(ctx.pool, accreditation_id),
@@ -158,7 +159,7 @@ async def _accreditation_to_change(
 
 async def _change(ctx: RegistryContext, caller: Caller, accreditation: v.AccreditationView,
                   event: ev.Event) -> v.AccreditationWritten:
-    stream = f"accreditation:{accreditation.accreditation_id}"
+    stream = accreditation_stream(accreditation.accreditation_id)
     positions = await ctx.write(caller, [NewEvent(stream, event)], {stream: accreditation.version})
     return v.AccreditationWritten(
         accreditation=await lookups.accreditation(ctx.pool, accreditation.accreditation_id), positions=positions)
@@ -216,6 +217,6 @@ async def publish_framework(ctx: RegistryContext, caller: Caller, req: PublishFr
     event = ev.FrameworkPublished(framework_id=framework_id, agency_id=agency.agency_id, name=req.name,
                                   credit_system=req.credit_system, hours_per_credit=req.hours_per_credit,
                                   levels=req.levels)
-    stream = f"framework:{framework_id}"
+    stream = framework_stream(framework_id)
     positions = await ctx.write(caller, [NewEvent(stream, event)], {stream: NO_STREAM, **delegations})
     return v.FrameworkWritten(framework=await lookups.framework(ctx.pool, framework_id), positions=positions)

@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from services.registry import agency_handlers as agencies
-from services.registry import catalog_handlers as catalog
+from services.registry import offering_handlers
 from services.registry import client_handlers as clients
 from services.registry import context_handlers as contexts
 from services.registry import issuer_handlers as issuers
 from services.registry import public_handlers as public
+from services.registry import recognition_handlers as recognition
+from services.registry import recognition_views as rv
 from services.registry import schemas as s
 from services.registry import views as v
 from services.registry.context import RegistryContext
@@ -109,44 +111,45 @@ ISSUER_ENDPOINTS = [
         body=s.CompromiseKey, response=v.KeyWritten, roles=ADMINS_AND_ISSUERS),
 ]
 
-CATALOG_ENDPOINTS = [
-    _ep("POST", "/v1/achievements", catalog.propose_achievement,
+OFFERING_ENDPOINTS = [
+    _ep("POST", "/v1/achievements", offering_handlers.propose_achievement,
         "Propose an achievement specification (the issuer's own)", "achievements",
         body=s.ProposeAchievement, response=v.AchievementWritten, status=201, roles=ISSUERS),
-    _ep("GET", "/v1/achievements", catalog.list_achievements,
+    _ep("GET", "/v1/achievements", offering_handlers.list_achievements,
         "List achievements: approved ones publicly; with a key, also the unapproved ones the caller may see",
         "achievements", response=v.Page[v.AchievementView],
         query=_filters("status", "country", "eqf_level", "issuer_id",
                        status="proposed, approved, rejected or withdrawn")),
-    _ep("GET", "/v1/achievements/{achievement_id}", catalog.get_achievement,
+    _ep("GET", "/v1/achievements/{achievement_id}", offering_handlers.get_achievement,
         "One achievement specification", "achievements", response=v.AchievementView),
     _ep("GET", "/v1/achievements/{achievement_id}/ob3", public.open_badges_achievement,
         "The achievement as an Open Badges 3.0 Achievement, the one credentials embed (application/ld+json)",
         "achievements"),
-    _ep("PUT", "/v1/achievements/{achievement_id}/image", catalog.upload_achievement_image,
+    _ep("PUT", "/v1/achievements/{achievement_id}/image", offering_handlers.upload_achievement_image,
         "Upload the achievement's badge image (its issuer): the body is a PNG or an SVG with no scripts,"
         " at most 256 KiB, typed image/png or image/svg+xml", "achievements",
         response=v.AchievementWritten, roles=ISSUERS),
-    _ep("POST", "/v1/achievements/{achievement_id}/approve", catalog.approve_achievement,
+    _ep("POST", "/v1/achievements/{achievement_id}/approve", offering_handlers.approve_achievement,
         "Approve a proposed achievement (an accrediting agency whose accreditation covers it)", "achievements",
         response=v.AchievementWritten, roles=ADMINS),
-    _ep("POST", "/v1/achievements/{achievement_id}/reject", catalog.reject_achievement,
+    _ep("POST", "/v1/achievements/{achievement_id}/reject", offering_handlers.reject_achievement,
         "Reject a proposed achievement, with a reason", "achievements",
         body=s.Decision, response=v.AchievementWritten, roles=ADMINS),
-    _ep("POST", "/v1/achievements/{achievement_id}/withdraw", catalog.withdraw_achievement,
+    _ep("POST", "/v1/achievements/{achievement_id}/withdraw", offering_handlers.withdraw_achievement,
         "Withdraw an achievement (its issuer or an accrediting agency)", "achievements",
         body=s.Decision, response=v.AchievementWritten, roles=ADMINS_AND_ISSUERS),
-    _ep("POST", "/v1/pathways", catalog.propose_pathway, "Propose a stacking pathway to one of the issuer's awards",
+    _ep("POST", "/v1/pathways", offering_handlers.propose_pathway,
+        "Propose a stacking pathway to one of the issuer's awards",
         "pathways", body=s.ProposePathway, response=v.PathwayWritten, status=201, roles=ISSUERS),
-    _ep("GET", "/v1/pathways", catalog.list_pathways,
+    _ep("GET", "/v1/pathways", offering_handlers.list_pathways,
         "List pathways: approved ones publicly; with a key, also those the caller may see", "pathways",
         response=v.Page[v.PathwayView],
         query=_filters("status", "country", "eqf_level", "issuer_id", status="proposed, approved or withdrawn")),
-    _ep("GET", "/v1/pathways/{pathway_id}", catalog.get_pathway, "One stacking pathway", "pathways",
+    _ep("GET", "/v1/pathways/{pathway_id}", offering_handlers.get_pathway, "One stacking pathway", "pathways",
         response=v.PathwayView),
-    _ep("POST", "/v1/pathways/{pathway_id}/approve", catalog.approve_pathway,
+    _ep("POST", "/v1/pathways/{pathway_id}/approve", offering_handlers.approve_pathway,
         "Approve a proposed pathway (an accrediting agency)", "pathways", response=v.PathwayWritten, roles=ADMINS),
-    _ep("POST", "/v1/pathways/{pathway_id}/withdraw", catalog.withdraw_pathway,
+    _ep("POST", "/v1/pathways/{pathway_id}/withdraw", offering_handlers.withdraw_pathway,
         "Withdraw a pathway, or turn a proposal down (its issuer or an accrediting agency)", "pathways",
         body=s.Decision, response=v.PathwayWritten, roles=ADMINS_AND_ISSUERS),
 ]
@@ -168,6 +171,35 @@ CLIENT_ENDPOINTS = [
         "clients", response=v.ClientWritten, roles=ADMINS),
 ]
 
+RECOGNITION_ENDPOINTS = [
+    _ep("POST", "/v1/recognition-agreements", recognition.declare_agreement,
+        "Declare that credentials of other issuers matching a rule count toward the caller's pathways"
+        " (an issuer's own, or every issuer an agency accredits)", "recognition",
+        body=rv.DeclareAgreement, response=rv.AgreementWritten, status=201, roles=ADMINS_AND_ISSUERS),
+    _ep("GET", "/v1/recognition-agreements", recognition.list_agreements, "List recognition agreements (public)",
+        "recognition", response=v.Page[rv.AgreementView],
+        query=_filters("status", "issuer_id", "agency_id", status="declared or revoked")),
+    _ep("GET", "/v1/recognition-agreements/{agreement_id}", recognition.get_agreement,
+        "One recognition agreement (public)", "recognition", response=rv.AgreementView),
+    _ep("POST", "/v1/recognition-agreements/{agreement_id}/revoke", recognition.revoke_agreement,
+        "Revoke an agreement; awards it admitted components of are kept or flagged, as the agreement says",
+        "recognition", body=rv.RevokeAgreement, response=rv.AgreementWritten, roles=ADMINS_AND_ISSUERS),
+    _ep("POST", "/v1/frameworks/{framework_id}/referencing", recognition.reference_framework,
+        "Publish the next version of a framework's referencing to the EQF or another framework", "recognition",
+        body=rv.ReferenceFramework, response=rv.ReferencingWritten, status=201, roles=ADMINS),
+    _ep("GET", "/v1/frameworks/{framework_id}/referencing", recognition.get_referencing,
+        "A framework's referencing: the current version to each target, and every earlier one (public)",
+        "recognition", response=rv.FrameworkReferencing),
+    _ep("GET", "/v1/framework-referencing", recognition.list_referencing,
+        "Every published framework referencing version (public)", "recognition",
+        response=v.Page[rv.ReferencingView], query=_filters("agency_id")),
+    _ep("POST", "/v1/endorsers", recognition.register_endorser,
+        "Register an organisation the agency registered (an employer) as an endorser", "recognition",
+        body=rv.RegisterEndorser, response=rv.EndorserWritten, status=201, roles=ADMINS),
+    _ep("GET", "/v1/endorsers/{endorser_id}", recognition.get_endorser, "One endorser (public)", "recognition",
+        response=rv.EndorserView),
+]
+
 # The ids credentials name, on the public origin; HTML for Accept: text/html.
 PUBLIC_ID_ENDPOINTS = [
     _ep("GET", "/achievements/{achievement_id}", public.achievement,
@@ -183,7 +215,8 @@ PUBLIC_ID_ENDPOINTS = [
         "contexts", produces=contexts.JSON_LD_MEDIA_TYPE),
 ]
 
-ENDPOINTS = [WHOAMI, AUTH_CHECK, *AGENCY_ENDPOINTS, *ISSUER_ENDPOINTS, *CATALOG_ENDPOINTS, *CLIENT_ENDPOINTS,
+ENDPOINTS = [WHOAMI, AUTH_CHECK, *AGENCY_ENDPOINTS, *ISSUER_ENDPOINTS, *OFFERING_ENDPOINTS, *RECOGNITION_ENDPOINTS,
+             *CLIENT_ENDPOINTS,
              *PUBLIC_ID_ENDPOINTS]
 
 

@@ -20,6 +20,7 @@ import asyncpg
 from services.registry import access, lookups
 from services.registry import views as v
 from services.registry.context import Caller, RegistryContext, new_id
+from shared.events.registry import client_stream
 from shared.refusals import Conflict, Forbidden, Invalid
 from services.registry.schemas import CreateClient
 from shared.auth import BOOTSTRAP_TENANT, hash_api_key
@@ -48,7 +49,7 @@ def new_api_key() -> NewApiKey:
 
 def client_events(client_id: str, tenant_id: str, role: str, name: str, rate_limit_class: str,
                   key: NewApiKey) -> list[NewEvent]:
-    stream = f"client:{client_id}"
+    stream = client_stream(client_id)
     return [
         NewEvent(stream, ev.ApiClientCreated(
             client_id=client_id, tenant_id=tenant_id, role=role, name=name,  # type: ignore[arg-type]
@@ -68,7 +69,7 @@ async def create_client(ctx: RegistryContext, caller: Caller, req: CreateClient)
         if (await lookups.tenant_registration(conn, req.tenant_id) or ("",))[0] != caller.tenant:
             raise Forbidden(f"tenant {req.tenant_id!r} was registered by another agency meanwhile")
 
-    positions = await ctx.write(caller, events, {f"client:{client_id}": NO_STREAM},
+    positions = await ctx.write(caller, events, {client_stream(client_id): NO_STREAM},
                                 verify=still_first if registers else None)
     client = await lookups.client(ctx.pool, client_id)
     return v.ClientCreated(client=client, key_id=key.key_id, api_key=key.secret, positions=positions)
@@ -116,8 +117,8 @@ async def issue_key(ctx: RegistryContext, caller: Caller, client_id: str) -> v.A
     if client.revoked_at is not None:
         raise Conflict(f"API client {client_id!r} was revoked at {client.revoked_at}; create a new client")
     key = new_api_key()
-    positions = await ctx.write(caller, [NewEvent(f"client:{client_id}", key.event(client_id))],
-                                {f"client:{client_id}": client.version})
+    positions = await ctx.write(caller, [NewEvent(client_stream(client_id), key.event(client_id))],
+                                {client_stream(client_id): client.version})
     return v.ApiKeyIssuedView(client_id=client_id, key_id=key.key_id, api_key=key.secret, positions=positions)
 
 
@@ -142,7 +143,7 @@ async def revoke_client(ctx: RegistryContext, caller: Caller, client_id: str) ->
 
 
 async def _append(ctx: RegistryContext, caller: Caller, client: v.ClientView, event: ev.Event) -> v.ClientWritten:
-    stream = f"client:{client.client_id}"
+    stream = client_stream(client.client_id)
     positions = await ctx.write(caller, [NewEvent(stream, event)], {stream: client.version})
     return v.ClientWritten(client=await lookups.client(ctx.pool, client.client_id), positions=positions)
 

@@ -33,6 +33,7 @@ ExtraWrite = Callable[[asyncpg.Connection], Awaitable[None]]
 _STREAM_KINDS = {
     "agency": "agency", "accreditation": "accreditation", "framework": "framework", "issuer": "issuer",
     "achievement": "achievement", "pathway": "pathway", "client": "API client",
+    "recognition": "recognition agreement", "referencing": "framework referencing", "endorser": "endorser",
 }
 
 
@@ -56,8 +57,7 @@ class Caller:
         return self.principal.tenant_id
 
     def metadata(self) -> Metadata:
-        return Metadata(actor=self.principal.client_id, tenant=self.principal.tenant_id,
-                        request_id=self.request_id)
+        return self.principal.metadata(self.request_id)
 
 
 class RegistryContext:

@@ -16,6 +16,7 @@ import os
 from services.registry import access, lookups, rules
 from services.registry import views as v
 from services.registry.context import Caller, ExtraWrite, RegistryContext, new_id
+from shared.events.registry import issuer_stream
 from shared.refusals import Conflict, Forbidden, Invalid, NotFound
 from services.registry.schemas import AddKey, CompromiseKey, RegisterIssuer, RotateKey, UpdateIssuer
 from shared.credential_format import issuer_did
@@ -50,8 +51,8 @@ async def register_issuer(ctx: RegistryContext, caller: Caller, req: RegisterIss
         did=issuer_did(ctx.public_base_url, issuer_id), homepage=req.homepage, email=req.email,
         identifiers=req.identifiers,
     )
-    positions = await ctx.write(caller, [NewEvent(f"issuer:{issuer_id}", event)],
-                                {f"issuer:{issuer_id}": NO_STREAM, **delegations})
+    positions = await ctx.write(caller, [NewEvent(issuer_stream(issuer_id), event)],
+                                {issuer_stream(issuer_id): NO_STREAM, **delegations})
     return v.IssuerWritten(issuer=await lookups.issuer(ctx.pool, issuer_id), positions=positions)
 
 
@@ -66,7 +67,7 @@ async def update_issuer(ctx: RegistryContext, caller: Caller, issuer_id: str, re
     )
     if (event.legal_name, event.homepage, event.email) == (issuer.legal_name, issuer.homepage, issuer.email):
         raise Invalid("the request changes nothing: send legal_name, homepage or email with a new value")
-    stream = f"issuer:{issuer_id}"
+    stream = issuer_stream(issuer_id)
     positions = await ctx.write(caller, [NewEvent(stream, event)], {stream: issuer.version})
     return v.IssuerWritten(issuer=await lookups.issuer(ctx.pool, issuer_id), positions=positions)
 
@@ -144,7 +145,7 @@ async def add_key(ctx: RegistryContext, caller: Caller, issuer_id: str, req: Add
     added = ev.IssuerKeyAdded(issuer_id=issuer_id, key_id=key_id, public_key_multibase=public, custody=req.custody,
                               valid_from=format_time(valid_from),
                               valid_until=format_time(req.valid_until) if req.valid_until else None)
-    stream = f"issuer:{issuer_id}"
+    stream = issuer_stream(issuer_id)
     positions = await ctx.write(caller, [NewEvent(stream, added)], {stream: issuer.version}, seal)
     return await _key_written(ctx, issuer, key_id, positions)
 
@@ -168,7 +169,7 @@ async def rotate_key(ctx: RegistryContext, caller: Caller, issuer_id: str, key_i
     _require_window_open(_existing_key(rows, key_id), window_end(moment), "rotate")
     new_key_id = _free_key_id(req.new_key_id, rows)
     public, seal = await _new_public_key(ctx, issuer_id, new_key_id, req.custody, req.public_key_multibase)
-    stream = f"issuer:{issuer_id}"
+    stream = issuer_stream(issuer_id)
     events = [
         NewEvent(stream, ev.IssuerKeyAdded(issuer_id=issuer_id, key_id=new_key_id, public_key_multibase=public,
                                            custody=req.custody, valid_from=format_time(moment))),
@@ -184,7 +185,7 @@ async def retire_key(ctx: RegistryContext, caller: Caller, issuer_id: str, key_i
     end = window_end(now())
     _require_window_open(_existing_key(rows, key_id), end, "retire")
     event = ev.IssuerKeyRetired(issuer_id=issuer_id, key_id=key_id, valid_until=format_time(end))
-    stream = f"issuer:{issuer_id}"
+    stream = issuer_stream(issuer_id)
     positions = await ctx.write(caller, [NewEvent(stream, event)], {stream: issuer.version})
     return await _key_written(ctx, issuer, key_id, positions)
 
@@ -201,6 +202,6 @@ async def compromise_key(
         raise Invalid("compromised_at cannot be in the future; report a compromise once it has happened")
     event = ev.IssuerKeyCompromised(issuer_id=issuer_id, key_id=key_id, compromised_at=format_time(req.compromised_at),
                                     reason=req.reason)
-    stream = f"issuer:{issuer_id}"
+    stream = issuer_stream(issuer_id)
     positions = await ctx.write(caller, [NewEvent(stream, event)], {stream: issuer.version})
     return await _key_written(ctx, issuer, key_id, positions)

@@ -60,13 +60,16 @@ async def issuers(db: Db, f: Filters, window: Slice) -> Listed:
 
 
 async def achievements(db: Db, f: Filters, seen: Visibility, window: Slice) -> Listed:
-    args = [f.status, f.country, f.eqf_level, f.issuer_id, seen.everything, list(seen.tenant_ids)]
-    return await _page(db, "list_achievements", args, window, lookups.achievement_view)
+    return await _page(db, "list_achievements", _visible_args(f, seen), window, lookups.achievement_view)
 
 
 async def pathways(db: Db, f: Filters, seen: Visibility, window: Slice) -> Listed:
-    args = [f.status, f.country, f.eqf_level, f.issuer_id, seen.everything, list(seen.tenant_ids)]
-    return await _page(db, "list_pathways", args, window, lookups.pathway_view)
+    return await _page(db, "list_pathways", _visible_args(f, seen), window, lookups.pathway_view)
+
+
+def _visible_args(f: Filters, seen: Visibility) -> list[Any]:
+    """The filters and the reader's visibility, as both listings take them."""
+    return [f.status, f.country, f.eqf_level, f.issuer_id, seen.everything, list(seen.tenant_ids)]
 
 
 async def clients(db: Db, f: Filters, everything: bool, tenants: list[str], window: Slice) -> Listed:

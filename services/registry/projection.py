@@ -15,11 +15,12 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from services.registry import recognition_projection
 from shared.db.sql import load_queries
 from shared.events import CATALOG
 from shared.events import registry as ev
 from shared.ledger.events import Metadata, RecordedEvent
-from shared.ledger.projection import PostgresProjection
+from shared.ledger.projection import PostgresProjection, lock_progress, save_progress
 from shared.ledger.store import to_recorded
 from shared.timeutil import parse_time
 
@@ -30,18 +31,12 @@ REGISTRY_PREFIX = "registry."
 
 Handler = Callable[[asyncpg.Connection, Any, RecordedEvent], Awaitable[None]]
 
-_LOCK_PROGRESS = (
-    "INSERT INTO ledger.projection_progress (projection) VALUES ($1)"
-    " ON CONFLICT (projection) DO UPDATE SET projection = EXCLUDED.projection RETURNING position"
-)
 _REGISTRY_EVENTS_AFTER = (
     "SELECT position, stream_id, version, event_type, payload, metadata, prev_hash, hash"
     " FROM ledger.events WHERE position > $1 AND position <= $2 AND event_type LIKE 'registry.%'"
     " ORDER BY position"
 )
-_SAVE_PROGRESS = (
-    "UPDATE ledger.projection_progress SET position = $2, updated_at = now() WHERE projection = $1"
-)
+_HEAD = "SELECT position, hash FROM ledger.events ORDER BY position DESC LIMIT 1"
 
 
 def to_json(value: Any) -> str:
@@ -81,13 +76,14 @@ class RegistryTablesProjection(PostgresProjection):
         the progress row says so, so the runner that follows Kafka later
         skips them. Only registry events are read; the rest change nothing here.
         """
-        current = await conn.fetchval(_LOCK_PROGRESS, self.name)
-        head = await conn.fetchval("SELECT coalesce(max(position), 0) FROM ledger.events")
-        if head <= current:
+        current = await lock_progress(conn, self.name)
+        head = await conn.fetchrow(_HEAD)
+        if head is None or head["position"] <= current:
             return
-        for event in to_recorded(await conn.fetch(_REGISTRY_EVENTS_AFTER, current, head)):
+        for event in to_recorded(await conn.fetch(_REGISTRY_EVENTS_AFTER, current, head["position"])):
             await self.apply_one(conn, event)
-        await conn.execute(_SAVE_PROGRESS, self.name, head)
+        # The head's hash too: a runner resuming from here checks the next event against it.
+        await save_progress(conn, self.name, head["position"], bytes(head["hash"]))
 
 
 # -- agencies, accreditations, frameworks ------------------------------------
@@ -336,4 +332,5 @@ _HANDLERS: dict[type, Handler] = {
     ev.ApiKeyIssued: _api_key_issued,
     ev.ApiKeyRevoked: _api_key_revoked,
     ev.ApiClientRevoked: _client_revoked,
+    **recognition_projection.HANDLERS,
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.registry import achievement_images, catalog, documents, lookups, public_pages
+from services.registry import achievement_images, documents, lookups, offerings, public_pages
 from services.registry import views as v
 from services.registry.http_support import optional_caller, registry
 from shared.http.representation import document_response, prefers_html
@@ -18,14 +18,14 @@ async def achievement(request: web.Request) -> web.Response:
     """`/achievements/{id}`, the id inside credentials: approved achievements,
     and withdrawn ones credentials were issued for."""
     ctx = registry(request)
-    return await _achievement(request, await catalog.published_achievement(ctx, _achievement_id(request)))
+    return await _achievement(request, await offerings.published_achievement(ctx, _achievement_id(request)))
 
 
 async def open_badges_achievement(request: web.Request) -> web.Response:
     """`/v1/achievements/{id}/ob3`: the same document; with a key, also the
     caller's unapproved ones."""
     ctx, caller = registry(request), await optional_caller(request)
-    return await _achievement(request, await catalog.visible_achievement(ctx, caller, _achievement_id(request)))
+    return await _achievement(request, await offerings.visible_achievement(ctx, caller, _achievement_id(request)))
 
 
 def _achievement_id(request: web.Request) -> str:
@@ -49,7 +49,7 @@ async def achievement_image(request: web.Request) -> web.Response:
     """The uploaded badge image of an approved achievement. SVG is served
     with a policy that forbids scripts even if one slipped past vetting."""
     ctx = registry(request)
-    found = await catalog.published_achievement(ctx, _achievement_id(request))
+    found = await offerings.published_achievement(ctx, _achievement_id(request))
     row = await achievement_images.image(ctx.pool, found.achievement_id)
     return web.Response(body=bytes(row["content"]), headers={
         "Content-Type": row["media_type"], "ETag": f'"{row["sha256"]}"', **PUBLIC_CACHE,

@@ -183,3 +183,45 @@ ON CONFLICT (achievement_id) DO UPDATE
 
 -- name: bump_achievement_version
 UPDATE registry.achievements SET version = $2 WHERE achievement_id = $1
+
+-- name: recognition_agreement
+SELECT * FROM registry.recognition_agreements WHERE agreement_id = $1
+
+-- name: list_recognition_agreements
+SELECT * FROM registry.recognition_agreements
+ WHERE created_position > $1
+   AND ($2::text IS NULL OR status = $2)
+   AND ($3::text IS NULL OR recognising_id = $3)
+ ORDER BY created_position
+ LIMIT $4
+
+-- name: insert_recognition_agreement
+INSERT INTO registry.recognition_agreements (agreement_id, recognising_kind, recognising_id, title, pathway_ids,
+    match, valid_from, valid_until, max_credential_age_days, credit_value, on_revoked, status, version,
+    created_position, created_at)
+VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8, $9, $10, $11, 'declared', $12, $13, $14)
+
+-- name: revoke_recognition_agreement
+UPDATE registry.recognition_agreements SET status = 'revoked', revocation = $2::jsonb, version = $3
+ WHERE agreement_id = $1
+
+-- name: insert_framework_reference
+INSERT INTO registry.framework_references (framework_id, version, agency_id, target_framework_id, mappings,
+    report_url, published_at, position)
+VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8)
+
+-- name: framework_references
+SELECT * FROM registry.framework_references WHERE framework_id = $1 ORDER BY version
+
+-- name: list_framework_references
+SELECT * FROM registry.framework_references
+ WHERE position > $1
+   AND ($2::text IS NULL OR agency_id = $2)
+ ORDER BY position
+ LIMIT $3
+
+-- name: insert_endorser
+INSERT INTO registry.endorsers (endorser_id, agency_id, registered_at, created_position) VALUES ($1, $2, $3, $4)
+
+-- name: endorser
+SELECT * FROM registry.endorsers WHERE endorser_id = $1

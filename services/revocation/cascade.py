@@ -11,6 +11,9 @@ model, which at that moment reflects the ledger exactly up to the trigger.
 - An accreditation withdrawn with policy "revoke_issued_after": the
   issuer's credentials issued after that date are revoked.
 
+- A recognition agreement revoked: awards with a component it admitted
+  are flagged for review, or kept, as the agreement's `on_revoked` says.
+
 A credential that reaches the ledger after its trigger (an issuance racing
 a compromise or a withdrawal) is caught by `due_at_issuance`.
 """
@@ -23,6 +26,7 @@ import logging
 import asyncpg
 
 from services.revocation.status_changes import QUERIES, StatusChange
+from shared.events import recognition as rec
 from shared.events import registry as reg
 from shared.events.credentials import Cause, CredentialIssued, CredentialRevoked
 from shared.registry_state import RegistryState
@@ -91,6 +95,19 @@ def _withdrawal_change(credential_id: str, event: reg.AccreditationWithdrawn) ->
               f"credentials issued after {event.revoke_issued_after} are revoked")
     return StatusChange(credential_id, "revoke", reason, "accreditation_withdrawn",
                         Cause(kind="accreditation_withdrawn", ref=event.accreditation_id))
+
+
+async def recognition_revoked(
+    conn: asyncpg.Connection, event: rec.RecognitionAgreementRevoked, registry: RegistryState
+) -> list[StatusChange]:
+    agreement = registry.recognitions.agreements.get(event.agreement_id)
+    if agreement is None or agreement.event.on_revoked != "flag":
+        return []
+    reason = (f"recognition agreement {event.agreement_id}, which admitted a component, was revoked"
+              f" ({event.reason})")
+    cause = Cause(kind="recognition_revoked", ref=event.agreement_id)
+    rows = await conn.fetch(QUERIES["awards_admitted_by"], event.agreement_id)
+    return [StatusChange(row["credential_id"], "flag", reason, "recognition_revoked", cause) for row in rows]
 
 
 def due_at_issuance(issued: CredentialIssued, registry: RegistryState) -> list[StatusChange]:

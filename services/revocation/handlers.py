@@ -5,8 +5,6 @@ The decisions live in status_changes.py, history.py and status_lists.py.
 
 from __future__ import annotations
 
-import re
-import uuid
 from collections.abc import Sequence
 
 import msgspec
@@ -18,30 +16,29 @@ from services.revocation.history import status_history
 from services.revocation.refusals import refusal_of, require_reasons
 from services.revocation.runtime import CHANGER_KEY, METRICS_KEY, PUBLISHER_KEY, REGISTRY_KEY
 from services.revocation.schemas import (
-    BatchItem, BatchItemResult, BatchRequest, BatchResult, ItemProblem, StatusChanged, StatusChangeRequest,
+    BatchItem, BatchItemResult, BatchRequest, BatchResult, StatusChanged, StatusChangeRequest,
     StatusListEntry,
 )
-from services.revocation.states import Action
+from shared.credential_status import Action
 from services.revocation.status_changes import QUERIES, MayAct, Outcome, StatusChange
 from services.revocation.status_lists import TTL_MS
-from shared.credential_format import VC_MEDIA_TYPE, status_list_url
+from shared.credential_format import (
+    VC_MEDIA_TYPE, not_a_credential_id, parse_credential_id, required_credential_id, status_list_url,
+)
 from shared.events import CATALOG
 from shared.http.body import json_response
+from shared.idempotency import HEADER as IDEMPOTENCY_HEADER, checked_key, fingerprint as request_fingerprint
 from shared.auth import token_matches
-from shared.http.endpoints import optional_principal, principal_of
+from shared.http.endpoints import optional_principal, principal_of, request_metadata
 from shared.http.inputs import int_param
-from shared.http.middleware import request_id_of
 from shared.http.problem import (
-    PROBLEM_TYPE_BASE, Problem, bad_request, not_found, problem_of, unauthorized,
+    ItemProblem, Problem, not_found, unauthorized,
 )
 from shared.http.representation import html_page, prefers_html
-from shared.ledger.events import Metadata
 from shared.ledger.store import Ledger
 from shared.service import POOL_KEY, SETTINGS_KEY
 from shared.statuslist import Bitstring
 
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 # -- status changes ---------------------------------------------------------
@@ -59,7 +56,7 @@ async def reinstate(request: web.Request, body: StatusChangeRequest) -> web.Resp
 
 
 async def _change_one(request: web.Request, action: Action, body: StatusChangeRequest) -> web.Response:
-    credential_id = _path_credential_id(request)
+    credential_id = required_credential_id(request.match_info["id"])
     require_reasons([body.reason])
     change = StatusChange(credential_id, action, body.reason.strip(), body.reason_code)
 
@@ -74,7 +71,7 @@ async def _change_one(request: web.Request, action: Action, body: StatusChangeRe
             await save(conn, 200, changed(outcomes[0]))
 
         [outcome] = await request.app[CHANGER_KEY].apply_grouped(
-            [change], _metadata(request), _may_act(request), stage=claim, settle=respond)
+            [change], request_metadata(request), _may_act(request), stage=claim, settle=respond)
         _count(request, [outcome])
         if not outcome.applied:
             raise refusal_of(outcome)
@@ -85,12 +82,12 @@ async def _change_one(request: web.Request, action: Action, body: StatusChangeRe
 
 async def batch(request: web.Request, body: BatchRequest) -> web.Response:
     require_reasons([item.reason for item in body.items])
-    ids = [_credential_id(item.credential_id) for item in body.items]
+    ids = [parse_credential_id(item.credential_id) for item in body.items]
     changes = [StatusChange(cid, item.action, item.reason.strip(), item.reason_code)
                for cid, item in zip(ids, body.items) if cid is not None]
 
     async def work(conn) -> tuple[int, bytes]:
-        outcomes = await request.app[CHANGER_KEY].apply(conn, changes, _metadata(request), _may_act(request))
+        outcomes = await request.app[CHANGER_KEY].apply(conn, changes, request_metadata(request), _may_act(request))
         _count(request, outcomes)
         return 200, msgspec.json.encode(_batch_result(body.items, ids, outcomes))
 
@@ -113,17 +110,12 @@ def _item_result(index: int, item: BatchItem, outcome: Outcome) -> BatchItemResu
                   previous_status=outcome.previous_status, status=outcome.status)
     if outcome.applied:
         return BatchItemResult(outcome="applied", position=outcome.position, **common)
-    problem = problem_of(refusal_of(outcome))
-    return BatchItemResult(outcome="rejected", problem=ItemProblem(
-        type=PROBLEM_TYPE_BASE + problem.slug, title=problem.title, status=problem.status,
-        detail=problem.detail, current_status=problem.extra.get("current_status")), **common)
+    return BatchItemResult(outcome="rejected", problem=ItemProblem.of(refusal_of(outcome)), **common)
 
 
 def _malformed_item(index: int, item: BatchItem) -> BatchItemResult:
-    problem = _malformed_id(item.credential_id)
     return BatchItemResult(index=index, credential_id=item.credential_id, action=item.action, outcome="rejected",
-                           problem=ItemProblem(type=PROBLEM_TYPE_BASE + problem.slug, title=problem.title,
-                                               status=problem.status, detail=problem.detail))
+                           problem=ItemProblem.of(not_a_credential_id(item.credential_id)))
 
 
 def _count(request: web.Request, outcomes: Sequence[Outcome]) -> None:
@@ -138,17 +130,10 @@ def _count(request: web.Request, outcomes: Sequence[Outcome]) -> None:
 async def _idempotently(
     request: web.Request, canonical_body: bytes, work: idempotency.Work | idempotency.GroupedWork, grouped: bool = False,
 ) -> web.Response:
-    key = request.headers.get(IDEMPOTENCY_HEADER)
-    if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
-        raise bad_request(f"{IDEMPOTENCY_HEADER} must be 1 to 255 visible ASCII characters")
-    fingerprint = idempotency.fingerprint(request.method, request.path, canonical_body)
-    try:
-        run = idempotency.run_once_grouped if grouped else idempotency.run_once
-        response = await run(request.app[POOL_KEY], principal_of(request).client_id, key, fingerprint, work)
-    except idempotency.KeyReused:
-        raise Problem(422, "idempotency-key-reused", "Idempotency key reused",
-                      f"this {IDEMPOTENCY_HEADER} was already used for a different request;"
-                      " send a new key with a new request") from None
+    key = checked_key(request.headers.get(IDEMPOTENCY_HEADER))
+    fingerprint = request_fingerprint(request.method, request.path, canonical_body)
+    run = idempotency.run_once_grouped if grouped else idempotency.run_once
+    response = await run(request.app[POOL_KEY], principal_of(request).client_id, key, fingerprint, work)
     # Committed and written through: the lists can be republished right away.
     request.app[PUBLISHER_KEY].wake.set()
     headers = {"Idempotent-Replayed": "true"} if response.replayed else None
@@ -156,35 +141,8 @@ async def _idempotently(
                         headers=headers)
 
 
-def _metadata(request: web.Request) -> Metadata:
-    principal = principal_of(request)
-    return Metadata(actor=principal.client_id, tenant=principal.tenant_id, request_id=request_id_of(request))
-
-
 def _may_act(request: web.Request) -> MayAct:
     return may_manage(principal_of(request), request.app[REGISTRY_KEY].state)
-
-
-def _credential_id(raw: str) -> str | None:
-    """The canonical 'urn:uuid:<uuid>' form, accepting a bare UUID; None if malformed."""
-    value = raw.removeprefix("urn:uuid:")
-    try:
-        parsed = uuid.UUID(value)
-    except ValueError:
-        return None
-    return f"urn:uuid:{parsed}" if str(parsed) == value.lower() else None
-
-
-def _malformed_id(raw: str) -> Problem:
-    return bad_request(f"{raw!r} is not a credential id; expected 'urn:uuid:' followed by a UUID")
-
-
-def _path_credential_id(request: web.Request) -> str:
-    raw = request.match_info["id"]
-    credential_id = _credential_id(raw)
-    if credential_id is None:
-        raise _malformed_id(raw)
-    return credential_id
 
 
 # -- status history ---------------------------------------------------------
@@ -192,7 +150,7 @@ def _path_credential_id(request: web.Request) -> str:
 async def credential_status_history(request: web.Request) -> web.Response:
     """For the issuer, its accrediting agencies and their parents (API key),
     or the holder (?token=, the learner link): the reasons are theirs to read."""
-    credential_id = _path_credential_id(request)
+    credential_id = required_credential_id(request.match_info["id"])
     token = request.query.get("token")
     principal = await optional_principal(request)
     if principal is None and token is None:
@@ -256,6 +214,10 @@ async def status_list_entry(request: web.Request) -> web.Response:
 
 async def _publication(request: web.Request, list_id: str):
     row = await request.app[POOL_KEY].fetchrow(QUERIES["publication"], list_id)
+    if row is not None and row["pending"]:
+        # Changes acknowledged before this fetch are in what it serves.
+        await request.app[PUBLISHER_KEY].current(list_id)
+        row = await request.app[POOL_KEY].fetchrow(QUERIES["publication"], list_id)
     if row is None:
         raise not_found(f"there is no status list {list_id!r}")
     if row["document"] is None:

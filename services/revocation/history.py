@@ -6,14 +6,13 @@ from dataclasses import dataclass
 
 import msgspec
 
-from services.revocation.states import ACTION_OF_EVENT, Status, next_status
+from shared.credential_status import ACTION_OF_EVENT, EVENT_NAMES, Status, after_event
 from shared.events import CATALOG
 from shared.events.credentials import Cause, CredentialIssued, credential_stream
 from shared.ledger.events import Event, Metadata, RecordedEvent
 from shared.ledger.store import Ledger
 
 _METADATA = msgspec.json.Decoder(Metadata)
-EVENT_NAMES = {"revoke": "revoked", "suspend": "suspended", "reinstate": "reinstated", "flag": "flagged_for_review"}
 
 
 class StatusHistoryEntry(msgspec.Struct, omit_defaults=True, kw_only=True):
@@ -56,7 +55,7 @@ async def status_history(ledger: Ledger, credential_id: str) -> StreamHistory | 
     for record, event in zip(recorded[1:], events[1:]):
         action = ACTION_OF_EVENT.get(record.event_type)
         if action is not None:
-            status = next_status(action, status) or status
+            status = after_event(status, record.event_type)
             entries.append(_entry(record, event, EVENT_NAMES[action], status))
     history = StatusHistory(credential_id=issued.credential_id, issuer_id=issued.issuer_id, status=status,
                             entries=entries)

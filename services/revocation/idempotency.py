@@ -4,27 +4,20 @@ The key is claimed in the same transaction as the work it guards, so the
 claim, the ledger events and the stored response commit together. A
 concurrent request with the same key waits on the claim and then replays the
 response; a request whose work failed leaves no claim, so its retry runs
-afresh. Keys are per client and kept for `RETENTION`.
+afresh. Keys are per client; their rules and purge are shared/idempotency.py.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import asyncpg
 
 from services.revocation.status_changes import QUERIES
-
-RETENTION = dt.timedelta(hours=24)
+from shared.idempotency import KeyReused
 
 Work = Callable[[asyncpg.Connection], Awaitable[tuple[int, bytes]]]
-
-
-class KeyReused(Exception):
-    """The key was used before with a different request."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,12 +27,19 @@ class Response:
     replayed: bool
 
 
-def fingerprint(*parts: bytes | str) -> bytes:
-    digest = hashlib.sha256()
-    for part in parts:
-        data = part.encode() if isinstance(part, str) else part
-        digest.update(len(data).to_bytes(8, "big") + data)
-    return digest.digest()
+async def run_once(
+    pool: asyncpg.Pool, client_id: str, key: str | None, request_fingerprint: bytes, work: Work
+) -> Response:
+    """Run `work` in a transaction, at most once per (client, key)."""
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            if key is None or await conn.fetchval(QUERIES["claim_idempotency_key"], client_id, key,
+                                                  request_fingerprint):
+                status, body = await work(conn)
+                if key is not None:
+                    await conn.execute(QUERIES["save_idempotent_response"], client_id, key, status, body)
+                return Response(status, body, replayed=False)
+        return await _replay(conn, client_id, key, request_fingerprint)
 
 
 class _Claimed(Exception):
@@ -89,21 +89,6 @@ async def _stored(pool: asyncpg.Pool, client_id: str, key: str, request_fingerpr
         return await _replay(conn, client_id, key, request_fingerprint)
 
 
-async def run_once(
-    pool: asyncpg.Pool, client_id: str, key: str | None, request_fingerprint: bytes, work: Work
-) -> Response:
-    """Run `work` in a transaction, at most once per (client, key)."""
-    async with pool.acquire() as conn:
-        async with conn.transaction():
-            if key is None or await conn.fetchval(QUERIES["claim_idempotency_key"], client_id, key,
-                                                  request_fingerprint):
-                status, body = await work(conn)
-                if key is not None:
-                    await conn.execute(QUERIES["save_idempotent_response"], client_id, key, status, body)
-                return Response(status, body, replayed=False)
-        return await _replay(conn, client_id, key, request_fingerprint)
-
-
 async def _replay(conn: asyncpg.Connection, client_id: str, key: str, request_fingerprint: bytes) -> Response:
     row = await conn.fetchrow(QUERIES["idempotent_response"], client_id, key)
     if row is None or row["response"] is None:
@@ -112,6 +97,3 @@ async def _replay(conn: asyncpg.Connection, client_id: str, key: str, request_fi
         raise KeyReused(key)
     return Response(row["status"], bytes(row["response"]), replayed=True)
 
-
-async def purge_expired(pool: asyncpg.Pool) -> str:
-    return await pool.execute(QUERIES["purge_idempotency_keys"], RETENTION)

@@ -29,15 +29,15 @@ import asyncpg
 
 from services.revocation import cascade
 from services.revocation.metrics import RevocationMetrics
-from services.revocation.states import ACTION_OF_EVENT, next_status
-from services.revocation.status_changes import QUERIES, StatusChange, StatusChanger
+from shared.credential_status import ACTION_OF_EVENT, after_event
+from services.revocation.status_changes import QUERIES, StatusChange, StatusChanger, credential_row
 from shared.events import CATALOG
 from shared.events import credentials as cred
+from shared.events import recognition as rec
 from shared.events import registry as reg
 from shared.ledger.events import Metadata, RecordedEvent
 from shared.ledger.projection import PostgresProjection
 from shared.registry_state import RegistryProjection
-from shared.timeutil import parse_time
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,8 @@ class CredentialsProjection(PostgresProjection):
             cred.CredentialRevoked.event_type: self._revoked,
             reg.IssuerKeyCompromised.event_type: self._key_compromised,
             reg.AccreditationWithdrawn.event_type: self._accreditation_withdrawn,
+            cred.StackClaimed.event_type: self._stack_claimed,
+            rec.RecognitionAgreementRevoked.event_type: self._recognition_revoked,
         }
 
     async def apply(self, events: Sequence[RecordedEvent]) -> None:
@@ -91,14 +93,8 @@ class CredentialsProjection(PostgresProjection):
             await handler(conn, CATALOG.decode(event), event)
 
     async def _issued(self, conn: asyncpg.Connection, e: cred.CredentialIssued, recorded: RecordedEvent) -> None:
-        entries = {entry.purpose: entry for entry in reversed(e.status)}  # the first of each purpose
-        revocation, suspension = entries.get("revocation"), entries.get("suspension")
-        await conn.execute(
-            QUERIES["insert_credential"], e.credential_id, e.issuer_id, e.achievement_id, e.key_id,
-            e.learner_hash, parse_time(e.issued_at), e.pathway_id, e.components,
-            revocation and revocation.list_id, revocation and revocation.index,
-            suspension and suspension.list_id, suspension and suspension.index,
-        )
+        # Already there if a status change came first (StatusChanger._fill).
+        await conn.execute(QUERIES["insert_credential"], *credential_row(e))
         await self._await_registry(recorded)
         await self._cascade(conn, cascade.due_at_issuance(e, self._registry.state), recorded)
 
@@ -110,7 +106,7 @@ class CredentialsProjection(PostgresProjection):
             return
         if recorded.version <= current["status_version"]:
             return  # written through by the command that appended it
-        after = next_status(ACTION_OF_EVENT[recorded.event_type], current["status"]) or current["status"]
+        after = after_event(current["status"], recorded.event_type)
         await conn.execute(QUERIES["set_statuses"], [e.credential_id], [after], [recorded.version])
         self._lists_changed = True
 
@@ -135,6 +131,18 @@ class CredentialsProjection(PostgresProjection):
         await self._await_registry(recorded)
         changes = await cascade.accreditation_withdrawn(conn, e, self._registry.state)
         await self._cascade(conn, changes, recorded)
+
+    async def _stack_claimed(self, conn: asyncpg.Connection, e: cred.StackClaimed, recorded: RecordedEvent) -> None:
+        admitted = [a for a in e.admissions if a.agreement_id]
+        if admitted:
+            await conn.execute(QUERIES["insert_award_admissions"], e.award_credential_id,
+                               [a.component_id for a in admitted], [a.agreement_id for a in admitted])
+
+    async def _recognition_revoked(
+        self, conn: asyncpg.Connection, e: rec.RecognitionAgreementRevoked, recorded: RecordedEvent
+    ) -> None:
+        await self._await_registry(recorded)
+        await self._cascade(conn, await cascade.recognition_revoked(conn, e, self._registry.state), recorded)
 
     async def _await_registry(self, recorded: RecordedEvent) -> None:
         if not await registry_reached(self._registry, recorded.position, REGISTRY_WAIT_SECONDS):

@@ -30,6 +30,9 @@ INSERT INTO revocation.credentials (
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 ON CONFLICT (credential_id) DO NOTHING
 
+-- name: fill_lock_timeout
+SET LOCAL lock_timeout = '200ms'
+
 -- name: current_status
 SELECT status, status_version FROM revocation.credentials WHERE credential_id = $1
 
@@ -105,6 +108,15 @@ SELECT c.list_id, c.last_change, c.registry_position, s.issuer_id, s.purpose, s.
  ORDER BY c.list_id
  LIMIT $1
 
+-- name: list_due
+-- One list's row of lists_due, if it has changes not yet published.
+SELECT c.list_id, c.last_change, c.registry_position, s.issuer_id, s.purpose, s.size
+  FROM (SELECT list_id, max(change_id) AS last_change, max(registry_position) AS registry_position
+          FROM revocation.list_changes
+         WHERE list_id = $1
+         GROUP BY list_id) c
+  JOIN revocation.status_lists s USING (list_id)
+
 -- name: revoked_indexes
 SELECT revocation_index FROM revocation.credentials
  WHERE revocation_list_id = $1 AND status = 'revoked'
@@ -128,7 +140,9 @@ ON CONFLICT (list_id) DO UPDATE
 DELETE FROM revocation.list_changes WHERE list_id = $1 AND change_id <= $2
 
 -- name: publication
-SELECT s.purpose, s.size, p.document, p.etag
+-- `pending`: changes were committed since the list was last signed.
+SELECT s.purpose, s.size, p.document, p.etag,
+       EXISTS (SELECT 1 FROM revocation.list_changes c WHERE c.list_id = s.list_id) AS pending
   FROM revocation.status_lists s
   LEFT JOIN revocation.list_publications p USING (list_id)
  WHERE s.list_id = $1
@@ -152,3 +166,15 @@ UPDATE revocation.idempotency_keys SET status = $3, response = $4
 
 -- name: purge_idempotency_keys
 DELETE FROM revocation.idempotency_keys WHERE created_at < now() - $1::interval
+
+-- name: insert_award_admissions
+INSERT INTO revocation.award_admissions (award_credential_id, component_id, agreement_id)
+SELECT $1, c, a FROM unnest($2::text[], $3::text[]) AS x (c, a)
+ON CONFLICT DO NOTHING
+
+-- name: awards_admitted_by
+-- Awards, not revoked, with a component a recognition agreement admitted.
+SELECT DISTINCT a.award_credential_id AS credential_id
+  FROM revocation.award_admissions a JOIN revocation.credentials c ON c.credential_id = a.award_credential_id
+ WHERE a.agreement_id = $1 AND c.status <> 'revoked'
+ ORDER BY 1

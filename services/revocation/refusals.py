@@ -9,13 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from services.revocation.states import Action, Status
+from shared.credential_status import PAST_TENSE, Action, Status
 from services.revocation.status_changes import Outcome
 from shared.refusals import Conflict, Invalid, NotFound, Refusal
-
-PAST_TENSE: dict[Action, str] = {"revoke": "revoked", "suspend": "suspended", "reinstate": "reinstated",
-                                 "flag": "flagged"}
-
 
 def refusal_of(outcome: Outcome) -> Refusal:
     cid, action = outcome.change.credential_id, outcome.change.action

@@ -6,8 +6,9 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from services.revocation.states import Status
+from shared.credential_status import Status
 from shared.events.credentials import ReasonCode, StatusPurpose
+from shared.http.problem import ItemProblem
 
 MAX_BATCH_ITEMS = 10_000
 
@@ -40,16 +41,6 @@ class BatchItem(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class BatchRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     items: Annotated[list[BatchItem], msgspec.Meta(min_length=1, max_length=MAX_BATCH_ITEMS)]
-
-
-class ItemProblem(msgspec.Struct, omit_defaults=True, kw_only=True):
-    """The problem (RFC 9457 fields) one batch item ran into."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    current_status: Status | None = None
 
 
 class BatchItemResult(msgspec.Struct, omit_defaults=True, kw_only=True):

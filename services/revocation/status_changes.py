@@ -20,7 +20,7 @@ from typing import Literal
 import asyncpg
 import msgspec
 
-from services.revocation.states import Action, Status, fold, next_status
+from shared.credential_status import Action, Status, fold, next_status
 from shared.db.sql import load_queries
 from shared.events.credentials import (
     Cause, CredentialFlaggedForReview, CredentialIssued, CredentialReinstated, CredentialRevoked,
@@ -29,6 +29,7 @@ from shared.events.credentials import (
 from shared.ledger.events import decode_payload, Event, Metadata
 from shared.ledger.sequencer import Settle, Stage
 from shared.ledger.store import AppendConflict, Ledger, NewEvent
+from shared.timeutil import parse_time
 
 QUERIES = load_queries("services.revocation")
 
@@ -89,7 +90,9 @@ class StatusChanger:
         ids = list(dict.fromkeys(c.credential_id for c in changes))
         caused = list(dict.fromkeys(c.credential_id for c in changes if c.cause is not None))
         for attempt in range(2):
-            issuers = await _issuers_of(conn, ids)
+            issuers, unprojected = await _issuers_of(conn, ids)
+            if unprojected and not attempt:
+                await self._fill(unprojected)
             streams = await _streams_of(conn, ids)
             recorded = await _recorded_causes(conn, caused) if caused else set()
             outcomes, events, expected = _plan(changes, issuers, streams, recorded, may_act)
@@ -121,9 +124,11 @@ class StatusChanger:
         caused = list(dict.fromkeys(c.credential_id for c in changes if c.cause is not None))
         for attempt in range(GROUPED_ATTEMPTS):
             async with self._ledger.pool.acquire() as conn:
-                issuers = await _issuers_of(conn, ids)
+                issuers, unprojected = await _issuers_of(conn, ids)
                 streams = await _streams_of(conn, ids)
                 recorded = await _recorded_causes(conn, caused) if caused else set()
+            if unprojected and not attempt:
+                await self._fill(unprojected)
             outcomes, events, expected = _plan(changes, issuers, streams, recorded, may_act)
             if not events:
                 return outcomes
@@ -137,6 +142,20 @@ class StatusChanger:
                 continue
             return _positioned(outcomes, positions)
         raise AssertionError("unreachable")
+
+    async def _fill(self, issued: list[CredentialIssued]) -> None:
+        """Add credentials the read model has not reached yet (just issued,
+        or right after a start while its consumer joins) from their ledger
+        events, so the status change written through below marks their lists
+        now instead of when the projection gets there. Committed on its own
+        before the append lock is taken; a row the projection is inserting
+        at this moment is left to it rather than waited for."""
+        try:
+            async with self._ledger.pool.acquire() as conn, conn.transaction():
+                await conn.execute(QUERIES["fill_lock_timeout"])
+                await conn.executemany(QUERIES["insert_credential"], [credential_row(e) for e in issued])
+        except asyncpg.LockNotAvailableError:
+            pass
 
 
 # A conflict means another change to the same credential won the race; a
@@ -169,6 +188,15 @@ def _settling(outcomes: list[Outcome], settle: OutcomesSettle | None) -> Settle 
         await settle(conn, _positioned(outcomes, positions))
 
     return settled
+
+
+def credential_row(e: CredentialIssued) -> tuple:
+    """The insert_credential arguments of an issued credential (the first status entry of each purpose)."""
+    entries = {entry.purpose: entry for entry in reversed(e.status)}
+    revocation, suspension = entries.get("revocation"), entries.get("suspension")
+    return (e.credential_id, e.issuer_id, e.achievement_id, e.key_id, e.learner_hash, parse_time(e.issued_at),
+            e.pathway_id, e.components, revocation and revocation.list_id, revocation and revocation.index,
+            suspension and suspension.list_id, suspension and suspension.index)
 
 
 async def _write_through(conn: asyncpg.Connection, outcomes: Sequence[Outcome]) -> None:
@@ -227,15 +255,19 @@ def _event_for(change: StatusChange) -> Event:
             return CredentialFlaggedForReview(credential_id=cid, reason=reason, cause=change.cause)
 
 
-async def _issuers_of(conn: asyncpg.Connection, ids: list[str]) -> dict[str, str]:
+async def _issuers_of(conn: asyncpg.Connection, ids: list[str]) -> tuple[dict[str, str], list[CredentialIssued]]:
     """Issuer of each credential: from the read model, or for one issued so
-    recently that the read model has not caught up, from its ledger event."""
+    recently that the read model has not caught up, from its ledger event
+    (those events are returned too)."""
     issuers = {r["credential_id"]: r["issuer_id"] for r in await conn.fetch(QUERIES["issuers_of"], ids)}
     missing = {credential_stream(cid): cid for cid in ids if cid not in issuers}
+    unprojected: list[CredentialIssued] = []
     if missing:
         for row in await conn.fetch(QUERIES["issued_events"], list(missing)):
-            issuers[missing[row["stream_id"]]] = decode_payload(row["payload"], CredentialIssued).issuer_id
-    return issuers
+            event = decode_payload(row["payload"], CredentialIssued)
+            issuers[missing[row["stream_id"]]] = event.issuer_id
+            unprojected.append(event)
+    return issuers, unprojected
 
 
 class _Caused(msgspec.Struct):

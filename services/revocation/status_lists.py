@@ -11,6 +11,14 @@ soon as the projection reports the change; while it keeps changing it is
 regenerated at most every `MIN_LIST_INTERVAL`, so a burst of ten thousand
 revocations costs a handful of regenerations, not ten thousand. Changes made
 through another replica are noticed by polling.
+
+A fetch never waits for the debounce: `current` regenerates a list that has
+changes committed since its last signing before it is served (one
+regeneration at a time per list, shared by the fetches waiting for it), so
+a list fetched after a revocation was acknowledged always carries its bit.
+`ready` is false until every list due once the read models had caught up
+has been tried, so /readyz does not call the service ready while it would
+serve lists older than the ledger.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -76,7 +85,7 @@ def etag_of(document: bytes) -> str:
 class StatusListPublisher:
     def __init__(
         self, pool: asyncpg.Pool, registry: RegistryProjection, master_key: str, public_base_url: str,
-        metrics: RevocationMetrics,
+        metrics: RevocationMetrics, sources_caught_up: Callable[[], bool] = lambda: True,
     ) -> None:
         self._pool = pool
         self._registry = registry
@@ -89,6 +98,12 @@ class StatusListPublisher:
         # Per list: the earliest moment (monotonic) it may be regenerated again.
         self._not_before: dict[str, float] = {}
         self._failing: set[str] = set()  # warned about once, until published
+        self._list_locks: dict[str, asyncio.Lock] = {}
+        # Set once every list due after the read models caught up has been
+        # tried (see /readyz); until then, the lists tried since that moment.
+        self.ready = False
+        self._sources_caught_up = sources_caught_up
+        self._tried: set[str] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         wait = POLL_INTERVAL
@@ -105,6 +120,9 @@ class StatusListPublisher:
         """Regenerate the lists marked since they were last signed, each at
         most every MIN_LIST_INTERVAL; return how long to wait before the
         next pass if nothing else happens."""
+        # Only a pass begun once the read models had caught up sees every change.
+        if self._tried is None and not self.ready and self._sources_caught_up():
+            self._tried = set()
         async with self._pool.acquire() as conn:
             due = await conn.fetch(QUERIES["lists_due"], LISTS_PER_PASS)
             self._metrics.lists_due.set(len(due))
@@ -113,9 +131,37 @@ class StatusListPublisher:
                     if self._not_before.get(r["list_id"], 0.0) > now_mono]
             for row in due:
                 if self._not_before.get(row["list_id"], 0.0) <= now_mono:
-                    await self._publish(conn, row)
+                    await self._publish_once(conn, row)
+        # Ready once every list still due has been tried since the catch-up
+        # (one that cannot be signed is logged and retried; it must not hold
+        # the whole service back, nor one that keeps changing under load).
+        if self._tried is not None and len(due) < LISTS_PER_PASS and \
+                all(row["list_id"] in self._tried for row in due):
+            self.ready, self._tried = True, None
         self._forget_quiet_lists(now_mono)
         return min([POLL_INTERVAL, *held])
+
+    async def current(self, list_id: str) -> None:
+        """Regenerate `list_id` now if changes were committed since it was
+        last signed (what a fetch calls before serving it)."""
+        if list_id in self._failing and self._not_before.get(list_id, 0.0) > time.monotonic():
+            return  # it cannot be signed just now (logged); serve what was published
+        if await self._pool.fetchrow(QUERIES["list_due"], list_id) is None:
+            return  # current (or no such list: no lock is kept for it)
+        # The lock before a connection: fetches waiting their turn hold none.
+        async with self._list_locks.setdefault(list_id, asyncio.Lock()), self._pool.acquire() as conn:
+            # Read again under the lock: a regeneration that finished while
+            # we waited covered every change committed before it.
+            row = await conn.fetchrow(QUERIES["list_due"], list_id)
+            if row is not None:
+                await self._publish(conn, row)
+
+    async def _publish_once(self, conn: asyncpg.Connection, row: asyncpg.Record) -> None:
+        """Publish unless a fetch is regenerating the list right now (it covers this row)."""
+        lock = self._list_locks.setdefault(row["list_id"], asyncio.Lock())
+        if not lock.locked():
+            async with lock:
+                await self._publish(conn, row)
 
     def _forget_quiet_lists(self, now_mono: float) -> None:
         self._not_before = {k: v for k, v in self._not_before.items() if v > now_mono}
@@ -123,6 +169,8 @@ class StatusListPublisher:
     async def _publish(self, conn: asyncpg.Connection, row: asyncpg.Record) -> None:
         started = time.perf_counter()
         list_id, issuer_id, purpose = row["list_id"], row["issuer_id"], row["purpose"]
+        if self._tried is not None:
+            self._tried.add(list_id)
         # After a key compromise the signer must know of it (see mark_issuer_lists).
         await registry_reached(self._registry, row["registry_position"], REGISTRY_WAIT_SECONDS)
         signer = await self._signer(conn, issuer_id)

@@ -1,9 +1,11 @@
 """Run the verification service: `python -m services.verification [--workers N]`
-or `credledger serve verification` (one process). See workers.py for N > 1."""
+(one process per core unless told) or `credledger serve verification` (one
+process). See workers.py for N > 1."""
 
 from __future__ import annotations
 
 import argparse
+import os
 
 from services.verification.app import create_app
 from services.verification.workers import run_workers
@@ -12,7 +14,9 @@ from shared.service import serve
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m services.verification")
-    parser.add_argument("--workers", type=int, default=1, help="processes sharing the port (default 1)")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    parser.add_argument("--workers", type=int, default=cores,
+                        help=f"processes sharing the port (default: one per core, {cores} here)")
     args = parser.parse_args()
     if args.workers <= 1:
         serve("verification", create_app)

@@ -15,13 +15,18 @@ from services.verification import handlers
 from services.verification.jobs import JobWorker
 from services.verification.logtree import log_tree_ctx
 from services.verification.projection import OPTIONS_KEY, VERIFIER_KEY, ReadModelOptions, read_model_ctx
+from services.verification.sharing import PROJECTION_NAME as SHARING_PROJECTION
+from services.verification.sharing import SharingProjection
 from services.verification.schemas import ItemResult, JobCreated, JobProgress, VerificationRequest, VerificationResponse
 from shared.http.common_handlers import WHOAMI
 from shared.http.endpoints import Endpoint
 from shared.ledger.audit import AuditResult
 from shared.background import BackgroundLoop, running
-from shared.service import LOOPS_KEY, METRICS_REGISTRY_KEY, OPENAPI_KEY, POOL_KEY, create_service_app
+from shared.service import (
+    LOOPS_KEY, METRICS_REGISTRY_KEY, OPENAPI_KEY, POOL_KEY, create_service_app, projection_context,
+)
 from shared.settings import Settings
+from shared.web.public import PublicPages, Site
 
 AUDITORS = frozenset({"auditor", "agency_admin"})
 EMPLOYERS = frozenset({"employer"})
@@ -73,8 +78,23 @@ ENDPOINTS = [
              query={"format": "ndjson (default) or csv; or send Accept: text/csv"}),
     Endpoint("GET", "/v1/credentials/{credential_id}/verification", handlers.credential_verification,
              "Public: the verdict for one credential", response=ItemResult, tags=VERIFY_TAGS),
+    Endpoint("GET", "/verify/", handlers.verify_home,
+             "Public: a form that opens a credential's badge page (?id= redirects to it)", produces="text/html",
+             tags=VERIFY_TAGS),
+    # Registered before the page: "static" is no credential id.
+    Endpoint("GET", "/verify/static/{name}", handlers.page_asset,
+             "Public: the badge page's bundled stylesheet and script", produces="text/css", tags=VERIFY_TAGS),
     Endpoint("GET", "/verify/{credential_id}", handlers.verification_page,
-             "Public: the page a badge link opens (HTML, no JavaScript)", produces="text/html", tags=VERIFY_TAGS),
+             "Public: the page a badge link opens (HTML; social-preview tags and JSON-LD; works without "
+             "JavaScript)", produces="text/html", tags=VERIFY_TAGS),
+    Endpoint("GET", "/verify/{credential_id}/s/{share_token}", handlers.shared_page,
+             "Public: the badge page through the holder's share link (with grade and evidence); 404 once the "
+             "link is revoked or expired", produces="text/html", tags=VERIFY_TAGS),
+    Endpoint("GET", "/verify/{credential_id}/s/{share_token}/badge.png", handlers.shared_badge_png,
+             "Public: the badge image through a share link", produces="image/png", tags=VERIFY_TAGS),
+    Endpoint("GET", "/verify/{credential_id}/badge.png", handlers.badge_png,
+             "Public: the credential's badge image (the achievement's uploaded one, else a generated PNG)",
+             produces="image/png", tags=VERIFY_TAGS),
 ]
 
 
@@ -99,8 +119,11 @@ async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings, options: ReadModelOptions | None = None) -> web.Application:
-    app = create_service_app(settings, "verification", ENDPOINTS, contexts=[log_tree_ctx, read_model_ctx, _jobs_ctx])
+    sharing = projection_context(lambda app: SharingProjection(app[POOL_KEY]), group_id=SHARING_PROJECTION)
+    app = create_service_app(settings, "verification", ENDPOINTS,
+                             contexts=[log_tree_ctx, read_model_ctx, sharing, _jobs_ctx])
     app[OPTIONS_KEY] = options or ReadModelOptions()
+    app[handlers.PAGES_KEY] = PublicPages("services.verification", "/verify", Site("Credential check", "/verify/"))
     app[handlers.ITEMS_COUNTER_KEY] = Counter(
         "verification_items_total", "Items verified, by verdict", ["verdict"], registry=app[METRICS_REGISTRY_KEY])
     _document_request_body(app)

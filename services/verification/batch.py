@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -22,14 +21,15 @@ from services.verification.documents import (
     Ed25519Batch, Submitted, canonical_digest, finish, prepare_document, prepare_jwt,
 )
 from services.verification.freshness import Freshness
-from services.verification.model import ReadModel
+from services.verification.model import CredentialRecord, ReadModel
 from services.verification.schemas import Check, ItemProblem, ItemResult, VerificationItem
 from services.verification.verdicts import (
     AS_ISSUED, BY_ID, ORIGIN_CHECKS, UNKNOWN, Verdicts, identity_check, verdict_of, window_state,
 )
+from shared.credential_format import parse_credential_id
 from shared.crypto.eddsa_rdfc import ProofHashes
-from shared.http.problem import PROBLEM_TYPE_BASE
 from shared.jsonld.contexts import ContextLoader
+from shared.refusals import Invalid, Malformed
 
 _ENCODER = msgspec.json.Encoder()
 _encode = _ENCODER.encode
@@ -38,10 +38,11 @@ _URN_UUID = "urn:uuid:"
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s]+")
 
 
-def item_problem(detail: str, status: int = 422) -> ItemProblem:
-    slug = "validation-failed" if status == 422 else "bad-request"
-    title = "The item failed validation" if status == 422 else "The item is malformed"
-    return ItemProblem(PROBLEM_TYPE_BASE + slug, title, status, detail)
+def item_problem(detail: str, *, malformed: bool = False) -> ItemProblem:
+    """Why one item cannot be checked: it cannot be read at all (`malformed`), or its content is unacceptable."""
+    refusal = Malformed(detail, title="The item is malformed") if malformed else Invalid(
+        detail, title="The item failed validation")
+    return ItemProblem.of(refusal)
 
 
 def id_problem(credential_id: str) -> str | None:
@@ -52,9 +53,7 @@ def id_problem(credential_id: str) -> str | None:
     typo or a wrong column, which the employer needs to hear as such.
     """
     if credential_id.lower().startswith(_URN_UUID):
-        try:
-            uuid.UUID(credential_id[len(_URN_UUID):])
-        except ValueError:
+        if parse_credential_id(_URN_UUID + credential_id[len(_URN_UUID):]) is None:
             return f"'id' is not a credential id: {_shown(credential_id)} is not urn:uuid: followed by a UUID"
         return None
     if _URI.fullmatch(credential_id) is None:
@@ -111,16 +110,23 @@ class BatchVerifier:
         fresh = self.fresh()
         outcome = BatchOutcome([b""] * len(entries))
         answers, counts = outcome.answers, outcome.counts
-        credentials, verdicts, epoch = self.model.credentials, self.verdicts, self.model.epoch
+        table, verdicts = self.model.credentials, self.verdicts
+        parts_of, pool = table.parts, table.parts_pool
+        valid_from, valid_until = table.valid_from, table.valid_until
+        # Every id of the slice looked up at once (vectorised), before the per-item loop.
+        rows = table.rows([entry.id or "" if type(entry) is VerificationItem else "" for entry in entries]) \
+            if fresh else []
         submitted: list[Submitted] = []
         for offset, entry in enumerate(entries):
             index = first_index + offset
             # The hot path, inlined (window_state too): a plain id lookup in a current model.
             cid = entry.id if fresh and type(entry) is VerificationItem else None
             if cid is not None and entry.credential is None and entry.jwt is None and entry.identity is None \
-                    and (record := credentials.get(cid)) is not None:  # type: ignore[union-attr]
-                parts = record.parts if record.parts_epoch == epoch else verdicts.parts(cid, record)
-                state = 0 if record.valid_from <= now < record.valid_until else (1 if now < record.valid_from else 2)
+                    and (row := rows[offset]) >= 0:  # type: ignore[union-attr]
+                part = parts_of[row]
+                parts = pool[part] if part >= 0 else verdicts.parts(cid, CredentialRecord(table, row))
+                start, end = valid_from[row], valid_until[row]
+                state = 0 if start <= now < end else (1 if now < start else 2)
                 answers[offset] = b'{"index":%d,"id":%b,%b' % (index, _encode(cid), parts.fragments[BY_ID][state])
                 counts[parts.verdicts[state]] += 1
                 continue

@@ -16,9 +16,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from services.verification import ed25519
 from services.verification.model import NEVER, ReadModel
 from services.verification.schemas import Check, Identity, ItemResult
 from services.verification.verdicts import (
@@ -58,28 +57,12 @@ class Submitted:
 
 
 class Ed25519Batch:
-    """Verifies a request's signatures together, reusing parsed public keys."""
-
-    def __init__(self) -> None:
-        self._keys: dict[bytes, Ed25519PublicKey] = {}
+    """Verifies a request's signatures together (libsodium; see ed25519.py)."""
 
     def verify(self, submitted: list[Submitted]) -> None:
         for item in submitted:
             if item.pending:
-                item.signature_ok = all(self._verify_one(*check) for check in item.pending)
-
-    def _verify_one(self, public: bytes, signature: bytes, message: bytes) -> bool:
-        key = self._keys.get(public)
-        if key is None:
-            try:
-                key = self._keys[public] = Ed25519PublicKey.from_public_bytes(public)
-            except ValueError:
-                return False
-        try:
-            key.verify(signature, message)
-        except InvalidSignature:
-            return False
-        return True
+                item.signature_ok = all(ed25519.verify(*check) for check in item.pending)
 
 
 def canonical_digest(document: dict[str, Any]) -> bytes | None:

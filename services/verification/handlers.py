@@ -2,29 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from urllib.parse import quote, unquote
 
 import msgspec
 from aiohttp import web
 from prometheus_client import Counter
 
-from services.verification import jobs
+from services.verification import badge, jobs, sharing
 from services.verification.batch import BatchOutcome, Entry, id_problem, item_problem, record_verdicts
 from services.verification.job_formats import csv_header
-from services.verification.page import render_not_found, render_page
+from services.verification.page import badge_image, page_context
+from services.verification.model import CredentialRecord
 from services.verification.projection import MODEL_KEY, VERIFIER_KEY
 from services.verification.schemas import MAX_ITEMS, JobCreated, JobProgress, VerificationItem
 from shared import untrusted
+from shared.credential_format import new_credential_id
 from shared.http.body import check_content_type, json_response, limited_chunks, read_limited
 from shared.http.endpoints import principal_of
 from shared.http.problem import Problem, bad_request, not_found
 from shared.service import POOL_KEY, SETTINGS_KEY
+from shared.web.public import PublicPages
 from shared.timeutil import format_time
 
 ITEMS_COUNTER_KEY = web.AppKey("verification_items", Counter)
 JOB_WORKER_KEY = web.AppKey("job_worker", jobs.JobWorker)
 WRITE_PIECE = 256 * 1024
 JOB_TYPES = {"application/x-ndjson": "ndjson", "text/csv": "csv"}
+PAGES_KEY = web.AppKey("badge_pages", PublicPages)
 
 
 class _RawItems(msgspec.Struct, forbid_unknown_fields=True):
@@ -32,19 +38,37 @@ class _RawItems(msgspec.Struct, forbid_unknown_fields=True):
 
 
 _ITEM = msgspec.json.Decoder(VerificationItem)
+_ITEMS = msgspec.json.Decoder(list[VerificationItem])
+DECODE_SLICE = 1000
 
 
-def decode_items(raw: bytes) -> list[Entry]:
+async def decode_items(raw: bytes) -> list[Entry]:
     """Each item decoded on its own, so a malformed one fails only itself.
 
     The whole body goes through the untrusted-input checks first (UTF-8,
     NUL, depth; UTF-8 separately, as msgspec does not look inside the strings
     of a Raw item): after them no item can raise anything but a validation
-    error."""
+    error. Items are decoded DECODE_SLICE at a time (one decoder call for a
+    slice of valid ones), yielding to the event loop in between: a
+    10,000-item body then delays a concurrent small request by a slice, not
+    by its whole decoding."""
     if not raw:
         raise bad_request("the request body is empty; send {\"items\": [...]}")
     untrusted.text(raw, "body")
-    return [_decode_item(item) for item in untrusted.decode_json(raw, _RawItems).items]
+    pieces = untrusted.decode_json(raw, _RawItems).items
+    entries: list[Entry] = []
+    for start in range(0, len(pieces), DECODE_SLICE):
+        if start:
+            await asyncio.sleep(0)
+        entries += _decode_slice(pieces[start:start + DECODE_SLICE])
+    return entries
+
+
+def _decode_slice(pieces: list[msgspec.Raw]) -> list[Entry]:
+    try:
+        return _ITEMS.decode(b"[" + b",".join(pieces) + b"]")  # type: ignore[return-value]
+    except msgspec.ValidationError:
+        return [_decode_item(item) for item in pieces]
 
 
 def _decode_item(raw: msgspec.Raw) -> Entry:
@@ -60,7 +84,7 @@ def _record(request: web.Request, outcome: BatchOutcome) -> None:
 
 async def verify_items(request: web.Request) -> web.Response:
     check_content_type(request)
-    items = decode_items(await read_limited(request, request.app[SETTINGS_KEY].max_bulk_body_bytes))
+    items = await decode_items(await read_limited(request, request.app[SETTINGS_KEY].max_bulk_body_bytes))
     if len(items) > MAX_ITEMS:
         raise Problem(413, "too-many-items", "Too many items",
                       f"a request holds at most {MAX_ITEMS:,} items, this one {len(items):,}; "
@@ -99,25 +123,101 @@ def _verify_one(request: web.Request) -> bytes:
     credential_id = request.match_info["credential_id"]
     if credential_id not in request.app[MODEL_KEY].credentials and (malformed := id_problem(credential_id)):
         raise bad_request(malformed)
+    return _verify_one_known(request, credential_id)
+
+
+def _verify_one_known(request: web.Request, credential_id: str) -> bytes:
     outcome = request.app[VERIFIER_KEY].run([VerificationItem(id=credential_id)])
     _record(request, outcome)
     return outcome.answers[0]
 
 
 async def credential_verification(request: web.Request) -> web.Response:
-    return web.Response(body=_verify_one(request), content_type="application/json",
-                        headers={"Cache-Control": "no-store"})
+    credential_id = request.match_info["credential_id"]
+    if credential_id in request.app[MODEL_KEY].credentials and \
+            not (await sharing.access(request.app[POOL_KEY], credential_id, None)).visible:
+        body = _as_unknown(request, credential_id)
+    else:
+        body = _verify_one(request)
+    return web.Response(body=body, content_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+def _as_unknown(request: web.Request, credential_id: str) -> bytes:
+    """A private credential's public answer: byte for byte the answer for an
+    id never issued (asked for a fresh one, then given this id back, which
+    has the same length), so it tells nothing about the credential."""
+    stand_in = new_credential_id()
+    answer = _verify_one_known(request, stand_in)
+    return answer.replace(msgspec.json.encode(stand_in), msgspec.json.encode(credential_id))
+
+
+async def verify_home(request: web.Request) -> web.Response:
+    """Where the badge pages' header leads: a form that opens a credential's page."""
+    wanted = request.query.get("id", "").strip()
+    if not wanted:
+        return request.app[PAGES_KEY].response("verify_home.html", {"error": ""}, cache="public, max-age=300")
+    credential_id = unquote(wanted.split("/verify/", 1)[1].split("/", 1)[0]) if "/verify/" in wanted else wanted
+    if id_problem(credential_id):
+        return request.app[PAGES_KEY].response("verify_home.html", {
+            "error": "That is not a credential id: ids look like urn:uuid:, then 36 letters and digits."},
+            status=400)
+    raise web.HTTPSeeOther(f"/verify/{quote(credential_id, safe=':')}")
 
 
 async def verification_page(request: web.Request) -> web.Response:
+    return await _page_if_visible(request, None)
+
+
+async def shared_page(request: web.Request) -> web.Response:
+    """The badge page through the holder's share link: grade and evidence too."""
+    return await _page_if_visible(request, request.match_info["share_token"])
+
+
+async def _page_if_visible(request: web.Request, share_token: str | None) -> web.Response:
     credential_id = request.match_info["credential_id"]
-    model = request.app[MODEL_KEY]
-    record = model.credentials.get(credential_id)
+    record = request.app[MODEL_KEY].credentials.get(credential_id)
     if record is None:
-        return web.Response(status=404, text=render_not_found(credential_id), content_type="text/html")
-    result = msgspec.json.decode(_verify_one(request))
-    return web.Response(text=render_page(model, credential_id, record, result), content_type="text/html",
-                        headers={"Cache-Control": "no-store"})
+        return _not_found(request, credential_id)
+    seen = await sharing.access(request.app[POOL_KEY], credential_id, share_token)
+    if not seen.visible:
+        # A private credential answers as if it did not exist; a share link says why it stopped working.
+        return _not_found(request, credential_id, seen.reason if share_token else "")
+    return await _badge_page(request, credential_id, record, shared=seen.via_share)
+
+
+def _not_found(request: web.Request, credential_id: str = "", reason: str = "") -> web.Response:
+    return request.app[PAGES_KEY].response("badge_not_found.html", {"credential_id": credential_id,
+                                                                    "reason": reason}, status=404)
+
+
+async def _badge_page(request: web.Request, credential_id: str, record: CredentialRecord, *,
+                      shared: bool) -> web.Response:
+    model = request.app[MODEL_KEY]
+    result = msgspec.json.decode(_verify_one_known(request, credential_id))
+    data = await badge.load_page(request.app[POOL_KEY], model, credential_id, record, result, shared=shared)
+    context = page_context(data, request.app[SETTINGS_KEY].public_base_url, request.path, private=shared)
+    return request.app[PAGES_KEY].response("badge.html", context)
+
+
+async def page_asset(request: web.Request) -> web.Response:
+    return await request.app[PAGES_KEY].static_file(request)
+
+
+async def shared_badge_png(request: web.Request) -> web.Response:
+    return await badge_png(request)
+
+
+async def badge_png(request: web.Request) -> web.Response:
+    """The badge image, as visible as the page it belongs to."""
+    model = request.app[MODEL_KEY]
+    credential_id = request.match_info["credential_id"]
+    record = model.credentials.get(credential_id)
+    seen = record is not None and (await sharing.access(
+        request.app[POOL_KEY], credential_id, request.match_info.get("share_token"))).visible
+    if not seen:
+        raise not_found("no credential with this id was issued through this ledger")
+    body, media_type = badge_image(model, record)
+    return web.Response(body=body, content_type=media_type, headers={"Cache-Control": "public, max-age=3600"})
 
 
 async def create_job(request: web.Request) -> web.Response:

@@ -48,7 +48,7 @@ def parse_ndjson(line: bytes) -> Entry:
         return untrusted.decode_json(line, VerificationItem, field="the line")
     except untrusted.UntrustedInput as exc:
         if exc.malformed:
-            return item_problem(f"the line {exc.reason}", status=400)
+            return item_problem(f"the line {exc.reason}", malformed=True)
         return item_problem(f"the line is not a verification item: {exc.reason}")
 
 
@@ -56,14 +56,14 @@ def parse_csv(line: bytes, columns: list[str]) -> Entry:
     try:
         text = untrusted.text(line, "row").removeprefix("\ufeff")
     except untrusted.UntrustedInput as exc:
-        return item_problem(f"the row {exc.reason}", status=400)
+        return item_problem(f"the row {exc.reason}", malformed=True)
     if "," not in text and '"' not in text and columns[0] in ("credential", "credential_id", "id"):
         # The common case, a bare list of ids: no CSV machinery needed.
         return _item(text.strip(), None)
     try:
         cells = _csv_cells(text)
     except csv.Error as exc:
-        return item_problem(f"the row is not valid CSV: {_csv_error(exc)}", status=400)
+        return item_problem(f"the row is not valid CSV: {_csv_error(exc)}", malformed=True)
     row = {name: cell.strip() for name, cell in zip(columns, cells) if cell.strip()}
     identity = (Identity("emailAddress", row["email"]) if "email" in row
                 else Identity("nationalIdentityNumber", row["national_id"]) if "national_id" in row else None)
@@ -82,7 +82,7 @@ def _item(credential: str, identity: Identity | None) -> Entry:
             document = untrusted.decode_json(credential.encode(), dict[str, Any], field="the credential")
         except untrusted.UntrustedInput as exc:
             return item_problem(f"the credential cell holds no JSON document: {exc.reason}",
-                                status=400 if exc.malformed else 422)
+                                malformed=exc.malformed)
         return VerificationItem(credential=document, identity=identity)
     if _looks_like_jws(credential):
         return VerificationItem(jwt=credential, identity=identity)

@@ -23,8 +23,8 @@ from prometheus_client import Counter
 from services.verification.batch import BatchVerifier, record_verdicts
 from services.verification.job_formats import DEFAULT_COLUMNS, header_columns, ndjson_to_csv, parse_lines
 from shared.db.sql import load_queries
-from shared.http.problem import Problem
 from shared.lifecycle import wait_any
+from shared.refusals import Invalid, TooLarge
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,8 @@ class Upload:
         lines = (self._partial + data).split(b"\n")
         self._partial = lines.pop()
         if len(self._partial) > MAX_LINE_BYTES:
-            raise Problem(413, "line-too-long", "A line is too long", f"lines are limited to {MAX_LINE_BYTES} bytes")
+            raise TooLarge(f"lines are limited to {MAX_LINE_BYTES} bytes",
+                           code="line-too-long", title="A line is too long")
         for line in lines:
             await self._add(line)
 
@@ -79,8 +80,8 @@ class Upload:
                 return
         self.total += 1
         if self.total > MAX_LINES:
-            raise Problem(413, "too-many-lines", "The job is too large",
-                          f"a job holds at most {MAX_LINES:,} lines; split the file")
+            raise TooLarge(f"a job holds at most {MAX_LINES:,} lines; split the file",
+                           code="too-many-lines", title="The job is too large")
         self._lines.append(line)
         if len(self._lines) == CHUNK_LINES:
             await self._flush()
@@ -104,7 +105,8 @@ async def create_job(pool: asyncpg.Pool, owner_client: str, owner_tenant: str, i
             await upload.feed(data)
         await upload.close()
         if upload.total == 0:
-            raise Problem(422, "empty-job", "The job has no items", "the body holds no non-empty line")
+            raise Invalid("the body holds no non-empty line",
+                          code="empty-job", title="The job has no items")
         await conn.execute(QUERIES["seal_job"], job_id, upload.total, upload.chunks, upload.columns)
     log.info("job created", extra={"job_id": str(job_id), "lines": upload.total, "client": owner_client})
     return job_id, upload.total

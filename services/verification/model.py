@@ -1,79 +1,45 @@
 """The verification read model: every credential's verdict inputs, in memory.
 
-One record per credential, kept small because a deployment holds millions:
-`__slots__`, the two digests packed in one bytes object, times as shared
-ints, issuer/key/achievement ids interned, and status details only for the
-few credentials that are not active. The registry's state (issuers, keys,
+The credentials are packed rows (credential_table.py: about 100 bytes each,
+no Python object per credential); status details are kept only for the few
+credentials that are not active. The registry's state (issuers, keys,
 accreditations, achievements) lives beside it, fed by the same events, so a
 verdict never mixes two points of the ledger.
 
-The records also cache their prebuilt verdict fragments (see verdicts.py);
-a registry change bumps `epoch`, which invalidates every cache lazily.
+The rows also reference their prebuilt verdict fragments (see verdicts.py);
+a registry change bumps `epoch` and forgets every one of them at once.
+
+Page data (achievement titles and images) is not per credential: the badge
+page reads it from `registry` by the row's achievement id.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any
 
 import msgspec
 
-from shared.credential_format import IDENTITY_HASH_PREFIX
+from services.verification.credential_table import NEVER, CredentialRecord, CredentialTable
 from shared.crypto.multibase import multibase_to_public_key
 from shared.events import CATALOG
+from shared.credential_status import ACTION_OF_EVENT, LABELS, STATUSES, after_event
 from shared.events import credentials as cev
+from shared.events import endorsements as endo
 from shared.events import registry as rev
 from shared.ledger.events import Event, RecordedEvent
 from shared.registry_state import REGISTRY_PREFIX, RegistryState
 from shared.timeutil import parse_time
 
-ACTIVE, REVOKED, SUSPENDED, FLAGGED = 0, 1, 2, 3
-STATUS_NAMES = ("active", "revoked", "suspended", "flagged_for_review")
-# valid_until of a credential that never expires, so the hot path needs no None test.
-NEVER = 2**62
+__all__ = ["ACTIVE", "FLAGGED", "NEVER", "REVOKED", "STATUS_NAMES", "SUSPENDED", "CredentialRecord", "ReadModel",
+           "StatusNote"]
+
+# A status is packed as its index in STATUSES (shared/credential_status.py).
+ACTIVE, REVOKED, SUSPENDED, FLAGGED = (STATUSES.index(s) for s in ("active", "revoked", "suspended", "flagged"))
+STATUS_NAMES = tuple(LABELS[s] for s in STATUSES)
 _DIGEST = 32
 # Registry events that cannot change any verdict (API clients and keys).
 _NO_VERDICT_IMPACT = (rev.ApiClientCreated, rev.ApiKeyIssued, rev.ApiKeyRevoked, rev.ApiClientRevoked)
-
-
-class CredentialRecord:
-    __slots__ = (
-        "digests", "salt", "issuer_id", "key_id", "achievement_id", "issued_at",
-        "valid_from", "valid_until", "status", "components", "parts", "parts_epoch",
-    )
-
-    def __init__(
-        self, digests: bytes, salt: str, issuer_id: str, key_id: str, achievement_id: str,
-        issued_at: int, valid_from: int, valid_until: int, status: int, components: tuple[str, ...],
-    ) -> None:
-        self.digests = digests  # SHA-256 of the issued document, then the learner hash
-        self.salt = salt
-        self.issuer_id = issuer_id
-        self.key_id = key_id
-        self.achievement_id = achievement_id
-        self.issued_at = issued_at
-        self.valid_from = valid_from
-        self.valid_until = valid_until
-        self.status = status
-        self.components = components
-        self.parts: Any = None
-        self.parts_epoch = -1
-
-    @property
-    def document_hash(self) -> bytes:
-        return self.digests[:_DIGEST]
-
-    @property
-    def learner_hash(self) -> str:
-        learner = self.digests[_DIGEST:]
-        if len(learner) == _DIGEST:
-            return IDENTITY_HASH_PREFIX + learner.hex()
-        return learner.decode()
-
-    def row(self, credential_id: str) -> tuple:
-        return (credential_id, self.digests, self.salt, self.issuer_id, self.key_id, self.achievement_id,
-                self.issued_at, self.valid_from, self.valid_until, self.status, list(self.components))
 
 
 class StatusNote(msgspec.Struct, array_like=True):
@@ -117,24 +83,13 @@ def learner_salt(document: bytes, learner_hash: str) -> str:
     return identities[0].salt if identities else ""
 
 
-def pack_digests(document_hash: str, learner_hash: str) -> bytes:
-    doc = bytes.fromhex(document_hash)
-    hex_part = learner_hash.removeprefix(IDENTITY_HASH_PREFIX)
-    if learner_hash.startswith(IDENTITY_HASH_PREFIX) and len(hex_part) == 2 * _DIGEST:
-        try:
-            return doc + bytes.fromhex(hex_part)
-        except ValueError:
-            pass
-    return doc + learner_hash.encode()  # an unusual hash is kept verbatim
-
-
 def epoch_seconds(text: str) -> int:
     return int(parse_time(text).timestamp())
 
 
 class ReadModel:
     def __init__(self) -> None:
-        self.credentials: dict[str, CredentialRecord] = {}
+        self.credentials = CredentialTable()
         self.notes: dict[str, StatusNote] = {}
         self.awards_of: dict[str, list[str]] = {}
         self.registry = RegistryState()
@@ -145,13 +100,10 @@ class ReadModel:
         # The chain hash of `position`; None until known (see snapshot.py).
         self.last_hash: bytes | None = None
         self.epoch = 0
-        self._ints: dict[int, int] = {}
         self._handlers: dict[str, Callable[[RecordedEvent], None]] = {
             cev.CredentialIssued.event_type: self._issued,
-            cev.CredentialRevoked.event_type: lambda r: self._status(r, REVOKED),
-            cev.CredentialSuspended.event_type: lambda r: self._status(r, SUSPENDED),
-            cev.CredentialReinstated.event_type: lambda r: self._status(r, ACTIVE),
-            cev.CredentialFlaggedForReview.event_type: lambda r: self._status(r, FLAGGED),
+            endo.EndorsementIssued.event_type: self._endorsed,
+            **dict.fromkeys(ACTION_OF_EVENT, self._status),
         }
 
     def apply(self, recorded: RecordedEvent) -> None:
@@ -174,36 +126,41 @@ class ReadModel:
             self.keys_by_public[public] = (event.issuer_id, event.key_id)
         if not isinstance(event, _NO_VERDICT_IMPACT):
             self.epoch += 1
-
-    def shared_int(self, value: int) -> int:
-        return self._ints.setdefault(value, value)
-
-    def add(self, credential_id: str, record: CredentialRecord) -> None:
-        self.credentials[credential_id] = record
-        for component in record.components:
-            self.awards_of.setdefault(component, []).append(credential_id)
+            self.credentials.clear_parts()
 
     def _issued(self, recorded: RecordedEvent) -> None:
         event = CATALOG.decode(recorded)
         assert isinstance(event, cev.CredentialIssued)
-        document = bytes(event.document)
-        self.add(event.credential_id, CredentialRecord(
-            pack_digests(event.document_hash, event.learner_hash),
-            learner_salt(document, event.learner_hash),
-            sys.intern(event.issuer_id), sys.intern(event.key_id), sys.intern(event.achievement_id),
-            self.shared_int(epoch_seconds(event.issued_at)),
-            self.shared_int(epoch_seconds(event.valid_from)),
-            self.shared_int(epoch_seconds(event.valid_until)) if event.valid_until else NEVER,
-            ACTIVE, tuple(event.components),
-        ))
+        credential_id = event.credential_id
+        components = tuple(event.components)
+        self.credentials.add(
+            credential_id, bytes.fromhex(event.document_hash).ljust(_DIGEST, b"\0")[:_DIGEST], event.learner_hash,
+            learner_salt(bytes(event.document), event.learner_hash),
+            (sys.intern(event.issuer_id), sys.intern(event.key_id), sys.intern(event.achievement_id)),
+            epoch_seconds(event.issued_at), epoch_seconds(event.valid_from),
+            epoch_seconds(event.valid_until) if event.valid_until else NEVER, components)
+        for component in components:
+            self.awards_of.setdefault(component, []).append(credential_id)
 
-    def _status(self, recorded: RecordedEvent, status: int) -> None:
+    def _endorsed(self, recorded: RecordedEvent) -> None:
+        """An EndorsementCredential: no achievement (its empty id says so) and no learner."""
         event = CATALOG.decode(recorded)
-        record = self.credentials.get(event.credential_id)  # type: ignore[attr-defined]
-        if record is None:
-            return  # a status change for a credential issued elsewhere: nothing to answer from
-        record.status = status
+        assert isinstance(event, endo.EndorsementIssued)
+        issued = epoch_seconds(event.issued_at)
+        self.credentials.add(
+            event.credential_id, bytes.fromhex(event.document_hash).ljust(_DIGEST, b"\0")[:_DIGEST], "", "",
+            (sys.intern(event.endorser_id), sys.intern(event.key_id), ""), issued, issued, NEVER)
+
+    def _status(self, recorded: RecordedEvent) -> None:
+        event = CATALOG.decode(recorded)
         credential_id = event.credential_id  # type: ignore[attr-defined]
+        row = self.credentials.row(credential_id)
+        if row < 0:
+            return  # a status change for a credential issued elsewhere: nothing to answer from
+        # Through the one status table: a flag keeps a suspension, as revocation's fold does.
+        record = CredentialRecord(self.credentials, row)
+        status = STATUSES.index(after_event(STATUSES[record.status], recorded.event_type))
+        self.credentials.set_status(row, status)
         if status == ACTIVE:
             self.notes.pop(credential_id, None)
         else:
@@ -212,9 +169,9 @@ class ReadModel:
 
     def invalidate(self, credential_id: str) -> None:
         """Drop the cached verdict of a credential and of the awards stacked on it."""
-        record = self.credentials.get(credential_id)
-        if record is not None:
-            record.parts_epoch = -1
+        row = self.credentials.row(credential_id)
+        if row >= 0:
+            self.credentials.parts[row] = -1
         for award in self.awards_of.get(credential_id, ()):
             self.invalidate(award)
 

@@ -1,92 +1,79 @@
-"""The page a badge link opens: plain HTML, readable on a phone, no JavaScript.
+"""The page a badge link opens, in words: what the template needs from a
+`BadgePage` (badge.py), the preview tags' values and the badge image.
 
-Every value comes from issuers and agencies, so every value is escaped.
+Every value comes from issuers and agencies, so the template escapes
+everything (Jinja2 autoescape) and the JSON-LD block is encoded so that no
+value can close its <script> element.
 """
 
 from __future__ import annotations
 
-from html import escape
+import functools
 from typing import Any
 
+import msgspec
+
+from services.verification.badge import HEADLINES, TOOLS, BadgePage, json_ld
 from services.verification.model import CredentialRecord, ReadModel
+from shared.badge_image import BadgeText, badge_png
 
-_STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f4f5f7;color:#1d2330}
-main{max-width:40rem;margin:0 auto;padding:1rem}
-.card{background:#fff;border-radius:.75rem;padding:1.25rem;box-shadow:0 1px 3px rgba(0,0,0,.12)}
-h1{font-size:1.4rem;margin:.25rem 0 .5rem}
-.verdict{display:inline-block;padding:.3rem .7rem;border-radius:1rem;font-weight:600}
-.valid{background:#dff5e3;color:#17622b}.invalid{background:#fde2e1;color:#8f1c17}
-.unknown{background:#fff4d6;color:#7a5500}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:.35rem 1rem}dt{color:#5b6475}dd{margin:0}
-ul{padding-left:1.2rem}small{color:#5b6475}
-"""
-HEADLINES = {
-    "valid": "Valid: issued by an accredited issuer and currently in good standing",
-    "invalid": "Not valid",
-    "unknown": "Could not be confirmed right now",
-}
-
-
-def _page(title: str, body: str) -> str:
-    return (
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
-        f"<body><main>{body}</main></body></html>"
-    )
-
-
-def _list(items: list[str]) -> str:
-    return "<ul>" + "".join(f"<li>{escape(i)}</li>" for i in items) + "</ul>" if items else "<p>-</p>"
-
-
-def render_page(model: ReadModel, credential_id: str, record: CredentialRecord, result: dict[str, Any]) -> str:
-    verdict = result["verdict"]
-    summary = result.get("summary") or {}
-    achievement = model.registry.achievements.get(record.achievement_id)
-    spec = achievement.spec if achievement else None
-    failing = [c for c in result["checks"] if c["status"] != "pass"]
-    facts = [
-        ("Issued by", summary.get("issuer", "")),
-        ("Issued on", summary.get("issued_on", "")),
-        ("Level", f"EQF {spec.eqf_level}" if spec else ""),
-        ("Credits", f"{spec.workload.ects:g} ECTS" if spec and spec.workload.ects else ""),
-        ("Workload", f"{spec.workload.hours:g} hours" if spec and spec.workload.hours else ""),
-        ("Assessment", spec.assessment_type if spec else ""),
-        ("Status", _status_text(result)),
-    ]
-    body = (
-        f"<div class=\"card\"><span class=\"verdict {escape(verdict)}\">{escape(HEADLINES[verdict])}</span>"
-        f"<h1>{escape(summary.get('title', ''))}</h1>"
-        + (f"<p>{escape(spec.description)}</p>" if spec else "")
-        + "<dl>" + "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in facts if v) + "</dl>"
-        + "<h2>Learning outcomes</h2>" + _list(spec.learning_outcomes if spec else [])
-        + "<h2>Skills</h2>" + _list([s.name for s in spec.skills] if spec else [])
-        + ("<h2>Why</h2>" + _list([explain(c["check"], c["reason"], c.get("detail", "")) for c in failing])
-           if failing else "")
-        + f"<p><small>Credential {escape(credential_id)}</small></p></div>"
-    )
-    return _page(summary.get("title", "Credential"), body)
-
-
-def _status_text(result: dict[str, Any]) -> str:
-    status = next((c for c in result["checks"] if c["check"] == "status"), None)
-    if status is None:
-        return ""
-    # The detail already says the status, by whom, when and why (a category).
-    return status.get("detail") or status["reason"].replace("_", " ")
+__all__ = ["HEADLINES", "explain", "page_context", "badge_image"]
+_DESCRIPTION_LENGTH = 200
 
 
 def explain(check: str, reason: str, detail: str) -> str:
-    """One check that did not pass, in words (the page's "Why" and the results CSV)."""
+    """One check that did not pass, in words (the results CSV of jobs)."""
     text = f"{check.replace('_', ' ')}: {reason.replace('_', ' ')}"
     return f"{text} ({detail})" if detail else text
 
 
-def render_not_found(credential_id: str) -> str:
-    return _page("Credential not found", (
-        "<div class=\"card\"><span class=\"verdict invalid\">Not found</span>"
-        "<h1>No such credential</h1>"
-        f"<p>No credential with the id <code>{escape(credential_id)}</code> was issued through this ledger. "
-        "Check the link, or ask the holder for the credential file.</p></div>"))
+def script_safe_json(value: Any) -> str:
+    """JSON for inside a <script> data block: `<`, `>` and `&` as \\u escapes,
+    so a value holding `</script>` stays data."""
+    text = msgspec.json.encode(value).decode()
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _initials(name: str) -> str:
+    words = [w for w in name.replace("-", " ").split() if w[:1].isalnum()]
+    return "".join(w[0].upper() for w in words[:2]) or "?"
+
+
+def _description(page: BadgePage) -> str:
+    spec = page.achievement.spec if page.achievement else None
+    facts = [f"{page.title}, issued by {page.issuer_name}"]
+    if spec:
+        facts.append(f"EQF level {spec.eqf_level}")
+        if spec.workload.ects:
+            facts.append(f"{spec.workload.ects:g} ECTS")
+    text = ". ".join([", ".join(facts), HEADLINES[page.verdict]]) + "."
+    return text if len(text) <= _DESCRIPTION_LENGTH else text[:_DESCRIPTION_LENGTH - 1] + "…"
+
+
+def page_context(page: BadgePage, base_url: str, path: str, *, private: bool) -> dict[str, Any]:
+    base = base_url.rstrip("/")
+    # Under the share link's path when opened through one: a private credential's image is private too.
+    image_path = f"{path.rstrip('/')}/badge.png"
+    return {
+        "page": page, "description": _description(page), "canonical": base + path, "image_path": image_path,
+        "image_url": base + image_path, "json_ld": script_safe_json(json_ld(page, base)),
+        "initials": _initials(page.issuer_name), "tools": TOOLS, "private": private,
+    }
+
+
+def badge_image(model: ReadModel, record: CredentialRecord) -> tuple[bytes, str]:
+    """The achievement's uploaded image, else the generated round badge (PNG,
+    which link previews accept where they refuse SVG)."""
+    achievement = model.registry.achievements.get(record.achievement_id)
+    uploaded = achievement.image if achievement else None
+    if uploaded is not None:
+        return uploaded.content, uploaded.media_type
+    title = achievement.spec.title if achievement else record.achievement_id
+    level = f"EQF level {achievement.spec.eqf_level}" if achievement else ""
+    return _generated(BadgeText(title=title, level=level, issuer=model.issuer_name(record.issuer_id))), "image/png"
+
+
+@functools.lru_cache(maxsize=256)
+def _generated(text: BadgeText) -> bytes:
+    # A few achievements serve every page: draw each once.
+    return badge_png(text)

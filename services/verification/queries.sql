@@ -83,3 +83,7 @@ SELECT data FROM verification.job_results WHERE job_id = $1 AND chunk_no = $2
 SELECT r.data, i.data AS input
   FROM verification.job_results r JOIN verification.job_inputs i USING (job_id, chunk_no)
  WHERE r.job_id = $1 AND r.chunk_no = $2
+
+-- name: latest_checkpoint_size
+-- The badge page's "included in the signed log": the largest signed tree.
+SELECT max(tree_size) FROM ledger.checkpoints

@@ -11,6 +11,9 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+# Per-item problems are the refusals' problem details (one status table).
+from shared.http.problem import ItemProblem
+
 Verdict = Literal["valid", "invalid", "unknown"]
 CheckStatus = Literal["pass", "fail", "unknown"]
 IdentityType = Literal["emailAddress", "nationalIdentityNumber"]
@@ -58,15 +61,6 @@ class Summary(msgspec.Struct, omit_defaults=True):
     hours: float | None = None
     skills: list[str] = []
     issued_on: str = ""
-
-
-class ItemProblem(msgspec.Struct):
-    """Why one item could not be read (RFC 9457 fields, per item)."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
 
 
 class ItemResult(msgspec.Struct, omit_defaults=True, kw_only=True):

@@ -1,11 +1,15 @@
 """Read-model snapshots in Postgres: restart from a position, not from zero.
 
-A snapshot is the model at one ledger position: the registry's raw events
-(few; replayed on load), the status notes, and the credential records as
-msgpack rows in chunks. It is written in one transaction with its position
-and that position's chain hash, so a loaded snapshot is always whole and
-consistent; the projection then catches up from that position and checks
-the next broker record against that hash. The format number lets a newer service
+A snapshot is the model at one ledger position: a header (the registry's
+raw events, few and replayed on load; the status notes; the credential
+table's interned profiles and the values its packed columns cannot hold),
+then each packed column of the credential table as raw bytes, in pieces of
+at most COLUMN_PIECE bytes. Loading is a copy of those bytes plus one
+vectorised build of the id hash table, with no per-credential work in
+Python. It is written in one transaction with its position and that
+position's chain hash, so a loaded snapshot is always whole and consistent;
+the projection then catches up from that position and checks the next
+broker record against that hash. The format number lets a newer service
 ignore (and rebuild from the ledger) a snapshot it cannot read.
 """
 
@@ -14,19 +18,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from array import array
 from collections.abc import Iterator
 
 import asyncpg
 import msgspec
 
-from services.verification.model import CredentialRecord, ReadModel, StatusNote
+from services.verification.model import ReadModel, StatusNote
 
 log = logging.getLogger(__name__)
 
 # 2: status notes hold the reason's category, not the issuer's free text.
-FORMAT = 2
-ROWS_PER_CHUNK = 50_000
-Row = tuple[str, bytes, str, str, str, str, int, int, int, int, list[str]]
+# 3: the credentials as packed columns.
+FORMAT = 3
+COLUMN_PIECE = 8 << 20
+# The table's packed columns, in snapshot order.
+COLUMNS = ("ids", "digests", "salts", "profiles", "issued_at", "valid_from", "valid_until", "status")
 
 
 class Header(msgspec.Struct, array_like=True):
@@ -34,25 +41,36 @@ class Header(msgspec.Struct, array_like=True):
     registry_events: list[tuple[str, bytes]]
     notes: dict[str, StatusNote]
     credentials: int
+    profiles: list[tuple[str, str, str]]
+    other_ids: dict[str, int]
+    other_learner: dict[int, str]
+    other_salt: dict[int, str]
+    other_times: dict[int, tuple[int, int, int]]
+    components: dict[int, list[str]]
+    pieces: list[int]  # per column of COLUMNS, how many chunks follow
 
 
 _HEADER = msgspec.msgpack.Decoder(Header)
-_ROWS = msgspec.msgpack.Decoder(list[Row])
 _ENCODER = msgspec.msgpack.Encoder()
 
 
 def encode_chunks(model: ReadModel) -> Iterator[bytes]:
-    """The header, then the credential rows; a generator so the caller can
+    """The header, then the column pieces; a generator so the caller can
     yield to the event loop between chunks."""
-    yield _ENCODER.encode(Header(model.position, model.registry_events, model.notes, len(model.credentials)))
-    rows: list[tuple] = []
-    for credential_id, record in model.credentials.items():
-        rows.append(record.row(credential_id))
-        if len(rows) == ROWS_PER_CHUNK:
-            yield _ENCODER.encode(rows)
-            rows = []
-    if rows:
-        yield _ENCODER.encode(rows)
+    table = model.credentials
+    # Views, not copies (a copy would double the model's memory for a moment):
+    # the projection takes snapshots while its runner waits, so no row is
+    # added (no column resized) until the last piece is written.
+    columns = [memoryview(getattr(table, name)).cast("B") for name in COLUMNS]
+    pieces = [max(1, -(-len(column) // COLUMN_PIECE)) for column in columns]
+    yield _ENCODER.encode(Header(
+        model.position, model.registry_events, model.notes, table.count, table.profile_values, table.other_ids,
+        table.other_learner, table.other_salt, table.other_times,
+        {row: list(components) for row, components in table.components.items()}, pieces))
+    for column, count in zip(columns, pieces):
+        for n in range(count):
+            yield bytes(column[n * COLUMN_PIECE:(n + 1) * COLUMN_PIECE])
+        column.release()
 
 
 def restore(model: ReadModel, chunks: list[bytes]) -> None:
@@ -60,20 +78,28 @@ def restore(model: ReadModel, chunks: list[bytes]) -> None:
     for event_type, payload in header.registry_events:
         model.apply_registry(event_type, payload)
     model.notes.update(header.notes)
-    shared, intern = model.shared_int, _Interner()
-    for chunk in chunks[1:]:
-        for cid, digests, salt, issuer, key, achievement, issued, start, end, status, components in _ROWS.decode(chunk):
-            model.add(cid, CredentialRecord(
-                digests, salt, intern(issuer), intern(key), intern(achievement),
-                shared(issued), shared(start), shared(end), status, tuple(components)))
+    table = model.credentials
+    rest = iter(chunks[1:])
+    for name, count in zip(COLUMNS, header.pieces):
+        data = b"".join(next(rest) for _ in range(count))
+        column = getattr(table, name)
+        if isinstance(column, array):
+            setattr(table, name, array(column.typecode, data))
+        else:
+            setattr(table, name, bytearray(data))
+    table.count = header.credentials
+    table.parts = array("i", b"\xff" * (4 * table.count))
+    table.profile_values = [tuple(p) for p in header.profiles]  # type: ignore[misc]
+    table.restore_profiles()
+    table.other_ids, table.other_learner, table.other_salt = header.other_ids, header.other_learner, header.other_salt
+    table.other_id_of = {row: cid for cid, row in header.other_ids.items()}
+    table.other_times = {row: tuple(times) for row, times in header.other_times.items()}  # type: ignore[misc]
+    table.components = {row: tuple(components) for row, components in header.components.items()}
+    for row, components in table.components.items():
+        for component in components:
+            model.awards_of.setdefault(component, []).append(table.id_of(row))
+    table.reindex()
     model.position = header.position
-
-
-class _Interner(dict):
-    """One str object per distinct id, as the event path's sys.intern gives."""
-
-    def __call__(self, value: str) -> str:
-        return self.setdefault(value, value)
 
 
 class SnapshotStore:

@@ -5,8 +5,9 @@ same for every request until the credential's status or the registry
 changes, so it is computed once per credential and shared: the outcome of
 the checks is interned (a million credentials have a handful of distinct
 outcomes) and kept as prebuilt JSON fragments, one per window state and per
-origin (looked up by id, or submitted as issued). An id lookup then costs a
-dict get, two integer comparisons and one bytes format.
+origin (looked up by id, or submitted as issued), referenced from the
+credential's row. An id lookup then costs a hash-table probe, two integer
+comparisons and one bytes format.
 """
 
 from __future__ import annotations
@@ -94,6 +95,13 @@ def accreditation_check(model: ReadModel, issuer_id: str, achievement: Achieveme
     return Check("issuer_accredited", PASS, "accredited_at_issue")
 
 
+def endorser_check(model: ReadModel, issuer_id: str) -> Check:
+    """An endorsement's signer needs no accreditation, only its registration as an endorser."""
+    if issuer_id in model.registry.endorsers:
+        return Check("issuer_accredited", PASS, "registered_endorser")
+    return Check("issuer_accredited", FAIL, "not_an_endorser", "the signer is not registered as an endorser")
+
+
 def key_check(model: ReadModel, issuer_id: str, key_id: str, moment: dt.datetime) -> Check:
     key = model.registry.key(issuer_id, key_id)
     if key is None:
@@ -134,15 +142,17 @@ class Verdicts:
         self._epoch = -1
 
     def parts(self, credential_id: str, record: CredentialRecord) -> Parts:
-        """The record's cached fragments, rebuilt if the registry or its status changed."""
-        model = self.model
-        if record.parts_epoch != model.epoch:
-            if self._epoch != model.epoch:
-                self._interned.clear()
-                self._epoch = model.epoch
-            record.parts = self._build_parts(credential_id, record)
-            record.parts_epoch = model.epoch
-        return record.parts
+        """The row's cached fragments, rebuilt if the registry or its status changed."""
+        model, table = self.model, self.model.credentials
+        index = table.parts[record.row]
+        if index >= 0:
+            return table.parts_pool[index]
+        if self._epoch != model.epoch:
+            self._interned.clear()
+            self._epoch = model.epoch
+        parts = self._build_parts(credential_id, record)
+        table.set_parts(record.row, parts)
+        return parts
 
     def checks(self, credential_id: str, record: CredentialRecord, now: int, origin: Sequence[Check], *,
                fresh: bool, identity: Check | None = None) -> list[Check]:
@@ -183,6 +193,9 @@ class Verdicts:
 
     def _registry_checks(self, record: CredentialRecord) -> tuple[Check, Check]:
         moment = _datetime(record.issued_at)
+        if not record.achievement_id:  # an endorsement (model.py)
+            return endorser_check(self.model, record.issuer_id), key_check(
+                self.model, record.issuer_id, record.key_id, moment)
         achievement = self.model.registry.achievements.get(record.achievement_id)
         return (accreditation_check(self.model, record.issuer_id, achievement, moment),
                 key_check(self.model, record.issuer_id, record.key_id, moment))
@@ -195,9 +208,10 @@ class Verdicts:
         return Check("status", status, STATUS_NAMES[record.status], public_detail(record.status, note))
 
     def _stack(self, record: CredentialRecord) -> Check:
-        if not record.components:
+        components = record.components
+        if not components:
             return Check("stack_components", PASS, "not_a_stack")
-        for component in record.components:
+        for component in components:
             found = self.model.credentials.get(component)
             if found is None:
                 return Check("stack_components", UNKNOWN, "component_unknown", component)

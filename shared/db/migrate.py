@@ -23,11 +23,14 @@ log = logging.getLogger(__name__)
 # The order matters: services' tables may reference the ledger's schema.
 MIGRATION_PACKAGES = (
     "shared.db",
+    "shared.web",
     "services.registry",
     "services.issuance",
     "services.revocation",
     "services.verification",
     "services.intake",
+    "services.wallet",
+    "services.employer",
 )
 _FILENAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 # Arbitrary but fixed: every migrator in every process must agree on it.

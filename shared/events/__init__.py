@@ -1,8 +1,10 @@
 """Every ledger event type of the platform, and the catalog that decodes them."""
 
-from shared.events import credentials, registry
+from shared.events import credentials, credits, endorsements, recognition, registry, sharing
 from shared.ledger.events import EventCatalog
 
-CATALOG = EventCatalog(*registry.EVENTS, *credentials.EVENTS)
+CATALOG = EventCatalog(*registry.EVENTS, *recognition.EVENTS, *credentials.EVENTS, *credits.EVENTS,
+                       *endorsements.EVENTS, *sharing.EVENTS)
 # The event types whose full entry the public audit log discloses.
-PUBLIC_EVENT_TYPES = frozenset(e.event_type for e in registry.PUBLIC_EVENTS)
+PUBLIC_EVENT_TYPES = frozenset(e.event_type for e in (*registry.PUBLIC_EVENTS, *recognition.EVENTS,
+                                                      endorsements.EndorserRegistered))

@@ -16,9 +16,10 @@ from shared.ledger.events import Event
 StatusPurpose = Literal["revocation", "suspension"]
 ReasonCode = Literal[
     "issued_in_error", "fraud", "misconduct", "superseded", "key_compromise",
-    "accreditation_withdrawn", "component_revoked", "under_investigation", "other",
+    "accreditation_withdrawn", "component_revoked", "under_investigation", "recognition_revoked", "other",
 ]
-CauseKind = Literal["manual", "component_revoked", "key_compromised", "accreditation_withdrawn"]
+CauseKind = Literal["manual", "component_revoked", "key_compromised", "accreditation_withdrawn",
+                    "recognition_revoked"]
 
 
 class StatusEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -31,7 +32,7 @@ class Cause(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     """Why an automatic status change happened, naming what triggered it."""
 
     kind: CauseKind
-    ref: str  # the component credential, key id or accreditation id
+    ref: str  # the component credential, key id, accreditation or recognition agreement id
 
 
 
@@ -69,9 +70,22 @@ class CredentialIssued(Event, frozen=True, kw_only=True):
         return state
 
 
+class Admission(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """How one component came to count toward an award."""
+
+    component_id: str
+    # The recognition agreement that admitted a component of another issuer;
+    # None for the pathway issuer's own (or a component its rule names).
+    agreement_id: str | None = None
+    credits: float = 0.0
+
+
 class StackClaimed(Event, frozen=True, kw_only=True):
+    """Version 3 records how each component was admitted and the credit pool
+    its credits were redeemed in; earlier versions had neither (pool: the pathway)."""
+
     event_type = "issuance.StackClaimed"
-    class_version = 2
+    class_version = 3
     stack_id: str
     pathway_id: str
     # Version 1 only (the learner's platform-wide hash); version 2 names no
@@ -80,10 +94,16 @@ class StackClaimed(Event, frozen=True, kw_only=True):
     component_ids: list[str]
     award_credential_id: str
     automatic: bool = False
+    admissions: list[Admission] = []
+    credit_pool: str | None = None
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> dict[str, Any]:
         return state  # learner_hash stays: version 1's platform-wide hash
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> dict[str, Any]:
+        return state  # no admissions recorded; the pool defaults to the pathway
 
 
 class CredentialRevoked(Event, frozen=True, kw_only=True):
@@ -126,3 +146,7 @@ EVENTS: tuple[type[Event], ...] = (
 
 def credential_stream(credential_id: str) -> str:
     return "credential:" + credential_id.removeprefix("urn:uuid:")
+
+
+def stack_stream(stack_id: str) -> str:
+    return "stack:" + stack_id

@@ -8,7 +8,7 @@ Streams: `agency:{id}`, `accreditation:{id}`, `framework:{id}`,
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
@@ -251,15 +251,26 @@ class PathwayRule(Part, kw_only=True):
     allow_other_issuers: bool = False
     on_component_revoked: Literal["revoke", "flag"] = "flag"
     auto_award: bool = False
+    # Awards of pathways in one credit pool cannot share a component's
+    # credits: once redeemed for one, it counts toward no other. Pathways of
+    # different pools may share. Default: the pathway's own id.
+    credit_pool: Code | None = None
 
 
 class PathwayProposed(Event, frozen=True, kw_only=True):
+    """Version 2: the rule may name a credit pool (absent before: the pathway's own)."""
+
     event_type = "registry.PathwayProposed"
+    class_version = 2
     pathway_id: str
     issuer_id: str
     title: str
     award_achievement_id: str
     rule: PathwayRule
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> dict[str, Any]:
+        return state
 
 
 class PathwayApproved(Event, frozen=True, kw_only=True):
@@ -319,3 +330,33 @@ EVENTS: tuple[type[Event], ...] = (
 PUBLIC_EVENTS: tuple[type[Event], ...] = tuple(
     e for e in EVENTS if e not in (ApiClientCreated, ApiKeyIssued, ApiKeyRevoked, ApiClientRevoked)
 )
+
+
+# The ledger stream of each registry resource: one stream per resource, so
+# the expected versions of a write name exactly what it decided on.
+def agency_stream(agency_id: str) -> str:
+    return "agency:" + agency_id
+
+
+def accreditation_stream(accreditation_id: str) -> str:
+    return "accreditation:" + accreditation_id
+
+
+def framework_stream(framework_id: str) -> str:
+    return "framework:" + framework_id
+
+
+def issuer_stream(issuer_id: str) -> str:
+    return "issuer:" + issuer_id
+
+
+def achievement_stream(achievement_id: str) -> str:
+    return "achievement:" + achievement_id
+
+
+def pathway_stream(pathway_id: str) -> str:
+    return "pathway:" + pathway_id
+
+
+def client_stream(client_id: str) -> str:
+    return "client:" + client_id

@@ -15,7 +15,8 @@ from aiohttp import web
 
 from shared.auth import Authenticator, Principal, Role, require_role
 from shared.http.body import read_json
-from shared.http.middleware import CLIENT_ID_KEY
+from shared.http.middleware import CLIENT_ID_KEY, request_id_of
+from shared.ledger.events import Metadata
 
 AUTHENTICATOR_KEY = web.AppKey("authenticator", Authenticator)
 BODY_LIMIT_KEY = web.AppKey("body_limit", int)
@@ -43,6 +44,11 @@ class Endpoint:
 
 def principal_of(request: web.Request) -> Principal:
     return request[PRINCIPAL_KEY]
+
+
+def request_metadata(request: web.Request, principal: Principal | None = None, tenant: str | None = None) -> Metadata:
+    """The metadata of the events a request causes: its caller and request id."""
+    return (principal or principal_of(request)).metadata(request_id_of(request), tenant)
 
 
 async def optional_principal(request: web.Request) -> Principal | None:

@@ -70,7 +70,8 @@ def problem_response(problem: Problem, request: web.Request) -> web.Response:
 
 
 # Path parameters that name a learner: their value never reaches a log line.
-PRIVATE_PATH_PARAMETERS = frozenset({"learner_key"})
+# Sign-in and share-link tokens are secrets: neither is ever logged.
+PRIVATE_PATH_PARAMETERS = frozenset({"learner_key", "token", "share_token"})
 
 
 def loggable_path(request: web.Request, route: str) -> str:

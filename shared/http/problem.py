@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from shared.refusals import Refusal
+from shared.refusals import Refusal, RefusalRecord
 from shared.untrusted import UntrustedInput
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -117,16 +117,43 @@ def conflict(detail: str, **extra: Any) -> Problem:
     return Problem(409, "conflict", "Conflict with the current state", detail, extra=extra)
 
 
-# The one table from domain refusals (shared/refusals.py) to HTTP statuses.
+# The one table from domain refusals (shared/refusals.py) to HTTP statuses,
+# with the headers a status asks for.
 STATUS_OF_REFUSAL = {
-    "not_found": 404,
+    "malformed": 400,
+    "unauthenticated": 401,
     "forbidden": 403,
+    "not_found": 404,
     "conflict": 409,
+    "too_large": 413,
     "invalid": 422,
+    "rate_limited": 429,
     "unavailable": 503,
+}
+HEADERS_OF_REFUSAL = {
+    "unauthenticated": {"WWW-Authenticate": 'Bearer realm="credledger"'},
+    "unavailable": {"Retry-After": "1"},
 }
 
 
-def problem_of(refusal: Refusal) -> Problem:
+def problem_of(refusal: Refusal | RefusalRecord) -> Problem:
     return Problem(STATUS_OF_REFUSAL[refusal.kind], refusal.code, refusal.title, refusal.detail,
-                   extra=refusal.extra)
+                   headers=HEADERS_OF_REFUSAL.get(refusal.kind), extra=refusal.extra)
+
+
+class ItemProblem(msgspec.Struct, omit_defaults=True, kw_only=True):
+    """Why one item of a batch was refused (RFC 9457 fields, per item)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    current_status: str | None = None
+
+    @classmethod
+    def of(cls, refusal: Refusal | RefusalRecord) -> ItemProblem:
+        """The per-item form of a refusal: the same type, title and status the
+        refusal would get as a whole answer."""
+        return cls(type=PROBLEM_TYPE_BASE + refusal.code, title=refusal.title,
+                   status=STATUS_OF_REFUSAL[refusal.kind], detail=refusal.detail,
+                   current_status=refusal.extra.get("current_status"))

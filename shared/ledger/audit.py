@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import asyncpg
 import msgspec
 
-from shared.ledger.chain import GENESIS_HASH, entry_bytes
-from shared.ledger.leaf import leaf_bytes
-from shared.ledger.merkle import MerkleTree, leaf_hash
+from shared.ledger.chain import GENESIS_HASH, encoded_entry_bytes
+from shared.ledger.leaf import encoded_leaf_bytes
+from shared.ledger.merkle import leaf_hash
 from shared.ledger.signed_note import Checkpoint, NoteError, Verifier, verify_checkpoint
 from shared.ledger.store import QUERIES
 
@@ -78,18 +79,20 @@ async def verify_chain(
                                first_bad_position=position + 1, reason=f"gap: position {position + 1} is missing")
         for pos, stream, version, etype, payload, meta, prev, digest in rows:
             reason = ""
+            # Encoded once for the entry and the leaf alike.
+            stream, etype = stream.encode(), etype.encode()
             if pos != position + 1:
                 reason = f"gap: position {position + 1} is missing"
                 pos = position + 1
             elif prev != expected_prev:
                 reason = "predecessor link broken: prev_hash differs from the previous entry's hash"
-            elif sha256(prev + entry_bytes(pos, stream, version, etype, payload, meta)).digest() != digest:
+            elif sha256(prev + encoded_entry_bytes(pos, stream, version, etype, payload, meta)).digest() != digest:
                 reason = "hash mismatch: the entry's content does not match its hash"
             if reason:
                 return AuditResult(ok=False, from_position=start, checked=checked,
                                    last_position=position, first_bad_position=pos, reason=reason)
             if leaves is not None:
-                leaves.append(leaf_hash(leaf_bytes(pos, stream, version, etype, payload, meta, digest)))
+                leaves.append(leaf_hash(encoded_leaf_bytes(pos, stream, version, etype, payload, meta, digest)))
             position, expected_prev = pos, digest
             checked += 1
         if progress is not None:
@@ -97,8 +100,16 @@ async def verify_chain(
     return AuditResult(ok=True, from_position=start, checked=checked, last_position=position)
 
 
+class TreeRoots(Protocol):
+    """What checkpoints are checked against: a MerkleTree, or just its roots."""
+
+    def __len__(self) -> int: ...
+
+    def root(self, size: int) -> bytes: ...
+
+
 def check_checkpoints(
-    tree: MerkleTree, checkpoints: Sequence[tuple[int, str]], origin: str, trusted: Sequence[Verifier],
+    tree: TreeRoots, checkpoints: Sequence[tuple[int, str]], origin: str, trusted: Sequence[Verifier],
 ) -> CheckpointBreak | None:
     """The first checkpoint (by tree size) that is not signed by a trusted key
     for `origin`, or whose root is not the recomputed tree's at its size."""

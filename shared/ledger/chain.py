@@ -40,5 +40,13 @@ def entry_bytes(
     return _ENTRY_LAYOUT % (metadata, payload, position, stream_id.encode(), event_type.encode(), version)
 
 
+def encoded_entry_bytes(
+    position: int, stream_id: bytes, version: int, event_type: bytes, payload: bytes, metadata: bytes
+) -> bytes:
+    """`entry_bytes` from the UTF-8 of the stream id and event type (an auditor
+    encodes them once per row for the entry and the leaf alike)."""
+    return _ENTRY_LAYOUT % (metadata, payload, position, stream_id, event_type, version)
+
+
 def chain_hash(prev_hash: bytes, entry: bytes) -> bytes:
     return hashlib.sha256(prev_hash + entry).digest()

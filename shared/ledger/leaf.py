@@ -74,12 +74,21 @@ def leaf_bytes(
     position: int, stream_id: str, version: int, event_type: str,
     payload: bytes, metadata: bytes, chain_hash: bytes,
 ) -> bytes:
+    return encoded_leaf_bytes(position, stream_id.encode(), version, event_type.encode(), payload, metadata,
+                              chain_hash)
+
+
+def encoded_leaf_bytes(
+    position: int, stream_id: bytes, version: int, event_type: bytes,
+    payload: bytes, metadata: bytes, chain_hash: bytes,
+) -> bytes:
+    """`leaf_bytes` from the UTF-8 of the stream id and event type."""
     recorded_at = msgspec.json.encode(_RECORDED_DECODER.decode(metadata).recorded_at)
     document = payload_document(payload)
     head = _LEAF_HEAD % chain_hash.hex().encode()
     if document is not None:
         head += _DOCUMENT % hashlib.sha256(document).hexdigest().encode()
-    return head + _LEAF_TAIL % (position, recorded_at, stream_id.encode(), event_type.encode(), version)
+    return head + _LEAF_TAIL % (position, recorded_at, stream_id, event_type, version)
 
 
 def event_leaf(event: RecordedEvent) -> bytes:

@@ -2,9 +2,14 @@
 (row decoding and SHA-256), and every range of positions can be checked on
 its own because each row stores its predecessor's hash. Ranges are verified
 in worker processes and their results combined in position order, so the
-first failure reported is the first broken position of the whole log. The
-workers also return their ranges' Merkle leaf hashes, from which the main
-process rebuilds the tree and checks every signed checkpoint against it.
+first failure reported is the first broken position of the whole log.
+
+The Merkle tree is hashed in the workers too: each returns only its range's
+compact range (a few nodes), and the compact ranges of the prefixes ending
+at the checkpoint sizes inside it, from which the main process reads each
+checkpoint's root (compact_range.py). Sending a million leaf hashes back and
+rebuilding the tree in the one main process cost more than the chain check
+itself, and left the run's speed to whatever else shared that core.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ import asyncpg
 import msgspec
 
 from shared.ledger.audit import AuditResult, check_checkpoints, verify_chain
-from shared.ledger.merkle import MerkleTree
+from shared.ledger.compact_range import Frontier, RangeLevels
+from shared.ledger.merkle import EMPTY_ROOT
 from shared.ledger.signed_note import Verifier
 from shared.ledger.store import QUERIES
 
@@ -35,8 +41,14 @@ class LogTrust:
     keys: tuple[Verifier, ...]
 
 
-def _verify_range(task: tuple[str, int, int, bool]) -> tuple[AuditResult, list[bytes]]:
-    dsn, first, last, with_leaves = task
+Task = tuple[str, int, int, tuple[int, ...] | None]
+Nodes = list[tuple[int, int, bytes]]
+
+
+def _verify_range(task: Task) -> tuple[AuditResult, Nodes, dict[int, Nodes]]:
+    """Check positions first..last; with checkpoint sizes (None: no tree), also
+    hash the range's tree: its compact range and those of the sizes given."""
+    dsn, first, last, sizes = task
     # A worker builds millions of short-lived row tuples and frees them in
     # order; generational collections would only rescan them.
     gc.disable()
@@ -45,11 +57,15 @@ def _verify_range(task: tuple[str, int, int, bool]) -> tuple[AuditResult, list[b
     async def run() -> AuditResult:
         conn = await asyncpg.connect(dsn)
         try:
-            return await verify_chain(conn, first, last, leaves=leaves if with_leaves else None)
+            return await verify_chain(conn, first, last, leaves=leaves if sizes is not None else None)
         finally:
             await conn.close()
 
-    return asyncio.run(run()), leaves
+    result = asyncio.run(run())
+    if sizes is None or not result.ok:
+        return result, [], {}
+    levels = RangeLevels(first - 1, leaves)
+    return result, levels.compact(last), {size: levels.compact(size) for size in sizes}
 
 
 async def _fetch(dsn: str, query: str) -> list[asyncpg.Record]:
@@ -68,9 +84,10 @@ def stored_log_keys(dsn: str) -> list[str]:
     return [row["vkey"] for row in asyncio.run(_fetch(dsn, "log_keys"))]
 
 
-def _ranges(dsn: str, first: int, last: int, with_leaves: bool) -> Iterator[tuple[str, int, int, bool]]:
+def _ranges(dsn: str, first: int, last: int, sizes: list[int] | None) -> Iterator[Task]:
     for start in range(first, last + 1, RANGE_SIZE):
-        yield dsn, start, min(start + RANGE_SIZE - 1, last), with_leaves
+        end = min(start + RANGE_SIZE - 1, last)
+        yield dsn, start, end, None if sizes is None else tuple(s for s in sizes if start <= s <= end)
 
 
 def verify_chain_parallel(
@@ -82,14 +99,16 @@ def verify_chain_parallel(
     start = max(from_position, 1)
     checkpoints = asyncio.run(_fetch(dsn, "checkpoints")) if trust is not None and start == 1 else []
     last = asyncio.run(head_position(dsn))
-    tree = MerkleTree()
+    sizes = sorted({row["tree_size"] for row in checkpoints}) if checkpoints else None
+    frontier, roots = Frontier(), {}
     checked = 0
     # fork: the workers inherit the imported modules instead of re-importing.
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     with multiprocessing.get_context(method).Pool(workers or os.cpu_count() or 1) as pool:
-        for result, leaves in pool.imap(_verify_range, _ranges(dsn, start, last, bool(checkpoints))):
+        for result, nodes, prefixes in pool.imap(_verify_range, _ranges(dsn, start, last, sizes)):
             checked += result.checked
-            tree.extend(leaves)
+            roots.update((size, frontier.root_with(prefix)) for size, prefix in prefixes.items())
+            frontier.extend(nodes)
             if progress is not None:
                 progress(result.checked)
             if not result.ok:
@@ -98,11 +117,24 @@ def verify_chain_parallel(
                                    last_position=result.last_position,
                                    first_bad_position=result.first_bad_position, reason=result.reason)
     ok = AuditResult(ok=True, from_position=start, checked=checked, last_position=last)
-    return _with_checkpoints(ok, tree, checkpoints, trust) if checkpoints else ok
+    return _with_checkpoints(ok, _Roots(last, roots), checkpoints, trust) if checkpoints else ok
+
+
+class _Roots:
+    """The tree as check_checkpoints reads it: its size and the roots at the checkpoint sizes."""
+
+    def __init__(self, size: int, roots: dict[int, bytes]) -> None:
+        self._size, self._roots = size, roots
+
+    def __len__(self) -> int:
+        return self._size
+
+    def root(self, size: int) -> bytes:
+        return self._roots[size] if size else EMPTY_ROOT
 
 
 def _with_checkpoints(
-    result: AuditResult, tree: MerkleTree, checkpoints: Sequence[asyncpg.Record], trust: LogTrust,
+    result: AuditResult, tree: _Roots, checkpoints: Sequence[asyncpg.Record], trust: LogTrust,
 ) -> AuditResult:
     rows = [(row["tree_size"], row["signed_note"]) for row in checkpoints]
     broken = check_checkpoints(tree, rows, trust.origin, trust.keys)

@@ -68,6 +68,26 @@ class Projection(abc.ABC):
         hash atomically."""
 
 
+async def lock_progress(conn: asyncpg.Connection, name: str) -> int:
+    """The projection's position, its progress row locked until the transaction ends."""
+    return await conn.fetchval(
+        "INSERT INTO ledger.projection_progress (projection) VALUES ($1)"
+        " ON CONFLICT (projection) DO UPDATE SET projection = EXCLUDED.projection"
+        " RETURNING position",
+        name,
+    )
+
+
+async def save_progress(conn: asyncpg.Connection, name: str, position: int, chain_hash: bytes) -> None:
+    """Record the projection at `position`, with that event's chain hash (the
+    runner resumes from both)."""
+    await conn.execute(
+        "UPDATE ledger.projection_progress SET position = $2, hash = $3, updated_at = now()"
+        " WHERE projection = $1",
+        name, position, chain_hash,
+    )
+
+
 class PostgresProjection(Projection):
     """A projection whose rows live in Postgres beside its progress row."""
 
@@ -86,22 +106,13 @@ class PostgresProjection(Projection):
             # Row lock on the progress row: two runners of the same projection
             # (a rebalance overlap) serialise here, and the loser's stale
             # events are filtered by the position check below.
-            current = await conn.fetchval(
-                "INSERT INTO ledger.projection_progress (projection) VALUES ($1)"
-                " ON CONFLICT (projection) DO UPDATE SET projection = EXCLUDED.projection"
-                " RETURNING position",
-                self.name,
-            )
+            current = await lock_progress(conn, self.name)
             fresh = [e for e in events if e.position > current]
             if not fresh:
                 return
             for event in fresh:
                 await self.apply_one(conn, event)
-            await conn.execute(
-                "UPDATE ledger.projection_progress SET position = $2, hash = $3, updated_at = now()"
-                " WHERE projection = $1",
-                self.name, fresh[-1].position, fresh[-1].hash,
-            )
+            await save_progress(conn, self.name, fresh[-1].position, fresh[-1].hash)
 
     @abc.abstractmethod
     async def apply_one(self, conn: asyncpg.Connection, event: RecordedEvent) -> None:

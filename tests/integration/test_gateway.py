@@ -67,6 +67,7 @@ OPEN: list[Route] = [
     ("GET", "/status-lists/1", "revocation"),
     ("GET", "/v1/credentials/c1/verification", "verification"),
     ("GET", "/verify/c1", "verification"),
+    ("GET", "/employer/sign-in", "employer"),
     ("GET", "/v1/audit/log-keys", "verification"),
 ]
 

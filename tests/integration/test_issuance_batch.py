@@ -116,6 +116,24 @@ async def test_an_idempotency_key_replays_its_response_and_refuses_another_body(
         assert b"holder_token" not in bytes(stored)  # links are derived again, never stored
 
 
+async def test_idempotency_keys_follow_the_one_rule_and_expire_after_a_day(settings, db):
+    world, issuer, achievement_id = await university(db, settings)
+    await db.execute("INSERT INTO issuance.idempotency_keys (client_id, idempotency_key, fingerprint, response,"
+                     " created_at) VALUES ('c', 'old', '\\x00', '[]', now() - interval '25 hours'),"
+                     " ('c', 'recent', '\\x00', '[]', now() - interval '23 hours')")
+    async with serving(create_app, settings) as client:
+        await registry_caught_up(client, db)
+        spaced = await client.post("/v1/credentials", json=item("S-1", achievement_id),
+                                   headers={**bearer(issuer.api_key), "Idempotency-Key": "term 2026"})
+        assert spaced.status == 400 and "visible ASCII" in (await spaced.json())["detail"]
+        for _ in range(100):
+            kept = {r["idempotency_key"] for r in await db.fetch("SELECT idempotency_key FROM issuance.idempotency_keys")}
+            if "old" not in kept:
+                break
+            await asyncio.sleep(0.05)
+        assert kept == {"recent"}  # the service's purge loop removed the day-old key, and only it
+
+
 async def test_concurrent_duplicates_issue_each_credential_once(settings, db):
     world, issuer, achievement_id = await university(db, settings)
     items = [item(f"C-{i:03d}", achievement_id, email=f"c{i}@example.org") for i in range(40)]

@@ -9,15 +9,14 @@ import asyncio
 import pytest
 
 from shared.auth import Authenticator, hash_api_key
-from shared.http.problem import Problem
+from shared.refusals import Unauthenticated
 from tests.support.http import bearer
 from tests.support.registry import PLATFORM, Demo, call, refused
 
 
 async def refused_key(db, key: str) -> None:
-    with pytest.raises(Problem) as refusal:
+    with pytest.raises(Unauthenticated):
         await Authenticator(db).authenticate(f"Bearer {key}")
-    assert refusal.value.status == 401
 
 
 async def test_keys_are_shown_once_stored_hashed_and_work(registry, registry_db):

@@ -23,7 +23,7 @@ from shared.timeutil import format_time, now
 from tests.support.registry import Demo, call, registry_state
 
 TABLES = ["agencies", "accreditations", "frameworks", "issuers", "issuer_keys", "achievements", "pathways",
-          "api_clients", "api_keys"]
+          "api_clients", "api_keys", "recognition_agreements", "framework_references", "endorsers"]
 LEDGER_COLUMNS = ["position", "stream_id", "version", "event_type", "payload", "metadata", "prev_hash", "hash"]
 
 
@@ -36,7 +36,8 @@ async def snapshot(db: asyncpg.Pool) -> dict[str, list[dict[str, Any]]]:
     return tables
 
 
-JSON_COLUMNS = {"scope", "suspensions", "withdrawal", "levels", "identifiers", "spec", "rule"}
+JSON_COLUMNS = {"scope", "suspensions", "withdrawal", "levels", "identifiers", "spec", "rule", "pathway_ids", "match",
+                "revocation", "mappings"}
 
 
 async def busy_registry(client, country: str) -> Demo:
@@ -73,6 +74,14 @@ async def busy_registry(client, country: str) -> Demo:
     await call(client, "POST", f"/v1/clients/{cid}/keys", admin, None, 201)
     await call(client, "POST", f"/v1/clients/{cid}/keys/{employer['key_id']}/revoke", admin)
     await call(client, "POST", f"/v1/clients/{sub['admin_client_id']}/revoke", admin)
+    await call(client, "POST", f"/v1/frameworks/{tag}-nfq/referencing", admin,
+               {"mappings": [{"level_code": "NFQ8", "target_level": "6"}]}, 201)
+    await call(client, "POST", "/v1/recognition-agreements", issuer, {
+        "agreement_id": f"{tag}-rec", "title": "EQF 6 computing", "credit_value": 5.0,
+        "match": {"framework_id": f"{tag}-nfq", "levels": ["NFQ8"], "fields": ["06"]}}, 201)
+    await call(client, "POST", f"/v1/recognition-agreements/{tag}-rec/revoke", admin, {"reason": "ended"})
+    await demo.register_issuer(f"{tag}-employer")
+    await call(client, "POST", "/v1/endorsers", admin, {"endorser_id": f"{tag}-employer"}, 201)
     return demo
 
 

@@ -104,7 +104,9 @@ def stop_up(process: subprocess.Popen) -> str:
 async def test_up_on_embedded_default_keeps_data_across_restarts(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")}
     env.update({f"CREDLEDGER_{k.upper()}": str(v) for k, v in service_ports().items()})
-    env["CREDLEDGER_GATEWAY_PORT"] = str(free_port())
+    env["CREDLEDGER_GATEWAY_PORT"] = gateway_port = str(free_port())
+    # The links the demo prints (wallet, portal) are on the public origin: this gateway.
+    env["CREDLEDGER_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{gateway_port}"
     home = tmp_path / "home"
 
     first = start_up(home, env, "--demo")
@@ -137,11 +139,22 @@ async def _first_run(first: subprocess.Popen, home, env: dict[str, str]) -> list
     assert demo["revoked"] != demo["suspended"] and len(demo["stacked_award"]["components"]) == 2
     request = urllib.request.Request(
         f"http://127.0.0.1:{env['CREDLEDGER_VERIFICATION_PORT']}/v1/verifications", method="POST",
-        data=json.dumps({"items": [{"id": demo["revoked"]}, {"id": demo["stacked_award"]["credential_id"]}]}).encode(),
+        data=json.dumps({"items": [{"id": demo["revoked"]}, {"id": demo["stacked_award"]["credential_id"]},
+                                   {"id": demo["cross_issuer_award"]["credential_id"]}]}).encode(),
         headers={"Authorization": f"Bearer {demo['employer']['api_key']}", "Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:
         results = json.loads(response.read())["results"]
-    assert [item["verdict"] for item in results] == ["invalid", "valid"], results
+    assert [item["verdict"] for item in results] == ["invalid", "valid", "valid"], results
+    # The cross-issuer award: components of two universities, one admitted by the recognition agreement.
+    components = demo["cross_issuer_award"]["components"]
+    assert {c["issuer"] for c in components} == {"demo-university", "demo-university-my"}
+    assert {c["agreement_id"] for c in components} == {None, demo["recognition"]["agreement_id"]}
+    # The printed wallet link opens the demo learner's sign-in; the claim emails are in the outbox.
+    wallet = demo["wallet"]
+    assert any(wallet["sign_in_link"] in line for line in lines)
+    with urllib.request.urlopen(urllib.request.Request(wallet["sign_in_link"], headers={"Accept": "text/html"}),
+                                timeout=10) as response:
+        assert response.status == 200 and "Continue to Wallet" in response.read().decode()
     pg_line = next(line for line in lines if "embedded Postgres on port" in line)
     port = int(pg_line.split("port ")[1].split(",")[0])
     url = with_database(f"postgresql://postgres@127.0.0.1:{port}/x", "credledger")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
+import re
 import logging
 
 import pytest
@@ -51,10 +53,17 @@ async def test_badge_page_is_escaped_mobile_friendly_and_shows_status(settings, 
         response = await client.get(f"/verify/{issued.credential_id}")
         assert response.status == 200 and response.content_type == "text/html"
         page = await response.text()
-        assert '<meta name="viewport"' in page and "<script" not in page
-        assert "Statistics &lt;for&gt; &quot;Everyone&quot; &amp; more" in page
+        assert '<meta name="viewport"' in page and "default-src 'self'" in response.headers["Content-Security-Policy"]
+        # Scripts: the JSON-LD data block (never executed) and same-origin files only.
+        scripts = re.findall(r"<script[^>]*>", page)
+        assert scripts and all('type="application/ld+json"' in s or re.search(r'src="/verify/static/', s)
+                               for s in scripts), scripts
+        json_ld = json.loads(re.search(r'<script type="application/ld\+json">(.*?)</script>', page, re.S).group(1))
+        assert json_ld["name"] == "Statistics <for> \"Everyone\" & more" and "</script>" not in json_ld["name"]
+        assert f'property="og:title" content="Statistics &lt;for&gt;' in page and 'name="twitter:card"' in page
+        assert "Statistics &lt;for&gt; &#34;Everyone&#34; &amp; more" in page
         assert "Explain &lt;script&gt;alert(1)&lt;/script&gt; p-values" in page
-        assert "EQF 6" in page and "5 ECTS" in page and "data analysis" in page and "2025-06-01" in page
+        assert "EQF level 6" in page and "5 ECTS" in page and "data analysis" in page and "2025-06-01" in page
         assert "University uni-1" in page and "Valid:" in page
 
         await change_status(scene.ledger, scene.issuer, issued.credential_id, cev.CredentialRevoked,

@@ -79,7 +79,8 @@ class World:
         )
         return key
 
-    async def issuer(self, issuer_id: str = "uni-1", agency_id: str = "qqi", *, eqf_levels: list[int] | None = None) -> Issuer:
+    async def issuer(self, issuer_id: str = "uni-1", agency_id: str = "qqi", *, eqf_levels: list[int] | None = None,
+                     country: str = "IE", accredited: bool = True) -> Issuer:
         did = issuer_did(self.settings.public_base_url, issuer_id)
         seed = os.urandom(32)
         private_key = signing_key_from_seed(seed)
@@ -89,17 +90,21 @@ class World:
         await self._append(
             f"issuer:{issuer_id}",
             ev.IssuerRegistered(issuer_id=issuer_id, registered_by=agency_id, legal_name=f"University {issuer_id}",
-                                country="IE", did=did, homepage=f"https://{issuer_id}.example"),
+                                country=country, did=did, homepage=f"https://{issuer_id}.example"),
             ev.IssuerKeyAdded(issuer_id=issuer_id, key_id=key_id,
                               public_key_multibase=public_key_to_multibase(raw_public_key(private_key)),
                               custody="hosted", valid_from=EPOCH),
         )
+        if accredited:
+            await self._accredit(issuer_id, agency_id, eqf_levels)
+        api_key = await self.client("issuer", issuer_id)
+        return Issuer(issuer_id, did, key_id, private_key, api_key)
+
+    async def _accredit(self, issuer_id: str, agency_id: str, eqf_levels: list[int] | None) -> None:
         await self._append(f"accreditation:acc-{issuer_id}", ev.AccreditationGranted(
             accreditation_id=f"acc-{issuer_id}", accreditor_id=agency_id, subject_kind="issuer",
             subject_id=issuer_id, scope=ev.AccreditationScope(eqf_levels=eqf_levels or list(range(1, 9))),
             valid_from=EPOCH))
-        api_key = await self.client("issuer", issuer_id)
-        return Issuer(issuer_id, did, key_id, private_key, api_key)
 
     async def achievement(self, issuer: Issuer, agency_id: str = "qqi", **spec: object) -> str:
         achievement_id = f"ach-{uuid.uuid4().hex[:8]}"

@@ -9,7 +9,7 @@ import zlib
 
 import pytest
 
-from services.issuance.badge_image import BadgeText, badge_png, badge_svg
+from shared.badge_image import BadgeText, badge_png, badge_svg
 from shared.badge_baking import (
     OB_NAMESPACE,
     BakingError,

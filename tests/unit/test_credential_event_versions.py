@@ -35,10 +35,17 @@ def test_version_1_events_upcast_to_version_2():
     assert isinstance(stack, StackClaimed) and stack.learner_hash == V1_STACK["learner_hash"]
 
 
-def test_version_2_stack_claims_name_no_learner_and_round_trip():
+def test_current_stack_claims_name_no_learner_and_round_trip():
     claimed = StackClaimed(stack_id="stk-1", pathway_id="p",
                            component_ids=["urn:uuid:1"], award_credential_id="urn:uuid:2")
     payload = CATALOG.encode(claimed)
-    assert b"lk$" not in payload and payload.startswith(b'{"_class_version":2,')
+    assert b"lk$" not in payload and payload.startswith(b'{"_class_version":3,')
     decoded = CATALOG.decode(recorded(StackClaimed.event_type, msgspec.json.decode(payload)))
     assert decoded == claimed and decoded.learner_hash is None
+
+
+def test_version_2_stack_claims_upcast_with_no_admissions_and_the_pathway_as_pool():
+    v2 = {"_class_version": 2, "award_credential_id": "urn:uuid:2", "automatic": False,
+          "component_ids": ["urn:uuid:1"], "pathway_id": "p", "stack_id": "stk-1"}
+    decoded = CATALOG.decode(recorded(StackClaimed.event_type, v2))
+    assert isinstance(decoded, StackClaimed) and decoded.admissions == [] and decoded.credit_pool is None

@@ -21,6 +21,7 @@ from services.issuance.learners import (
 from services.issuance.schemas import LearnerIdentity
 from shared.auth import token_hash, token_matches
 from shared.credential_format import identity_hash
+from shared.http.problem import problem_of
 from shared.settings import load_settings
 
 MASTER = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
@@ -53,7 +54,7 @@ def test_well_formed_identities_are_normalised(identity, expected):
 def test_malformed_identities_are_a_422_that_says_why(identity):
     with pytest.raises(LearnerIdentityInvalid) as raised:
         parse_identity(identity)
-    assert raised.value.status == 422 and raised.value.detail
+    assert problem_of(raised.value).status == 422 and raised.value.detail
 
 
 def test_every_credential_gets_a_fresh_salt_and_the_learner_one_key_per_platform():

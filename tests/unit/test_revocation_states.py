@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from services.revocation.states import ACTION_OF_EVENT, TRANSITIONS, fold, next_status
+from shared.credential_status import (
+    ACTION_OF_EVENT, EVENT_NAMES, LABELS, PAST_TENSE, STANDING, STATUSES, TRANSITIONS, fold, next_status,
+)
 from shared.events.credentials import (
     CredentialFlaggedForReview,
     CredentialIssued,
@@ -50,3 +52,10 @@ def test_fold_keeps_the_status_on_an_action_that_could_not_apply() -> None:
     assert fold([ISSUED, REVOKED, REINSTATED]) == "revoked"
     assert fold([ISSUED, REINSTATED]) == "active"
     assert fold([SUSPENDED, ISSUED]) == "active"
+
+
+def test_every_state_has_a_label_and_every_action_its_words() -> None:
+    assert set(LABELS) == set(STATUSES) and LABELS["flagged"] == "flagged_for_review"
+    assert set(PAST_TENSE) == set(EVENT_NAMES) == set(TRANSITIONS)
+    assert STANDING <= set(STATUSES)
+

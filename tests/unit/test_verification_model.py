@@ -17,6 +17,7 @@ from services.verification.schemas import Identity, ItemProblem, VerificationIte
 from services.verification.snapshot import encode_chunks, restore
 from services.verification.verdicts import BY_ID, ORIGIN_CHECKS, verdict_of
 from shared.credential_format import issuer_did
+from shared.credential_status import STATUSES
 from shared.crypto.eddsa_jcs import raw_public_key, signing_key_from_seed
 from shared.crypto.multibase import public_key_to_multibase
 from shared.events import CATALOG
@@ -151,3 +152,13 @@ def test_csv_and_ndjson_problems_and_headers():
     assert csv_header().startswith(b"index,id,verdict")
     assert ndjson_to_csv(answer, [VerificationItem(id="=HYPERLINK(1)", identity=Identity("emailAddress", "@x"))]) == (
         b"0,'=HYPERLINK(1),invalid,exists:not_found,,,,,,exists: not found,,'@x,\r\n")
+
+
+def test_a_flag_on_a_suspended_credential_keeps_it_suspended_as_the_fold_does(world):
+    model, _ = world
+    cause = cev.Cause(kind="component_revoked", ref="urn:uuid:00000001")
+    changes = [cev.CredentialSuspended(credential_id="urn:uuid:00000002", reason_code="under_investigation", reason="audit"),
+               cev.CredentialFlaggedForReview(credential_id="urn:uuid:00000002", reason="component", cause=cause)]
+    for event in recorded(changes):
+        model.apply(event)
+    assert STATUSES[model.credentials["urn:uuid:00000002"].status] == "suspended"

@@ -1,4 +1,4 @@
-"""Achievement specifications and stacking pathways.
+"""What issuers offer: achievement specifications and stacking pathways.
 
 Issuers propose; an agency that accredits the issuer, with an accreditation
 in force that covers the spec, approves. Nothing unapproved can be issued:
@@ -13,9 +13,11 @@ from __future__ import annotations
 from services.registry import access, lookups, rules
 from services.registry import views as v
 from services.registry.context import Caller, RegistryContext, new_id
+from shared.events.registry import accreditation_stream, achievement_stream, pathway_stream
 from shared.refusals import Conflict, Forbidden, Invalid, NotFound
 from services.registry.schemas import Decision, ProposeAchievement, ProposePathway
 from shared.events import registry as ev
+from shared.ledger.events import Event
 from shared.ledger.store import NO_STREAM, NewEvent
 from shared.timeutil import format_time, now
 
@@ -29,8 +31,7 @@ async def propose_achievement(ctx: RegistryContext, caller: Caller, req: Propose
         raise Invalid(f"spec: {problem}")
     achievement_id = req.achievement_id or new_id("ach")
     event = ev.AchievementProposed(achievement_id=achievement_id, issuer_id=issuer.issuer_id, spec=req.spec)
-    stream = f"achievement:{achievement_id}"
-    positions = await ctx.write(caller, [NewEvent(stream, event)], {stream: NO_STREAM})
+    positions = await _decide(ctx, caller, achievement_stream(achievement_id), NO_STREAM, event)
     return await _achievement_written(ctx, achievement_id, positions)
 
 
@@ -43,17 +44,48 @@ def _require_status(what: str, current: str, allowed: tuple[str, ...], doing: st
         raise Conflict(f"{what} is {current}; only a {' or '.join(allowed)} one can be {doing}")
 
 
+# Achievements and pathways go through the same decisions; these are the
+# steps they share.
+
+async def _decide(
+    ctx: RegistryContext, caller: Caller, stream: str, version: int, event: Event,
+    relied_on: dict[str, int] | None = None,
+) -> list[int]:
+    """Append `event` to the subject's stream, expecting the version decided
+    on and the versions of what the decision `relied_on`."""
+    return await ctx.write(caller, [NewEvent(stream, event)], {stream: version, **(relied_on or {})})
+
+
+async def _approver(
+    ctx: RegistryContext, caller: Caller, issuer_id: str, spec: ev.AchievementSpec, kind: str,
+) -> tuple[v.AgencyView, dict[str, int]]:
+    """The approving agency, and the versions its approval relies on: its
+    delegations in force and its accreditation of the issuer covering `spec`."""
+    agency = await access.acting_agency(ctx.pool, caller, f"approve {kind}s")
+    delegations = await access.require_in_force(ctx.pool, agency, f"approve {kind}s")
+    accreditation = await access.covering_accreditation(ctx.pool, agency, issuer_id, spec, f"approve its {kind}s")
+    return agency, {accreditation_stream(accreditation.accreditation_id): accreditation.version, **delegations}
+
+
+_STREAMS = {"achievement": achievement_stream, "pathway": pathway_stream}
+
+
+async def _withdrawal(
+    ctx: RegistryContext, caller: Caller, kind: str, subject_id: str, subject: v.AchievementView | v.PathwayView,
+    event: Event,
+) -> list[int]:
+    """By the owning issuer, or by an agency that accredits it."""
+    await access.require_accreditor_or_self(ctx.pool, caller, subject.issuer_id, f"withdraw the {kind}s")
+    _require_status(f"{kind} {subject_id!r}", subject.status, ("proposed", "approved"), "withdrawn")
+    return await _decide(ctx, caller, _STREAMS[kind](subject_id), subject.version, event)
+
+
 async def approve_achievement(ctx: RegistryContext, caller: Caller, achievement_id: str) -> v.AchievementWritten:
     achievement = await lookups.achievement(ctx.pool, achievement_id)
-    agency = await access.acting_agency(ctx.pool, caller, "approve achievements")
-    delegations = await access.require_in_force(ctx.pool, agency, "approve achievements")
-    accreditation = await access.covering_accreditation(
-        ctx.pool, agency, achievement.issuer_id, achievement.spec, "approve its achievements")
+    agency, relied_on = await _approver(ctx, caller, achievement.issuer_id, achievement.spec, "achievement")
     _require_status(f"achievement {achievement_id!r}", achievement.status, ("proposed",), "approved")
     event = ev.AchievementApproved(achievement_id=achievement_id, agency_id=agency.agency_id, at=format_time(now()))
-    expected = {f"achievement:{achievement_id}": achievement.version,
-                f"accreditation:{accreditation.accreditation_id}": accreditation.version, **delegations}
-    positions = await ctx.write(caller, [NewEvent(f"achievement:{achievement_id}", event)], expected)
+    positions = await _decide(ctx, caller, achievement_stream(achievement_id), achievement.version, event, relied_on)
     return await _achievement_written(ctx, achievement_id, positions)
 
 
@@ -67,8 +99,7 @@ async def reject_achievement(
                          " only an accrediting agency can reject its achievements")
     _require_status(f"achievement {achievement_id!r}", achievement.status, ("proposed",), "rejected")
     event = ev.AchievementRejected(achievement_id=achievement_id, agency_id=agency.agency_id, reason=req.reason)
-    stream = f"achievement:{achievement_id}"
-    positions = await ctx.write(caller, [NewEvent(stream, event)], {stream: achievement.version})
+    positions = await _decide(ctx, caller, achievement_stream(achievement_id), achievement.version, event)
     return await _achievement_written(ctx, achievement_id, positions)
 
 
@@ -76,11 +107,8 @@ async def withdraw_achievement(
     ctx: RegistryContext, caller: Caller, achievement_id: str, req: Decision
 ) -> v.AchievementWritten:
     achievement = await lookups.achievement(ctx.pool, achievement_id)
-    await access.require_accreditor_or_self(ctx.pool, caller, achievement.issuer_id, "withdraw the achievements")
-    _require_status(f"achievement {achievement_id!r}", achievement.status, ("proposed", "approved"), "withdrawn")
     event = ev.AchievementWithdrawn(achievement_id=achievement_id, reason=req.reason)
-    stream = f"achievement:{achievement_id}"
-    positions = await ctx.write(caller, [NewEvent(stream, event)], {stream: achievement.version})
+    positions = await _withdrawal(ctx, caller, "achievement", achievement_id, achievement, event)
     return await _achievement_written(ctx, achievement_id, positions)
 
 
@@ -106,8 +134,7 @@ async def propose_pathway(ctx: RegistryContext, caller: Caller, req: ProposePath
     pathway_id = req.pathway_id or new_id("pathway")
     event = ev.PathwayProposed(pathway_id=pathway_id, issuer_id=issuer.issuer_id, title=req.title,
                                award_achievement_id=req.award_achievement_id, rule=req.rule)
-    stream = f"pathway:{pathway_id}"
-    positions = await ctx.write(caller, [NewEvent(stream, event)], {stream: NO_STREAM})
+    positions = await _decide(ctx, caller, pathway_stream(pathway_id), NO_STREAM, event)
     return await _pathway_written(ctx, pathway_id, positions)
 
 
@@ -117,11 +144,8 @@ async def _pathway_written(ctx: RegistryContext, pathway_id: str, positions: lis
 
 async def approve_pathway(ctx: RegistryContext, caller: Caller, pathway_id: str) -> v.PathwayWritten:
     pathway = await lookups.pathway(ctx.pool, pathway_id)
-    agency = await access.acting_agency(ctx.pool, caller, "approve pathways")
-    delegations = await access.require_in_force(ctx.pool, agency, "approve pathways")
     award = await lookups.achievement(ctx.pool, pathway.award_achievement_id)
-    accreditation = await access.covering_accreditation(
-        ctx.pool, agency, pathway.issuer_id, award.spec, "approve its pathways")
+    agency, relied_on = await _approver(ctx, caller, pathway.issuer_id, award.spec, "pathway")
     _require_status(f"pathway {pathway_id!r}", pathway.status, ("proposed",), "approved")
     ids = [pathway.award_achievement_id, *rules.pathway_components(pathway.rule)]
     achievements = await lookups.achievements_by_id(ctx.pool, ids)
@@ -130,10 +154,8 @@ async def approve_pathway(ctx: RegistryContext, caller: Caller, pathway_id: str)
         raise Conflict(f"a pathway can be approved once its award and components are;"
                             f" {unapproved} are not approved")
     event = ev.PathwayApproved(pathway_id=pathway_id, agency_id=agency.agency_id, at=format_time(now()))
-    expected = {f"pathway:{pathway_id}": pathway.version,
-                f"accreditation:{accreditation.accreditation_id}": accreditation.version, **delegations,
-                **{f"achievement:{a}": achievements[a].version for a in ids}}
-    positions = await ctx.write(caller, [NewEvent(f"pathway:{pathway_id}", event)], expected)
+    relied_on |= {achievement_stream(a): achievements[a].version for a in ids}
+    positions = await _decide(ctx, caller, pathway_stream(pathway_id), pathway.version, event, relied_on)
     return await _pathway_written(ctx, pathway_id, positions)
 
 
@@ -141,11 +163,8 @@ async def withdraw_pathway(ctx: RegistryContext, caller: Caller, pathway_id: str
     """By the owning issuer, or by an accrediting agency (which is also how a
     proposal is turned down)."""
     pathway = await lookups.pathway(ctx.pool, pathway_id)
-    await access.require_accreditor_or_self(ctx.pool, caller, pathway.issuer_id, "withdraw the pathways")
-    _require_status(f"pathway {pathway_id!r}", pathway.status, ("proposed", "approved"), "withdrawn")
     event = ev.PathwayWithdrawn(pathway_id=pathway_id, reason=req.reason)
-    stream = f"pathway:{pathway_id}"
-    positions = await ctx.write(caller, [NewEvent(stream, event)], {stream: pathway.version})
+    positions = await _withdrawal(ctx, caller, "pathway", pathway_id, pathway, event)
     return await _pathway_written(ctx, pathway_id, positions)
 
 

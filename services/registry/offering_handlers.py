@@ -7,10 +7,15 @@ with ?status=proposed.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 
-from services.registry import access, achievement_images, catalog, listing
+from services.registry import access, achievement_images, listing, offerings
 from services.registry import schemas as s
+from services.registry.access import Visibility
+from services.registry.listing import Filters, Listed, Slice
+from services.registry.lookups import Db
 from services.registry.http_support import (
     caller_of, created, filters, ok, optional_caller, page, registry, window,
 )
@@ -18,6 +23,7 @@ from shared.http.body import read_limited
 
 ACHIEVEMENT_STATUSES = ("proposed", "approved", "rejected", "withdrawn")
 PATHWAY_STATUSES = ("proposed", "approved", "withdrawn")
+Lister = Callable[[Db, Filters, Visibility, Slice], Awaitable[Listed]]
 
 
 def _achievement_id(request: web.Request) -> str:
@@ -29,31 +35,36 @@ def _pathway_id(request: web.Request) -> str:
 
 
 async def propose_achievement(request: web.Request, body: s.ProposeAchievement) -> web.Response:
-    return created(await catalog.propose_achievement(registry(request), caller_of(request), body))
+    return created(await offerings.propose_achievement(registry(request), caller_of(request), body))
 
 
 async def approve_achievement(request: web.Request) -> web.Response:
-    return ok(await catalog.approve_achievement(registry(request), caller_of(request), _achievement_id(request)))
+    return ok(await offerings.approve_achievement(registry(request), caller_of(request), _achievement_id(request)))
 
 
 async def reject_achievement(request: web.Request, body: s.Decision) -> web.Response:
-    return ok(await catalog.reject_achievement(registry(request), caller_of(request), _achievement_id(request), body))
+    return ok(await offerings.reject_achievement(registry(request), caller_of(request), _achievement_id(request), body))
 
 
 async def withdraw_achievement(request: web.Request, body: s.Decision) -> web.Response:
-    return ok(await catalog.withdraw_achievement(registry(request), caller_of(request), _achievement_id(request), body))
+    return ok(await offerings.withdraw_achievement(registry(request), caller_of(request), _achievement_id(request), body))
+
+
+async def _listed(request: web.Request, statuses: tuple[str, ...], lister: Lister) -> web.Response:
+    """Achievements or pathways: the approved ones, and the others the caller may see."""
+    ctx = registry(request)
+    seen = await access.visibility(ctx.pool, await optional_caller(request))
+    chosen = filters(request, statuses, ("issuer_id",))
+    return page(await lister(ctx.pool, chosen, seen, window(request)))
 
 
 async def list_achievements(request: web.Request) -> web.Response:
-    ctx = registry(request)
-    seen = await access.visibility(ctx.pool, await optional_caller(request))
-    chosen = filters(request, ACHIEVEMENT_STATUSES, ("issuer_id",))
-    return page(await listing.achievements(ctx.pool, chosen, seen, window(request)))
+    return await _listed(request, ACHIEVEMENT_STATUSES, listing.achievements)
 
 
 async def get_achievement(request: web.Request) -> web.Response:
     ctx = registry(request)
-    return ok(await catalog.visible_achievement(ctx, await optional_caller(request), _achievement_id(request)))
+    return ok(await offerings.visible_achievement(ctx, await optional_caller(request), _achievement_id(request)))
 
 
 async def upload_achievement_image(request: web.Request) -> web.Response:
@@ -64,24 +75,21 @@ async def upload_achievement_image(request: web.Request) -> web.Response:
 
 
 async def propose_pathway(request: web.Request, body: s.ProposePathway) -> web.Response:
-    return created(await catalog.propose_pathway(registry(request), caller_of(request), body))
+    return created(await offerings.propose_pathway(registry(request), caller_of(request), body))
 
 
 async def approve_pathway(request: web.Request) -> web.Response:
-    return ok(await catalog.approve_pathway(registry(request), caller_of(request), _pathway_id(request)))
+    return ok(await offerings.approve_pathway(registry(request), caller_of(request), _pathway_id(request)))
 
 
 async def withdraw_pathway(request: web.Request, body: s.Decision) -> web.Response:
-    return ok(await catalog.withdraw_pathway(registry(request), caller_of(request), _pathway_id(request), body))
+    return ok(await offerings.withdraw_pathway(registry(request), caller_of(request), _pathway_id(request), body))
 
 
 async def list_pathways(request: web.Request) -> web.Response:
-    ctx = registry(request)
-    seen = await access.visibility(ctx.pool, await optional_caller(request))
-    chosen = filters(request, PATHWAY_STATUSES, ("issuer_id",))
-    return page(await listing.pathways(ctx.pool, chosen, seen, window(request)))
+    return await _listed(request, PATHWAY_STATUSES, listing.pathways)
 
 
 async def get_pathway(request: web.Request) -> web.Response:
     ctx = registry(request)
-    return ok(await catalog.visible_pathway(ctx, await optional_caller(request), _pathway_id(request)))
+    return ok(await offerings.visible_pathway(ctx, await optional_caller(request), _pathway_id(request)))

@@ -1,0 +1,1 @@
+"""The learner wallet: credentials from every issuer, pathways, downloads, share links (services/wallet/README.md)."""
