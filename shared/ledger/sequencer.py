@@ -128,13 +128,23 @@ class GroupCommit:
         return group
 
     async def _write(self, group: list[_Waiter]) -> None:
+        # Excluded callers hear of their failure only once the rest of the
+        # group is committed: what they find then (a request with the same
+        # key that won, say) is what the group wrote.
+        excluded: list[tuple[_Waiter, BaseException]] = []
+        try:
+            await self._write_excluding(group, excluded)
+        finally:
+            for waiter, error in excluded:
+                waiter.fail(error)
+
+    async def _write_excluding(self, group: list[_Waiter], excluded: list[tuple[_Waiter, BaseException]]) -> None:
         while group:
             try:
                 results = await self._attempt(group)
-            except _Excluded as excluded:
-                for waiter, error in excluded.failed:
-                    waiter.fail(error)
-                dropped = {id(w) for w, _ in excluded.failed}
+            except _Excluded as failed:
+                excluded.extend(failed.failed)
+                dropped = {id(w) for w, _ in failed.failed}
                 group = [w for w in group if id(w) not in dropped]
                 continue
             except Exception as error:  # noqa: BLE001 - answered to the callers, never lost
@@ -142,7 +152,7 @@ class GroupCommit:
                     group[0].fail(error)
                 else:
                     for waiter in group:
-                        await self._write([waiter])
+                        await self._write_excluding([waiter], excluded)
                 return
             for waiter, result in zip(group, results):
                 if isinstance(result, list):

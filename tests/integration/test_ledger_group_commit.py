@@ -161,3 +161,16 @@ async def test_settle_sees_its_own_positions_and_its_failure_is_its_own(ledger, 
     assert {r["caller"] for r in await db.fetch("SELECT caller FROM public.staged")} == {
         f"ok@{ok[0]},{ok[1]}"}
     assert {r["stream_id"] for r in await db.fetch("SELECT stream_id FROM ledger.events")} == {"a", "c"}
+
+
+async def test_an_excluded_caller_hears_of_it_after_the_rest_of_its_group_committed(ledger):
+    async def refused(conn):
+        raise StageRefused("b")
+
+    async def caller_b() -> int:
+        with pytest.raises(StageRefused):
+            await ledger.append([NewEvent("b", Noted(text="b"))], TEST_METADATA, stage=refused)
+        return await ledger.head_position()  # what it finds when told: the group's commit
+
+    a, seen_by_b = await asyncio.gather(ledger.append([NewEvent("a", Noted(text="a"))], TEST_METADATA), caller_b())
+    assert a == [1] and seen_by_b == 1
