@@ -9,7 +9,10 @@ Figures, all in one run against the same database:
   with the database's chain check (migration 0010), and the same batches,
   alternating batch by batch, into a second ledger database whose chain
   trigger is disabled: their ratio is the check's cost;
-- single-event appends from 8 concurrent writers (events/s);
+- single-event appends from 8 concurrent writers (events/s), through group
+  commit (`Ledger.append`: concurrent appends share a transaction) and, in
+  the same run, each in its own transaction as before group commit
+  (`append_in`), alternating rounds so that outside load hits both alike;
 - `audit verify` over a log of --log-size entries, in one process and in
   one process per core, chain only and as the CLI runs it: the chain plus
   the Merkle tree rebuilt from it and a signed checkpoint every 100,000
@@ -100,14 +103,28 @@ async def enforced_and_unenforced_rates(enforced: Ledger, plain: Ledger, events:
     return BATCH / statistics.median(seconds[True]), BATCH / statistics.median(seconds[False])
 
 
-async def concurrent_single_rate(ledger: Ledger, writers: int = 8, each: int = 400) -> float:
+async def concurrent_single_rate(ledger: Ledger, grouped: bool, writers: int = 8, each: int = 100) -> float:
+    async def own_transaction(event: NewEvent) -> None:
+        async with ledger.pool.acquire() as conn, conn.transaction():
+            await ledger.append_in(conn, [event], META)
+
+    append = (lambda event: ledger.append([event], META)) if grouped else own_transaction
+
     async def writer(w: int) -> None:
         for i in range(each):
-            await ledger.append([make_event(w * each + i)], META)
+            await append(make_event(w * each + i))  # stream ids carry random bits
 
     with Timer() as timer:
         await asyncio.gather(*(writer(w) for w in range(writers)))
     return writers * each / timer.seconds
+
+
+async def grouped_and_ungrouped_rates(ledger: Ledger, rounds: int = 4) -> tuple[float, float]:
+    rates: dict[bool, list[float]] = {True: [], False: []}
+    for number in range(rounds):
+        for grouped in ((True, False) if number % 2 else (False, True)):
+            rates[grouped].append(await concurrent_single_rate(ledger, grouped))
+    return statistics.median(rates[True]), statistics.median(rates[False])
 
 
 async def grow_log(ledger: Ledger, size: int) -> None:
@@ -151,8 +168,10 @@ async def main() -> None:
             report("ledger append, batches of 500", enforced, "events/s", raw, "raw COPY")
             report("  the same without the chain trigger", unenforced, "events/s", raw, "raw COPY")
             report("  chain trigger: enforced / unenforced", enforced, "events/s", unenforced, "unenforced")
-            report("ledger append, 1 event x 8 writers", await concurrent_single_rate(ledger),
-                   "events/s", raw, "raw COPY")
+            grouped, ungrouped = await grouped_and_ungrouped_rates(ledger)
+            report("ledger append, 1 event x 8 writers, group commit", grouped, "events/s",
+                   ungrouped, "one transaction each (before)")
+            report("  the same, one transaction each (before)", ungrouped, "events/s")
             await grow_log(ledger, args.log_size)
             async with pool.acquire() as conn:
                 log_tree = LogTree()

@@ -11,7 +11,7 @@ from services.issuance import exports, store
 from services.issuance.context import CONTEXT_KEY, IssuanceContext
 from services.issuance.freshness import decided_current
 from services.issuance.issuer_signed import record_issuer_signed
-from services.issuance.issuing import IdempotencyRace, IdempotencyRecord, issue_hosted
+from services.issuance.issuing import IdempotencyRace, IdempotencyRecord, issue_hosted, with_positions
 from services.issuance.schemas import (
     MAX_BATCH, BatchRequest, BatchResponse, CredentialRequest, IssuedCredential, ItemAnswer, ItemOutcome, LearnerHash,
     LearnerHashRequest, SignedCredentialRequest,
@@ -49,7 +49,9 @@ async def _replay(ctx: IssuanceContext, record: IdempotencyRecord) -> list[ItemO
         return None
     if stored.fingerprint != record.fingerprint:
         raise KeyReused(record.key)
-    return _OUTCOMES.decode(stored.outcomes)
+    outcomes = dict(enumerate(_OUTCOMES.decode(stored.outcomes)))
+    await with_positions(ctx.pool, outcomes)
+    return list(outcomes.values())
 
 
 async def _issue(

@@ -177,7 +177,7 @@ def rejected(index: int, reference: str, refusal: Refusal) -> ItemOutcome:
     return ItemOutcome(index=index, reference=reference, outcome="rejected", refusal=refusal.record())
 
 
-def _issued_outcome(candidate: Candidate, position: int) -> ItemOutcome:
+def _issued_outcome(candidate: Candidate, position: int | None) -> ItemOutcome:
     return ItemOutcome(index=candidate.index, reference=candidate.request.reference, outcome="issued",
                        credential_id=candidate.credential_id, position=position,
                        learner_hash=candidate.learner.learner_hash, learner_key=candidate.learner.learner_key)
@@ -267,26 +267,53 @@ async def _persist(
     ctx: IssuanceContext, metadata: Metadata, candidates: list[Candidate], signed: dict[str, bytes],
     outcomes: dict[int, ItemOutcome], idempotency: IdempotencyRecord | None,
 ) -> None:
+    """Claim, record and answer in one transaction, through the ledger's group
+    commit: the claims and the idempotent response are written before the
+    append lock is taken (`stage`), so the lock covers the append alone."""
     key_id = candidates[0].grant.key.key_id  # type: ignore[union-attr]
     rows = [credential_row(c, key_id) for c in candidates]
-    async with ctx.pool.acquire() as conn, conn.transaction():
+    events = {c.credential_id: NewEvent(credential_stream(c.credential_id), issued_encoded(signed[c.credential_id]))
+              for c in candidates}
+    staged: dict[int, ItemOutcome] = {}
+
+    async def stage(conn: asyncpg.Connection) -> list[NewEvent]:
+        # Run again from scratch if the group is written again without another caller.
+        staged.clear()
+        staged.update(outcomes)
         await store.rekey_learners(conn, rekeyings(c.learner for c in candidates))
         claimed = await store.claim_credentials(conn, rows)
         await ctx.contacts.remember(conn, (c.learner for c in candidates if c.credential_id in claimed))
-        winners = [c for c in candidates if c.credential_id in claimed]
-        events = [NewEvent(credential_stream(c.credential_id), issued_encoded(signed[c.credential_id]))
-                  for c in winners]
-        positions = await ctx.ledger.append_in(
-            conn, events, metadata, expected_versions={e.stream_id: NO_STREAM for e in events})
-        for candidate, position in zip(winners, positions):
-            outcomes[candidate.index] = _issued_outcome(candidate, position)
+        for candidate in candidates:
+            if candidate.credential_id in claimed:
+                # The position is known only once appended; a replay reads it from the ledger.
+                staged[candidate.index] = _issued_outcome(candidate, None)
         losers = [c for c in candidates if c.credential_id not in claimed]
         if losers:
-            await _report_raced(conn, metadata.tenant, losers, outcomes)
+            await _report_raced(conn, metadata.tenant, losers, staged)
         if idempotency is not None:
-            await _save_response(conn, idempotency, outcomes)
+            await _save_response(conn, idempotency, staged)
+        return [events[c.credential_id] for c in candidates if c.credential_id in claimed]
+
+    positions = await ctx.ledger.append(list(events.values()), metadata,
+                                        {e.stream_id: NO_STREAM for e in events.values()}, stage=stage)
+    outcomes.update(staged)
+    winners = [c for c in candidates if outcomes[c.index].outcome == "issued"]
+    for candidate, position in zip(winners, positions, strict=True):
+        outcomes[candidate.index] = _issued_outcome(candidate, position)
+    await with_positions(ctx.pool, outcomes)
     log.info("credentials issued", extra={"issuer": metadata.tenant, "issued": len(winners),
-                                          "raced": len(losers), "request_id": metadata.request_id})
+                                          "raced": len(candidates) - len(winners), "request_id": metadata.request_id})
+
+
+async def with_positions(db: store.Executor, outcomes: dict[int, ItemOutcome]) -> None:
+    """Fill in the ledger position of outcomes recorded before it was known
+    (stored responses, and credentials a request in the same group issued)."""
+    missing = [o.credential_id for o in outcomes.values() if o.credential_id and o.position is None]
+    if missing:
+        positions = await store.issued_positions(db, missing)
+        for index, outcome in outcomes.items():
+            if outcome.credential_id in positions and outcome.position is None:
+                outcomes[index] = msgspec.structs.replace(outcome, position=positions[outcome.credential_id])
 
 
 async def _report_raced(

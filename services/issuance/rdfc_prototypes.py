@@ -70,9 +70,13 @@ class _Prototype:
 class RdfcPrototypes:
     """Canonical N-Quads of credentials, converting one prototype per shape."""
 
-    def __init__(self, loader: ContextLoader, leaves: tuple[tuple[str, ...], ...] = CREDENTIAL_LEAVES) -> None:
-        self._loader = loader
+    def __init__(self, loader: ContextLoader, leaves: tuple[tuple[str, ...], ...] = CREDENTIAL_LEAVES,
+                 limit: int = 1024) -> None:
+        self.loader = loader
         self._leaves = leaves
+        # Kept for the life of a service (inline signing): shapes beyond the
+        # limit push out the oldest, so memory stays bounded.
+        self._limit = limit
         self._prototypes: dict[bytes, _Prototype] = {}
 
     def canonical_nquads(self, document: dict[str, Any]) -> bytes:
@@ -81,13 +85,15 @@ class RdfcPrototypes:
         prototype_document = _with_placeholders(document, self._leaves, values)
         key = _ENCODE(prototype_document)
         if key.count(_PLACEHOLDER_BYTES) != len(values):
-            return canonical_nquads(document, self._loader)  # the document itself holds placeholder text
+            return canonical_nquads(document, self.loader)  # the document itself holds placeholder text
         prototype = self._prototypes.get(key)
         if prototype is None:
-            prototype = self._prototypes[key] = _prototype(to_quads(prototype_document, self._loader), len(values))
+            if len(self._prototypes) >= self._limit:
+                del self._prototypes[next(iter(self._prototypes))]
+            prototype = self._prototypes[key] = _prototype(to_quads(prototype_document, self.loader), len(values))
         nquads = _substituted(prototype, values)
         if nquads is None:
-            return canonical_nquads(document, self._loader)
+            return canonical_nquads(document, self.loader)
         return canonicalize_quads(pyoxigraph.parse(nquads, format=pyoxigraph.RdfFormat.N_QUADS))
 
 

@@ -5,7 +5,14 @@ eddsa-jcs-2022 proof (shared/crypto/proof_set.py). A signing job takes
 drafts (plain data) to catalog-encoded CredentialIssued events: it
 allocates each credential's revocation status entry (the documents name
 it), builds and signs the documents and encodes the events. Small
-jobs run on the event loop. Large ones are split across a process pool:
+jobs run on the event loop. The signing processes exist for CPU, not for
+privilege: the service process already holds the hosted keys (KeyRing, and
+each job's seed is pickled to the signers), so signing one credential in
+process exposes nothing more, and spares it a process round trip many times
+the signature's cost. Inline signing keeps what makes a signature cheap
+between requests: the JSON-LD loader, the RDFC prototypes and the proof
+options per key and second, and status entries claimed a block at a time
+(StatusReserve). Large jobs are split across a process pool:
 status allocation (a keyed permutation per entry), RDFC, JCS and Ed25519 all hold
 the GIL, and done on the event loop they would leave a core idle and stall
 every other request. A part running in the pool allocates its entries over
@@ -20,6 +27,7 @@ import functools
 import hashlib
 import logging
 import multiprocessing
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -91,15 +99,22 @@ def revocation_entry(entries: list[StatusEntry]) -> StatusEntry:
     return next(entry for entry in entries if entry.purpose == "revocation")
 
 
-def sign_job(job: SigningJob, status: list[list[StatusEntry]]) -> list[bytes]:
-    """The CredentialIssued payload (catalog-encoded) of each draft, in order."""
+Secure = Callable[[dict], bytes]
+
+
+def securer(job: SigningJob, prototypes: RdfcPrototypes | None = None) -> Secure:
+    """What turns a job's unsigned document into its signed RFC 8785 bytes."""
     key = eddsa_jcs.signing_key_from_seed(job.seed)
     if job.jcs_only:
-        secure = functools.partial(_jcs_signed, job, key)
-    else:
-        loader = ContextLoader(job.public_base_url)
-        secure = ProofSetSigner(key, job.verification_method, job.created, loader,
-                                canonical_nquads=RdfcPrototypes(loader).canonical_nquads).secure
+        return functools.partial(_jcs_signed, job, key)
+    prototypes = prototypes or RdfcPrototypes(ContextLoader(job.public_base_url))
+    return ProofSetSigner(key, job.verification_method, job.created, prototypes.loader,
+                          canonical_nquads=prototypes.canonical_nquads).secure
+
+
+def sign_job(job: SigningJob, status: list[list[StatusEntry]], secure: Secure | None = None) -> list[bytes]:
+    """The CredentialIssued payload (catalog-encoded) of each draft, in order."""
+    secure = secure or securer(job)
     return [CATALOG.encode(_issued(job, draft, entries, secure(_unsigned(job, draft, entries))))
             for draft, entries in zip(job.drafts, status, strict=True)]
 
@@ -201,6 +216,56 @@ class KeyRing:
         return seed_of(await self.private_key(issuer_id, key_id))
 
 
+class StatusReserve:
+    """Revocation entries claimed ahead for small jobs, a block at a time.
+
+    One claim per `block` credentials instead of one short transaction per
+    request, which concurrent single issuances of one issuer would queue on
+    (the list's counter row). Entries still unused when the process stops
+    are a gap in the list, which is harmless (docs/status.md).
+    """
+
+    def __init__(self, pool: asyncpg.Pool, block: int = 64) -> None:
+        self._pool = pool
+        self._block = block
+        self._spare: dict[str, list[StatusEntry]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def take(self, issuer_id: str, count: int) -> list[list[StatusEntry]]:
+        if len(self._spare.get(issuer_id, ())) < count:
+            async with self._locks.setdefault(issuer_id, asyncio.Lock()):
+                spare = self._spare.get(issuer_id, [])
+                if len(spare) < count:
+                    # Handed out only once committed: a failed claim leaves nothing in use.
+                    async with self._pool.acquire() as conn, conn.transaction():
+                        claimed = await allocate(conn, issuer_id, "revocation", self._block + count - len(spare))
+                    self._spare[issuer_id] = spare + claimed
+        spare = self._spare[issuer_id]
+        self._spare[issuer_id] = spare[count:]
+        return [[entry] for entry in spare[:count]]
+
+
+class _InlineSecurers:
+    """The securer of each (issuer key, second) recently signed with inline."""
+
+    def __init__(self, limit: int = 32) -> None:
+        self._limit = limit
+        self._prototypes: dict[str, RdfcPrototypes] = {}
+        self._securers: dict[tuple[str, str, str, str, bool], Secure] = {}
+
+    def of(self, job: SigningJob) -> Secure:
+        key = (job.issuer_id, job.key_id, job.created, job.public_base_url, job.jcs_only)
+        found = self._securers.get(key)
+        if found is None:
+            if len(self._securers) >= self._limit:
+                del self._securers[next(iter(self._securers))]  # the oldest second
+            prototypes = self._prototypes.get(job.public_base_url)
+            if prototypes is None:
+                prototypes = self._prototypes[job.public_base_url] = RdfcPrototypes(ContextLoader(job.public_base_url))
+            found = self._securers[key] = securer(job, prototypes)
+        return found
+
+
 class Signer:
     """Runs signing jobs inline when small and across processes when large.
 
@@ -214,17 +279,18 @@ class Signer:
         self._processes = processes
         self._jcs_only = jcs_only
         self._executor: Executor | None = None
+        self._reserve = StatusReserve(pool)
+        self._inline = _InlineSecurers()
 
     def sign_allocated(self, job: SigningJob, status: list[list[StatusEntry]]) -> list[bytes]:
         """Sign inline, with status entries the caller allocated."""
-        return sign_job(replace(job, jcs_only=self._jcs_only), status)
+        job = replace(job, jcs_only=self._jcs_only)
+        return sign_job(job, status, self._inline.of(job))
 
     async def sign(self, job: SigningJob) -> list[bytes]:
         job = replace(job, jcs_only=self._jcs_only)
         if len(job.drafts) <= INLINE_LIMIT:
-            async with self._db.acquire() as conn, conn.transaction():
-                status = await allocate_entries(conn, job.issuer_id, len(job.drafts))
-            return sign_job(job, status)
+            return sign_job(job, await self._reserve.take(job.issuer_id, len(job.drafts)), self._inline.of(job))
         if self._processes == 0:
             # Off the event loop, so health checks and small requests still
             # get answered while a big batch signs.

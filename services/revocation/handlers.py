@@ -60,17 +60,24 @@ async def _change_one(request: web.Request, action: Action, body: StatusChangeRe
     require_reasons([body.reason])
     change = StatusChange(credential_id, action, body.reason.strip(), body.reason_code)
 
-    async def work(conn) -> tuple[int, bytes]:
-        [outcome] = await request.app[CHANGER_KEY].apply(conn, [change], request_metadata(request), _may_act(request))
-        _count(request, [outcome])
-        if not outcome.applied:
-            raise refusal_of(outcome)
+    def changed(outcome: Outcome) -> bytes:
         assert outcome.previous_status and outcome.status and outcome.position
-        return 200, msgspec.json.encode(StatusChanged(
+        return msgspec.json.encode(StatusChanged(
             credential_id=credential_id, action=action, previous_status=outcome.previous_status,
             status=outcome.status, position=outcome.position))
 
-    return await _idempotently(request, msgspec.json.encode(body), work)
+    async def work(claim: idempotency.Claim, save: idempotency.Save) -> tuple[int, bytes]:
+        async def respond(conn, outcomes: list[Outcome]) -> None:
+            await save(conn, 200, changed(outcomes[0]))
+
+        [outcome] = await request.app[CHANGER_KEY].apply_grouped(
+            [change], request_metadata(request), _may_act(request), stage=claim, settle=respond)
+        _count(request, [outcome])
+        if not outcome.applied:
+            raise refusal_of(outcome)
+        return 200, changed(outcome)
+
+    return await _idempotently(request, msgspec.json.encode(body), work, grouped=True)
 
 
 async def batch(request: web.Request, body: BatchRequest) -> web.Response:
@@ -120,11 +127,13 @@ def _count(request: web.Request, outcomes: Sequence[Outcome]) -> None:
             metrics.rejections.labels(outcome.change.action, outcome.rejection).inc()
 
 
-async def _idempotently(request: web.Request, canonical_body: bytes, work: idempotency.Work) -> web.Response:
+async def _idempotently(
+    request: web.Request, canonical_body: bytes, work: idempotency.Work | idempotency.GroupedWork, grouped: bool = False,
+) -> web.Response:
     key = checked_key(request.headers.get(IDEMPOTENCY_HEADER))
     fingerprint = request_fingerprint(request.method, request.path, canonical_body)
-    response = await idempotency.run_once(
-        request.app[POOL_KEY], principal_of(request).client_id, key, fingerprint, work)
+    run = idempotency.run_once_grouped if grouped else idempotency.run_once
+    response = await run(request.app[POOL_KEY], principal_of(request).client_id, key, fingerprint, work)
     # Committed and written through: the lists can be republished right away.
     request.app[PUBLISHER_KEY].wake.set()
     headers = {"Idempotent-Replayed": "true"} if response.replayed else None

@@ -13,7 +13,7 @@ republished without waiting for the events to come back through the broker.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -27,6 +27,7 @@ from shared.events.credentials import (
     CredentialSuspended, ReasonCode, credential_stream,
 )
 from shared.ledger.events import decode_payload, Event, Metadata
+from shared.ledger.sequencer import Settle, Stage
 from shared.ledger.store import AppendConflict, Ledger, NewEvent
 from shared.timeutil import parse_time
 
@@ -108,6 +109,40 @@ class StatusChanger:
             return outcomes
         raise AssertionError("unreachable")
 
+    async def apply_grouped(
+        self, changes: Sequence[StatusChange], metadata: Metadata, may_act: MayAct = _anyone, *,
+        stage: Before | None = None, settle: OutcomesSettle | None = None,
+    ) -> list[Outcome]:
+        """`apply` in a transaction of the ledger's group commit, for small
+        requests: the decision is read without the append lock and names the
+        versions it read, so a concurrent change makes it read again.
+
+        `stage(conn)` and `settle(conn, outcomes)` add the caller's writes to
+        the same transaction, before the append and after it (with positions).
+        """
+        ids = list(dict.fromkeys(c.credential_id for c in changes))
+        caused = list(dict.fromkeys(c.credential_id for c in changes if c.cause is not None))
+        for attempt in range(GROUPED_ATTEMPTS):
+            async with self._ledger.pool.acquire() as conn:
+                issuers, unprojected = await _issuers_of(conn, ids)
+                streams = await _streams_of(conn, ids)
+                recorded = await _recorded_causes(conn, caused) if caused else set()
+            if unprojected and not attempt:
+                await self._fill(unprojected)
+            outcomes, events, expected = _plan(changes, issuers, streams, recorded, may_act)
+            if not events:
+                return outcomes
+            try:
+                positions = await self._ledger.append(
+                    events, metadata, expected, stage=_staging(outcomes, events, stage),
+                    settle=_settling(outcomes, settle))
+            except AppendConflict:
+                if attempt == GROUPED_ATTEMPTS - 1:
+                    raise
+                continue
+            return _positioned(outcomes, positions)
+        raise AssertionError("unreachable")
+
     async def _fill(self, issued: list[CredentialIssued]) -> None:
         """Add credentials the read model has not reached yet (just issued,
         or right after a start while its consumer joins) from their ledger
@@ -121,6 +156,38 @@ class StatusChanger:
                 await conn.executemany(QUERIES["insert_credential"], [credential_row(e) for e in issued])
         except asyncpg.LockNotAvailableError:
             pass
+
+
+# A conflict means another change to the same credential won the race; a
+# few re-reads settle it, each seeing the winner.
+GROUPED_ATTEMPTS = 4
+Before = Callable[[asyncpg.Connection], Awaitable[None]]
+OutcomesSettle = Callable[[asyncpg.Connection, list[Outcome]], Awaitable[None]]
+
+
+def _positioned(outcomes: list[Outcome], positions: list[int]) -> list[Outcome]:
+    pending = iter(positions)
+    return [replace(o, position=next(pending)) if o.applied else o for o in outcomes]
+
+
+def _staging(outcomes: list[Outcome], events: list[NewEvent], stage: Before | None) -> Stage:
+    async def staged(conn: asyncpg.Connection) -> list[NewEvent]:
+        if stage is not None:
+            await stage(conn)
+        await _write_through(conn, outcomes)  # versions only: positions are not needed
+        return events
+
+    return staged
+
+
+def _settling(outcomes: list[Outcome], settle: OutcomesSettle | None) -> Settle | None:
+    if settle is None:
+        return None
+
+    async def settled(conn: asyncpg.Connection, positions: list[int]) -> None:
+        await settle(conn, _positioned(outcomes, positions))
+
+    return settled
 
 
 def credential_row(e: CredentialIssued) -> tuple:

@@ -1,13 +1,23 @@
--- name: lock_for_append
+-- name: lock_and_read_head
 -- EXCLUSIVE blocks other appenders (they need ROW EXCLUSIVE to insert) but
 -- not readers. Held until commit, it makes position order equal commit
 -- order: the property that lets readers tail the log by position. Taken
 -- through a SECURITY DEFINER function: the application role has no UPDATE
--- privilege, which a direct LOCK TABLE in this mode would need (migration 0010).
-SELECT ledger.lock_for_append()
+-- privilege, which a direct LOCK TABLE in this mode would need. The same
+-- call reads the head this append extends and the current version of every
+-- stream it names (absent streams are absent): one round trip (migration 0140).
+SELECT head_position, head_hash, stream_ids, versions FROM ledger.lock_and_read_head($1::text[])
 
--- name: head
-SELECT position, hash FROM ledger.events ORDER BY position DESC LIMIT 1
+-- name: append_rows
+-- A small group's rows in one statement with its wake-up hint (delivered at
+-- commit); large groups COPY. The chain trigger checks either alike.
+WITH appended AS (
+    INSERT INTO ledger.events (position, stream_id, version, event_type, payload, metadata, prev_hash, hash)
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::text[], $5::bytea[], $6::bytea[],
+                         $7::bytea[], $8::bytea[])
+    RETURNING position
+)
+SELECT pg_notify('ledger_appended', max(position)::text) FROM appended
 
 -- name: stream_versions
 -- One index scan with array keys; streams not in the ledger yet are absent.

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import CollectorRegistry, Gauge
 
 from shared.bus import NO_AUTH, KafkaAuth, ensure_topics, new_producer
@@ -29,6 +30,7 @@ from shared.lifecycle import sleep_or_stop, wait_any
 log = logging.getLogger(__name__)
 
 RELAY_LOCK_KEY = 0x6372_6564_6C64_0002
+_PARTITIONER = DefaultPartitioner()
 
 
 class RelayMetrics:
@@ -148,14 +150,26 @@ class Relay:
         return total
 
     async def _send_all(self, producer: AIOKafkaProducer, events: Sequence[RecordedEvent]) -> None:
-        futures = [
-            await producer.send(
-                self._topic,
-                key=event.stream_id.encode(),
-                value=RECORDED_EVENT_ENCODER.encode(event),
-            )
-            for event in events
-        ]
+        """Publish in record batches built here, one partition at a time: a
+        message future and accumulator pass per batch, not per event. Each
+        event goes to the partition the producer's own partitioner would
+        pick for its key (so a stream stays on one partition, in order)."""
+        partitions = sorted(await producer.partitions_for(self._topic))
+        by_partition: dict[int, list[tuple[bytes, bytes]]] = {}
+        for event in events:
+            key = event.stream_id.encode()
+            by_partition.setdefault(_PARTITIONER(key, partitions, partitions), []).append(
+                (key, RECORDED_EVENT_ENCODER.encode(event)))
+        futures = []
+        for partition, records in by_partition.items():
+            batch = producer.create_batch()
+            for key, value in records:
+                if batch.append(key=key, value=value, timestamp=None) is None:
+                    futures.append(await producer.send_batch(batch, self._topic, partition=partition))
+                    batch = producer.create_batch()
+                    if batch.append(key=key, value=value, timestamp=None) is None:
+                        raise ValueError(f"a ledger event of {len(value)} bytes exceeds the producer's batch size")
+            futures.append(await producer.send_batch(batch, self._topic, partition=partition))
         # Only after every acknowledgement may the position move forward.
         await asyncio.gather(*futures)
 

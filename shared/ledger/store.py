@@ -3,15 +3,18 @@
 Appends are serialised by an EXCLUSIVE table lock taken at the start of the
 transaction and released at commit. That single-writer section is what makes
 positions gap-free and commit order equal to position order (the approach of
-pyeventsourcing's Postgres recorder). It is short: one head read, one version
-read, one COPY; batching many events into one append amortises both the lock
-and the commit's fsync, which is why the bulk endpoints append in batches.
+pyeventsourcing's Postgres recorder). It is short: one read of the head and
+the stream versions, one COPY; batching many events into one
+append amortises both the lock and the commit's fsync, which is why the bulk
+endpoints append in batches, and why `Ledger.append` gathers concurrent
+single appends into one transaction (group commit, sequencer.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -19,9 +22,14 @@ import msgspec
 from shared.db.sql import load_queries
 from shared.ledger.chain import GENESIS_HASH, chain_hash, check_identifier, entry_bytes
 from shared.ledger.events import Event, EventCatalog, Metadata, RecordedEvent, encode_metadata
+from shared.ledger.sequencer import GroupCommit, Settle, Stage
 
 QUERIES = load_queries("shared.ledger")
 _COLUMNS = ("position", "stream_id", "version", "event_type", "payload", "metadata", "prev_hash", "hash")
+
+# Above this many rows COPY beats one INSERT of arrays (and its round trip
+# fewer): the rows are streamed, not bound as parameters.
+COPY_FROM = 64
 
 # Expected version of a stream that must not exist yet.
 NO_STREAM = 0
@@ -43,20 +51,59 @@ class NewEvent:
     event: Event
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedAppend:
+    """One caller's events, checked and encoded before any lock is taken."""
+
+    events: Sequence[NewEvent]
+    payloads: list[bytes]
+    metadata: bytes
+    expected_versions: Mapping[str, int]
+
+    def only(self, kept: Sequence[NewEvent]) -> PreparedAppend:
+        """The same append restricted to `kept`, a subset of its events (by identity)."""
+        payload_of = {id(new): payload for new, payload in zip(self.events, self.payloads)}
+        if any(id(new) not in payload_of for new in kept):
+            raise ValueError("a staged append may only keep events it was given")
+        return PreparedAppend(kept, [payload_of[id(new)] for new in kept], self.metadata, self.expected_versions)
+
+
 class Ledger:
-    def __init__(self, pool: asyncpg.Pool, catalog: EventCatalog) -> None:
+    """Appends and reads. `append` goes through group commit (sequencer.py):
+    appends that arrive while others are in flight share one transaction."""
+
+    def __init__(self, pool: asyncpg.Pool, catalog: EventCatalog, **group_options: Any) -> None:
         self.pool = pool
         self.catalog = catalog
+        self.group = GroupCommit(self, **group_options)
 
     async def append(
         self,
         events: Sequence[NewEvent],
         metadata: Metadata,
         expected_versions: Mapping[str, int] | None = None,
+        *,
+        stage: Stage | None = None,
+        settle: Settle | None = None,
     ) -> list[int]:
-        """Append events atomically in their own transaction; return their positions."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            return await self.append_in(conn, events, metadata, expected_versions)
+        """Append events atomically, acknowledged once committed; return their positions.
+
+        `stage(conn)`, if given, runs in the same transaction before the
+        append lock is taken (writes that must commit with the events) and
+        returns the events to append: all or some of `events`; `settle(conn,
+        positions)` runs after the append, before the commit (sequencer.py).
+        """
+        return await self.group.append(self.prepare(events, metadata, expected_versions), stage, settle)
+
+    def prepare(
+        self, events: Sequence[NewEvent], metadata: Metadata, expected_versions: Mapping[str, int] | None = None,
+    ) -> PreparedAppend:
+        """Check and encode, once: a bad event fails its own caller here, never a group."""
+        for new in events:
+            check_identifier("stream id", new.stream_id)
+            check_identifier("event type", new.event.event_type)
+        return PreparedAppend(events, [self.catalog.encode(e.event) for e in events],
+                              encode_metadata(metadata.stamped()), expected_versions or {})
 
     async def append_in(
         self,
@@ -73,39 +120,47 @@ class Ledger:
         """
         if not events:
             return []
-        payloads = [self.catalog.encode(e.event) for e in events]
-        for new in events:
-            check_identifier("stream id", new.stream_id)
-        meta = encode_metadata(metadata.stamped())
-        # Everything that can be computed without the lock is computed above.
-        await conn.execute(QUERIES["lock_for_append"])
-        head = await conn.fetchrow(QUERIES["head"])
-        position, prev = (head["position"], head["hash"]) if head else (0, GENESIS_HASH)
-        versions = await self._current_versions(conn, events, expected_versions or {})
-        records = []
-        for new, payload in zip(events, payloads):
-            position += 1
-            version = versions[new.stream_id] = versions[new.stream_id] + 1
-            event_type = new.event.event_type
-            digest = chain_hash(prev, entry_bytes(position, new.stream_id, version, event_type, payload, meta))
-            records.append((position, new.stream_id, version, event_type, payload, meta, prev, digest))
-            prev = digest
-        await conn.copy_records_to_table("events", schema_name="ledger", columns=_COLUMNS, records=records)
-        # Delivered at commit: a wake-up hint for the relay, never a guarantee.
-        await conn.execute(QUERIES["notify_appended"], str(position))
-        return [r[0] for r in records]
+        [result] = await self.write_group(conn, [self.prepare(events, metadata, expected_versions)])
+        if isinstance(result, AppendConflict):
+            raise result
+        return result
 
-    async def _current_versions(
-        self, conn: asyncpg.Connection, events: Sequence[NewEvent], expected: Mapping[str, int]
-    ) -> dict[str, int]:
-        streams = list(dict.fromkeys(e.stream_id for e in events))
-        rows = await conn.fetch(QUERIES["stream_versions"], streams)
-        versions = dict.fromkeys(streams, 0) | {r["stream_id"]: r["version"] for r in rows}
-        for stream_id, want in expected.items():
-            actual = versions.get(stream_id, 0)
-            if actual != want:
-                raise AppendConflict(stream_id, want, actual)
-        return versions
+    async def write_group(
+        self, conn: asyncpg.Connection, appends: Sequence[PreparedAppend],
+    ) -> list[list[int] | AppendConflict]:
+        """Lock, read the head and stream versions once, COPY every append that
+        does not conflict; per append its positions or its conflict. Callers
+        are checked in order, so of two expecting one version the first wins."""
+        streams = list(dict.fromkeys(
+            [e.stream_id for a in appends for e in a.events] + [s for a in appends for s in a.expected_versions]))
+        head = await conn.fetchrow(QUERIES["lock_and_read_head"], streams)
+        position, prev = head["head_position"], head["head_hash"] or GENESIS_HASH
+        versions = dict(zip(head["stream_ids"] or (), head["versions"] or ()))
+        results: list[list[int] | AppendConflict] = []
+        records = []
+        for append in appends:
+            conflict = _conflict(append.expected_versions, versions)
+            if conflict is not None:
+                results.append(conflict)
+                continue
+            positions = []
+            for new, payload in zip(append.events, append.payloads):
+                position += 1
+                version = versions[new.stream_id] = versions.get(new.stream_id, 0) + 1
+                event_type = new.event.event_type
+                digest = chain_hash(prev, entry_bytes(position, new.stream_id, version, event_type, payload,
+                                                      append.metadata))
+                records.append((position, new.stream_id, version, event_type, payload, append.metadata, prev, digest))
+                positions.append(position)
+                prev = digest
+            results.append(positions)
+        if len(records) > COPY_FROM:
+            await conn.copy_records_to_table("events", schema_name="ledger", columns=_COLUMNS, records=records)
+            # Delivered at commit: a wake-up hint for the relay, never a guarantee.
+            await conn.execute(QUERIES["notify_appended"], str(position))
+        elif records:
+            await conn.execute(QUERIES["append_rows"], *(list(column) for column in zip(*records)))
+        return results
 
     async def read_from(self, after: int, limit: int = 1000) -> list[RecordedEvent]:
         async with self.pool.acquire() as conn:
@@ -128,6 +183,14 @@ class Ledger:
 
     async def head_position(self) -> int:
         return await self.pool.fetchval(QUERIES["head_position"])
+
+
+def _conflict(expected: Mapping[str, int], versions: Mapping[str, int]) -> AppendConflict | None:
+    for stream_id, want in expected.items():
+        actual = versions.get(stream_id, 0)
+        if actual != want:
+            return AppendConflict(stream_id, want, actual)
+    return None
 
 
 def to_recorded(rows: Sequence[asyncpg.Record]) -> list[RecordedEvent]:

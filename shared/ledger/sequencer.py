@@ -1,0 +1,191 @@
+"""Group commit: appends that arrive while others are in flight share one
+transaction, one append lock, one head read, one COPY and one commit.
+
+Each append takes the ledger's EXCLUSIVE lock until its commit, so
+single-event appends from concurrent requests used to queue for one fsync
+each. Here a caller queues its (already encoded) events and waits; a group
+task takes everything queued, up to `max_events`, and writes it in one
+transaction. Like Postgres's commit_delay / commit_siblings and Tessera's
+batching sequencer, it trades a bounded wait for throughput: a lone append
+is written at once, and a group waits (`delay`, default one pass of the
+event loop) only while another group holds the lock, when its callers would
+wait anyway. At most `groups` transactions are open: one holds the lock
+while the next runs its callers' stages, so the lock covers only the append.
+
+A caller is answered only after the commit that holds its events. Its own
+failure is its own:
+- a bad event fails in `Ledger.prepare`, in the caller, before queueing;
+- a conflicting expected version (checked under the lock, callers in queue
+  order) fails that caller alone; the others' events are written as if it
+  had not been there;
+- a stage (the caller's writes in the same transaction, see below) that
+  raises, or a conflicting caller that had staged writes, rolls the group's
+  transaction back and the group is written again without that caller:
+  savepoints cost two round trips per caller, and this path is rare;
+- a database error no one caller can be blamed for is retried caller by
+  caller, so only the offending one sees it.
+
+A stage is `async (conn) -> events`: it runs in the group's transaction
+before the lock (issuance claims its references there, revocation writes
+its read model through) and returns which of the caller's events to append.
+Its writes commit exactly when its events do. A settle, `async (conn,
+positions) -> None`, runs after the COPY, under the lock, for the few writes
+that need the positions (a stored response that quotes them): one statement,
+or the lock is no longer the append's alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import asyncpg
+
+if TYPE_CHECKING:
+    from shared.ledger.store import AppendConflict, Ledger, NewEvent, PreparedAppend
+
+Stage = Callable[[asyncpg.Connection], Awaitable["Sequence[NewEvent]"]]
+Settle = Callable[[asyncpg.Connection, list[int]], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class _Waiter:
+    append: PreparedAppend
+    stage: Stage | None
+    settle: Settle | None
+    future: asyncio.Future[list[int]] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+    def answer(self, positions: list[int]) -> None:
+        if not self.future.done():
+            self.future.set_result(positions)
+
+    def fail(self, error: BaseException) -> None:
+        if not self.future.done():
+            self.future.set_exception(error)
+
+
+class _Excluded(Exception):
+    """Roll the group back and write it again without these callers."""
+
+    def __init__(self, failed: list[tuple[_Waiter, BaseException]]) -> None:
+        super().__init__(f"{len(failed)} caller(s) excluded from the group")
+        self.failed = failed
+
+
+class GroupCommit:
+    def __init__(self, ledger: Ledger, *, max_events: int = 5000, groups: int = 2, delay: float = 0.0) -> None:
+        self._ledger = ledger
+        self._max_events = max_events
+        self._groups = groups
+        self._delay = delay
+        self._queue: list[_Waiter] = []
+        # Counted by the group tasks themselves: a finished task's done
+        # callback runs a loop pass later, after its callers may already
+        # have queued again.
+        self._leading = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def append(self, append: PreparedAppend, stage: Stage | None = None, settle: Settle | None = None) -> list[int]:
+        if not append.events and stage is None:
+            return []
+        waiter = _Waiter(append, stage, settle)
+        self._queue.append(waiter)
+        # A second transaction pays only when it has stages to run while the
+        # first holds the lock; plain appends wait to share the next one.
+        if not self._leading or (self._leading < self._groups and stage is not None):
+            self._leading += 1
+            task = asyncio.create_task(self._lead())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        # A caller that gives up (its request cancelled) leaves its events to
+        # the group: written or not, it was never acknowledged.
+        return await waiter.future
+
+    async def _lead(self) -> None:
+        try:
+            while self._queue:
+                if self._leading > 1:
+                    await asyncio.sleep(self._delay)
+                group = self._take()
+                try:
+                    await self._write(group)
+                finally:
+                    for waiter in group:  # the group task cancelled (shutdown): no caller waits forever
+                        if not waiter.future.done():
+                            waiter.future.cancel()
+        finally:
+            self._leading -= 1
+
+    def _take(self) -> list[_Waiter]:
+        group, events = [], 0
+        while self._queue and (not group or events + len(self._queue[0].append.events) <= self._max_events):
+            waiter = self._queue.pop(0)
+            if not waiter.future.done():  # cancelled while queued: nothing to write
+                group.append(waiter)
+                events += len(waiter.append.events)
+        return group
+
+    async def _write(self, group: list[_Waiter]) -> None:
+        # Excluded callers hear of their failure only once the rest of the
+        # group is committed: what they find then (a request with the same
+        # key that won, say) is what the group wrote.
+        excluded: list[tuple[_Waiter, BaseException]] = []
+        try:
+            await self._write_excluding(group, excluded)
+        finally:
+            for waiter, error in excluded:
+                waiter.fail(error)
+
+    async def _write_excluding(self, group: list[_Waiter], excluded: list[tuple[_Waiter, BaseException]]) -> None:
+        while group:
+            try:
+                results = await self._attempt(group)
+            except _Excluded as failed:
+                excluded.extend(failed.failed)
+                dropped = {id(w) for w, _ in failed.failed}
+                group = [w for w in group if id(w) not in dropped]
+                continue
+            except Exception as error:  # noqa: BLE001 - answered to the callers, never lost
+                if len(group) == 1:
+                    group[0].fail(error)
+                else:
+                    for waiter in group:
+                        await self._write_excluding([waiter], excluded)
+                return
+            for waiter, result in zip(group, results):
+                if isinstance(result, list):
+                    waiter.answer(result)
+                else:
+                    waiter.fail(result)
+            return
+
+    async def _attempt(self, group: list[_Waiter]) -> list[list[int] | AppendConflict]:
+        async with self._ledger.pool.acquire() as conn, conn.transaction():
+            appends = [await _staged(conn, waiter) for waiter in group]
+            results = await self._ledger.write_group(conn, appends)
+            staged_conflicts = [(w, r) for w, r in zip(group, results)
+                                if w.stage is not None and not isinstance(r, list)]
+            if staged_conflicts:
+                raise _Excluded(staged_conflicts)  # their staged writes must not commit
+            for waiter, result in zip(group, results):
+                if waiter.settle is not None and isinstance(result, list):
+                    await _settled(conn, waiter, result)
+            return results
+
+
+async def _settled(conn: asyncpg.Connection, waiter: _Waiter, positions: list[int]) -> None:
+    try:
+        await waiter.settle(conn, positions)  # type: ignore[misc]
+    except Exception as error:  # noqa: BLE001 - this caller's failure, not the group's
+        raise _Excluded([(waiter, error)]) from error
+
+
+async def _staged(conn: asyncpg.Connection, waiter: _Waiter) -> PreparedAppend:
+    if waiter.stage is None:
+        return waiter.append
+    try:
+        return waiter.append.only(await waiter.stage(conn))
+    except Exception as error:  # noqa: BLE001 - this caller's failure, not the group's
+        raise _Excluded([(waiter, error)]) from error
