@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from shared.ledger import readers as ledger_readers
 from shared.ledger.events import decode_payload
 from shared.db.sql import load_queries
 from shared.events.credentials import CredentialIssued, credential_stream
@@ -109,15 +110,14 @@ async def rekey_learners(conn: asyncpg.Connection, superseded: Sequence[tuple[st
 async def issued_positions(db: Executor, credential_ids: Sequence[str]) -> dict[str, int]:
     """The ledger position of each credential's CredentialIssued event."""
     streams = {credential_stream(cid): cid for cid in credential_ids}
-    rows = await db.fetch(QUERIES["issued_positions"], list(streams))
-    return {streams[r["stream_id"]]: r["position"] for r in rows}
+    return {streams[e.stream_id]: e.position for e in await ledger_readers.first_events(db, list(streams))}
 
 
 async def issued_event(db: Executor, credential_id: str) -> tuple[int, CredentialIssued] | None:
-    row = await db.fetchrow(QUERIES["issued_event"], credential_stream(credential_id))
-    if row is None:
+    found = await ledger_readers.first_events(db, [credential_stream(credential_id)])
+    if not found:
         return None
-    return row["position"], decode_payload(bytes(row["payload"]), CredentialIssued)
+    return found[0].position, decode_payload(found[0].payload, CredentialIssued)
 
 
 async def set_status(conn: asyncpg.Connection, credential_id: str, status: str) -> None:

@@ -20,7 +20,6 @@ from shared.events import CATALOG
 from shared.events import registry as ev
 from shared.ledger.events import Metadata, RecordedEvent
 from shared.ledger.projection import PostgresProjection
-from shared.ledger.store import to_recorded
 from shared.timeutil import parse_time
 
 QUERIES = load_queries("services.registry")
@@ -29,20 +28,6 @@ PROJECTION_NAME = "registry.tables"
 REGISTRY_PREFIX = "registry."
 
 Handler = Callable[[asyncpg.Connection, Any, RecordedEvent], Awaitable[None]]
-
-_LOCK_PROGRESS = (
-    "INSERT INTO ledger.projection_progress (projection) VALUES ($1)"
-    " ON CONFLICT (projection) DO UPDATE SET projection = EXCLUDED.projection RETURNING position"
-)
-_REGISTRY_EVENTS_AFTER = (
-    "SELECT position, stream_id, version, event_type, payload, metadata, prev_hash, hash"
-    " FROM ledger.events WHERE position > $1 AND position <= $2 AND event_type LIKE 'registry.%'"
-    " ORDER BY position"
-)
-_SAVE_PROGRESS = (
-    "UPDATE ledger.projection_progress SET position = $2, updated_at = now() WHERE projection = $1"
-)
-
 
 def to_json(value: Any) -> str:
     return msgspec.json.encode(value).decode()
@@ -81,13 +66,7 @@ class RegistryTablesProjection(PostgresProjection):
         the progress row says so, so the runner that follows Kafka later
         skips them. Only registry events are read; the rest change nothing here.
         """
-        current = await conn.fetchval(_LOCK_PROGRESS, self.name)
-        head = await conn.fetchval("SELECT coalesce(max(position), 0) FROM ledger.events")
-        if head <= current:
-            return
-        for event in to_recorded(await conn.fetch(_REGISTRY_EVENTS_AFTER, current, head)):
-            await self.apply_one(conn, event)
-        await conn.execute(_SAVE_PROGRESS, self.name, head)
+        await self.apply_through_head(conn, REGISTRY_PREFIX + "%")
 
 
 # -- agencies, accreditations, frameworks ------------------------------------

@@ -183,3 +183,8 @@ ON CONFLICT (achievement_id) DO UPDATE
 
 -- name: bump_achievement_version
 UPDATE registry.achievements SET version = $2 WHERE achievement_id = $1
+
+-- name: store_hosted_key
+-- Only the registry writes hosted keys; the services that sign read them
+-- through registry.sealed_hosted_key (migration 0220).
+INSERT INTO registry.hosted_keys (issuer_id, key_id, sealed_seed) VALUES ($1, $2, $3)

@@ -49,3 +49,60 @@ SELECT tree_size, signed_note FROM ledger.checkpoints ORDER BY tree_size
 
 -- name: log_keys
 SELECT vkey FROM ledger.log_keys ORDER BY first_used
+
+-- The readers other packages use (shared/ledger/readers.py): nothing outside
+-- shared/ledger names ledger tables.
+
+-- name: first_events
+-- Version 1 of each stream: the event that opened it (the unique
+-- (stream_id, version) index answers this).
+SELECT stream_id, position, event_type, payload
+  FROM ledger.events
+ WHERE stream_id = ANY($1::text[]) AND version = 1
+
+-- name: stream_event_types
+-- A stream's state is often the fold of its event types; no payloads read.
+SELECT stream_id, version, event_type
+  FROM ledger.events
+ WHERE stream_id = ANY($1::text[])
+ ORDER BY stream_id, version
+
+-- name: payloads_of_types
+SELECT payload
+  FROM ledger.events
+ WHERE stream_id = ANY($1::text[]) AND event_type = ANY($2::text[])
+
+-- name: latest_checkpoint
+SELECT signed_note FROM ledger.checkpoints ORDER BY tree_size DESC LIMIT 1
+
+-- name: checkpoint_of_size
+SELECT signed_note FROM ledger.checkpoints WHERE tree_size = $1
+
+-- name: covering_checkpoint
+-- The largest checkpoint that includes position $1 and that a replica whose
+-- tree has $2 leaves can prove against.
+SELECT tree_size, signed_note
+  FROM ledger.checkpoints
+ WHERE tree_size >= $1 AND tree_size <= $2
+ ORDER BY tree_size DESC
+ LIMIT 1
+
+-- name: projection_applied
+SELECT position, hash FROM ledger.projection_progress WHERE projection = $1
+
+-- name: lock_projection_progress
+-- Row lock on the progress row: two runners of the same projection (a
+-- rebalance overlap) serialise here.
+INSERT INTO ledger.projection_progress (projection) VALUES ($1)
+    ON CONFLICT (projection) DO UPDATE SET projection = EXCLUDED.projection
+RETURNING position
+
+-- name: save_projection_progress
+UPDATE ledger.projection_progress SET position = $2, hash = $3, updated_at = now() WHERE projection = $1
+
+-- name: read_range_of_types
+-- $3 is a LIKE pattern on event_type, e.g. 'registry.%'.
+SELECT position, stream_id, version, event_type, payload, metadata, prev_hash, hash
+  FROM ledger.events
+ WHERE position > $1 AND position <= $2 AND event_type LIKE $3
+ ORDER BY position

@@ -32,7 +32,7 @@ from shared.events.credentials import CredentialIssued, StatusEntry, credential_
 from shared.ledger.events import Metadata
 from shared.ledger.store import NO_STREAM, Ledger, NewEvent
 from shared.settings import Settings
-from shared.status_allocation import allocate
+from services.issuance.status_entries import allocate
 from shared.timeutil import format_time, now
 from tests.support.waiting import eventually, running_relay  # noqa: F401 - re-exported for tests
 from tests.support.world import Issuer

@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from shared.status_allocation import LIST_SIZE, permute
+from services.issuance.status_entries import LIST_SIZE, permute
 
 KEY = bytes(range(32))
 
