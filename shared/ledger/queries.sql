@@ -106,3 +106,37 @@ SELECT position, stream_id, version, event_type, payload, metadata, prev_hash, h
   FROM ledger.events
  WHERE position > $1 AND position <= $2 AND event_type LIKE $3
  ORDER BY position
+
+-- Delivery and the transparency log (relay.py, checkpoints.py, audit.py).
+
+-- name: try_advisory_lock
+-- The relay's and the checkpointer's leader election (one active each).
+SELECT pg_try_advisory_lock($1)
+
+-- name: register_relay
+INSERT INTO ledger.relay_progress (relay) VALUES ($1) ON CONFLICT DO NOTHING
+
+-- name: relay_position
+SELECT position FROM ledger.relay_progress WHERE relay = $1
+
+-- name: save_relay_position
+UPDATE ledger.relay_progress SET position = $2, updated_at = now() WHERE relay = $1
+
+-- name: reset_relay_position
+UPDATE ledger.relay_progress SET position = 0, updated_at = now() WHERE relay = $1
+
+-- name: register_log_key
+INSERT INTO ledger.log_keys (vkey) VALUES ($1) ON CONFLICT DO NOTHING
+
+-- name: last_checkpoint_size
+SELECT coalesce(max(tree_size), 0) FROM ledger.checkpoints
+
+-- name: insert_checkpoint
+INSERT INTO ledger.checkpoints (tree_size, root_hash, signed_note) VALUES ($1, $2, $3) ON CONFLICT (tree_size) DO NOTHING
+
+-- name: audit_scan
+-- One chunk of `credledger audit verify`: ($1, least($1 + $3, $2)].
+SELECT position, stream_id, version, event_type, payload, metadata, prev_hash, hash
+  FROM ledger.events
+ WHERE position > $1 AND position <= least($1 + $3, $2)
+ ORDER BY position
