@@ -35,12 +35,9 @@ METRICS_KEY = web.AppKey("revocation_metrics", RevocationMetrics)
 HOUSEKEEPING_INTERVAL = 600.0
 
 
-def new_registry() -> RegistryProjection:
-    return RegistryProjection(RegistryState(), "revocation.registry")
-
-
 async def _parts_ctx(app: web.Application) -> AsyncIterator[None]:
     pool, settings = app[POOL_KEY], app[SETTINGS_KEY]
+    app[REGISTRY_KEY] = RegistryProjection(RegistryState(), "revocation.registry")
     metrics = app[METRICS_KEY] = RevocationMetrics(app[METRICS_REGISTRY_KEY])
     app[CHANGER_KEY] = StatusChanger(Ledger(pool, CATALOG))
     app[PUBLISHER_KEY] = StatusListPublisher(

@@ -6,13 +6,13 @@ import datetime as dt
 
 import msgspec
 from aiohttp import web
-from prometheus_client import Counter
 
 from services.verification import jobs
 from services.verification.batch import BatchOutcome, Entry, id_problem, item_problem, record_verdicts
 from services.verification.job_formats import csv_header
 from services.verification.page import render_not_found, render_page
-from services.verification.projection import MODEL_KEY, VERIFIER_KEY
+from services.verification.projection import ITEMS_COUNTER_KEY, MODEL_KEY, VERIFIER_KEY
+from services.verification.runtime import JOB_WORKER_KEY
 from services.verification.schemas import MAX_ITEMS, JobCreated, JobProgress, VerificationItem
 from shared import untrusted
 from shared.http.body import check_content_type, json_response, limited_chunks, read_limited
@@ -21,8 +21,6 @@ from shared.http.problem import Problem, bad_request, not_found
 from shared.service import POOL_KEY, SETTINGS_KEY
 from shared.timeutil import format_time
 
-ITEMS_COUNTER_KEY = web.AppKey("verification_items", Counter)
-JOB_WORKER_KEY = web.AppKey("job_worker", jobs.JobWorker)
 WRITE_PIECE = 256 * 1024
 JOB_TYPES = {"application/x-ndjson": "ndjson", "text/csv": "csv"}
 
