@@ -97,7 +97,7 @@ class ConsumerMetrics:
 Handler = Callable[[Sequence[ConsumerRecord]], Awaitable[None]]
 
 
-class _CommitOnRevoke(ConsumerRebalanceListener):
+class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
     """Commit what was processed before partitions move to another member,
     so the new owner re-reads as little as possible."""
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from shared.db.sql import load_queries
 
 QUERIES = load_queries("shared.db")
+
+# What `pool.acquire()` yields and what `asyncpg.connect` returns: the stubs
+# keep the two apart; the code uses them alike.
+Connection = asyncpg.Connection | PoolConnectionProxy
 
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:

@@ -38,6 +38,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from shared.bus import NO_AUTH, BusConsumer, ConsumerMetrics, KafkaAuth, ensure_topics
+from shared.db.pool import Connection
 from shared.ledger.events import RECORDED_EVENT_DECODER, RecordedEvent
 from shared.ledger.feed import Break, ChainBreak, first_break, first_unlike
 from shared.ledger.store import QUERIES, Ledger, to_recorded
@@ -92,7 +93,7 @@ class PostgresProjection(Projection):
                 await self.apply_one(conn, event)
             await conn.execute(QUERIES["save_projection_progress"], self.name, fresh[-1].position, fresh[-1].hash)
 
-    async def apply_through_head(self, conn: asyncpg.Connection, event_type_pattern: str) -> None:
+    async def apply_through_head(self, conn: Connection, event_type_pattern: str) -> None:
         """Apply, inside the caller's transaction, every event up to the head
         whose type matches the LIKE pattern, and record the head as applied.
 
@@ -110,7 +111,7 @@ class PostgresProjection(Projection):
         await conn.execute(QUERIES["save_projection_progress"], self.name, head["position"], head["hash"])
 
     @abc.abstractmethod
-    async def apply_one(self, conn: asyncpg.Connection, event: RecordedEvent) -> None:
+    async def apply_one(self, conn: Connection, event: RecordedEvent) -> None:
         """Apply one event inside the projection's transaction."""
 
 

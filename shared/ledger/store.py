@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import asyncpg
 import msgspec
 
+from shared.db.pool import Connection
 from shared.db.sql import load_queries
 from shared.ledger.chain import GENESIS_HASH, chain_hash, check_identifier, entry_bytes
 from shared.ledger.events import Event, EventCatalog, Metadata, RecordedEvent, encode_metadata
@@ -60,7 +61,7 @@ class Ledger:
 
     async def append_in(
         self,
-        conn: asyncpg.Connection,
+        conn: Connection,
         events: Sequence[NewEvent],
         metadata: Metadata,
         expected_versions: Mapping[str, int] | None = None,
@@ -96,7 +97,7 @@ class Ledger:
         return [r[0] for r in records]
 
     async def _current_versions(
-        self, conn: asyncpg.Connection, events: Sequence[NewEvent], expected: Mapping[str, int]
+        self, conn: Connection, events: Sequence[NewEvent], expected: Mapping[str, int]
     ) -> dict[str, int]:
         streams = list(dict.fromkeys(e.stream_id for e in events))
         rows = await conn.fetch(QUERIES["stream_versions"], streams)
@@ -120,14 +121,16 @@ class Ledger:
         ledger has no such position."""
         if position == 0:
             return GENESIS_HASH
-        return await self.pool.fetchval(QUERIES["hash_at"], position)
+        found: bytes | None = await self.pool.fetchval(QUERIES["hash_at"], position)
+        return found
 
     async def read_stream(self, stream_id: str) -> list[RecordedEvent]:
         async with self.pool.acquire() as conn:
             return to_recorded(await conn.fetch(QUERIES["read_stream"], stream_id))
 
     async def head_position(self) -> int:
-        return await self.pool.fetchval(QUERIES["head_position"])
+        head: int = await self.pool.fetchval(QUERIES["head_position"])
+        return head
 
 
 def to_recorded(rows: Sequence[asyncpg.Record]) -> list[RecordedEvent]:
