@@ -250,7 +250,8 @@ async def _sign(
     ]
     results = await asyncio.gather(*(ctx.signer.sign(job) for job in jobs))
     return {draft.credential_id: payload
-            for job, payloads in zip(jobs, results) for draft, payload in zip(job.drafts, payloads)}
+            for job, payloads in zip(jobs, results, strict=True)
+            for draft, payload in zip(job.drafts, payloads, strict=True)}
 
 
 def credential_row(candidate: Candidate, key_id: str) -> CredentialRow:
@@ -279,7 +280,7 @@ async def _persist(
                   for c in winners]
         positions = await ctx.ledger.append_in(
             conn, events, metadata, expected_versions={e.stream_id: NO_STREAM for e in events})
-        for candidate, position in zip(winners, positions):
+        for candidate, position in zip(winners, positions, strict=True):
             outcomes[candidate.index] = _issued_outcome(candidate, position)
         losers = [c for c in candidates if c.credential_id not in claimed]
         if losers:

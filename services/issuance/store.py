@@ -76,7 +76,7 @@ async def references_taken(db: Executor, issuer_id: str, references: Sequence[st
 async def claim_credentials(conn: asyncpg.Connection, rows: Sequence[CredentialRow]) -> set[str]:
     """Insert the rows whose issuer reference is still free; return their ids."""
     ordered = sorted(rows, key=lambda row: (row.issuer_reference or "", row.credential_id))
-    columns = list(zip(*(row.as_columns() for row in ordered)))
+    columns = list(zip(*(row.as_columns() for row in ordered), strict=True))
     inserted = await conn.fetch(QUERIES["claim_credentials"], *(list(c) for c in columns))
     return {r["credential_id"] for r in inserted}
 
@@ -102,7 +102,7 @@ async def issuer_knows_learner(db: Executor, learner_key: str, issuer_id: str) -
 async def rekey_learners(conn: asyncpg.Connection, superseded: Sequence[tuple[str, str]]) -> None:
     """Move rows from superseded learner keys to current ones: (old, new) pairs."""
     if superseded:
-        old, new = (list(column) for column in zip(*superseded))
+        old, new = (list(column) for column in zip(*superseded, strict=True))
         await conn.execute(QUERIES["rekey_credentials"], old, new)
         await conn.execute(QUERIES["rekey_stacks"], old, new)
 

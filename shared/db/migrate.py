@@ -9,6 +9,7 @@ then find nothing left to do.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -108,12 +109,11 @@ async def ensure_database(dsn: str) -> None:
     try:
         exists = await conn.fetchval(QUERIES["database_exists"], name)
         if not exists:
-            try:
+            # Another process may create it between our check and our create.
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
                 # Dynamic on purpose: a database name is an identifier, which
                 # no parameter can carry (database_name refuses a '"' in it).
                 await conn.execute(f'CREATE DATABASE "{name}"')
-            except asyncpg.DuplicateDatabaseError:
-                pass  # another process created it between our check and our create
     finally:
         await conn.close()
 

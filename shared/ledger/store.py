@@ -84,7 +84,7 @@ class Ledger:
         position, prev = (head["position"], head["hash"]) if head else (0, GENESIS_HASH)
         versions = await self._current_versions(conn, events, expected_versions or {})
         records = []
-        for new, payload in zip(events, payloads):
+        for new, payload in zip(events, payloads, strict=True):
             position += 1
             version = versions[new.stream_id] = versions[new.stream_id] + 1
             event_type = new.event.event_type
