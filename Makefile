@@ -8,8 +8,9 @@ INTEROP_JS := tests/interop/js
 INTEROP_STAMP := $(INTEROP_JS)/node_modules/.installed-stamp
 BROWSER_JS := tests/browser/js
 BROWSER_STAMP := $(BROWSER_JS)/node_modules/.installed-stamp
+LINT_STAMP := $(VENV)/.lint-installed-stamp
 
-.PHONY: run test bench clean interop-deps browser-deps
+.PHONY: run test lint bench clean interop-deps browser-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +24,11 @@ $(INTEROP_STAMP): $(INTEROP_JS)/package.json $(INTEROP_JS)/package-lock.json
 	@if command -v npm >/dev/null 2>&1; then \
 		cd $(INTEROP_JS) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed-stamp; \
 	else echo "make: npm not found; the JavaScript interop test will skip"; fi
+
+# Ruff and mypy come from the [lint] extra, on top of the test install.
+$(LINT_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
+	touch $@
 
 ## interop-deps: npm ci for the JavaScript interop verifier (tests/interop/js)
 interop-deps: $(INTEROP_STAMP)
@@ -44,6 +50,11 @@ run: $(STAMP)
 ## test: the whole suite against real Postgres and the real broker
 test: $(STAMP) $(INTEROP_STAMP) $(BROWSER_STAMP)
 	$(BIN)/python -m pytest
+
+## lint: ruff (pyflakes, bugbear, pyupgrade, simplify, isort) and mypy (strict on shared/)
+lint: $(LINT_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 ## bench: every benchmark script (figures beside their raw limits)
 bench: $(STAMP)

@@ -61,6 +61,7 @@ from shared.jsonld.rdfc import canonical_nquads  # noqa: E402
 from services.issuance.rdfc_prototypes import RdfcPrototypes  # noqa: E402
 from tests.support import independent_rdfc  # noqa: E402
 from shared.key_vault import KeyVault  # noqa: E402
+from services.registry.issuers import store_hosted_key  # noqa: E402
 from shared.ledger.events import Metadata  # noqa: E402
 from shared.ledger.store import Ledger, NewEvent  # noqa: E402
 from shared.settings import Settings, load_settings  # noqa: E402
@@ -75,7 +76,7 @@ async def registry_world(pool: asyncpg.Pool, settings: Settings) -> None:
     """An accredited issuer with a hosted key, an approved achievement and an API key."""
     ledger, meta, seed = Ledger(pool, CATALOG), Metadata(actor="bench", tenant="platform"), os.urandom(32)
     async with pool.acquire() as conn:
-        await KeyVault(settings.master_key).store(conn, ISSUER, "key-1", seed)
+        await store_hosted_key(conn, KeyVault(settings.master_key), ISSUER, "key-1", seed)
     spec = ev.AchievementSpec(
         title="Data Analysis with Python", description="Analyse tabular data with pandas.",
         criteria="Pass a supervised practical assessment.", country="IE",

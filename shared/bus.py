@@ -9,6 +9,7 @@ ledger position they applied; Kafka is a fast, at-least-once carrier.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
@@ -64,10 +65,8 @@ async def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int, a
             for name in names if name not in existing
         ]
         if wanted:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # a concurrent starter won the race
                 await admin.create_topics(wanted)
-            except TopicAlreadyExistsError:
-                pass  # a concurrent starter won the race
     finally:
         await admin.close()
 
@@ -97,7 +96,7 @@ class ConsumerMetrics:
 Handler = Callable[[Sequence[ConsumerRecord]], Awaitable[None]]
 
 
-class _CommitOnRevoke(ConsumerRebalanceListener):
+class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
     """Commit what was processed before partitions move to another member,
     so the new owner re-reads as little as possible."""
 

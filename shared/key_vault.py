@@ -16,7 +16,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from shared.crypto.eddsa_jcs import signing_key_from_seed
+from shared.db.sql import load_queries
 
+QUERIES = load_queries("shared")
 _NONCE_BYTES = 12
 
 
@@ -44,17 +46,8 @@ class KeyVault:
         except InvalidTag:
             raise VaultError(f"hosted key {issuer_id}/{key_id} does not open with this master key") from None
 
-    async def store(self, conn: asyncpg.Connection, issuer_id: str, key_id: str, seed: bytes) -> None:
-        await conn.execute(
-            "INSERT INTO registry.hosted_keys (issuer_id, key_id, sealed_seed) VALUES ($1, $2, $3)",
-            issuer_id, key_id, self.seal(issuer_id, key_id, seed),
-        )
-
     async def load(self, conn: asyncpg.Connection | asyncpg.Pool, issuer_id: str, key_id: str) -> Ed25519PrivateKey:
-        sealed = await conn.fetchval(
-            "SELECT sealed_seed FROM registry.hosted_keys WHERE issuer_id = $1 AND key_id = $2",
-            issuer_id, key_id,
-        )
+        sealed = await conn.fetchval(QUERIES["sealed_hosted_key"], issuer_id, key_id)
         if sealed is None:
             raise VaultError(f"no hosted key {issuer_id}/{key_id}")
         return signing_key_from_seed(self.open(issuer_id, key_id, bytes(sealed)))

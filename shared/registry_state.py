@@ -51,11 +51,15 @@ class Accreditation:
         return "active"
 
     def active_at(self, moment: dt.datetime) -> bool:
-        if moment < self.valid_from or (self.valid_until and moment >= self.valid_until):
+        if moment < self.valid_from or (self.valid_until is not None and moment >= self.valid_until):
             return False
         if self.withdrawn_at is not None and moment >= self.withdrawn_at:
             return False
-        return not any(start <= moment and (end is None or moment < end) for start, end in self.suspensions)
+        # [start, end] pairs (lists: the end is filled in when reinstated); a
+        # start is always set.
+        return not any(
+            start is not None and start <= moment and (end is None or moment < end) for start, end in self.suspensions
+        )
 
     def covers(self, eqf_level: int, field_code: str) -> bool:
         scope = self.scope

@@ -39,7 +39,7 @@ from shared.settings import Settings, load_settings
 SETTINGS_KEY = web.AppKey("settings", Settings)
 POOL_KEY = web.AppKey("pool", asyncpg.Pool)
 METRICS_REGISTRY_KEY = web.AppKey("metrics_registry", CollectorRegistry)
-BROKER_KEY = web.AppKey("broker", "BrokerProbe")
+BROKER_KEY: web.AppKey[BrokerProbe] = web.AppKey("broker")
 PROJECTION_METRICS_KEY = web.AppKey("projection_metrics", ProjectionMetrics)
 OPENAPI_KEY = web.AppKey("openapi", dict)
 RUNNERS_KEY = web.AppKey("projection_runners", list)

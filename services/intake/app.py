@@ -20,8 +20,7 @@ from aiohttp import web
 from services.intake.commands import IntakeTopics
 from services.intake.execution import CommandRunner
 from services.intake.intake import Intake, IntakeMetrics
-from services.issuance.app import default_signing_processes, issuance_context
-from services.issuance.context import CONTEXT_KEY
+from services.issuance.context import CONTEXT_KEY, default_signing_processes, issuance_context
 from services.revocation.status_changes import StatusChanger
 from shared.bus import BusConsumer, ensure_topics, new_producer
 from shared.events import CATALOG

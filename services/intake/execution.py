@@ -78,7 +78,7 @@ class CommandRunner:
     async def _issue(self, run: list[Signed]) -> list[CommandOutcome]:
         commands: list[IssueCredential] = [s.command for s in run]  # type: ignore[misc]
         items = await issue_hosted(self._ctx, _metadata(run[0]), [c.credential for c in commands])
-        outcomes = [_issue_outcome(c, item) for c, item in zip(commands, items)]
+        outcomes = [_issue_outcome(c, item) for c, item in zip(commands, items, strict=True)]
         async with self._ctx.pool.acquire() as conn:
             await record(conn, outcomes)
         return outcomes

@@ -2,36 +2,23 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
-
 from aiohttp import web
 
 from services.issuance import credit_handlers, handlers, holder_handlers, stack_handlers, store
 from services.issuance import credit_schemas as cs
-from services.issuance.contacts import Contacts
+from services.issuance.context import CONTEXT_KEY, default_signing_processes, issuance_context
 from services.issuance.endorsing import Endorsed, EndorseRequest
-from services.issuance.context import CONTEXT_KEY, IssuanceContext, IssuanceMetrics
-from services.issuance.learners import LearnerSecrets, learner_keys
 from services.issuance.lifecycle import IssuanceProjection
 from services.issuance.schemas import (
     BatchRequest, BatchResponse, CredentialRequest, IssuedCredential, LearnerHash, LearnerHashRequest,
     LearnerPathways, SignedCredentialRequest, StackRequest, StackResponse,
 )
-from services.issuance.signing import KeyRing, PreEncodedCatalog, Signer
 from shared.credential_format import VC_MEDIA_TYPE
-from shared.events import CATALOG
 from shared.http.common_handlers import WHOAMI
 from shared.http.endpoints import Endpoint
 from shared.idempotency import purge_loop
-from shared.key_vault import KeyVault
 from shared.ledger.projection import Projection
-from shared.ledger.store import Ledger
-from shared.registry_state import RegistryState
-from shared.service import (
-    METRICS_REGISTRY_KEY, POOL_KEY, RUNNERS_KEY, SETTINGS_KEY, CleanupContext, background_context, create_service_app,
-    projection_context,
-)
+from shared.service import POOL_KEY, background_context, create_service_app, projection_context
 from shared.settings import Settings
 
 ISSUERS = frozenset({"issuer"})
@@ -84,31 +71,6 @@ ENDPOINTS = [
              " credential or a workplace-learning record", body=EndorseRequest, response=Endorsed, status=201,
              roles=frozenset({"employer"}), tags=("endorsements",)),
 ]
-
-
-def default_signing_processes() -> int:
-    # One core signs fine inline; with more, signing moves off the event loop's core.
-    cores = os.cpu_count() or 1
-    return min(cores, 4) if cores > 1 else 0
-
-
-def issuance_context(signing_processes: int) -> CleanupContext:
-    async def open_context(app: web.Application) -> AsyncIterator[None]:
-        settings, pool = app[SETTINGS_KEY], app[POOL_KEY]
-        signer = Signer(pool, settings.database_url, signing_processes,
-                        jcs_only=settings.credential_proofs == "jcs-only")
-        app[CONTEXT_KEY] = IssuanceContext(
-            pool=pool, ledger=Ledger(pool, PreEncodedCatalog(CATALOG)), state=RegistryState(),
-            keyring=KeyRing(pool, KeyVault(settings.master_key)), signer=signer,
-            secrets=LearnerSecrets(settings.master_key, learner_keys(settings)),
-            contacts=Contacts(settings.master_key),
-            public_base_url=settings.public_base_url,
-            metrics=IssuanceMetrics(app[METRICS_REGISTRY_KEY]), runners=app[RUNNERS_KEY],
-        )
-        yield
-        signer.close()
-
-    return open_context
 
 
 def _projection(app: web.Application) -> Projection:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import asyncpg
@@ -9,11 +11,14 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from services.issuance.contacts import Contacts
-from services.issuance.learners import LearnerSecrets
-from services.issuance.signing import KeyRing, Signer
+from services.issuance.learners import LearnerSecrets, learner_keys
+from services.issuance.signing import KeyRing, PreEncodedCatalog, Signer
+from shared.events import CATALOG
+from shared.key_vault import KeyVault
 from shared.ledger.projection import ProjectionRunner
 from shared.ledger.store import Ledger
 from shared.registry_state import RegistryState
+from shared.service import METRICS_REGISTRY_KEY, POOL_KEY, RUNNERS_KEY, SETTINGS_KEY, CleanupContext
 
 STAGE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -48,3 +53,28 @@ class IssuanceContext:
 
 
 CONTEXT_KEY = web.AppKey("issuance", IssuanceContext)
+
+
+def default_signing_processes() -> int:
+    # One core signs fine inline; with more, signing moves off the event loop's core.
+    cores = os.cpu_count() or 1
+    return min(cores, 4) if cores > 1 else 0
+
+
+def issuance_context(signing_processes: int) -> CleanupContext:
+    async def open_context(app: web.Application) -> AsyncIterator[None]:
+        settings, pool = app[SETTINGS_KEY], app[POOL_KEY]
+        signer = Signer(pool, settings.database_url, signing_processes,
+                        jcs_only=settings.credential_proofs == "jcs-only")
+        app[CONTEXT_KEY] = IssuanceContext(
+            pool=pool, ledger=Ledger(pool, PreEncodedCatalog(CATALOG)), state=RegistryState(),
+            keyring=KeyRing(pool, KeyVault(settings.master_key)), signer=signer,
+            secrets=LearnerSecrets(settings.master_key, learner_keys(settings)),
+            contacts=Contacts(settings.master_key),
+            public_base_url=settings.public_base_url,
+            metrics=IssuanceMetrics(app[METRICS_REGISTRY_KEY]), runners=app[RUNNERS_KEY],
+        )
+        yield
+        signer.close()
+
+    return open_context

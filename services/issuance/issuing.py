@@ -248,7 +248,8 @@ async def _sign(
     ]
     results = await asyncio.gather(*(ctx.signer.sign(job) for job in jobs))
     return {draft.credential_id: payload
-            for job, payloads in zip(jobs, results) for draft, payload in zip(job.drafts, payloads)}
+            for job, payloads in zip(jobs, results, strict=True)
+            for draft, payload in zip(job.drafts, payloads, strict=True)}
 
 
 def credential_row(candidate: Candidate, key_id: str) -> CredentialRow:

@@ -39,16 +39,6 @@ SELECT credential_id, issuer_id, issuer_reference, achievement_id, learner_hash,
 -- name: issuer_knows_learner
 SELECT EXISTS (SELECT 1 FROM issuance.credentials WHERE learner_key = $1 AND issuer_id = $2)
 
--- name: issued_positions
--- A credential's issuance is version 1 of its stream (the ledger's unique
--- (stream_id, version) index answers this).
-SELECT stream_id, position
-  FROM ledger.events
- WHERE stream_id = ANY($1::text[]) AND version = 1
-
--- name: issued_event
-SELECT position, payload FROM ledger.events WHERE stream_id = $1 AND version = 1
-
 -- name: credential_status
 SELECT status FROM issuance.credentials WHERE credential_id = $1 FOR UPDATE
 
@@ -129,3 +119,9 @@ UPDATE issuance.credit_grants SET revoked_at = now() WHERE grant_id = $1 AND rev
 
 -- name: purge_idempotency_keys
 DELETE FROM issuance.idempotency_keys WHERE created_at < now() - $1::interval
+
+-- name: claim_status_entries
+-- Revocation's interface for status entries (its migration 0221): issuance
+-- never touches revocation.status_lists itself.
+SELECT list_id, permutation_key, size, first, granted
+  FROM revocation.claim_status_entries($1, $2, $3, $4, $5, $6)

@@ -173,13 +173,13 @@ def _substituted(prototype: _Prototype, values: list[str]) -> str | None:
     if not prototype.substitutable:
         return None
     terms = []
-    for kind, value in zip(prototype.kinds, values):
+    for kind, value in zip(prototype.kinds, values, strict=False):
         term = _term(kind, value)
         if term is None:
             return None
         terms.append(str(term))
     out = [prototype.pieces[0]]
-    for slot, piece in zip(prototype.slots, prototype.pieces[1:]):
+    for slot, piece in zip(prototype.slots, prototype.pieces[1:], strict=False):
         out += (terms[slot], piece)
     return "".join(out)
 

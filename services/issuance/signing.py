@@ -47,7 +47,7 @@ from shared.events.credentials import CredentialIssued, StatusEntry
 from shared.jsonld.contexts import ContextLoader
 from shared.key_vault import KeyVault
 from shared.ledger.events import Event, EventCatalog
-from shared.status_allocation import allocate
+from services.issuance.status_entries import allocate
 
 log = logging.getLogger(__name__)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from shared.ledger import readers as ledger_readers
 from shared.ledger.events import decode_payload
 from shared.credential_status import after_event
 from shared.db.sql import load_queries
@@ -67,7 +68,7 @@ async def references_taken(db: Executor, issuer_id: str, references: Sequence[st
 async def claim_credentials(conn: asyncpg.Connection, rows: Sequence[CredentialRow]) -> set[str]:
     """Insert the rows whose issuer reference is still free; return their ids."""
     ordered = sorted(rows, key=lambda row: (row.issuer_reference or "", row.credential_id))
-    columns = list(zip(*(row.as_columns() for row in ordered)))
+    columns = list(zip(*(row.as_columns() for row in ordered), strict=True))
     inserted = await conn.fetch(QUERIES["claim_credentials"], *(list(c) for c in columns))
     return {r["credential_id"] for r in inserted}
 
@@ -93,7 +94,7 @@ async def issuer_knows_learner(db: Executor, learner_key: str, issuer_id: str) -
 async def rekey_learners(conn: asyncpg.Connection, superseded: Sequence[tuple[str, str]]) -> None:
     """Move rows from superseded learner keys to current ones: (old, new) pairs."""
     if superseded:
-        old, new = (list(column) for column in zip(*superseded))
+        old, new = (list(column) for column in zip(*superseded, strict=True))
         await conn.execute(QUERIES["rekey_credentials"], old, new)
         await conn.execute(QUERIES["rekey_stacks"], old, new)
 
@@ -101,15 +102,14 @@ async def rekey_learners(conn: asyncpg.Connection, superseded: Sequence[tuple[st
 async def issued_positions(db: Executor, credential_ids: Sequence[str]) -> dict[str, int]:
     """The ledger position of each credential's CredentialIssued event."""
     streams = {credential_stream(cid): cid for cid in credential_ids}
-    rows = await db.fetch(QUERIES["issued_positions"], list(streams))
-    return {streams[r["stream_id"]]: r["position"] for r in rows}
+    return {streams[e.stream_id]: e.position for e in await ledger_readers.first_events(db, list(streams))}
 
 
 async def issued_event(db: Executor, credential_id: str) -> tuple[int, CredentialIssued] | None:
-    row = await db.fetchrow(QUERIES["issued_event"], credential_stream(credential_id))
-    if row is None:
+    found = await ledger_readers.first_events(db, [credential_stream(credential_id)])
+    if not found:
         return None
-    return row["position"], decode_payload(bytes(row["payload"]), CredentialIssued)
+    return found[0].position, decode_payload(found[0].payload, CredentialIssued)
 
 
 async def apply_status_event(conn: asyncpg.Connection, credential_id: str, event_type: str) -> None:

@@ -82,7 +82,7 @@ async def authority_for(db: Db, agency: AgencyView, scope: ev.AccreditationScope
             f" {agency.parent_agency_id!r}, so it cannot {doing}"
         )
     excesses = [rules.scope_excess(scope, a.scope) for a in options]
-    for authority, excess in zip(options, excesses):
+    for authority, excess in zip(options, excesses, strict=True):
         if excess is None:
             return authority
     raise Forbidden(f"agency {agency.agency_id!r} cannot {doing} beyond its own scope: {excesses[0]}")
@@ -141,7 +141,7 @@ async def covering_accreditation(
         raise Forbidden(
             f"the accreditation of issuer {issuer_id!r} by agency {agency.agency_id!r} is not in force ({states})")
     problems = [rules.coverage_problem(a.scope, spec) for a in in_force]
-    for accreditation, problem in zip(in_force, problems):
+    for accreditation, problem in zip(in_force, problems, strict=True):
         if problem is None:
             return accreditation
     raise Forbidden(

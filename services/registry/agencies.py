@@ -60,8 +60,7 @@ def _one_root(jurisdiction: str):
 
     async def verify(conn) -> None:
         roots = await conn.fetch(
-            "SELECT agency_id FROM registry.agencies WHERE parent_agency_id IS NULL AND jurisdiction = $1"
-            " ORDER BY created_position", jurisdiction)
+            lookups.QUERIES["root_agencies_in"], jurisdiction)
         if len(roots) > 1:
             raise Conflict(f"{jurisdiction} already has a root agency, {roots[0]['agency_id']!r};"
                                 " further agencies there are its sub-agencies")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -16,14 +15,13 @@ from services.registry import recognition_handlers as recognition
 from services.registry import recognition_views as rv
 from services.registry import schemas as s
 from services.registry import views as v
-from services.registry.context import RegistryContext
-from services.registry.http_support import LIST_QUERY, REGISTRY_KEY
+from services.registry.http_support import LIST_QUERY, registry_ctx
 from services.registry.projection import PROJECTION_NAME, RegistryTablesProjection
 from shared.auth import ROLES
 from shared.http.common_handlers import AUTH_CHECK, WHOAMI
 from shared.http.endpoints import Endpoint
 from shared.jsonld.contexts import PLATFORM_CONTEXT_PATH
-from shared.service import POOL_KEY, SETTINGS_KEY, create_service_app, projection_context
+from shared.service import POOL_KEY, create_service_app, projection_context
 from shared.settings import Settings
 
 ADMINS = frozenset({"agency_admin"})
@@ -220,14 +218,8 @@ ENDPOINTS = [WHOAMI, AUTH_CHECK, *AGENCY_ENDPOINTS, *ISSUER_ENDPOINTS, *OFFERING
              *PUBLIC_ID_ENDPOINTS]
 
 
-async def _registry_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS_KEY]
-    app[REGISTRY_KEY] = RegistryContext(app[POOL_KEY], settings.public_base_url, settings.master_key)
-    yield
-
-
 def create_app(settings: Settings) -> web.Application:
     return create_service_app(settings, "registry", ENDPOINTS, contexts=[
-        _registry_ctx,
+        registry_ctx,
         projection_context(lambda app: RegistryTablesProjection(app[POOL_KEY]), group_id=PROJECTION_NAME),
     ])

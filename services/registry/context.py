@@ -23,8 +23,8 @@ from services.registry.projection import RegistryTablesProjection
 from shared.auth import Principal
 from shared.events import CATALOG
 from shared.key_vault import KeyVault, VaultError
+from shared.ledger import readers as ledger_readers
 from shared.ledger.events import Metadata
-from shared.ledger.store import QUERIES as LEDGER_QUERIES
 from shared.ledger.store import AppendConflict, Ledger, NewEvent
 
 log = logging.getLogger(__name__)
@@ -116,8 +116,7 @@ async def _check_unchanged(conn: asyncpg.Connection, versions: Mapping[str, int]
     none of them can move until commit."""
     if not versions:
         return
-    rows = await conn.fetch(LEDGER_QUERIES["stream_versions"], list(versions))
-    actual = {r["stream_id"]: r["version"] for r in rows}
+    actual = await ledger_readers.stream_versions(conn, list(versions))
     for stream_id, want in versions.items():
         if actual.get(stream_id, 0) != want:
             raise AppendConflict(stream_id, want, actual.get(stream_id, 0))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -17,9 +18,16 @@ from shared.http.endpoints import AUTHENTICATOR_KEY, principal_of
 from shared.http.inputs import MAX_POSITION, int_param
 from shared.http.middleware import CLIENT_ID_KEY, request_id_of
 from shared.http.problem import bad_request
+from shared.service import POOL_KEY, SETTINGS_KEY
 from shared.untrusted import bounded_int
 
 REGISTRY_KEY = web.AppKey("registry", RegistryContext)
+
+
+async def registry_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS_KEY]
+    app[REGISTRY_KEY] = RegistryContext(app[POOL_KEY], settings.public_base_url, settings.master_key)
+    yield
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 _CURSOR_PREFIX = "p"

@@ -13,8 +13,11 @@ from __future__ import annotations
 import datetime as dt
 import os
 
+import asyncpg
+
 from services.registry import access, lookups, rules
 from services.registry import views as v
+from services.registry.lookups import QUERIES
 from services.registry.context import Caller, ExtraWrite, RegistryContext, new_id
 from shared.events.registry import issuer_stream
 from shared.refusals import Conflict, Forbidden, Invalid, NotFound
@@ -23,6 +26,7 @@ from shared.credential_format import issuer_did
 from shared.crypto.eddsa_jcs import raw_public_key, signing_key_from_seed
 from shared.crypto.multibase import multibase_to_public_key, public_key_to_multibase
 from shared.events import registry as ev
+from shared.key_vault import KeyVault
 from shared.ledger.store import NO_STREAM, NewEvent
 from shared.timeutil import format_time, now
 
@@ -99,6 +103,11 @@ def _free_key_id(wanted: str | None, rows: list) -> str:
     return f"key-{max(numbers, default=0) + 1}"
 
 
+async def store_hosted_key(conn: asyncpg.Connection, vault: KeyVault, issuer_id: str, key_id: str, seed: bytes) -> None:
+    """Seal and keep a hosted key's seed: only the registry writes hosted keys."""
+    await conn.execute(QUERIES["store_hosted_key"], issuer_id, key_id, vault.seal(issuer_id, key_id, seed))
+
+
 async def _new_public_key(
     ctx: RegistryContext, issuer_id: str, key_id: str, custody: str, public_key_multibase: str | None
 ) -> tuple[str, ExtraWrite | None]:
@@ -110,7 +119,7 @@ async def _new_public_key(
         public = public_key_to_multibase(raw_public_key(signing_key_from_seed(seed)))
 
         async def seal(conn) -> None:
-            await vault.store(conn, issuer_id, key_id, seed)
+            await store_hosted_key(conn, vault, issuer_id, key_id, seed)
 
         return public, seal
     if public_key_multibase is None:

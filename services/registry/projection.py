@@ -20,8 +20,7 @@ from shared.db.sql import load_queries
 from shared.events import CATALOG
 from shared.events import registry as ev
 from shared.ledger.events import Metadata, RecordedEvent
-from shared.ledger.projection import PostgresProjection, lock_progress, save_progress
-from shared.ledger.store import to_recorded
+from shared.ledger.projection import PostgresProjection
 from shared.timeutil import parse_time
 
 QUERIES = load_queries("services.registry")
@@ -30,14 +29,6 @@ PROJECTION_NAME = "registry.tables"
 REGISTRY_PREFIX = "registry."
 
 Handler = Callable[[asyncpg.Connection, Any, RecordedEvent], Awaitable[None]]
-
-_REGISTRY_EVENTS_AFTER = (
-    "SELECT position, stream_id, version, event_type, payload, metadata, prev_hash, hash"
-    " FROM ledger.events WHERE position > $1 AND position <= $2 AND event_type LIKE 'registry.%'"
-    " ORDER BY position"
-)
-_HEAD = "SELECT position, hash FROM ledger.events ORDER BY position DESC LIMIT 1"
-
 
 def to_json(value: Any) -> str:
     return msgspec.json.encode(value).decode()
@@ -76,22 +67,14 @@ class RegistryTablesProjection(PostgresProjection):
         the progress row says so, so the runner that follows Kafka later
         skips them. Only registry events are read; the rest change nothing here.
         """
-        current = await lock_progress(conn, self.name)
-        head = await conn.fetchrow(_HEAD)
-        if head is None or head["position"] <= current:
-            return
-        for event in to_recorded(await conn.fetch(_REGISTRY_EVENTS_AFTER, current, head["position"])):
-            await self.apply_one(conn, event)
-        # The head's hash too: a runner resuming from here checks the next event against it.
-        await save_progress(conn, self.name, head["position"], bytes(head["hash"]))
+        await self.apply_through_head(conn, REGISTRY_PREFIX + "%")
 
 
 # -- agencies, accreditations, frameworks ------------------------------------
 
 async def _agency_created(conn: asyncpg.Connection, e: ev.AgencyCreated, r: RecordedEvent) -> None:
     await conn.execute(
-        "INSERT INTO registry.agencies (agency_id, name, jurisdiction, parent_agency_id, scope,"
-        " version, created_position, created_at) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8)",
+        QUERIES["apply_agency_created"],
         e.agency_id, e.name, e.jurisdiction, e.parent_agency_id, to_json(e.scope),
         r.version, r.position, _recorded_at(r),
     )
@@ -99,14 +82,11 @@ async def _agency_created(conn: asyncpg.Connection, e: ev.AgencyCreated, r: Reco
 
 async def _accreditation_granted(conn: asyncpg.Connection, e: ev.AccreditationGranted, r: RecordedEvent) -> None:
     country = await conn.fetchval(
-        "SELECT country FROM registry.issuers WHERE issuer_id = $1 AND $2 = 'issuer'"
-        " UNION ALL SELECT jurisdiction FROM registry.agencies WHERE agency_id = $1 AND $2 = 'agency'",
+        QUERIES["apply_subject_country"],
         e.subject_id, e.subject_kind,
     )
     await conn.execute(
-        "INSERT INTO registry.accreditations (accreditation_id, accreditor_id, subject_kind, subject_id,"
-        " country, scope, valid_from, valid_until, status, version, created_position, created_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, 'active', $9, $10, $11)",
+        QUERIES["apply_accreditation_granted"],
         e.accreditation_id, e.accreditor_id, e.subject_kind, e.subject_id, country or "",
         to_json(e.scope), parse_time(e.valid_from), _time(e.valid_until),
         r.version, r.position, _recorded_at(r),
@@ -116,8 +96,7 @@ async def _accreditation_granted(conn: asyncpg.Connection, e: ev.AccreditationGr
 async def _accreditation_suspended(conn: asyncpg.Connection, e: ev.AccreditationSuspended, r: RecordedEvent) -> None:
     suspension = to_json([{"from": e.at, "until": None, "reason": e.reason}])
     await conn.execute(
-        "UPDATE registry.accreditations SET status = 'suspended', status_reason = $2,"
-        " suspensions = suspensions || $3::jsonb, version = $4 WHERE accreditation_id = $1",
+        QUERIES["apply_accreditation_suspended"],
         e.accreditation_id, e.reason, suspension, r.version,
     )
 
@@ -125,17 +104,14 @@ async def _accreditation_suspended(conn: asyncpg.Connection, e: ev.Accreditation
 async def _accreditation_reinstated(conn: asyncpg.Connection, e: ev.AccreditationReinstated, r: RecordedEvent) -> None:
     # Closes the open (last) suspension at the reinstatement time.
     await conn.execute(
-        "UPDATE registry.accreditations SET status = 'active', status_reason = '',"
-        " suspensions = jsonb_set(suspensions, '{-1,until}', to_jsonb($2::text)), version = $3"
-        " WHERE accreditation_id = $1",
+        QUERIES["apply_accreditation_reinstated"],
         e.accreditation_id, e.at, r.version,
     )
 
 
 async def _accreditation_withdrawn(conn: asyncpg.Connection, e: ev.AccreditationWithdrawn, r: RecordedEvent) -> None:
     await conn.execute(
-        "UPDATE registry.accreditations SET status = 'withdrawn', status_reason = $2,"
-        " withdrawal = $3::jsonb, version = $4 WHERE accreditation_id = $1",
+        QUERIES["apply_accreditation_withdrawn"],
         e.accreditation_id, e.reason, to_json(e), r.version,
     )
 
@@ -143,10 +119,7 @@ async def _accreditation_withdrawn(conn: asyncpg.Connection, e: ev.Accreditation
 async def _framework_published(conn: asyncpg.Connection, e: ev.FrameworkPublished, r: RecordedEvent) -> None:
     # Publishing again under the same id replaces the framework's content.
     await conn.execute(
-        "INSERT INTO registry.frameworks (framework_id, agency_id, name, credit_system, hours_per_credit,"
-        " levels, version, created_position, created_at) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9)"
-        " ON CONFLICT (framework_id) DO UPDATE SET name = EXCLUDED.name, credit_system = EXCLUDED.credit_system,"
-        " hours_per_credit = EXCLUDED.hours_per_credit, levels = EXCLUDED.levels, version = EXCLUDED.version",
+        QUERIES["apply_framework_published"],
         e.framework_id, e.agency_id, e.name, e.credit_system, e.hours_per_credit, to_json(e.levels),
         r.version, r.position, _recorded_at(r),
     )
@@ -157,9 +130,7 @@ async def _framework_published(conn: asyncpg.Connection, e: ev.FrameworkPublishe
 async def _issuer_registered(conn: asyncpg.Connection, e: ev.IssuerRegistered, r: RecordedEvent) -> None:
     at = _recorded_at(r)
     await conn.execute(
-        "INSERT INTO registry.issuers (issuer_id, registered_by, legal_name, country, did, homepage, email,"
-        " identifiers, version, created_position, created_at, updated_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $11)",
+        QUERIES["apply_issuer_registered"],
         e.issuer_id, e.registered_by, e.legal_name, e.country, e.did, e.homepage, e.email,
         to_json(e.identifiers), r.version, r.position, at,
     )
@@ -167,20 +138,18 @@ async def _issuer_registered(conn: asyncpg.Connection, e: ev.IssuerRegistered, r
 
 async def _issuer_updated(conn: asyncpg.Connection, e: ev.IssuerUpdated, r: RecordedEvent) -> None:
     await conn.execute(
-        "UPDATE registry.issuers SET legal_name = $2, homepage = $3, email = $4, version = $5, updated_at = $6"
-        " WHERE issuer_id = $1",
+        QUERIES["apply_issuer_updated"],
         e.issuer_id, e.legal_name, e.homepage, e.email, r.version, _recorded_at(r),
     )
 
 
 async def _bump_issuer(conn: asyncpg.Connection, issuer_id: str, r: RecordedEvent) -> None:
-    await conn.execute("UPDATE registry.issuers SET version = $2 WHERE issuer_id = $1", issuer_id, r.version)
+    await conn.execute(QUERIES["apply_bump_issuer"], issuer_id, r.version)
 
 
 async def _key_added(conn: asyncpg.Connection, e: ev.IssuerKeyAdded, r: RecordedEvent) -> None:
     await conn.execute(
-        "INSERT INTO registry.issuer_keys (issuer_id, key_id, public_key_multibase, custody, valid_from,"
-        " valid_until, added_position) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        QUERIES["apply_key_added"],
         e.issuer_id, e.key_id, e.public_key_multibase, e.custody, parse_time(e.valid_from),
         _time(e.valid_until), r.position,
     )
@@ -189,7 +158,7 @@ async def _key_added(conn: asyncpg.Connection, e: ev.IssuerKeyAdded, r: Recorded
 
 async def _key_retired(conn: asyncpg.Connection, e: ev.IssuerKeyRetired, r: RecordedEvent) -> None:
     await conn.execute(
-        "UPDATE registry.issuer_keys SET valid_until = $3 WHERE issuer_id = $1 AND key_id = $2",
+        QUERIES["apply_key_retired"],
         e.issuer_id, e.key_id, parse_time(e.valid_until),
     )
     await _bump_issuer(conn, e.issuer_id, r)
@@ -197,8 +166,7 @@ async def _key_retired(conn: asyncpg.Connection, e: ev.IssuerKeyRetired, r: Reco
 
 async def _key_compromised(conn: asyncpg.Connection, e: ev.IssuerKeyCompromised, r: RecordedEvent) -> None:
     await conn.execute(
-        "UPDATE registry.issuer_keys SET compromised_at = $3, compromise_reason = $4"
-        " WHERE issuer_id = $1 AND key_id = $2",
+        QUERIES["apply_key_compromised"],
         e.issuer_id, e.key_id, parse_time(e.compromised_at), e.reason,
     )
     await _bump_issuer(conn, e.issuer_id, r)
@@ -208,8 +176,7 @@ async def _key_compromised(conn: asyncpg.Connection, e: ev.IssuerKeyCompromised,
 
 async def _achievement_proposed(conn: asyncpg.Connection, e: ev.AchievementProposed, r: RecordedEvent) -> None:
     await conn.execute(
-        "INSERT INTO registry.achievements (achievement_id, issuer_id, status, spec, country, eqf_level,"
-        " version, created_position, created_at) VALUES ($1, $2, 'proposed', $3::jsonb, $4, $5, $6, $7, $8)",
+        QUERIES["apply_achievement_proposed"],
         e.achievement_id, e.issuer_id, to_json(e.spec), e.spec.country, e.spec.eqf_level,
         r.version, r.position, _recorded_at(r),
     )
@@ -220,8 +187,7 @@ async def _achievement_status(
     *, decided_by: str | None = None, decided_at: dt.datetime | None = None, reason: str = "",
 ) -> None:
     await conn.execute(
-        "UPDATE registry.achievements SET status = $2, decided_by = coalesce($3, decided_by),"
-        " decided_at = coalesce($4, decided_at), status_reason = $5, version = $6 WHERE achievement_id = $1",
+        QUERIES["apply_achievement_status"],
         achievement_id, status, decided_by, decided_at, reason, r.version,
     )
 
@@ -248,8 +214,7 @@ async def _achievement_image(conn: asyncpg.Connection, e: ev.AchievementImageUpl
 
 async def _pathway_proposed(conn: asyncpg.Connection, e: ev.PathwayProposed, r: RecordedEvent) -> None:
     await conn.execute(
-        "INSERT INTO registry.pathways (pathway_id, issuer_id, title, award_achievement_id, rule, status,"
-        " version, created_position, created_at) VALUES ($1, $2, $3, $4, $5::jsonb, 'proposed', $6, $7, $8)",
+        QUERIES["apply_pathway_proposed"],
         e.pathway_id, e.issuer_id, e.title, e.award_achievement_id, to_json(e.rule),
         r.version, r.position, _recorded_at(r),
     )
@@ -257,15 +222,14 @@ async def _pathway_proposed(conn: asyncpg.Connection, e: ev.PathwayProposed, r: 
 
 async def _pathway_approved(conn: asyncpg.Connection, e: ev.PathwayApproved, r: RecordedEvent) -> None:
     await conn.execute(
-        "UPDATE registry.pathways SET status = 'approved', decided_by = $2, decided_at = $3, version = $4"
-        " WHERE pathway_id = $1",
+        QUERIES["apply_pathway_approved"],
         e.pathway_id, e.agency_id, parse_time(e.at), r.version,
     )
 
 
 async def _pathway_withdrawn(conn: asyncpg.Connection, e: ev.PathwayWithdrawn, r: RecordedEvent) -> None:
     await conn.execute(
-        "UPDATE registry.pathways SET status = 'withdrawn', status_reason = $2, version = $3 WHERE pathway_id = $1",
+        QUERIES["apply_pathway_withdrawn"],
         e.pathway_id, e.reason, r.version,
     )
 
@@ -274,20 +238,19 @@ async def _pathway_withdrawn(conn: asyncpg.Connection, e: ev.PathwayWithdrawn, r
 
 async def _client_created(conn: asyncpg.Connection, e: ev.ApiClientCreated, r: RecordedEvent) -> None:
     await conn.execute(
-        "INSERT INTO registry.api_clients (client_id, tenant_id, role, name, rate_limit_class, created_at,"
-        " created_by, version, created_position) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        QUERIES["apply_client_created"],
         e.client_id, e.tenant_id, e.role, e.name, e.rate_limit_class, _recorded_at(r), _tenant_of(r),
         r.version, r.position,
     )
 
 
 async def _bump_client(conn: asyncpg.Connection, client_id: str, r: RecordedEvent) -> None:
-    await conn.execute("UPDATE registry.api_clients SET version = $2 WHERE client_id = $1", client_id, r.version)
+    await conn.execute(QUERIES["apply_bump_client"], client_id, r.version)
 
 
 async def _api_key_issued(conn: asyncpg.Connection, e: ev.ApiKeyIssued, r: RecordedEvent) -> None:
     await conn.execute(
-        "INSERT INTO registry.api_keys (key_hash, key_id, client_id, created_at) VALUES ($1, $2, $3, $4)",
+        QUERIES["apply_api_key_issued"],
         bytes.fromhex(e.key_hash), e.key_id, e.client_id, _recorded_at(r),
     )
     await _bump_client(conn, e.client_id, r)
@@ -295,7 +258,7 @@ async def _api_key_issued(conn: asyncpg.Connection, e: ev.ApiKeyIssued, r: Recor
 
 async def _api_key_revoked(conn: asyncpg.Connection, e: ev.ApiKeyRevoked, r: RecordedEvent) -> None:
     await conn.execute(
-        "UPDATE registry.api_keys SET revoked_at = $3 WHERE key_id = $1 AND client_id = $2",
+        QUERIES["apply_api_key_revoked"],
         e.key_id, e.client_id, _recorded_at(r),
     )
     await _bump_client(conn, e.client_id, r)
@@ -303,7 +266,7 @@ async def _api_key_revoked(conn: asyncpg.Connection, e: ev.ApiKeyRevoked, r: Rec
 
 async def _client_revoked(conn: asyncpg.Connection, e: ev.ApiClientRevoked, r: RecordedEvent) -> None:
     await conn.execute(
-        "UPDATE registry.api_clients SET revoked_at = $2, version = $3 WHERE client_id = $1",
+        QUERIES["apply_client_revoked"],
         e.client_id, _recorded_at(r), r.version,
     )
 

@@ -225,3 +225,82 @@ INSERT INTO registry.endorsers (endorser_id, agency_id, registered_at, created_p
 
 -- name: endorser
 SELECT * FROM registry.endorsers WHERE endorser_id = $1
+
+-- name: store_hosted_key
+-- Only the registry writes hosted keys; the services that sign read them
+-- through registry.sealed_hosted_key (migration 0220).
+INSERT INTO registry.hosted_keys (issuer_id, key_id, sealed_seed) VALUES ($1, $2, $3)
+
+-- The projection of registry events into these tables (projection.py).
+
+-- name: apply_agency_created
+INSERT INTO registry.agencies (agency_id, name, jurisdiction, parent_agency_id, scope, version, created_position, created_at) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8)
+
+-- name: apply_subject_country
+SELECT country FROM registry.issuers WHERE issuer_id = $1 AND $2 = 'issuer' UNION ALL SELECT jurisdiction FROM registry.agencies WHERE agency_id = $1 AND $2 = 'agency'
+
+-- name: apply_accreditation_granted
+INSERT INTO registry.accreditations (accreditation_id, accreditor_id, subject_kind, subject_id, country, scope, valid_from, valid_until, status, version, created_position, created_at) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, 'active', $9, $10, $11)
+
+-- name: apply_accreditation_suspended
+UPDATE registry.accreditations SET status = 'suspended', status_reason = $2, suspensions = suspensions || $3::jsonb, version = $4 WHERE accreditation_id = $1
+
+-- name: apply_accreditation_reinstated
+UPDATE registry.accreditations SET status = 'active', status_reason = '', suspensions = jsonb_set(suspensions, '{-1,until}', to_jsonb($2::text)), version = $3 WHERE accreditation_id = $1
+
+-- name: apply_accreditation_withdrawn
+UPDATE registry.accreditations SET status = 'withdrawn', status_reason = $2, withdrawal = $3::jsonb, version = $4 WHERE accreditation_id = $1
+
+-- name: apply_framework_published
+INSERT INTO registry.frameworks (framework_id, agency_id, name, credit_system, hours_per_credit, levels, version, created_position, created_at) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9) ON CONFLICT (framework_id) DO UPDATE SET name = EXCLUDED.name, credit_system = EXCLUDED.credit_system, hours_per_credit = EXCLUDED.hours_per_credit, levels = EXCLUDED.levels, version = EXCLUDED.version
+
+-- name: apply_issuer_registered
+INSERT INTO registry.issuers (issuer_id, registered_by, legal_name, country, did, homepage, email, identifiers, version, created_position, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $11)
+
+-- name: apply_issuer_updated
+UPDATE registry.issuers SET legal_name = $2, homepage = $3, email = $4, version = $5, updated_at = $6 WHERE issuer_id = $1
+
+-- name: apply_bump_issuer
+UPDATE registry.issuers SET version = $2 WHERE issuer_id = $1
+
+-- name: apply_key_added
+INSERT INTO registry.issuer_keys (issuer_id, key_id, public_key_multibase, custody, valid_from, valid_until, added_position) VALUES ($1, $2, $3, $4, $5, $6, $7)
+
+-- name: apply_key_retired
+UPDATE registry.issuer_keys SET valid_until = $3 WHERE issuer_id = $1 AND key_id = $2
+
+-- name: apply_key_compromised
+UPDATE registry.issuer_keys SET compromised_at = $3, compromise_reason = $4 WHERE issuer_id = $1 AND key_id = $2
+
+-- name: apply_achievement_proposed
+INSERT INTO registry.achievements (achievement_id, issuer_id, status, spec, country, eqf_level, version, created_position, created_at) VALUES ($1, $2, 'proposed', $3::jsonb, $4, $5, $6, $7, $8)
+
+-- name: apply_achievement_status
+UPDATE registry.achievements SET status = $2, decided_by = coalesce($3, decided_by), decided_at = coalesce($4, decided_at), status_reason = $5, version = $6 WHERE achievement_id = $1
+
+-- name: apply_pathway_proposed
+INSERT INTO registry.pathways (pathway_id, issuer_id, title, award_achievement_id, rule, status, version, created_position, created_at) VALUES ($1, $2, $3, $4, $5::jsonb, 'proposed', $6, $7, $8)
+
+-- name: apply_pathway_approved
+UPDATE registry.pathways SET status = 'approved', decided_by = $2, decided_at = $3, version = $4 WHERE pathway_id = $1
+
+-- name: apply_pathway_withdrawn
+UPDATE registry.pathways SET status = 'withdrawn', status_reason = $2, version = $3 WHERE pathway_id = $1
+
+-- name: apply_client_created
+INSERT INTO registry.api_clients (client_id, tenant_id, role, name, rate_limit_class, created_at, created_by, version, created_position) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+
+-- name: apply_bump_client
+UPDATE registry.api_clients SET version = $2 WHERE client_id = $1
+
+-- name: apply_api_key_issued
+INSERT INTO registry.api_keys (key_hash, key_id, client_id, created_at) VALUES ($1, $2, $3, $4)
+
+-- name: apply_api_key_revoked
+UPDATE registry.api_keys SET revoked_at = $3 WHERE key_id = $1 AND client_id = $2
+
+-- name: apply_client_revoked
+UPDATE registry.api_clients SET revoked_at = $2, version = $3 WHERE client_id = $1
+
+-- name: root_agencies_in
+SELECT agency_id FROM registry.agencies WHERE parent_agency_id IS NULL AND jurisdiction = $1 ORDER BY created_position

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from services.revocation import handlers
 from services.revocation.history import StatusHistory
-from services.revocation.runtime import REGISTRY_KEY, contexts, new_registry
+from services.revocation.runtime import contexts
 from services.revocation.schemas import (
     MAX_BATCH_ITEMS, BatchRequest, BatchResult, StatusChanged, StatusChangeRequest, StatusListEntry,
 )
@@ -63,6 +63,4 @@ ENDPOINTS = [
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = create_service_app(settings, "revocation", ENDPOINTS, contexts=contexts(settings))
-    app[REGISTRY_KEY] = new_registry()
-    return app
+    return create_service_app(settings, "revocation", ENDPOINTS, contexts=contexts(settings))

@@ -84,7 +84,7 @@ async def batch(request: web.Request, body: BatchRequest) -> web.Response:
     require_reasons([item.reason for item in body.items])
     ids = [parse_credential_id(item.credential_id) for item in body.items]
     changes = [StatusChange(cid, item.action, item.reason.strip(), item.reason_code)
-               for cid, item in zip(ids, body.items) if cid is not None]
+               for cid, item in zip(ids, body.items, strict=True) if cid is not None]
 
     async def work(conn) -> tuple[int, bytes]:
         outcomes = await request.app[CHANGER_KEY].apply(conn, changes, request_metadata(request), _may_act(request))
@@ -98,7 +98,7 @@ def _batch_result(items: Sequence[BatchItem], ids: Sequence[str | None], outcome
     pending = iter(outcomes)
     results = [
         _malformed_item(index, item) if cid is None else _item_result(index, item, next(pending))
-        for index, (item, cid) in enumerate(zip(items, ids))
+        for index, (item, cid) in enumerate(zip(items, ids, strict=True))
     ]
     positions = [r.position for r in results if r.position is not None]
     return BatchResult(applied=len(positions), rejected=len(results) - len(positions), positions=positions,

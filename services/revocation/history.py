@@ -52,7 +52,7 @@ async def status_history(ledger: Ledger, credential_id: str) -> StreamHistory | 
     issued = events[0]
     status: Status = "active"
     entries = [_entry(recorded[0], issued, "issued", status)]
-    for record, event in zip(recorded[1:], events[1:]):
+    for record, event in zip(recorded[1:], events[1:], strict=True):
         action = ACTION_OF_EVENT.get(record.event_type)
         if action is not None:
             status = after_event(status, record.event_type)

@@ -5,24 +5,6 @@ SELECT credential_id, issuer_id
   FROM revocation.credentials
  WHERE credential_id = ANY($1::text[])
 
--- name: issued_events
--- The facts of credentials the read model has not reached yet.
-SELECT stream_id, payload
-  FROM ledger.events
- WHERE stream_id = ANY($1::text[]) AND version = 1 AND event_type = 'issuance.CredentialIssued'
-
--- name: stream_event_types
--- A credential's status is the fold of these; no payloads are read.
-SELECT stream_id, version, event_type
-  FROM ledger.events
- WHERE stream_id = ANY($1::text[])
- ORDER BY stream_id, version
-
--- name: caused_events
-SELECT payload
-  FROM ledger.events
- WHERE stream_id = ANY($1::text[]) AND event_type = ANY($2::text[])
-
 -- name: insert_credential
 INSERT INTO revocation.credentials (
     credential_id, issuer_id, achievement_id, key_id, learner_hash, issued_at, pathway_id,

@@ -28,12 +28,9 @@ PUBLISHER_KEY = web.AppKey("status_list_publisher", StatusListPublisher)
 METRICS_KEY = web.AppKey("revocation_metrics", RevocationMetrics)
 
 
-def new_registry() -> RegistryProjection:
-    return RegistryProjection(RegistryState(), "revocation.registry")
-
-
 async def _parts_ctx(app: web.Application) -> AsyncIterator[None]:
     pool, settings = app[POOL_KEY], app[SETTINGS_KEY]
+    app[REGISTRY_KEY] = RegistryProjection(RegistryState(), "revocation.registry")
     metrics = app[METRICS_KEY] = RevocationMetrics(app[METRICS_REGISTRY_KEY])
     app[CHANGER_KEY] = StatusChanger(Ledger(pool, CATALOG))
     publisher = app[PUBLISHER_KEY] = StatusListPublisher(

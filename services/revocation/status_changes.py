@@ -26,6 +26,7 @@ from shared.events.credentials import (
     Cause, CredentialFlaggedForReview, CredentialIssued, CredentialReinstated, CredentialRevoked,
     CredentialSuspended, ReasonCode, credential_stream,
 )
+from shared.ledger import readers as ledger_readers
 from shared.ledger.events import decode_payload, Event, Metadata
 from shared.ledger.sequencer import Settle, Stage
 from shared.ledger.store import AppendConflict, Ledger, NewEvent
@@ -263,10 +264,11 @@ async def _issuers_of(conn: asyncpg.Connection, ids: list[str]) -> tuple[dict[st
     missing = {credential_stream(cid): cid for cid in ids if cid not in issuers}
     unprojected: list[CredentialIssued] = []
     if missing:
-        for row in await conn.fetch(QUERIES["issued_events"], list(missing)):
-            event = decode_payload(row["payload"], CredentialIssued)
-            issuers[missing[row["stream_id"]]] = event.issuer_id
-            unprojected.append(event)
+        for first in await ledger_readers.first_events(conn, list(missing)):
+            if first.event_type == CredentialIssued.event_type:
+                event = decode_payload(first.payload, CredentialIssued)
+                issuers[missing[first.stream_id]] = event.issuer_id
+                unprojected.append(event)
     return issuers, unprojected
 
 
@@ -280,16 +282,16 @@ _CAUSED = msgspec.json.Decoder(_Caused)
 
 async def _recorded_causes(conn: asyncpg.Connection, ids: list[str]) -> set[tuple[str, Cause]]:
     """(credential, cause) of every automatic status change already in the ledger."""
-    rows = await conn.fetch(QUERIES["caused_events"], [credential_stream(cid) for cid in ids], CAUSED_EVENTS)
-    return {(e.credential_id, e.cause) for e in (_CAUSED.decode(r["payload"]) for r in rows) if e.cause}
+    payloads = await ledger_readers.payloads_of_types(conn, [credential_stream(cid) for cid in ids], CAUSED_EVENTS)
+    return {(e.credential_id, e.cause) for e in map(_CAUSED.decode, payloads) if e.cause}
 
 
 async def _streams_of(conn: asyncpg.Connection, ids: list[str]) -> dict[str, _Stream]:
     by_stream = {credential_stream(cid): cid for cid in ids}
     event_types: dict[str, list[str]] = {}
     versions: dict[str, int] = {}
-    for row in await conn.fetch(QUERIES["stream_event_types"], list(by_stream)):
-        cid = by_stream[row["stream_id"]]
-        event_types.setdefault(cid, []).append(row["event_type"])
-        versions[cid] = row["version"]
+    for row in await ledger_readers.stream_event_types(conn, list(by_stream)):
+        cid = by_stream[row.stream_id]
+        event_types.setdefault(cid, []).append(row.event_type)
+        versions[cid] = row.version
     return {cid: _Stream(fold(types), versions[cid]) for cid, types in event_types.items()}

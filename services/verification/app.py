@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import AsyncIterator
 
 import msgspec
 from aiohttp import web
-from prometheus_client import Counter
 
 from services.verification import audit_handlers as audit
 from services.verification import handlers
-from services.verification.jobs import JobWorker
 from services.verification.logtree import log_tree_ctx
-from services.verification.projection import OPTIONS_KEY, VERIFIER_KEY, ReadModelOptions, read_model_ctx
+from services.verification.projection import OPTIONS_KEY, ReadModelOptions, read_model_ctx
+from services.verification.runtime import jobs_ctx
 from services.verification.sharing import PROJECTION_NAME as SHARING_PROJECTION
 from services.verification.sharing import SharingProjection
 from services.verification.schemas import ItemResult, JobCreated, JobProgress, VerificationRequest, VerificationResponse
 from shared.http.common_handlers import WHOAMI
 from shared.http.endpoints import Endpoint
 from shared.ledger.audit import AuditResult
-from shared.background import BackgroundLoop, running
-from shared.service import (
-    LOOPS_KEY, METRICS_REGISTRY_KEY, OPENAPI_KEY, POOL_KEY, create_service_app, projection_context,
-)
+from shared.service import OPENAPI_KEY, POOL_KEY, create_service_app, projection_context
 from shared.settings import Settings
 from shared.web.public import PublicPages, Site
 
@@ -107,24 +100,11 @@ def _document_request_body(app: web.Application) -> None:
         "required": True, "content": {"application/json": {"schema": schemas[0]}}}
 
 
-async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
-    # Unique per process: a lease names the replica working on a job.
-    owner = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    worker = JobWorker(app[POOL_KEY], app[VERIFIER_KEY], owner, app[handlers.ITEMS_COUNTER_KEY])
-    app[handlers.JOB_WORKER_KEY] = worker
-    loop = BackgroundLoop("job_worker", worker.run)
-    app[LOOPS_KEY].append(loop)
-    async with running(loop):
-        yield
-
-
 def create_app(settings: Settings, options: ReadModelOptions | None = None) -> web.Application:
     sharing = projection_context(lambda app: SharingProjection(app[POOL_KEY]), group_id=SHARING_PROJECTION)
     app = create_service_app(settings, "verification", ENDPOINTS,
-                             contexts=[log_tree_ctx, read_model_ctx, sharing, _jobs_ctx])
+                             contexts=[log_tree_ctx, read_model_ctx, sharing, jobs_ctx])
     app[OPTIONS_KEY] = options or ReadModelOptions()
     app[handlers.PAGES_KEY] = PublicPages("services.verification", "/verify", Site("Credential check", "/verify/"))
-    app[handlers.ITEMS_COUNTER_KEY] = Counter(
-        "verification_items_total", "Items verified, by verdict", ["verdict"], registry=app[METRICS_REGISTRY_KEY])
     _document_request_body(app)
     return app

@@ -17,13 +17,13 @@ from shared.events import PUBLIC_EVENT_TYPES
 from shared.http.body import json_response
 from shared.http.inputs import MAX_POSITION, int_param
 from shared.http.problem import Problem, bad_request, not_found
+from shared.ledger import readers as ledger_readers
 from shared.ledger.audit import verify_chain
 from shared.ledger.chain import entry_bytes
 from shared.ledger.events import RecordedEvent
 from shared.ledger.leaf import event_leaf
 from shared.ledger.merkle import leaf_hash
 from shared.ledger.signed_note import TlogProof
-from shared.ledger.store import QUERIES, to_recorded
 from shared.service import POOL_KEY
 
 Position = Annotated[int, msgspec.Meta(ge=1, le=MAX_POSITION, description="a ledger position")]
@@ -86,9 +86,7 @@ async def audit_verify(request: web.Request, body: AuditVerifyRequest) -> web.Re
 
 
 async def latest_checkpoint(request: web.Request) -> web.Response:
-    note = await request.app[POOL_KEY].fetchval(
-        "SELECT signed_note FROM ledger.checkpoints ORDER BY tree_size DESC LIMIT 1"
-    )
+    note = await ledger_readers.latest_checkpoint(request.app[POOL_KEY])
     if note is None:
         raise not_found("no checkpoint has been published yet")
     return web.Response(text=note, content_type="text/plain", headers={"Cache-Control": "no-cache"})
@@ -96,9 +94,7 @@ async def latest_checkpoint(request: web.Request) -> web.Response:
 
 async def checkpoint_at(request: web.Request) -> web.Response:
     size = int_param(request, "size", low=1)
-    note = await request.app[POOL_KEY].fetchval(
-        "SELECT signed_note FROM ledger.checkpoints WHERE tree_size = $1", size
-    )
+    note = await ledger_readers.checkpoint_of_size(request.app[POOL_KEY], size)
     if note is None:
         raise not_found(f"there is no checkpoint of tree size {size}")
     return web.Response(text=note, content_type="text/plain",
@@ -106,15 +102,14 @@ async def checkpoint_at(request: web.Request) -> web.Response:
 
 
 async def log_keys(request: web.Request) -> web.Response:
-    rows = await request.app[POOL_KEY].fetch("SELECT vkey FROM ledger.log_keys ORDER BY first_used")
-    return json_response(LogKeys([r["vkey"] for r in rows]))
+    return json_response(LogKeys(await ledger_readers.log_keys(request.app[POOL_KEY])))
 
 
 async def _recorded(request: web.Request, position: int) -> RecordedEvent:
-    rows = await request.app[POOL_KEY].fetch(QUERIES["read_range"], position - 1, position)
-    if not rows:
+    event = await ledger_readers.entry_at(request.app[POOL_KEY], position)
+    if event is None:
         raise not_found(f"there is no ledger position {position}")
-    return to_recorded(rows)[0]
+    return event
 
 
 async def ledger_entry(request: web.Request) -> web.Response:
@@ -163,15 +158,12 @@ async def tlog_proof(request: web.Request) -> web.Response:
     entry's leaf, which binds a credential document's digest to the proof."""
     position = int_param(request, "position", low=1)
     log_tree = request.app[LOG_TREE_KEY]
-    row = await request.app[POOL_KEY].fetchrow(
-        "SELECT tree_size, signed_note FROM ledger.checkpoints"
-        " WHERE tree_size >= $1 AND tree_size <= $2 ORDER BY tree_size DESC LIMIT 1",
-        position, log_tree.size,
-    )
-    if row is None:
+    covering = await ledger_readers.covering_checkpoint(request.app[POOL_KEY], position, log_tree.size)
+    if covering is None:
         raise not_found(f"no published checkpoint covers position {position} yet")
+    tree_size, signed_note = covering
     event = await _recorded(request, position)
-    proof = log_tree.tree.inclusion_proof(position - 1, row["tree_size"])
+    proof = log_tree.tree.inclusion_proof(position - 1, tree_size)
     # The leaf rides in `extra`, so a holder can match its document digest.
-    bundle = TlogProof(position - 1, tuple(proof), row["signed_note"], extra=event_leaf(event))
+    bundle = TlogProof(position - 1, tuple(proof), signed_note, extra=event_leaf(event))
     return web.Response(text=bundle.to_text(), content_type="text/plain")

@@ -8,14 +8,14 @@ from urllib.parse import quote, unquote
 
 import msgspec
 from aiohttp import web
-from prometheus_client import Counter
 
 from services.verification import badge, jobs, sharing
 from services.verification.batch import BatchOutcome, Entry, id_problem, item_problem, record_verdicts
 from services.verification.job_formats import csv_header
 from services.verification.page import badge_image, page_context
 from services.verification.model import CredentialRecord
-from services.verification.projection import MODEL_KEY, VERIFIER_KEY
+from services.verification.projection import ITEMS_COUNTER_KEY, MODEL_KEY, VERIFIER_KEY
+from services.verification.runtime import JOB_WORKER_KEY
 from services.verification.schemas import MAX_ITEMS, JobCreated, JobProgress, VerificationItem
 from shared import untrusted
 from shared.credential_format import new_credential_id
@@ -26,8 +26,6 @@ from shared.service import POOL_KEY, SETTINGS_KEY
 from shared.web.public import PublicPages
 from shared.timeutil import format_time
 
-ITEMS_COUNTER_KEY = web.AppKey("verification_items", Counter)
-JOB_WORKER_KEY = web.AppKey("job_worker", jobs.JobWorker)
 WRITE_PIECE = 256 * 1024
 JOB_TYPES = {"application/x-ndjson": "ndjson", "text/csv": "csv"}
 PAGES_KEY = web.AppKey("badge_pages", PublicPages)

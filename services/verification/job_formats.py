@@ -64,7 +64,7 @@ def parse_csv(line: bytes, columns: list[str]) -> Entry:
         cells = _csv_cells(text)
     except csv.Error as exc:
         return item_problem(f"the row is not valid CSV: {_csv_error(exc)}", malformed=True)
-    row = {name: cell.strip() for name, cell in zip(columns, cells) if cell.strip()}
+    row = {name: cell.strip() for name, cell in zip(columns, cells, strict=False) if cell.strip()}
     identity = (Identity("emailAddress", row["email"]) if "email" in row
                 else Identity("nationalIdentityNumber", row["national_id"]) if "national_id" in row else None)
     if "jwt" in row:
@@ -116,7 +116,7 @@ def csv_header() -> bytes:
 def ndjson_to_csv(ndjson: bytes, inputs: list[Entry]) -> bytes:
     """The answers as CSV rows, each with the identity its input line gave (echoed as sent)."""
     results = [_RESULT.decode(line) for line in ndjson.splitlines() if line]
-    return csv_rows(_result_cells(result, entry) for result, entry in zip(results, inputs)).encode()
+    return csv_rows(_result_cells(result, entry) for result, entry in zip(results, inputs, strict=True)).encode()
 
 
 def _result_cells(result: ItemResult, entry: Entry) -> Iterator[str]:

@@ -14,11 +14,14 @@ import asyncpg
 from aiohttp import web
 
 from services.verification.supervision import SupervisedRunner
+from shared.db.sql import load_queries
 from shared.ledger.checkpoints import LogTree
 from shared.ledger.events import RecordedEvent
 from shared.ledger.merkle import HASH_SIZE, MerkleTree
 from shared.ledger.projection import Applied, Projection
 from shared.service import POOL_KEY
+
+QUERIES = load_queries("services.verification")
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +42,7 @@ class LogTreeProjection(Projection):
     async def load_applied(self) -> Applied:
         if self._saved < 0:
             row = await self._pool.fetchrow(
-                "SELECT size, leaves, last_hash FROM verification.log_tree_snapshots ORDER BY size DESC LIMIT 1")
+                QUERIES["latest_log_tree_snapshot"])
             if row is not None and self.log_tree.size == 0:
                 leaves = row["leaves"]
                 self.log_tree.tree = MerkleTree(leaves[i:i + HASH_SIZE] for i in range(0, len(leaves), HASH_SIZE))
@@ -60,9 +63,8 @@ class LogTreeProjection(Projection):
         tree = self.log_tree.tree
         leaves = b"".join(tree.leaf(i) for i in range(size))
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute("INSERT INTO verification.log_tree_snapshots (size, leaves, last_hash)"
-                               " VALUES ($1, $2, $3) ON CONFLICT (size) DO NOTHING", size, leaves, self._last_hash)
-            await conn.execute("DELETE FROM verification.log_tree_snapshots WHERE size < $1", size)
+            await conn.execute(QUERIES["save_log_tree_snapshot"], size, leaves, self._last_hash)
+            await conn.execute(QUERIES["prune_log_tree_snapshots"], size)
         self._saved = size
 
 

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
+from prometheus_client import Counter
 
 from services.verification.batch import BatchVerifier
 from services.verification.freshness import Freshness, WatchedLedger
@@ -30,7 +31,7 @@ from shared.ledger.events import RecordedEvent
 from shared.ledger.projection import Applied, Projection
 from shared.ledger.store import Ledger
 from shared.jsonld.contexts import ContextLoader
-from shared.service import POOL_KEY, SETTINGS_KEY
+from shared.service import METRICS_REGISTRY_KEY, POOL_KEY, SETTINGS_KEY
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class ReadModelOptions:
 MODEL_KEY = web.AppKey("read_model", ReadModel)
 VERIFIER_KEY = web.AppKey("batch_verifier", BatchVerifier)
 OPTIONS_KEY = web.AppKey("read_model_options", ReadModelOptions)
+ITEMS_COUNTER_KEY = web.AppKey("verification_items", Counter)
 
 
 class VerificationProjection(Projection):
@@ -109,6 +111,8 @@ async def read_model_ctx(app: web.Application) -> AsyncIterator[None]:
     freshness = Freshness(options.max_lag_events, options.max_silence_seconds)
     loader = ContextLoader(app[SETTINGS_KEY].public_base_url)
     app[VERIFIER_KEY] = BatchVerifier(model, freshness, loader)
+    app[ITEMS_COUNTER_KEY] = Counter(
+        "verification_items_total", "Items verified, by verdict", ["verdict"], registry=app[METRICS_REGISTRY_KEY])
     projection = VerificationProjection(model, SnapshotStore(app[POOL_KEY]), freshness, options)
     supervised = SupervisedRunner(
         app, projection, WatchedLedger(Ledger(app[POOL_KEY], CATALOG), freshness),

@@ -84,6 +84,28 @@ SELECT r.data, i.data AS input
   FROM verification.job_results r JOIN verification.job_inputs i USING (job_id, chunk_no)
  WHERE r.job_id = $1 AND r.chunk_no = $2
 
--- name: latest_checkpoint_size
--- The badge page's "included in the signed log": the largest signed tree.
-SELECT max(tree_size) FROM ledger.checkpoints
+-- The log tree and read-model snapshots (logtree.py, snapshot.py).
+
+-- name: latest_log_tree_snapshot
+SELECT size, leaves, last_hash FROM verification.log_tree_snapshots ORDER BY size DESC LIMIT 1
+
+-- name: save_log_tree_snapshot
+INSERT INTO verification.log_tree_snapshots (size, leaves, last_hash) VALUES ($1, $2, $3) ON CONFLICT (size) DO NOTHING
+
+-- name: prune_log_tree_snapshots
+DELETE FROM verification.log_tree_snapshots WHERE size < $1
+
+-- name: insert_snapshot
+INSERT INTO verification.snapshots (position, last_hash, format, credentials) VALUES ($1, $2, $3, $4) RETURNING snapshot_id
+
+-- name: insert_snapshot_chunk
+INSERT INTO verification.snapshot_chunks VALUES ($1, $2, $3)
+
+-- name: prune_snapshots
+DELETE FROM verification.snapshots WHERE snapshot_id < $1
+
+-- name: latest_snapshot
+SELECT snapshot_id, position, last_hash FROM verification.snapshots WHERE format = $1 ORDER BY position DESC, snapshot_id DESC LIMIT 1
+
+-- name: snapshot_chunks
+SELECT data FROM verification.snapshot_chunks WHERE snapshot_id = $1 ORDER BY chunk_no

@@ -25,6 +25,9 @@ import asyncpg
 import msgspec
 
 from services.verification.model import ReadModel, StatusNote
+from shared.db.sql import load_queries
+
+QUERIES = load_queries("services.verification")
 
 log = logging.getLogger(__name__)
 
@@ -111,15 +114,14 @@ class SnapshotStore:
         started = time.perf_counter()
         async with self._pool.acquire() as conn, conn.transaction():
             snapshot_id = await conn.fetchval(
-                "INSERT INTO verification.snapshots (position, last_hash, format, credentials)"
-                " VALUES ($1, $2, $3, $4) RETURNING snapshot_id",
+                QUERIES["insert_snapshot"],
                 model.position, model.last_hash, FORMAT, len(model.credentials))
             for chunk_no, data in enumerate(encode_chunks(model)):
-                await conn.execute("INSERT INTO verification.snapshot_chunks VALUES ($1, $2, $3)",
+                await conn.execute(QUERIES["insert_snapshot_chunk"],
                                    snapshot_id, chunk_no, data)
                 on_chunk()
                 await asyncio.sleep(0)  # let requests in between chunks
-            await conn.execute("DELETE FROM verification.snapshots WHERE snapshot_id < $1", snapshot_id)
+            await conn.execute(QUERIES["prune_snapshots"], snapshot_id)
         log.info("snapshot saved", extra={"position": model.position, "credentials": len(model.credentials),
                                           "seconds": round(time.perf_counter() - started, 3)})
         return snapshot_id
@@ -129,12 +131,11 @@ class SnapshotStore:
         started = time.perf_counter()
         async with self._pool.acquire() as conn:
             row = await conn.fetchrow(
-                "SELECT snapshot_id, position, last_hash FROM verification.snapshots WHERE format = $1"
-                " ORDER BY position DESC, snapshot_id DESC LIMIT 1", FORMAT)
+                QUERIES["latest_snapshot"], FORMAT)
             if row is None:
                 return False
             chunks = [r["data"] for r in await conn.fetch(
-                "SELECT data FROM verification.snapshot_chunks WHERE snapshot_id = $1 ORDER BY chunk_no",
+                QUERIES["snapshot_chunks"],
                 row["snapshot_id"])]
         restore(model, chunks)
         model.last_hash = row["last_hash"]

@@ -126,4 +126,4 @@ def verification_method_of(prepared: list[PreparedProof]) -> str | None:
 def verify(secured: Any, public_key: bytes, loader: ContextLoader, proof_purpose: str = "assertionMethod") -> bool:
     """Whether every proof of `secured` verifies with `public_key`; never raises on bad input."""
     prepared = prepare_proof_set(secured, loader, proof_purpose)
-    return bool(prepared) and all(ed25519_verify(public_key, p.signature, p.hash_data) for p in prepared)
+    return bool(prepared) and all(ed25519_verify(public_key, p.signature, p.hash_data) for p in prepared or ())

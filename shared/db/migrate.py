@@ -9,6 +9,7 @@ then find nothing left to do.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -18,6 +19,9 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import asyncpg
 
+from shared.db.sql import load_queries
+
+QUERIES = load_queries("shared.db")
 log = logging.getLogger(__name__)
 
 # The order matters: services' tables may reference the ledger's schema.
@@ -36,16 +40,6 @@ _FILENAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 # Arbitrary but fixed: every migrator in every process must agree on it.
 MIGRATION_LOCK_KEY = 0x6372_6564_6C64_0001
 
-_BOOKKEEPING = """
-CREATE TABLE IF NOT EXISTS public.schema_migrations (
-    component  text        NOT NULL,
-    version    integer     NOT NULL,
-    name       text        NOT NULL,
-    checksum   text        NOT NULL,
-    applied_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (component, version)
-)
-"""
 
 
 @dataclass(frozen=True)
@@ -82,10 +76,10 @@ class MigrationDrift(RuntimeError):
 async def apply_migrations(conn: asyncpg.Connection, migrations: list[Migration] | None = None) -> list[Migration]:
     """Apply every pending migration; return the ones applied by this call."""
     migrations = discover() if migrations is None else migrations
-    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+    await conn.execute(QUERIES["lock_migrations"], MIGRATION_LOCK_KEY)
     try:
-        await conn.execute(_BOOKKEEPING)
-        rows = await conn.fetch("SELECT component, version, checksum FROM public.schema_migrations")
+        await conn.execute(QUERIES["create_bookkeeping"])
+        rows = await conn.fetch(QUERIES["applied_migrations"])
         applied = {(r["component"], r["version"]): r["checksum"] for r in rows}
         done: list[Migration] = []
         for migration in migrations:
@@ -100,8 +94,7 @@ async def apply_migrations(conn: asyncpg.Connection, migrations: list[Migration]
             async with conn.transaction():
                 await conn.execute(migration.sql)
                 await conn.execute(
-                    "INSERT INTO public.schema_migrations (component, version, name, checksum)"
-                    " VALUES ($1, $2, $3, $4)",
+                    QUERIES["record_migration"],
                     migration.component, migration.version, migration.name, migration.checksum,
                 )
             log.info("applied migration", extra={"component": migration.component,
@@ -109,7 +102,7 @@ async def apply_migrations(conn: asyncpg.Connection, migrations: list[Migration]
             done.append(migration)
         return done
     finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
+        await conn.execute(QUERIES["unlock_migrations"], MIGRATION_LOCK_KEY)
 
 
 async def ensure_database(dsn: str) -> None:
@@ -117,12 +110,13 @@ async def ensure_database(dsn: str) -> None:
     name = database_name(dsn)
     conn = await asyncpg.connect(with_database(dsn, "postgres"))
     try:
-        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        exists = await conn.fetchval(QUERIES["database_exists"], name)
         if not exists:
-            try:
+            # Another process may create it between our check and our create.
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+                # Dynamic on purpose: a database name is an identifier, which
+                # no parameter can carry (database_name refuses a '"' in it).
                 await conn.execute(f'CREATE DATABASE "{name}"')
-            except asyncpg.DuplicateDatabaseError:
-                pass  # another process created it between our check and our create
     finally:
         await conn.close()
 
@@ -153,7 +147,9 @@ async def set_app_role_password(conn: asyncpg.Connection, app_dsn: str) -> bool:
     parts = urlsplit(app_dsn)
     if parts.username != APP_ROLE or not parts.password:
         return False
-    statement = await conn.fetchval("SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)",
+    # ALTER ROLE takes no parameters: Postgres's format() quotes the name and
+    # the password, and the statement it returns is run as is.
+    statement = await conn.fetchval(QUERIES["alter_role_password_statement"],
                                     APP_ROLE, unquote(parts.password))
     await conn.execute(statement)
     return True

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from shared.db.sql import load_queries
+
+QUERIES = load_queries("shared.db")
+
+# What `pool.acquire()` yields and what `asyncpg.connect` returns: the stubs
+# keep the two apart; the code uses them alike.
+Connection = asyncpg.Connection | PoolConnectionProxy
 
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
@@ -17,7 +25,7 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
 async def database_reachable(pool: asyncpg.Pool, timeout: float = 2.0) -> bool:
     try:
         async with pool.acquire(timeout=timeout) as conn:
-            await conn.fetchval("SELECT 1", timeout=timeout)
+            await conn.fetchval(QUERIES["ping"], timeout=timeout)
         return True
     except (OSError, asyncpg.PostgresError, TimeoutError, asyncpg.InterfaceError):
         return False

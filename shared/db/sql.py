@@ -16,7 +16,7 @@ _NAME_LINE = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 def parse_queries(text: str) -> dict[str, str]:
     parts = _NAME_LINE.split(text)
     queries: dict[str, str] = {}
-    for name, body in zip(parts[1::2], parts[2::2]):
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
         if name in queries:
             raise ValueError(f"duplicate query name {name!r}")
         queries[name] = body.strip()

@@ -32,7 +32,7 @@ class Part(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     """Base of value objects nested in events."""
 
 
-class AccreditationScope(Part, kw_only=True):
+class AccreditationScope(Part, frozen=True, kw_only=True):
     # Framework ids the holder may issue under; empty means any of the
     # accreditor's own frameworks.
     frameworks: Annotated[list[Code], Meta(max_length=50)] = []
@@ -86,7 +86,7 @@ class AccreditationWithdrawn(Event, frozen=True, kw_only=True):
     revoke_issued_after: str | None = None
 
 
-class FrameworkLevel(Part, kw_only=True):
+class FrameworkLevel(Part, frozen=True, kw_only=True):
     code: str
     title: str
     eqf_level: EqfLevel | None = None
@@ -102,7 +102,7 @@ class FrameworkPublished(Event, frozen=True, kw_only=True):
     levels: list[FrameworkLevel]
 
 
-class Identifier(Part, kw_only=True):
+class Identifier(Part, frozen=True, kw_only=True):
     scheme: str  # e.g. "erasmus", "lei", "national-register"
     value: str
 
@@ -156,17 +156,17 @@ class IssuerKeyCompromised(Event, frozen=True, kw_only=True):
     reason: str
 
 
-class Workload(Part, kw_only=True):
+class Workload(Part, frozen=True, kw_only=True):
     ects: Amount | None = None
     hours: Amount | None = None
 
 
-class Skill(Part, kw_only=True):
+class Skill(Part, frozen=True, kw_only=True):
     uri: str  # ESCO or another framework's URI
     name: str
 
 
-class AchievementSpec(Part, kw_only=True):
+class AchievementSpec(Part, frozen=True, kw_only=True):
     """An approved micro-credential's content: the EU Council Recommendation
     (2022) standard elements, mapped to an Open Badges 3.0 Achievement."""
 
@@ -237,12 +237,12 @@ class AchievementImageUploaded(Event, frozen=True, kw_only=True):
     sha256: str  # hex, of content
 
 
-class ChoiceGroup(Part, kw_only=True):
+class ChoiceGroup(Part, frozen=True, kw_only=True):
     k: Annotated[int, Meta(ge=1, le=100)]
     of: Annotated[list[Code], Meta(max_length=100)]  # achievement ids
 
 
-class PathwayRule(Part, kw_only=True):
+class PathwayRule(Part, frozen=True, kw_only=True):
     required: Annotated[list[Code], Meta(max_length=100)] = []  # achievement ids that must all be held
     choices: Annotated[list[ChoiceGroup], Meta(max_length=20)] = []
     min_credits: Amount = 0.0  # ECTS

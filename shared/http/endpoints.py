@@ -13,8 +13,9 @@ from typing import Any
 
 from aiohttp import web
 
-from shared.auth import Authenticator, Principal, Role, require_role
+from shared.auth import Authenticator, Principal, require_role
 from shared.http.body import read_json
+from shared.events.registry import Role
 from shared.http.middleware import CLIENT_ID_KEY, request_id_of
 from shared.ledger.events import Metadata
 

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 import msgspec
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from shared.http.inputs import check_request
 from shared.http.problem import PROBLEM_CONTENT_TYPE, Problem, problem_of, refused_input, unavailable
@@ -51,7 +52,8 @@ _DATABASE_UNAVAILABLE = (
 
 
 def request_id_of(request: web.Request) -> str:
-    return request.get(REQUEST_ID_KEY, "")
+    request_id: str = request.get(REQUEST_ID_KEY, "")
+    return request_id
 
 
 def route_template(request: web.Request) -> str:
@@ -78,7 +80,7 @@ def loggable_path(request: web.Request, route: str) -> str:
     return request.path if PRIVATE_PATH_PARAMETERS.isdisjoint(request.match_info) else route
 
 
-def make_observability_middleware(metrics: HttpMetrics):
+def make_observability_middleware(metrics: HttpMetrics) -> Middleware:
     @web.middleware
     async def observability(request: web.Request, handler: Handler) -> web.StreamResponse:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")

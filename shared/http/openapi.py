@@ -20,7 +20,7 @@ def build_openapi(title: str, version: str, endpoints: Sequence[Endpoint]) -> di
     for ep in endpoints:
         types += [t for t in (ep.body, ep.response) if t is not None]
     schemas, components = msgspec.json.schema_components(types, ref_template=_REF)
-    schema_of = dict(zip(map(id, types), schemas))
+    schema_of = dict(zip(map(id, types), schemas, strict=True))
     paths: dict[str, dict[str, Any]] = {}
     for ep in endpoints:
         path = _PATH_PARAM.sub(r"{\1}", ep.path)

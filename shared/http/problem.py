@@ -55,7 +55,7 @@ class Problem(Exception):
         self.extra = extra or {}
 
     def to_document(self, request_id: str = "", instance: str = "") -> dict[str, Any]:
-        doc = msgspec.to_builtins(
+        doc: dict[str, Any] = msgspec.to_builtins(
             ProblemDocument(
                 type=PROBLEM_TYPE_BASE + self.slug,
                 title=self.title,

@@ -92,7 +92,7 @@ def _file_bytes(name: str) -> bytes:
 
 @functools.cache
 def _parsed(name: str) -> dict[str, Any]:
-    return msgspec.json.decode(_file_bytes(name))
+    return msgspec.json.decode(_file_bytes(name), type=dict[str, Any])
 
 
 @functools.cache

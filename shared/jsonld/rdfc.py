@@ -39,6 +39,7 @@ def canonicalize_quads(quads: Iterable[pyoxigraph.Quad]) -> bytes:
     dataset = pyoxigraph.Dataset(quads)
     dataset.canonicalize(pyoxigraph.CanonicalizationAlgorithm.RDFC_1_0)
     serialized = pyoxigraph.serialize(dataset, format=pyoxigraph.RdfFormat.N_QUADS)
+    assert serialized is not None  # None only when an output file is given
     # Split on b"\n" only: N-Quads escapes it inside literals, unlike other
     # line breaks that bytes.splitlines would also cut at.
     return b"".join(sorted(line + b"\n" for line in serialized.split(b"\n") if line))

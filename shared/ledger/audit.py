@@ -26,12 +26,6 @@ from shared.ledger.signed_note import Checkpoint, NoteError, Verifier, verify_ch
 from shared.ledger.store import QUERIES
 
 _CHUNK = 20_000
-_SCAN = """
-SELECT position, stream_id, version, event_type, payload, metadata, prev_hash, hash
-  FROM ledger.events
- WHERE position > $1 AND position <= least($1 + $3, $2)
- ORDER BY position
-"""
 
 
 class AuditResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -62,7 +56,7 @@ async def verify_chain(
     start = max(from_position, 1)
     expected_prev = GENESIS_HASH
     if start > 1:
-        expected_prev = await conn.fetchval("SELECT hash FROM ledger.events WHERE position = $1", start - 1)
+        expected_prev = await conn.fetchval(QUERIES["hash_at"], start - 1)
         if expected_prev is None:
             return AuditResult(ok=False, from_position=start, checked=0, last_position=start - 1,
                                first_bad_position=start - 1, reason="missing position")
@@ -73,7 +67,7 @@ async def verify_chain(
     while True:
         if position >= to_position:
             break
-        rows = await conn.fetch(_SCAN, position, to_position, _CHUNK)
+        rows = await conn.fetch(QUERIES["audit_scan"], position, to_position, _CHUNK)
         if not rows:
             return AuditResult(ok=False, from_position=start, checked=checked, last_position=position,
                                first_bad_position=position + 1, reason=f"gap: position {position + 1} is missing")

@@ -119,14 +119,14 @@ class Checkpointer:
     async def _run_while_leader(self, stop: asyncio.Event) -> None:
         conn = await asyncpg.connect(self._dsn)
         try:
-            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", CHECKPOINTER_LOCK_KEY):
+            while not await conn.fetchval(QUERIES["try_advisory_lock"], CHECKPOINTER_LOCK_KEY):
                 if stop.is_set():
                     return
                 await sleep_or_stop(stop, 1.0)
             await conn.execute(
-                "INSERT INTO ledger.log_keys (vkey) VALUES ($1) ON CONFLICT DO NOTHING", self._signer.vkey
+                QUERIES["register_log_key"], self._signer.vkey
             )
-            last_size = await conn.fetchval("SELECT coalesce(max(tree_size), 0) FROM ledger.checkpoints")
+            last_size = await conn.fetchval(QUERIES["last_checkpoint_size"])
             last_time = time.monotonic()
             while not stop.is_set():
                 await self._log.catch_up(conn)
@@ -142,8 +142,7 @@ class Checkpointer:
     async def publish(self, conn: asyncpg.Connection) -> Checkpoint:
         checkpoint = Checkpoint(self._signer.origin, self._log.size, self._log.tree.root())
         await conn.execute(
-            "INSERT INTO ledger.checkpoints (tree_size, root_hash, signed_note) VALUES ($1, $2, $3)"
-            " ON CONFLICT (tree_size) DO NOTHING",
+            QUERIES["insert_checkpoint"],
             checkpoint.size, checkpoint.root_hash, self._signer.sign(checkpoint),
         )
         log.info("checkpoint published", extra={"tree_size": checkpoint.size})

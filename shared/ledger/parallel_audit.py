@@ -77,7 +77,8 @@ async def _fetch(dsn: str, query: str) -> list[asyncpg.Record]:
 
 
 async def head_position(dsn: str) -> int:
-    return (await _fetch(dsn, "head_position"))[0][0]
+    head: int = (await _fetch(dsn, "head_position"))[0][0]
+    return head
 
 
 def stored_log_keys(dsn: str) -> list[str]:
@@ -117,7 +118,7 @@ def verify_chain_parallel(
                                    last_position=result.last_position,
                                    first_bad_position=result.first_bad_position, reason=result.reason)
     ok = AuditResult(ok=True, from_position=start, checked=checked, last_position=last)
-    return _with_checkpoints(ok, _Roots(last, roots), checkpoints, trust) if checkpoints else ok
+    return _with_checkpoints(ok, _Roots(last, roots), checkpoints, trust) if checkpoints and trust is not None else ok
 
 
 class _Roots:

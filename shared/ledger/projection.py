@@ -38,9 +38,10 @@ from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from shared.bus import NO_AUTH, BusConsumer, ConsumerMetrics, KafkaAuth, ensure_topics
+from shared.db.pool import Connection
 from shared.ledger.events import RECORDED_EVENT_DECODER, RecordedEvent
 from shared.ledger.feed import Break, ChainBreak, first_break, first_unlike
-from shared.ledger.store import Ledger
+from shared.ledger.store import QUERIES, Ledger, to_recorded
 from shared.lifecycle import sleep_or_stop
 
 log = logging.getLogger(__name__)
@@ -68,26 +69,6 @@ class Projection(abc.ABC):
         hash atomically."""
 
 
-async def lock_progress(conn: asyncpg.Connection, name: str) -> int:
-    """The projection's position, its progress row locked until the transaction ends."""
-    return await conn.fetchval(
-        "INSERT INTO ledger.projection_progress (projection) VALUES ($1)"
-        " ON CONFLICT (projection) DO UPDATE SET projection = EXCLUDED.projection"
-        " RETURNING position",
-        name,
-    )
-
-
-async def save_progress(conn: asyncpg.Connection, name: str, position: int, chain_hash: bytes) -> None:
-    """Record the projection at `position`, with that event's chain hash (the
-    runner resumes from both)."""
-    await conn.execute(
-        "UPDATE ledger.projection_progress SET position = $2, hash = $3, updated_at = now()"
-        " WHERE projection = $1",
-        name, position, chain_hash,
-    )
-
-
 class PostgresProjection(Projection):
     """A projection whose rows live in Postgres beside its progress row."""
 
@@ -96,9 +77,7 @@ class PostgresProjection(Projection):
         self.name = name
 
     async def load_applied(self) -> Applied:
-        row = await self.pool.fetchrow(
-            "SELECT position, hash FROM ledger.projection_progress WHERE projection = $1", self.name
-        )
+        row = await self.pool.fetchrow(QUERIES["projection_applied"], self.name)
         return Applied(row["position"], row["hash"]) if row else Applied()
 
     async def apply(self, events: Sequence[RecordedEvent]) -> None:
@@ -106,16 +85,33 @@ class PostgresProjection(Projection):
             # Row lock on the progress row: two runners of the same projection
             # (a rebalance overlap) serialise here, and the loser's stale
             # events are filtered by the position check below.
-            current = await lock_progress(conn, self.name)
+            current = await conn.fetchval(QUERIES["lock_projection_progress"], self.name)
             fresh = [e for e in events if e.position > current]
             if not fresh:
                 return
             for event in fresh:
                 await self.apply_one(conn, event)
-            await save_progress(conn, self.name, fresh[-1].position, fresh[-1].hash)
+            await conn.execute(QUERIES["save_projection_progress"], self.name, fresh[-1].position, fresh[-1].hash)
+
+    async def apply_through_head(self, conn: Connection, event_type_pattern: str) -> None:
+        """Apply, inside the caller's transaction, every event up to the head
+        whose type matches the LIKE pattern, and record the head as applied.
+
+        Meant for a writer that still holds the ledger's append lock right
+        after its append, so the head cannot move: its rows commit together
+        with its events and the runner that follows Kafka later skips them.
+        """
+        current = await conn.fetchval(QUERIES["lock_projection_progress"], self.name)
+        head = await conn.fetchrow(QUERIES["head"])
+        if head is None or head["position"] <= current:
+            return
+        rows = await conn.fetch(QUERIES["read_range_of_types"], current, head["position"], event_type_pattern)
+        for event in to_recorded(rows):
+            await self.apply_one(conn, event)
+        await conn.execute(QUERIES["save_projection_progress"], self.name, head["position"], head["hash"])
 
     @abc.abstractmethod
-    async def apply_one(self, conn: asyncpg.Connection, event: RecordedEvent) -> None:
+    async def apply_one(self, conn: Connection, event: RecordedEvent) -> None:
         """Apply one event inside the projection's transaction."""
 
 

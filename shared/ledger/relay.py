@@ -105,7 +105,7 @@ class Relay:
 
     async def _acquire_lock(self, conn: asyncpg.Connection, stop: asyncio.Event) -> bool:
         while not stop.is_set():
-            if await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_KEY):
+            if await conn.fetchval(QUERIES["try_advisory_lock"], RELAY_LOCK_KEY):
                 return True
             await sleep_or_stop(stop, self._poll_interval)
         return False
@@ -115,7 +115,7 @@ class Relay:
         offsets: AIOKafkaConsumer, stop: asyncio.Event,
     ) -> None:
         await conn.execute(
-            "INSERT INTO ledger.relay_progress (relay) VALUES ($1) ON CONFLICT DO NOTHING", self._name
+            QUERIES["register_relay"], self._name
         )
         while not stop.is_set():
             self._wake.clear()
@@ -131,7 +131,7 @@ class Relay:
         while True:
             await self._detect_broker_loss(conn, offsets)
             position = await conn.fetchval(
-                "SELECT position FROM ledger.relay_progress WHERE relay = $1", self._name
+                QUERIES["relay_position"], self._name
             )
             events = to_recorded(await conn.fetch(QUERIES["read_from"], position, self._batch_size))
             if not events:
@@ -139,7 +139,7 @@ class Relay:
             await self._send_all(producer, events)
             position = events[-1].position
             await conn.execute(
-                "UPDATE ledger.relay_progress SET position = $2, updated_at = now() WHERE relay = $1",
+                QUERIES["save_relay_position"],
                 self._name, position,
             )
             total += len(events)
@@ -192,7 +192,7 @@ class Relay:
                         extra={"partitions": shrunk})
             await ensure_topics(self._bootstrap, [self._topic], self._partitions, self._auth)
             await conn.execute(
-                "UPDATE ledger.relay_progress SET position = 0, updated_at = now() WHERE relay = $1",
+                QUERIES["reset_relay_position"],
                 self._name,
             )
         self._seen_end = ends if shrunk else {p: max(e, self._seen_end.get(p, 0)) for p, e in ends.items()}

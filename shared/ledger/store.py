@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from shared.db.pool import Connection
 from shared.db.sql import load_queries
 from shared.ledger.chain import GENESIS_HASH, chain_hash, check_identifier, entry_bytes
 from shared.ledger.events import Event, EventCatalog, Metadata, RecordedEvent, encode_metadata
@@ -107,7 +108,7 @@ class Ledger:
 
     async def append_in(
         self,
-        conn: asyncpg.Connection,
+        conn: Connection,
         events: Sequence[NewEvent],
         metadata: Metadata,
         expected_versions: Mapping[str, int] | None = None,
@@ -135,7 +136,7 @@ class Ledger:
             [e.stream_id for a in appends for e in a.events] + [s for a in appends for s in a.expected_versions]))
         head = await conn.fetchrow(QUERIES["lock_and_read_head"], streams)
         position, prev = head["head_position"], head["head_hash"] or GENESIS_HASH
-        versions = dict(zip(head["stream_ids"] or (), head["versions"] or ()))
+        versions = dict(zip(head["stream_ids"] or (), head["versions"] or (), strict=True))
         results: list[list[int] | AppendConflict] = []
         records = []
         for append in appends:
@@ -144,7 +145,7 @@ class Ledger:
                 results.append(conflict)
                 continue
             positions = []
-            for new, payload in zip(append.events, append.payloads):
+            for new, payload in zip(append.events, append.payloads, strict=True):
                 position += 1
                 version = versions[new.stream_id] = versions.get(new.stream_id, 0) + 1
                 event_type = new.event.event_type
@@ -159,7 +160,7 @@ class Ledger:
             # Delivered at commit: a wake-up hint for the relay, never a guarantee.
             await conn.execute(QUERIES["notify_appended"], str(position))
         elif records:
-            await conn.execute(QUERIES["append_rows"], *(list(column) for column in zip(*records)))
+            await conn.execute(QUERIES["append_rows"], *(list(column) for column in zip(*records, strict=True)))
         return results
 
     async def read_from(self, after: int, limit: int = 1000) -> list[RecordedEvent]:
@@ -175,14 +176,16 @@ class Ledger:
         ledger has no such position."""
         if position == 0:
             return GENESIS_HASH
-        return await self.pool.fetchval(QUERIES["hash_at"], position)
+        found: bytes | None = await self.pool.fetchval(QUERIES["hash_at"], position)
+        return found
 
     async def read_stream(self, stream_id: str) -> list[RecordedEvent]:
         async with self.pool.acquire() as conn:
             return to_recorded(await conn.fetch(QUERIES["read_stream"], stream_id))
 
     async def head_position(self) -> int:
-        return await self.pool.fetchval(QUERIES["head_position"])
+        head: int = await self.pool.fetchval(QUERIES["head_position"])
+        return head
 
 
 def _conflict(expected: Mapping[str, int], versions: Mapping[str, int]) -> AppendConflict | None:

@@ -155,7 +155,8 @@ async def checkpointed_ledger(db, settings) -> list[int]:
             head = await ledger.head_position()
             await ledger.append([NewEvent(f"s{i % 7}", Noted(text=f"e{i}", n=i)) for i in range(head, size)],
                                 TEST_METADATA)
-            await eventually(lambda: db.fetchval("SELECT true FROM ledger.checkpoints WHERE tree_size = $1", size))
+            await eventually(
+                lambda size=size: db.fetchval("SELECT true FROM ledger.checkpoints WHERE tree_size = $1", size))
     finally:
         stop.set()
         await task

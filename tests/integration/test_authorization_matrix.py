@@ -202,9 +202,12 @@ ATTEMPTS: dict[str, tuple[Attempt, tuple[str, ...]]] = {
 
 @contextlib.asynccontextmanager
 async def all_services(settings):
-    async with serving(registry_app, settings) as registry, serving(issuance_app, settings) as issuance:
-        async with revocation_service(settings) as revocation:
-            yield Services(registry, issuance, revocation)
+    async with (
+        serving(registry_app, settings) as registry,
+        serving(issuance_app, settings) as issuance,
+        revocation_service(settings) as revocation,
+    ):
+        yield Services(registry, issuance, revocation)
 
 
 async def test_every_cell_of_the_matrix_holds_over_http(settings, db):

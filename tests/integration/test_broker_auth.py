@@ -27,7 +27,8 @@ def authenticating_tansu(tmp_path):
     process = subprocess.Popen(
         [TANSU, "broker", "--listener-url", listener, "--advertised-listener-url", listener,
          "--storage-engine", "memory://tansu/", "--authentication"],
-        stdout=open(tmp_path / "tansu.log", "ab"), stderr=subprocess.STDOUT, start_new_session=True,
+        stdout=open(tmp_path / "tansu.log", "ab"),  # noqa: SIM115 - the broker's for its lifetime
+        stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
         wait_for_port(port, process, 30, "tansu")

@@ -89,7 +89,7 @@ async def test_a_forged_broker_record_changes_no_verdict_and_is_reported(setting
         forged_at = await forge_revocation(settings, scene.ledger, genuine.credential_id)
         await eventually(lambda: rejected_by_verification(verification), timeout=60)
         for service in LEDGER_READERS:
-            readiness = await eventually(lambda: degraded(settings.url_of(service)), timeout=60)
+            readiness = await eventually(lambda service=service: degraded(settings.url_of(service)), timeout=60)
             assert not readiness["ready"] and readiness["reasons"], service
             assert all(f"position {forged_at}" in reason for reason in readiness["reasons"].values())
         assert await verdict(verification, genuine.credential_id) == "valid"

@@ -90,7 +90,7 @@ async def test_a_standard_status_list_verifier_sees_a_revoked_credential_as_revo
         lists = {}
         for credential, is_revoked in ((kept, False), (revoked, True)):
             lists[credential["credentialStatus"]["statusListCredential"]] = await eventually(
-                lambda: status_list(credential, is_revoked), timeout=15)
+                lambda credential=credential, is_revoked=is_revoked: status_list(credential, is_revoked), timeout=15)
     outcomes = await verify_with_javascript([revoked, kept], raw_public_key(issuer.private_key),
                                             f"{issuer.did}#{issuer.key_id}", settings.public_base_url, lists)
     # The list's own eddsa-rdfc-2022 proof verified, then the revocation bit read.

@@ -15,7 +15,7 @@ from shared.events import registry as ev
 from shared.events.credentials import CredentialIssued, credential_stream
 from shared.jsonld.contexts import platform_context_url
 from shared.ledger.events import decode_payload
-from shared.status_allocation import LIST_SIZE
+from services.issuance.status_entries import LIST_SIZE
 from tests.support import independent_rdfc
 from tests.support.http import bearer, serving
 from tests.support.issuance import issuance_rows, item, registry_caught_up, university

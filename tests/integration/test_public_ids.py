@@ -133,7 +133,7 @@ async def _resolve_all(http, live: Settings, urls: list[str], gateway: EmbeddedG
             service, media_type = expected_media_type(path)
             target = url if base else live.url_of(service) + path
             # A status list appears once revocation has published it.
-            status, content_type, body = await eventually(lambda: _published(http, target))
+            status, content_type, body = await eventually(lambda target=target: _published(http, target))
             assert (status, content_type) == (200, media_type), (target, status, content_type, body[:200])
 
     await resolved_everywhere(None)

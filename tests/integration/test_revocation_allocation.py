@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from shared.status_allocation import LIST_SIZE, allocate
+from services.issuance.status_entries import LIST_SIZE, allocate
 
 
 async def allocate_in_transaction(db, issuer_id, purpose, count):

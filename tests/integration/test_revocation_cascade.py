@@ -9,6 +9,7 @@ import os
 import msgspec
 from prometheus_client import CollectorRegistry
 
+from services.registry.issuers import store_hosted_key
 from services.revocation.metrics import RevocationMetrics
 from services.revocation.projection import CredentialsProjection
 from services.revocation.status_changes import StatusChanger
@@ -149,7 +150,7 @@ async def test_key_compromise_revokes_what_the_key_signed_from_then_on(settings,
         # Rotation to a new hosted key, and key-1 reported compromised as of a past moment.
         seed = os.urandom(32)
         async with db.acquire() as conn:
-            await world.vault.store(conn, issuer.issuer_id, "key-2", seed)
+            await store_hosted_key(conn, world.vault, issuer.issuer_id, "key-2", seed)
         new_key = eddsa_jcs.signing_key_from_seed(seed)
         await world.ledger.append([
             NewEvent("issuer:uni-2", reg.IssuerKeyAdded(

@@ -143,7 +143,7 @@ async def test_a_change_shows_within_a_second_with_etag_caching(settings, db):
             assert response.status == 200
             started = time.monotonic()
 
-            async def bit_set():
+            async def bit_set(index: int = index):
                 document = await published(client, list_id)
                 return True if document and index in decoded(document) else None
 

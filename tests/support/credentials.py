@@ -32,7 +32,7 @@ from shared.events.credentials import CredentialIssued, StatusEntry, credential_
 from shared.ledger.events import Metadata
 from shared.ledger.store import NO_STREAM, Ledger, NewEvent
 from shared.settings import Settings
-from shared.status_allocation import allocate
+from services.issuance.status_entries import allocate
 from shared.timeutil import format_time, now
 from tests.support.waiting import eventually, running_relay  # noqa: F401 - re-exported for tests
 from tests.support.world import Issuer
@@ -65,7 +65,7 @@ async def issue_credentials(
         suspension = await allocate(conn, issuer.issuer_id, "suspension", count)
         credentials = [
             _signed_credential(settings, issuer, achievement_id, issued_at, key_id, private_key, [r, s])
-            for r, s in zip(revocation, suspension)
+            for r, s in zip(revocation, suspension, strict=True)
         ]
         events = [
             CredentialIssued(
@@ -79,12 +79,12 @@ async def issue_credentials(
         ]
         streams = [credential_stream(e.credential_id) for e in events]
         positions = await Ledger(pool, CATALOG).append_in(
-            conn, [NewEvent(s, e) for s, e in zip(streams, events)],
+            conn, [NewEvent(s, e) for s, e in zip(streams, events, strict=True)],
             Metadata(actor=f"issuance-test:{issuer.issuer_id}", tenant=issuer.issuer_id),
             dict.fromkeys(streams, NO_STREAM),
         )
     return [IssuedCredential(e.credential_id, issuer.issuer_id, e.status, doc, p)
-            for e, (doc, _, _), p in zip(events, credentials, positions)]
+            for e, (doc, _, _), p in zip(events, credentials, positions, strict=True)]
 
 
 def _signed_credential(

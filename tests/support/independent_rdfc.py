@@ -108,7 +108,7 @@ def _compare(node: Any, expanded: Any, path: str, dropped: list[str]) -> None:
         expanded = expanded["@graph"][0]  # a graph container (a proof): its one node
     if isinstance(node, list):
         items = expanded.get("@list", expanded) if isinstance(expanded, dict) else expanded
-        for index, (item, expanded_item) in enumerate(zip(node, _nodes(items))):
+        for index, (item, expanded_item) in enumerate(zip(node, _nodes(items), strict=False)):
             _compare(item, expanded_item, f"{path}[{index}]", dropped)
         return
     if not isinstance(node, dict) or not isinstance(expanded, dict):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from services.registry.issuers import store_hosted_key
 from services.registry.projection import RegistryTablesProjection
 from shared.auth import hash_api_key
 from shared.credential_format import issuer_did
@@ -86,7 +87,7 @@ class World:
         private_key = signing_key_from_seed(seed)
         key_id = "key-1"
         async with self.pool.acquire() as conn:
-            await self.vault.store(conn, issuer_id, key_id, seed)
+            await store_hosted_key(conn, self.vault, issuer_id, key_id, seed)
         await self._append(
             f"issuer:{issuer_id}",
             ev.IssuerRegistered(issuer_id=issuer_id, registered_by=agency_id, legal_name=f"University {issuer_id}",

@@ -108,7 +108,8 @@ def test_the_independent_verifier_accepts_the_w3c_vector_and_nothing_else():
 
 def test_a_signing_job_signs_a_proof_set_and_records_the_exact_bytes():
     signing = job([draft(n, grade="B") for n in range(5)], grading_scheme="A-F")
-    for n, (item, event) in enumerate(zip(signing.drafts, signed(signing.drafts, grading_scheme="A-F"))):
+    events = signed(signing.drafts, grading_scheme="A-F")
+    for n, (item, event) in enumerate(zip(signing.drafts, events, strict=True)):
         document = bytes(event.document)
         parsed = json.loads(document)
         assert canonicalize(parsed) == document
@@ -120,7 +121,7 @@ def test_a_signing_job_signs_a_proof_set_and_records_the_exact_bytes():
         assert (event.issued_at, event.key_id, event.status) == (CREATED, "key-1", status(n))
         assert independent_rdfc.verify_proof_set(parsed, raw_public_key(KEY)) == {
             "eddsa-rdfc-2022": True, "eddsa-jcs-2022": True}
-        for proof, suite in zip(parsed["proof"], ("eddsa-rdfc-2022", "eddsa-jcs-2022")):
+        for proof, suite in zip(parsed["proof"], ("eddsa-rdfc-2022", "eddsa-jcs-2022"), strict=True):
             assert proof == {**proof, "type": "DataIntegrityProof", "cryptosuite": suite,
                              "proofPurpose": "assertionMethod", "verificationMethod": METHOD, "created": CREATED}
 

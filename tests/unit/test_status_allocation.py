@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from shared.status_allocation import LIST_SIZE, permute
+from services.issuance.status_entries import LIST_SIZE, permute
 
 KEY = bytes(range(32))
 
@@ -26,7 +26,7 @@ def test_permutation_depends_on_the_key_and_is_stable():
     other = bytes(32)
     first = [permute(KEY, value) for value in range(200)]
     assert first == [permute(KEY, value) for value in range(200)]
-    assert sum(a == b for a, b in zip(first, (permute(other, v) for v in range(200)))) < 5
+    assert sum(a == b for a, b in zip(first, (permute(other, v) for v in range(200)), strict=True)) < 5
 
 
 def test_indexes_do_not_follow_issuance_order():
@@ -34,7 +34,7 @@ def test_indexes_do_not_follow_issuance_order():
     assert indexes != sorted(indexes)
     # Spread over the whole list, not clustered near the start.
     assert statistics.mean(indexes) == pytest.approx(LIST_SIZE / 2, rel=0.1)
-    neighbours = [abs(a - b) for a, b in zip(indexes, indexes[1:])]
+    neighbours = [abs(a - b) for a, b in zip(indexes, indexes[1:], strict=False)]
     assert statistics.median(neighbours) > LIST_SIZE / 10
 
 

@@ -1,7 +1,10 @@
-"""Allocating Bitstring Status List entries to new credentials.
+"""Bitstring Status List entries for new credentials, from revocation's lists.
 
-Issuance (any number of processes) asks for entries; the revocation service
-publishes the lists. Each list has a counter of entries handed out and a
+The revocation service owns and publishes the lists; issuance (any number
+of processes) gets entries only through revocation's
+`revocation.claim_status_entries` function (its migration 0221,
+docs/ownership.md), which hands out counter ranges, and maps them to
+indexes here. Each list has a counter of entries handed out and a
 secret permutation key. Entry k of a list sits at index permute(key, k):
 a keyed Feistel permutation, so
 
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from shared.db.sql import load_queries
 from shared.events.credentials import StatusEntry, StatusPurpose
 
 LIST_SIZE = 131_072  # 2**17 entries (16 KB), the spec's minimum
@@ -59,37 +63,7 @@ class _Grant:
     count: int
 
 
-# `first` and `granted` are computed in the locking SELECT on purpose: under
-# READ COMMITTED, a row locked after waiting for a concurrent allocator is
-# re-read at its newest version there, whereas any other read of the table in
-# this statement sees the statement's older snapshot (and would hand out the
-# same entries twice).
-_CLAIM_FROM = """
-WITH target AS (
-    SELECT list_id, allocated AS first, least($2, size - allocated) AS granted
-      FROM revocation.status_lists
-     WHERE issuer_id = $1 AND purpose = $3 AND allocated < size
-     ORDER BY created_at, list_id
-     LIMIT 1
-       FOR UPDATE
-)
-UPDATE revocation.status_lists s
-   SET allocated = target.first + target.granted
-  FROM target
- WHERE s.list_id = target.list_id
-RETURNING s.list_id, s.permutation_key, s.size, target.first, target.granted
-"""
-
-# A new list is marked changed, so the revocation service publishes it, all
-# zeros, before anyone asks for it.
-_NEW_LIST = """
-WITH created AS (
-    INSERT INTO revocation.status_lists (list_id, issuer_id, purpose, size, permutation_key)
-    VALUES ($1, $2, $3, $4, $5)
-    RETURNING list_id
-)
-INSERT INTO revocation.list_changes (list_id) SELECT list_id FROM created
-"""
+QUERIES = load_queries("services.issuance")
 
 
 async def allocate(
@@ -111,11 +85,12 @@ async def allocate(
 
 
 async def _claim(conn: asyncpg.Connection, issuer_id: str, purpose: str, wanted: int) -> _Grant:
-    row = await conn.fetchrow(_CLAIM_FROM, issuer_id, wanted, purpose)
-    while row is None:
-        # No open list: open one. A concurrent allocator may open one too;
-        # both are valid lists, one just fills later.
-        list_id = f"{issuer_id}.{purpose}.{uuid.uuid4().hex[:12]}"
-        await conn.execute(_NEW_LIST, list_id, issuer_id, purpose, LIST_SIZE, os.urandom(32))
-        row = await conn.fetchrow(_CLAIM_FROM, issuer_id, wanted, purpose)
+    # The list to open if the issuer has none open; a concurrent allocator
+    # may open one too: both are valid lists, one just fills later.
+    new_list_id = f"{issuer_id}.{purpose}.{uuid.uuid4().hex[:12]}"
+    row = await conn.fetchrow(
+        QUERIES["claim_status_entries"], issuer_id, purpose, wanted, new_list_id, LIST_SIZE, os.urandom(32)
+    )
+    if row is None:
+        raise RuntimeError(f"revocation.claim_status_entries granted nothing for {issuer_id}/{purpose}")
     return _Grant(row["list_id"], bytes(row["permutation_key"]), row["size"], row["first"], row["granted"])
