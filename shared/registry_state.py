@@ -18,8 +18,8 @@ from typing import Any
 from shared.crypto.multibase import multibase_to_public_key
 from shared.events import CATALOG
 from shared.events import registry as ev
-from shared.ledger.events import Event, RecordedEvent
-from shared.ledger.projection import Applied, Projection
+from shared.ledger.eventstore.events import Event, RecordedEvent
+from shared.ledger.delivery.projection import Applied, Projection
 from shared.timeutil import parse_time
 
 

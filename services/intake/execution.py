@@ -33,7 +33,7 @@ from shared.auth import Principal
 from shared.db.sql import load_queries
 from shared.http.problem import Problem, problem_of
 from shared.refusals import Refusal
-from shared.ledger.events import Metadata
+from shared.ledger.eventstore.events import Metadata
 
 QUERIES = load_queries("services.intake")
 

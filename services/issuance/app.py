@@ -14,7 +14,7 @@ from services.issuance.schemas import (
 from shared.credential_format import VC_MEDIA_TYPE
 from shared.http.common_handlers import WHOAMI
 from shared.http.endpoints import Endpoint
-from shared.ledger.projection import Projection
+from shared.ledger.delivery.projection import Projection
 from shared.service import create_service_app, projection_context
 from shared.settings import Settings
 

@@ -25,7 +25,7 @@ from shared.http.body import json_response
 from shared.http.endpoints import optional_principal, principal_of
 from shared.http.middleware import request_id_of
 from shared.http.problem import PROBLEM_TYPE_BASE, Problem, bad_request, conflict, not_found, unauthorized
-from shared.ledger.events import Metadata
+from shared.ledger.eventstore.events import Metadata
 from shared.timeutil import now
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"

@@ -31,8 +31,8 @@ from shared.events import CATALOG
 from shared.events.credentials import (
     CredentialIssued, CredentialReinstated, CredentialRevoked, CredentialSuspended,
 )
-from shared.ledger.events import RecordedEvent
-from shared.ledger.projection import Applied, PostgresProjection, Projection
+from shared.ledger.eventstore.events import RecordedEvent
+from shared.ledger.delivery.projection import Applied, PostgresProjection, Projection
 from shared.registry_state import RegistryProjection
 from shared.timeutil import now
 

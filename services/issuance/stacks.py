@@ -34,8 +34,8 @@ from shared.auth import token_hash
 from shared.credential_format import new_credential_id, verification_method
 from shared.events.credentials import StackClaimed, credential_stream
 from shared.http.problem import Problem, bad_request, conflict, forbidden, not_found
-from shared.ledger.events import Metadata
-from shared.ledger.store import NO_STREAM, NewEvent
+from shared.ledger.eventstore.events import Metadata
+from shared.ledger.eventstore.store import NO_STREAM, NewEvent
 from shared.registry_state import Pathway
 from shared.timeutil import format_time, now
 

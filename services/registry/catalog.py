@@ -16,7 +16,7 @@ from services.registry.context import Caller, RegistryContext, new_id
 from shared.refusals import Conflict, Forbidden, Invalid, NotFound
 from services.registry.schemas import Decision, ProposeAchievement, ProposePathway
 from shared.events import registry as ev
-from shared.ledger.store import NO_STREAM, NewEvent
+from shared.ledger.eventstore.store import NO_STREAM, NewEvent
 from shared.timeutil import format_time, now
 
 

@@ -35,8 +35,8 @@ from shared.http.problem import (
     PROBLEM_TYPE_BASE, Problem, bad_request, not_found, problem_of, unauthorized,
 )
 from shared.http.representation import html_page, prefers_html
-from shared.ledger.events import Metadata
-from shared.ledger.store import Ledger
+from shared.ledger.eventstore.events import Metadata
+from shared.ledger.eventstore.store import Ledger
 from shared.service import POOL_KEY, SETTINGS_KEY
 from shared.statuslist import Bitstring
 

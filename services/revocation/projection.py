@@ -34,8 +34,8 @@ from services.revocation.status_changes import QUERIES, StatusChange, StatusChan
 from shared.events import CATALOG
 from shared.events import credentials as cred
 from shared.events import registry as reg
-from shared.ledger.events import Metadata, RecordedEvent
-from shared.ledger.projection import PostgresProjection
+from shared.ledger.eventstore.events import Metadata, RecordedEvent
+from shared.ledger.delivery.projection import PostgresProjection
 from shared.registry_state import RegistryProjection
 from shared.timeutil import parse_time
 

@@ -18,7 +18,7 @@ from services.revocation.projection import PROJECTION_NAME, CredentialsProjectio
 from services.revocation.status_changes import StatusChanger
 from services.revocation.status_lists import StatusListPublisher
 from shared.events import CATALOG
-from shared.ledger.store import Ledger
+from shared.ledger.eventstore.store import Ledger
 from shared.lifecycle import sleep_or_stop
 from shared.registry_state import RegistryProjection, RegistryState
 from shared.service import (

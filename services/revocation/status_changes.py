@@ -26,9 +26,9 @@ from shared.events.credentials import (
     Cause, CredentialFlaggedForReview, CredentialIssued, CredentialReinstated, CredentialRevoked,
     CredentialSuspended, ReasonCode, credential_stream,
 )
-from shared.ledger import readers as ledger_readers
-from shared.ledger.events import decode_payload, Event, Metadata
-from shared.ledger.store import AppendConflict, Ledger, NewEvent
+from shared.ledger.eventstore import readers as ledger_readers
+from shared.ledger.eventstore.events import decode_payload, Event, Metadata
+from shared.ledger.eventstore.store import AppendConflict, Ledger, NewEvent
 
 QUERIES = load_queries("services.revocation")
 

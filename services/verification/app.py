@@ -14,7 +14,7 @@ from services.verification.runtime import jobs_ctx
 from services.verification.schemas import ItemResult, JobCreated, JobProgress, VerificationRequest, VerificationResponse
 from shared.http.common_handlers import WHOAMI
 from shared.http.endpoints import Endpoint
-from shared.ledger.audit import AuditResult
+from shared.ledger.transparency.audit import AuditResult
 from shared.service import OPENAPI_KEY, create_service_app
 from shared.settings import Settings
 

@@ -24,7 +24,7 @@ from shared.crypto.multibase import multibase_to_public_key
 from shared.events import CATALOG
 from shared.events import credentials as cev
 from shared.events import registry as rev
-from shared.ledger.events import Event, RecordedEvent
+from shared.ledger.eventstore.events import Event, RecordedEvent
 from shared.registry_state import REGISTRY_PREFIX, RegistryState
 from shared.timeutil import parse_time
 

@@ -18,10 +18,10 @@ import msgspec
 
 from shared.db.pool import Connection
 from shared.db.sql import load_queries
-from shared.ledger.chain import GENESIS_HASH, chain_hash, check_identifier, entry_bytes
-from shared.ledger.events import Event, EventCatalog, Metadata, RecordedEvent, encode_metadata
+from shared.ledger.eventstore.chain import GENESIS_HASH, chain_hash, check_identifier, entry_bytes
+from shared.ledger.eventstore.events import Event, EventCatalog, Metadata, RecordedEvent, encode_metadata
 
-QUERIES = load_queries("shared.ledger")
+QUERIES = load_queries("shared.ledger.eventstore")
 _COLUMNS = ("position", "stream_id", "version", "event_type", "payload", "metadata", "prev_hash", "hash")
 
 # Expected version of a stream that must not exist yet.
