@@ -47,8 +47,8 @@ from shared.crypto.eddsa_jcs import raw_public_key  # noqa: E402
 from shared.crypto.multibase import public_key_to_multibase  # noqa: E402
 from shared.events import CATALOG  # noqa: E402
 from shared.events import registry as ev  # noqa: E402
-from shared.ledger.events import Metadata  # noqa: E402
-from shared.ledger.store import Ledger, NewEvent  # noqa: E402
+from shared.ledger.eventstore.events import Metadata  # noqa: E402
+from shared.ledger.eventstore.store import Ledger, NewEvent  # noqa: E402
 from shared.settings import Settings, load_settings  # noqa: E402
 
 COMMAND_KEY = "cmd-key"

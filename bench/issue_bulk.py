@@ -62,8 +62,8 @@ from services.issuance.rdfc_prototypes import RdfcPrototypes  # noqa: E402
 from tests.support import independent_rdfc  # noqa: E402
 from shared.key_vault import KeyVault  # noqa: E402
 from services.registry.issuers import store_hosted_key  # noqa: E402
-from shared.ledger.events import Metadata  # noqa: E402
-from shared.ledger.store import Ledger, NewEvent  # noqa: E402
+from shared.ledger.eventstore.events import Metadata  # noqa: E402
+from shared.ledger.eventstore.store import Ledger, NewEvent  # noqa: E402
 from shared.settings import Settings, load_settings  # noqa: E402
 
 EPOCH = "2020-01-01T00:00:00Z"

@@ -38,8 +38,8 @@ from bench._support import Timer, bench_database_name, bench_postgres, fresh_dat
 from credledger.backends import kafka_broker  # noqa: E402
 from services.registry.app import create_app  # noqa: E402
 from shared.events import CATALOG  # noqa: E402
-from shared.ledger.events import Metadata  # noqa: E402
-from shared.ledger.store import Ledger, NewEvent  # noqa: E402
+from shared.ledger.eventstore.events import Metadata  # noqa: E402
+from shared.ledger.eventstore.store import Ledger, NewEvent  # noqa: E402
 from shared.registry_state import RegistryState  # noqa: E402
 from shared.settings import load_settings  # noqa: E402
 from tests.support.events import Noted, TEST_CATALOG  # noqa: E402

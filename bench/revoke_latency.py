@@ -47,8 +47,8 @@ import asyncpg  # noqa: E402
 from bench._support import bench_database_name, bench_postgres, fresh_database  # noqa: E402
 from credledger.backends import kafka_broker  # noqa: E402
 from credledger.embedded import free_port  # noqa: E402
-from shared.ledger.events import Event, EventCatalog, Metadata  # noqa: E402
-from shared.ledger.store import Ledger, NewEvent  # noqa: E402
+from shared.ledger.eventstore.events import Event, EventCatalog, Metadata  # noqa: E402
+from shared.ledger.eventstore.store import Ledger, NewEvent  # noqa: E402
 from shared.settings import Settings, load_settings  # noqa: E402
 from shared.statuslist import Bitstring  # noqa: E402
 from tests.support.credentials import IssuedCredential, issue_credentials  # noqa: E402

@@ -8,10 +8,10 @@ import sys
 
 from tqdm import tqdm
 
-from shared.ledger.audit import AuditResult
-from shared.ledger.checkpoints import LogSigner
-from shared.ledger.parallel_audit import LogTrust, head_position, stored_log_keys, verify_chain_parallel
-from shared.ledger.signed_note import NoteError, Verifier
+from shared.ledger.transparency.audit import AuditResult
+from shared.ledger.transparency.checkpoints import LogSigner
+from shared.ledger.transparency.parallel_audit import LogTrust, head_position, stored_log_keys, verify_chain_parallel
+from shared.ledger.transparency.signed_note import NoteError, Verifier
 from shared.settings import Settings
 
 

@@ -17,7 +17,7 @@ import msgspec
 
 from shared.db.sql import load_queries
 from shared.events.registry import Role
-from shared.ledger.events import Metadata
+from shared.ledger.eventstore.events import Metadata
 from shared.refusals import Forbidden, Unauthenticated
 
 ROLES: tuple[Role, ...] = ("agency_admin", "issuer", "employer", "auditor")

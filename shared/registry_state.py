@@ -20,8 +20,8 @@ from shared.events import CATALOG
 from shared.events import endorsements as endo
 from shared.events import recognition as rec
 from shared.events import registry as ev
-from shared.ledger.events import Event, RecordedEvent
-from shared.ledger.projection import Applied, Projection
+from shared.ledger.eventstore.events import Event, RecordedEvent
+from shared.ledger.delivery.projection import Applied, Projection
 from shared.recognition_state import Recognitions
 from shared.timeutil import parse_time
 

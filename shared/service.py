@@ -31,8 +31,8 @@ from shared.http.problem import unavailable
 from shared.http.openapi import build_openapi
 from shared.metrics import HttpMetrics
 from shared.events import CATALOG
-from shared.ledger.projection import Projection, ProjectionMetrics, ProjectionRunner
-from shared.ledger.store import Ledger
+from shared.ledger.delivery.projection import Projection, ProjectionMetrics, ProjectionRunner
+from shared.ledger.eventstore.store import Ledger
 from shared.logs import configure_logging
 from shared.settings import Settings, load_settings
 

@@ -24,7 +24,7 @@ from services.issuance.context import CONTEXT_KEY, default_signing_processes, is
 from services.revocation.status_changes import StatusChanger
 from shared.bus import BusConsumer, ensure_topics, new_producer
 from shared.events import CATALOG
-from shared.ledger.store import Ledger
+from shared.ledger.eventstore.store import Ledger
 from shared.http.common_handlers import WHOAMI
 from shared.lifecycle import sleep_or_stop, wait_any
 from shared.registry_state import RegistryProjection

@@ -33,7 +33,7 @@ from shared.auth import Principal
 from shared.db.sql import load_queries
 from shared.http.problem import problem_of
 from shared.refusals import Refusal, RefusalRecord
-from shared.ledger.events import Metadata
+from shared.ledger.eventstore.events import Metadata
 
 QUERIES = load_queries("services.intake")
 

@@ -17,7 +17,7 @@ from shared.credential_format import VC_MEDIA_TYPE
 from shared.http.common_handlers import WHOAMI
 from shared.http.endpoints import Endpoint
 from shared.idempotency import purge_loop
-from shared.ledger.projection import Projection
+from shared.ledger.delivery.projection import Projection
 from shared.service import POOL_KEY, background_context, create_service_app, projection_context
 from shared.settings import Settings
 

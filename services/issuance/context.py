@@ -15,8 +15,8 @@ from services.issuance.learners import LearnerSecrets, learner_keys
 from services.issuance.signing import KeyRing, PreEncodedCatalog, Signer
 from shared.events import CATALOG
 from shared.key_vault import KeyVault
-from shared.ledger.projection import ProjectionRunner
-from shared.ledger.store import Ledger
+from shared.ledger.delivery.projection import ProjectionRunner
+from shared.ledger.eventstore.store import Ledger
 from shared.registry_state import RegistryState
 from shared.service import METRICS_REGISTRY_KEY, POOL_KEY, RUNNERS_KEY, SETTINGS_KEY, CleanupContext
 

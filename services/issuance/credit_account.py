@@ -23,8 +23,8 @@ from services.issuance.store import QUERIES, CredentialRow
 from shared.credential_format import required_credential_id
 from shared.auth import Principal, token_matches
 from shared.events.credits import CreditAccountShared, CreditAccountShareRevoked
-from shared.ledger.events import Metadata
-from shared.ledger.store import NO_STREAM, NewEvent
+from shared.ledger.eventstore.events import Metadata
+from shared.ledger.eventstore.store import NO_STREAM, NewEvent
 from shared.refusals import Conflict, Forbidden, NotFound
 from shared.timeutil import format_time, now
 

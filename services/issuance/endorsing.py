@@ -27,8 +27,8 @@ from shared.crypto.proof_set import ProofSetSigner
 from shared.events.credentials import credential_stream
 from shared.events.endorsements import EndorsementIssued
 from shared.jsonld.contexts import ContextLoader
-from shared.ledger.events import Metadata
-from shared.ledger.store import NO_STREAM, NewEvent
+from shared.ledger.eventstore.events import Metadata
+from shared.ledger.eventstore.store import NO_STREAM, NewEvent
 from shared.refusals import Conflict, Forbidden, Invalid, NotFound
 from shared.registry_state import Issuer
 from shared.timeutil import format_time, now

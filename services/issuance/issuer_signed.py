@@ -38,8 +38,8 @@ from shared.crypto.eddsa_jcs import ed25519_verify
 from shared.crypto.jcs import canonicalize
 from shared.events.credentials import CredentialIssued, StatusEntry, credential_stream
 from shared.jsonld.contexts import ContextLoader
-from shared.ledger.events import Metadata
-from shared.ledger.store import NO_STREAM, AppendConflict, NewEvent
+from shared.ledger.eventstore.events import Metadata
+from shared.ledger.eventstore.store import NO_STREAM, AppendConflict, NewEvent
 from shared.refusals import Conflict, Forbidden, Invalid
 from shared.registry_state import IssuerKey, RegistryState
 from shared.timeutil import format_time, now, parse_time

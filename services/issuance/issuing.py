@@ -39,8 +39,8 @@ from services.issuance.store import CredentialRow, StoredResponse, TakenReferenc
 from shared.auth import token_hash
 from shared.credential_format import new_credential_id, verification_method
 from shared.events.credentials import credential_stream
-from shared.ledger.events import Metadata
-from shared.ledger.store import NO_STREAM, NewEvent
+from shared.ledger.eventstore.events import Metadata
+from shared.ledger.eventstore.store import NO_STREAM, NewEvent
 from shared.refusals import Conflict, Invalid, Refusal
 from shared.timeutil import UTC, format_time, now, parse_time
 

@@ -31,8 +31,8 @@ from services.issuance.stacks import try_auto_award
 from shared.events import CATALOG
 from shared.credential_status import ACTION_OF_EVENT
 from shared.events.credentials import CredentialIssued
-from shared.ledger.events import RecordedEvent
-from shared.ledger.projection import Applied, PostgresProjection, Projection
+from shared.ledger.eventstore.events import RecordedEvent
+from shared.ledger.delivery.projection import Applied, PostgresProjection, Projection
 from shared.registry_state import RegistryProjection
 from shared.timeutil import now
 

@@ -46,7 +46,7 @@ from shared.events import CATALOG
 from shared.events.credentials import CredentialIssued, StatusEntry
 from shared.jsonld.contexts import ContextLoader
 from shared.key_vault import KeyVault
-from shared.ledger.events import Event, EventCatalog
+from shared.ledger.eventstore.events import Event, EventCatalog
 from services.issuance.status_entries import allocate
 
 log = logging.getLogger(__name__)

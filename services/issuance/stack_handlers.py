@@ -18,7 +18,7 @@ from shared.http.body import json_response
 from shared.http.endpoints import optional_principal, principal_of, request_metadata
 from shared.http.middleware import request_id_of
 from shared.http.problem import bad_request, forbidden, not_found, unauthorized
-from shared.ledger.events import Metadata
+from shared.ledger.eventstore.events import Metadata
 from shared.registry_state import Pathway
 from shared.timeutil import now
 

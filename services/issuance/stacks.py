@@ -36,8 +36,8 @@ from services.issuance.store import CredentialRow
 from shared.auth import token_hash
 from shared.credential_format import new_credential_id, required_credential_id, verification_method
 from shared.events.credentials import Admission, StackClaimed, credential_stream, stack_stream
-from shared.ledger.events import Metadata
-from shared.ledger.store import NO_STREAM, NewEvent
+from shared.ledger.eventstore.events import Metadata
+from shared.ledger.eventstore.store import NO_STREAM, NewEvent
 from shared.refusals import Conflict, Forbidden, Invalid, Malformed, NotFound, Refusal
 from shared.registry_state import Pathway
 from shared.timeutil import format_time, now

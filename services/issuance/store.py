@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from shared.ledger import readers as ledger_readers
-from shared.ledger.events import decode_payload
+from shared.ledger.eventstore import readers as ledger_readers
+from shared.ledger.eventstore.events import decode_payload
 from shared.credential_status import after_event
 from shared.db.sql import load_queries
 from shared.events.credentials import CredentialIssued, credential_stream

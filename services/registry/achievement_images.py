@@ -21,7 +21,7 @@ from shared.refusals import Conflict, Forbidden, Invalid, NotFound
 from services.registry.lookups import QUERIES
 from shared.badge_baking import BakingError, bake_svg, check_png, check_svg
 from shared.events import registry as ev
-from shared.ledger.store import NewEvent
+from shared.ledger.eventstore.store import NewEvent
 
 MAX_IMAGE_BYTES = 256 * 1024
 MEDIA_TYPES: tuple[ev.ImageMediaType, ...] = ("image/png", "image/svg+xml")

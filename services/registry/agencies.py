@@ -21,7 +21,7 @@ from services.registry.schemas import (
     CreateAgency, GrantAccreditation, PublishFramework, SuspendAccreditation, WithdrawAccreditation,
 )
 from shared.events import registry as ev
-from shared.ledger.store import NO_STREAM, NewEvent
+from shared.ledger.eventstore.store import NO_STREAM, NewEvent
 from shared.timeutil import format_time, now
 
 ROOT_SCOPE = ev.AccreditationScope(eqf_levels=list(range(1, 9)))

@@ -25,7 +25,7 @@ from shared.refusals import Conflict, Forbidden, Invalid
 from services.registry.schemas import CreateClient
 from shared.auth import BOOTSTRAP_TENANT, hash_api_key
 from shared.events import registry as ev
-from shared.ledger.store import NO_STREAM, NewEvent
+from shared.ledger.eventstore.store import NO_STREAM, NewEvent
 
 KEY_PREFIX = "clk_"
 # The kind of tenant each role's clients must belong to (None: a tenant of

@@ -23,9 +23,9 @@ from services.registry.projection import RegistryTablesProjection
 from shared.auth import Principal
 from shared.events import CATALOG
 from shared.key_vault import KeyVault, VaultError
-from shared.ledger import readers as ledger_readers
-from shared.ledger.events import Metadata
-from shared.ledger.store import AppendConflict, Ledger, NewEvent
+from shared.ledger.eventstore import readers as ledger_readers
+from shared.ledger.eventstore.events import Metadata
+from shared.ledger.eventstore.store import AppendConflict, Ledger, NewEvent
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from shared.crypto.eddsa_jcs import raw_public_key, signing_key_from_seed
 from shared.crypto.multibase import multibase_to_public_key, public_key_to_multibase
 from shared.events import registry as ev
 from shared.key_vault import KeyVault
-from shared.ledger.store import NO_STREAM, NewEvent
+from shared.ledger.eventstore.store import NO_STREAM, NewEvent
 from shared.timeutil import format_time, now
 
 SEED_BYTES = 32

@@ -17,8 +17,8 @@ from shared.events.registry import accreditation_stream, achievement_stream, pat
 from shared.refusals import Conflict, Forbidden, Invalid, NotFound
 from services.registry.schemas import Decision, ProposeAchievement, ProposePathway
 from shared.events import registry as ev
-from shared.ledger.events import Event
-from shared.ledger.store import NO_STREAM, NewEvent
+from shared.ledger.eventstore.events import Event
+from shared.ledger.eventstore.store import NO_STREAM, NewEvent
 from shared.timeutil import format_time, now
 
 

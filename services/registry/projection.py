@@ -1,6 +1,6 @@
 """The registry's Postgres tables, a projection of registry events.
 
-Applied exactly once per event (shared/ledger/projection.py): the tables
+Applied exactly once per event (shared/ledger/delivery/projection.py): the tables
 are always what the ledger says, and can be rebuilt from it. Every time a
 row holds comes from an event or its metadata, never from the clock, so a
 rebuild produces the same rows.
@@ -19,8 +19,8 @@ from services.registry import recognition_projection
 from shared.db.sql import load_queries
 from shared.events import CATALOG
 from shared.events import registry as ev
-from shared.ledger.events import Metadata, RecordedEvent
-from shared.ledger.projection import PostgresProjection
+from shared.ledger.eventstore.events import Metadata, RecordedEvent
+from shared.ledger.delivery.projection import PostgresProjection
 from shared.timeutil import parse_time
 
 QUERIES = load_queries("services.registry")

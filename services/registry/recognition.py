@@ -20,7 +20,7 @@ from services.registry import recognition_views as rv
 from services.registry.context import Caller, RegistryContext, new_id
 from shared.events import endorsements as endo
 from shared.events import recognition as rec
-from shared.ledger.store import NO_STREAM, NewEvent
+from shared.ledger.eventstore.store import NO_STREAM, NewEvent
 from shared.refusals import Conflict, Forbidden, Invalid
 from shared.timeutil import format_time, now
 

@@ -9,7 +9,7 @@ import msgspec
 from shared.db.sql import load_queries
 from shared.events import endorsements as endo
 from shared.events import recognition as rec
-from shared.ledger.events import Metadata, RecordedEvent
+from shared.ledger.eventstore.events import Metadata, RecordedEvent
 from shared.timeutil import parse_time
 
 QUERIES = load_queries("services.registry")

@@ -35,7 +35,7 @@ from shared.http.problem import (
     ItemProblem, Problem, not_found, unauthorized,
 )
 from shared.http.representation import html_page, prefers_html
-from shared.ledger.store import Ledger
+from shared.ledger.eventstore.store import Ledger
 from shared.service import POOL_KEY, SETTINGS_KEY
 from shared.statuslist import Bitstring
 

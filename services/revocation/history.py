@@ -9,8 +9,8 @@ import msgspec
 from shared.credential_status import ACTION_OF_EVENT, EVENT_NAMES, Status, after_event
 from shared.events import CATALOG
 from shared.events.credentials import Cause, CredentialIssued, credential_stream
-from shared.ledger.events import Event, Metadata, RecordedEvent
-from shared.ledger.store import Ledger
+from shared.ledger.eventstore.events import Event, Metadata, RecordedEvent
+from shared.ledger.eventstore.store import Ledger
 
 _METADATA = msgspec.json.Decoder(Metadata)
 

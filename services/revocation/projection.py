@@ -35,8 +35,8 @@ from shared.events import CATALOG
 from shared.events import credentials as cred
 from shared.events import recognition as rec
 from shared.events import registry as reg
-from shared.ledger.events import Metadata, RecordedEvent
-from shared.ledger.projection import PostgresProjection
+from shared.ledger.eventstore.events import Metadata, RecordedEvent
+from shared.ledger.delivery.projection import PostgresProjection
 from shared.registry_state import RegistryProjection
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from services.revocation.status_changes import QUERIES, StatusChanger
 from services.revocation.status_lists import StatusListPublisher
 from shared.events import CATALOG
 from shared.idempotency import purge_loop
-from shared.ledger.store import Ledger
+from shared.ledger.eventstore.store import Ledger
 from shared.registry_state import RegistryProjection, RegistryState
 from shared.service import (
     METRICS_REGISTRY_KEY, POOL_KEY, READY_CHECKS_KEY, RUNNERS_KEY, SETTINGS_KEY, CleanupContext,

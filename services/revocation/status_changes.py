@@ -26,10 +26,10 @@ from shared.events.credentials import (
     Cause, CredentialFlaggedForReview, CredentialIssued, CredentialReinstated, CredentialRevoked,
     CredentialSuspended, ReasonCode, credential_stream,
 )
-from shared.ledger import readers as ledger_readers
-from shared.ledger.events import decode_payload, Event, Metadata
-from shared.ledger.sequencer import Settle, Stage
-from shared.ledger.store import AppendConflict, Ledger, NewEvent
+from shared.ledger.eventstore import readers as ledger_readers
+from shared.ledger.eventstore.events import decode_payload, Event, Metadata
+from shared.ledger.eventstore.sequencer import Settle, Stage
+from shared.ledger.eventstore.store import AppendConflict, Ledger, NewEvent
 from shared.timeutil import parse_time
 
 QUERIES = load_queries("services.revocation")

@@ -16,7 +16,7 @@ from services.verification.sharing import SharingProjection
 from services.verification.schemas import ItemResult, JobCreated, JobProgress, VerificationRequest, VerificationResponse
 from shared.http.common_handlers import WHOAMI
 from shared.http.endpoints import Endpoint
-from shared.ledger.audit import AuditResult
+from shared.ledger.transparency.audit import AuditResult
 from shared.service import OPENAPI_KEY, POOL_KEY, create_service_app, projection_context
 from shared.settings import Settings
 from shared.web.public import PublicPages, Site

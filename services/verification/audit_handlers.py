@@ -17,13 +17,14 @@ from shared.events import PUBLIC_EVENT_TYPES
 from shared.http.body import json_response
 from shared.http.inputs import MAX_POSITION, int_param
 from shared.http.problem import Problem, bad_request, not_found
-from shared.ledger import readers as ledger_readers
-from shared.ledger.audit import verify_chain
-from shared.ledger.chain import entry_bytes
-from shared.ledger.events import RecordedEvent
-from shared.ledger.leaf import event_leaf
-from shared.ledger.merkle import leaf_hash
-from shared.ledger.signed_note import TlogProof
+from shared.ledger.eventstore import readers as ledger_readers
+from shared.ledger.transparency import readers as log_readers
+from shared.ledger.transparency.audit import verify_chain
+from shared.ledger.eventstore.chain import entry_bytes
+from shared.ledger.eventstore.events import RecordedEvent
+from shared.ledger.transparency.leaf import event_leaf
+from shared.ledger.transparency.merkle import leaf_hash
+from shared.ledger.transparency.signed_note import TlogProof
 from shared.service import POOL_KEY
 
 Position = Annotated[int, msgspec.Meta(ge=1, le=MAX_POSITION, description="a ledger position")]
@@ -86,7 +87,7 @@ async def audit_verify(request: web.Request, body: AuditVerifyRequest) -> web.Re
 
 
 async def latest_checkpoint(request: web.Request) -> web.Response:
-    note = await ledger_readers.latest_checkpoint(request.app[POOL_KEY])
+    note = await log_readers.latest_checkpoint(request.app[POOL_KEY])
     if note is None:
         raise not_found("no checkpoint has been published yet")
     return web.Response(text=note, content_type="text/plain", headers={"Cache-Control": "no-cache"})
@@ -94,7 +95,7 @@ async def latest_checkpoint(request: web.Request) -> web.Response:
 
 async def checkpoint_at(request: web.Request) -> web.Response:
     size = int_param(request, "size", low=1)
-    note = await ledger_readers.checkpoint_of_size(request.app[POOL_KEY], size)
+    note = await log_readers.checkpoint_of_size(request.app[POOL_KEY], size)
     if note is None:
         raise not_found(f"there is no checkpoint of tree size {size}")
     return web.Response(text=note, content_type="text/plain",
@@ -102,7 +103,7 @@ async def checkpoint_at(request: web.Request) -> web.Response:
 
 
 async def log_keys(request: web.Request) -> web.Response:
-    return json_response(LogKeys(await ledger_readers.log_keys(request.app[POOL_KEY])))
+    return json_response(LogKeys(await log_readers.log_keys(request.app[POOL_KEY])))
 
 
 async def _recorded(request: web.Request, position: int) -> RecordedEvent:
@@ -158,7 +159,7 @@ async def tlog_proof(request: web.Request) -> web.Response:
     entry's leaf, which binds a credential document's digest to the proof."""
     position = int_param(request, "position", low=1)
     log_tree = request.app[LOG_TREE_KEY]
-    covering = await ledger_readers.covering_checkpoint(request.app[POOL_KEY], position, log_tree.size)
+    covering = await log_readers.covering_checkpoint(request.app[POOL_KEY], position, log_tree.size)
     if covering is None:
         raise not_found(f"no published checkpoint covers position {position} yet")
     tree_size, signed_note = covering

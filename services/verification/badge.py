@@ -21,8 +21,8 @@ import msgspec
 from services.verification.model import NEVER, STATUS_NAMES, CredentialRecord, ReadModel
 from shared.events import CATALOG
 from shared.events import credentials as cev
-from shared.ledger import readers as ledger_readers
-from shared.ledger.store import Ledger
+from shared.ledger.transparency import readers as log_readers
+from shared.ledger.eventstore.store import Ledger
 from shared.timeutil import format_time
 HEADLINES = {
     "valid": "Valid: issued by an accredited issuer and currently in good standing",
@@ -220,7 +220,7 @@ async def issued_entry(ledger: Ledger, credential_id: str) -> tuple[int, bytes] 
 async def load_page(pool: asyncpg.Pool, model: ReadModel, credential_id: str, record: CredentialRecord,
                     result: dict[str, Any], *, shared: bool) -> BadgePage:
     entry = await issued_entry(Ledger(pool, CATALOG), credential_id)
-    checkpoint = await ledger_readers.last_checkpoint_size(pool) or None
+    checkpoint = await log_readers.last_checkpoint_size(pool) or None
     read_at = format_time(dt.datetime.now(dt.timezone.utc).replace(microsecond=0))
     return build_page(model, credential_id, record, result, entry=entry, checkpoint_size=checkpoint,
                       read_at=read_at, shared=shared)

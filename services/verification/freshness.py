@@ -13,8 +13,8 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-from shared.ledger.events import RecordedEvent
-from shared.ledger.store import Ledger
+from shared.ledger.eventstore.events import RecordedEvent
+from shared.ledger.eventstore.store import Ledger
 
 
 @dataclass

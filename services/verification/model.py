@@ -27,7 +27,7 @@ from shared.credential_status import ACTION_OF_EVENT, LABELS, STATUSES, after_ev
 from shared.events import credentials as cev
 from shared.events import endorsements as endo
 from shared.events import registry as rev
-from shared.ledger.events import Event, RecordedEvent
+from shared.ledger.eventstore.events import Event, RecordedEvent
 from shared.registry_state import REGISTRY_PREFIX, RegistryState
 from shared.timeutil import parse_time
 

@@ -3,7 +3,7 @@
 `SupervisedRunner` runs the in-memory projections with their own options
 (ledger wrapper, polling intervals) and an explicit start and stop, so the
 read model can be snapshotted after the runner has stopped. The runner
-itself survives database and broker outages (shared/ledger/projection.py);
+itself survives database and broker outages (shared/ledger/delivery/projection.py);
 the projection keeps its state and continues from its own position.
 
 The runner's loop is a `shared.background.BackgroundLoop`: an exception out
@@ -17,8 +17,8 @@ from aiohttp import web
 from shared.background import BackgroundLoop
 from shared.bus import KafkaAuth
 from shared.events import CATALOG
-from shared.ledger.projection import Projection, ProjectionRunner
-from shared.ledger.store import Ledger
+from shared.ledger.delivery.projection import Projection, ProjectionRunner
+from shared.ledger.eventstore.store import Ledger
 from shared.service import LEDGER_TOPIC, POOL_KEY, PROJECTION_METRICS_KEY, RUNNERS_KEY, SETTINGS_KEY
 
 

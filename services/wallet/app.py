@@ -21,7 +21,7 @@ from services.wallet.mails import claim_mail
 from services.wallet.sharing import Sharing
 from shared.events import CATALOG
 from shared.http.common_handlers import WHOAMI
-from shared.ledger.store import Ledger
+from shared.ledger.eventstore.store import Ledger
 from shared.mail import mailer
 from shared.service import POOL_KEY, SETTINGS_KEY, background_context, create_service_app, projection_context
 from shared.settings import Settings

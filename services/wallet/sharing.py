@@ -21,8 +21,8 @@ import asyncpg
 from shared.db.sql import load_queries
 from shared.events.sharing import CredentialVisibilitySet, ShareLinkCreated, ShareLinkRevoked, sharing_stream
 from shared.holdings import HeldCredential
-from shared.ledger.events import Metadata
-from shared.ledger.store import Ledger, NewEvent
+from shared.ledger.eventstore.events import Metadata
+from shared.ledger.eventstore.store import Ledger, NewEvent
 from shared.refusals import Invalid, NotFound
 from shared.timeutil import now
 from shared.web.sessions import Sealer

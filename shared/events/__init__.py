@@ -1,7 +1,7 @@
 """Every ledger event type of the platform, and the catalog that decodes them."""
 
 from shared.events import credentials, credits, endorsements, recognition, registry, sharing
-from shared.ledger.events import EventCatalog
+from shared.ledger.eventstore.events import EventCatalog
 
 CATALOG = EventCatalog(*registry.EVENTS, *recognition.EVENTS, *credentials.EVENTS, *credits.EVENTS,
                        *endorsements.EVENTS, *sharing.EVENTS)

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from shared.ledger.events import Event
+from shared.ledger.eventstore.events import Event
 
 StatusPurpose = Literal["revocation", "suspension"]
 ReasonCode = Literal[

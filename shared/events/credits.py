@@ -4,7 +4,7 @@ no event (its key stays in the issuance service's table)."""
 
 from __future__ import annotations
 
-from shared.ledger.events import Event
+from shared.ledger.eventstore.events import Event
 
 
 class CreditAccountShared(Event, frozen=True, kw_only=True):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import msgspec
 
-from shared.ledger.events import Event
+from shared.ledger.eventstore.events import Event
 
 
 class EndorserRegistered(Event, frozen=True, kw_only=True):

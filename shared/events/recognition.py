@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from msgspec import Meta
 
 from shared.events.registry import Amount, Code, Days, Part
-from shared.ledger.events import Event
+from shared.ledger.eventstore.events import Event
 
 # The EQF is the reference every national framework is mapped to; a rule
 # or a mapping names it with this id instead of a published framework id.

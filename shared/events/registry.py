@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from shared.ledger.events import Event
+from shared.ledger.eventstore.events import Event
 
 Role = Literal["agency_admin", "issuer", "employer", "auditor"]
 # Bounds on what a request may put into an event (these value objects are

@@ -10,7 +10,7 @@ Each credential's sharing has its own stream, `credential-sharing:{uuid}`.
 
 from __future__ import annotations
 
-from shared.ledger.events import Event
+from shared.ledger.eventstore.events import Event
 
 
 class ShareLinkCreated(Event, frozen=True, kw_only=True):

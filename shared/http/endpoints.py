@@ -17,7 +17,7 @@ from shared.auth import Authenticator, Principal, require_role
 from shared.http.body import read_json
 from shared.events.registry import Role
 from shared.http.middleware import CLIENT_ID_KEY, request_id_of
-from shared.ledger.events import Metadata
+from shared.ledger.eventstore.events import Metadata
 
 AUTHENTICATOR_KEY = web.AppKey("authenticator", Authenticator)
 BODY_LIMIT_KEY = web.AppKey("body_limit", int)

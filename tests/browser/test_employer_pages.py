@@ -21,8 +21,8 @@ from shared.credential_format import new_credential_id
 from shared.events import credentials as cev
 from shared.events import sharing as sev
 from shared.events.sharing import sharing_stream
-from shared.ledger.events import Metadata
-from shared.ledger.store import NewEvent
+from shared.ledger.eventstore.events import Metadata
+from shared.ledger.eventstore.store import NewEvent
 from tests.browser.conftest import SCREENSHOTS, axe_check, screenshot
 from tests.support.credentials_for_verification import (
     ISSUED_AT,

@@ -12,12 +12,12 @@ import sys
 
 import pytest
 
-from shared.ledger.audit import verify_chain
-from shared.ledger.chain import entry_bytes
-from shared.ledger.checkpoints import Checkpointer, LogSigner, LogTree
-from shared.ledger.merkle import verify_consistency, verify_inclusion
-from shared.ledger.signed_note import Checkpoint, verify_checkpoint
-from shared.ledger.store import Ledger, NewEvent
+from shared.ledger.transparency.audit import verify_chain
+from shared.ledger.eventstore.chain import entry_bytes
+from shared.ledger.transparency.checkpoints import Checkpointer, LogSigner, LogTree
+from shared.ledger.transparency.merkle import verify_consistency, verify_inclusion
+from shared.ledger.transparency.signed_note import Checkpoint, verify_checkpoint
+from shared.ledger.eventstore.store import Ledger, NewEvent
 from tests.support.events import TEST_CATALOG, TEST_METADATA, Noted
 from tests.support.processes import ROOT
 from tests.support.waiting import eventually
@@ -130,7 +130,7 @@ async def test_full_rewrite_passes_the_chain_but_not_the_signed_checkpoint(ledge
 
 
 async def test_parallel_verify_reports_the_first_break_across_ranges(ledger_with_100, db, database_url, monkeypatch):
-    from shared.ledger import parallel_audit
+    from shared.ledger.transparency import parallel_audit
 
     monkeypatch.setattr(parallel_audit, "RANGE_SIZE", 10)  # ten ranges, verified by two processes
     intact = await asyncio.to_thread(parallel_audit.verify_chain_parallel, database_url, workers=2)

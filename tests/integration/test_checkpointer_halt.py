@@ -12,8 +12,8 @@ import json
 import msgspec
 
 from credledger.embedded import free_port
-from shared.ledger.chain import chain_hash, entry_bytes
-from shared.ledger.store import Ledger, NewEvent
+from shared.ledger.eventstore.chain import chain_hash, entry_bytes
+from shared.ledger.eventstore.store import Ledger, NewEvent
 from tests.support import processes
 from tests.support.events import TEST_CATALOG, TEST_METADATA, Noted
 from tests.support.processes import http_get

@@ -8,8 +8,8 @@ from typing import Any, ClassVar
 import msgspec
 import pytest
 
-from shared.ledger.events import Event, EventCatalog, MalformedEvent, RecordedEvent
-from shared.ledger.store import Ledger, NewEvent
+from shared.ledger.eventstore.events import Event, EventCatalog, MalformedEvent, RecordedEvent
+from shared.ledger.eventstore.store import Ledger, NewEvent
 from tests.support.events import TEST_METADATA
 
 SIGNED = b'{"proof":{"proofValue":"z1"},"b":1.0E2,"a":"\\u00e9"}'  # not canonical on purpose

@@ -23,7 +23,7 @@ import pytest
 from credledger.embedded import free_port
 from shared.events import CATALOG
 from shared.events import registry as ev
-from shared.ledger.store import Ledger, NewEvent
+from shared.ledger.eventstore.store import Ledger, NewEvent
 from tests.support import processes
 from tests.support.http import bearer
 from tests.support.issuance import item, university

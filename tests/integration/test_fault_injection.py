@@ -13,8 +13,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from credledger.embedded import EmbeddedKafka, free_port
-from shared.ledger.events import RECORDED_EVENT_DECODER
-from shared.ledger.store import Ledger, NewEvent
+from shared.ledger.eventstore.events import RECORDED_EVENT_DECODER
+from shared.ledger.eventstore.store import Ledger, NewEvent
 from tests.support import processes
 from tests.support.events import TEST_CATALOG, TEST_METADATA, Noted
 from tests.support.projection_worker import create_applied_table

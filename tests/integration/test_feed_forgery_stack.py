@@ -20,7 +20,7 @@ from credledger.embedded import free_port
 from credledger.stack import start_children
 from shared.events import CATALOG
 from shared.events import credentials as cev
-from shared.ledger.events import RECORDED_EVENT_ENCODER, Metadata, RecordedEvent, encode_metadata
+from shared.ledger.eventstore.events import RECORDED_EVENT_ENCODER, Metadata, RecordedEvent, encode_metadata
 from shared.settings import SERVICE_NAMES
 from tests.support.credentials_for_verification import build_scene, eventually, issue
 from tests.support.processes import http_get

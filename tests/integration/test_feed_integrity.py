@@ -1,5 +1,5 @@
 """The projection runner checks every broker record against the hash chain
-(shared/ledger/feed.py): forged records of each kind produced straight into
+(shared/ledger/delivery/feed.py): forged records of each kind produced straight into
 the ledger topic (even one whose hashes are self-consistent) are never
 applied, are counted and make the runner report
 itself degraded until the ledger has given it that position. Real Postgres,
@@ -19,10 +19,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from prometheus_client import CollectorRegistry
 
-from shared.ledger.chain import chain_hash, entry_bytes
-from shared.ledger.events import RECORDED_EVENT_ENCODER, RecordedEvent
-from shared.ledger.projection import Applied, PostgresProjection, Projection, ProjectionMetrics, ProjectionRunner
-from shared.ledger.store import Ledger, NewEvent
+from shared.ledger.eventstore.chain import chain_hash, entry_bytes
+from shared.ledger.eventstore.events import RECORDED_EVENT_ENCODER, RecordedEvent
+from shared.ledger.delivery.projection import Applied, PostgresProjection, Projection, ProjectionMetrics, ProjectionRunner
+from shared.ledger.eventstore.store import Ledger, NewEvent
 from shared.logs import JsonFormatter
 from tests.support.events import TEST_CATALOG, TEST_METADATA, Noted
 from tests.support.waiting import eventually, running_relay
@@ -117,7 +117,7 @@ async def append_and_wait(ledger: Ledger, runner: ProjectionRunner, count: int) 
 ], ids=["wrong-hash", "wrong-prev-hash", "self-consistent", "malformed"])
 async def test_a_forged_record_is_rejected_counted_and_degrades_until_the_ledger_passes_it(
         settings, ledger, forge, reason, caplog):
-    caplog.set_level(logging.ERROR, logger="shared.ledger.projection")
+    caplog.set_level(logging.ERROR, logger="shared.ledger.delivery.projection")
     projection = AppliedEvents()
     async with following(settings, ledger, projection) as (runner, registry):
         await append_and_wait(ledger, runner, 3)

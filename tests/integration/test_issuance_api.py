@@ -14,7 +14,7 @@ from shared.crypto.jws import verify_vc_jws
 from shared.events import registry as ev
 from shared.events.credentials import CredentialIssued, credential_stream
 from shared.jsonld.contexts import platform_context_url
-from shared.ledger.events import decode_payload
+from shared.ledger.eventstore.events import decode_payload
 from services.issuance.status_entries import LIST_SIZE
 from tests.support import independent_rdfc
 from tests.support.http import bearer, serving

@@ -9,7 +9,7 @@ import json
 from services.issuance.app import create_app
 from shared.crypto.eddsa_jcs import raw_public_key
 from shared.events.credentials import CredentialIssued
-from shared.ledger.events import decode_payload
+from shared.ledger.eventstore.events import decode_payload
 from tests.conftest import BOOTSTRAP_ADMIN_KEY
 from tests.support import independent_rdfc
 from tests.support.http import bearer, serving

@@ -18,7 +18,7 @@ from shared.crypto.proof_set import ProofSetSigner
 from shared.events import registry as ev
 from shared.events.credentials import CredentialIssued, credential_stream
 from shared.jsonld.contexts import ContextLoader
-from shared.ledger.events import decode_payload
+from shared.ledger.eventstore.events import decode_payload
 from tests.support import independent_eddsa, independent_rdfc
 from tests.support.http import bearer, serving
 from tests.support.issuance import add_issuer_held_key, issuance_rows, registry_caught_up, university

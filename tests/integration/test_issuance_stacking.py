@@ -12,8 +12,8 @@ from shared.crypto.eddsa_jcs import raw_public_key
 from shared.events import CATALOG
 from shared.events import registry as ev
 from shared.events.credentials import Cause, CredentialIssued, CredentialRevoked, StackClaimed, credential_stream
-from shared.ledger.events import Metadata, decode_payload
-from shared.ledger.store import Ledger, NewEvent
+from shared.ledger.eventstore.events import Metadata, decode_payload
+from shared.ledger.eventstore.store import Ledger, NewEvent
 from tests.support import independent_rdfc
 from tests.support.http import bearer, serving
 from tests.support.issuance import (

@@ -1,4 +1,4 @@
-"""Group commit (shared/ledger/sequencer.py) through real Postgres: many
+"""Group commit (shared/ledger/eventstore/sequencer.py) through real Postgres: many
 concurrent appenders share transactions, and one caller's conflict, bad
 event or failing stage never takes another caller's events down with it."""
 
@@ -10,8 +10,8 @@ import asyncpg
 import msgspec
 import pytest
 
-from shared.ledger.audit import verify_chain
-from shared.ledger.store import NO_STREAM, AppendConflict, Ledger, NewEvent
+from shared.ledger.transparency.audit import verify_chain
+from shared.ledger.eventstore.store import NO_STREAM, AppendConflict, Ledger, NewEvent
 from tests.support.events import TEST_CATALOG, TEST_METADATA, Noted
 
 

@@ -10,9 +10,9 @@ import asyncpg
 import msgspec
 import pytest
 
-from shared.ledger.chain import GENESIS_HASH
-from shared.ledger.events import MalformedEvent, RecordedEvent, UnknownEventType
-from shared.ledger.store import Ledger, NewEvent
+from shared.ledger.eventstore.chain import GENESIS_HASH
+from shared.ledger.eventstore.events import MalformedEvent, RecordedEvent, UnknownEventType
+from shared.ledger.eventstore.store import Ledger, NewEvent
 from tests.support.events import TEST_CATALOG, TEST_METADATA, Noted
 
 

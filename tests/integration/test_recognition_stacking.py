@@ -15,7 +15,7 @@ from services.registry.app import create_app as registry_app
 from services.verification.app import create_app as verification_app
 from shared.events import registry as ev
 from shared.events.credentials import StackClaimed
-from shared.ledger.events import decode_payload
+from shared.ledger.eventstore.events import decode_payload
 from shared.timeutil import format_time, now
 from tests.support.credentials_for_verification import serving_ready
 from tests.support.http import bearer, serving

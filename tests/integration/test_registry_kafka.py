@@ -9,9 +9,9 @@ import contextlib
 import datetime as dt
 
 from shared.events import CATALOG
-from shared.ledger.projection import ProjectionRunner
-from shared.ledger.relay import Relay
-from shared.ledger.store import Ledger
+from shared.ledger.delivery.projection import ProjectionRunner
+from shared.ledger.delivery.relay import Relay
+from shared.ledger.eventstore.store import Ledger
 from shared.registry_state import RegistryProjection, RegistryState
 from shared.timeutil import format_time, now
 from tests.support.registry import Demo, call

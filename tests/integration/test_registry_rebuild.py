@@ -17,8 +17,8 @@ from services.registry.context import RegistryContext
 from services.registry.projection import RegistryTablesProjection
 from shared.db.migrate import with_database
 from shared.events import CATALOG
-from shared.ledger.projection import ProjectionRunner
-from shared.ledger.store import Ledger
+from shared.ledger.delivery.projection import ProjectionRunner
+from shared.ledger.eventstore.store import Ledger
 from shared.timeutil import format_time, now
 from tests.support.registry import Demo, call, registry_state
 

@@ -11,7 +11,7 @@ import msgspec
 from aiokafka import AIOKafkaConsumer
 from aiokafka.partitioner import DefaultPartitioner
 
-from shared.ledger.store import Ledger, NewEvent
+from shared.ledger.eventstore.store import Ledger, NewEvent
 from tests.support.events import TEST_CATALOG, TEST_METADATA, Noted
 from tests.support.waiting import running_relay
 

@@ -11,7 +11,7 @@ import pytest
 
 from shared.events import CATALOG
 from shared.events.credentials import credential_stream
-from shared.ledger.store import Ledger
+from shared.ledger.eventstore.store import Ledger
 from tests.conftest import BOOTSTRAP_ADMIN_KEY
 from tests.support.credentials import issue_credentials
 from tests.support.http import bearer

@@ -19,8 +19,8 @@ from shared.crypto.multibase import public_key_to_multibase
 from shared.events import CATALOG
 from shared.events import registry as reg
 from shared.events.credentials import CredentialRevoked, credential_stream
-from shared.ledger.events import Metadata
-from shared.ledger.store import Ledger, NewEvent
+from shared.ledger.eventstore.events import Metadata
+from shared.ledger.eventstore.store import Ledger, NewEvent
 from shared.registry_state import RegistryProjection, RegistryState
 from shared.statuslist import Bitstring
 from tests.support import independent_rdfc

@@ -12,8 +12,8 @@ from services.revocation.projection import CredentialsProjection
 from services.revocation.status_changes import StatusChange, StatusChanger
 from services.revocation.status_lists import StatusListPublisher
 from shared.events import CATALOG
-from shared.ledger.events import Metadata
-from shared.ledger.store import Ledger
+from shared.ledger.eventstore.events import Metadata
+from shared.ledger.eventstore.store import Ledger
 from shared.registry_state import RegistryProjection, RegistryState
 from shared.statuslist import Bitstring
 from tests.support.credentials import issue_credentials

@@ -14,7 +14,7 @@ from shared.credential_format import status_list_url, verification_method
 from shared.crypto import eddsa_jcs
 from shared.events import CATALOG
 from shared.events.credentials import CredentialIssued
-from shared.ledger.store import Ledger
+from shared.ledger.eventstore.store import Ledger
 from shared.statuslist import Bitstring
 from tests.support import independent_rdfc
 from tests.support.credentials import eventually, issue_credentials, projected

@@ -19,9 +19,9 @@ from services.verification.app import create_app
 from services.verification.projection import ReadModelOptions
 from shared.credential_format import identity_hash
 from shared.events import credentials as cev
-from shared.ledger.checkpoints import Checkpointer, LogSigner
-from shared.ledger.leaf import verify_document_in_log
-from shared.ledger.signed_note import NoteError, verify_checkpoint
+from shared.ledger.transparency.checkpoints import Checkpointer, LogSigner
+from shared.ledger.transparency.leaf import verify_document_in_log
+from shared.ledger.transparency.signed_note import NoteError, verify_checkpoint
 from tests.support.credentials_for_verification import build_scene, change_status, eventually, issue, serving_ready
 
 app_factory = functools.partial(create_app, options=ReadModelOptions(idle_check_interval=0.2))

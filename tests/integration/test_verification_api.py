@@ -18,7 +18,7 @@ from shared.credential_format import issuer_did
 from shared.crypto.eddsa_jcs import signing_key_from_seed
 from shared.events import credentials as cev
 from shared.events import registry as rev
-from shared.ledger.store import NewEvent
+from shared.ledger.eventstore.store import NewEvent
 from tests.conftest import BOOTSTRAP_ADMIN_KEY
 from tests.support.credentials_for_verification import (
     build_document,

@@ -60,7 +60,7 @@ async def test_badge_page_is_escaped_mobile_friendly_and_shows_status(settings, 
                                for s in scripts), scripts
         json_ld = json.loads(re.search(r'<script type="application/ld\+json">(.*?)</script>', page, re.S).group(1))
         assert json_ld["name"] == "Statistics <for> \"Everyone\" & more" and "</script>" not in json_ld["name"]
-        assert f'property="og:title" content="Statistics &lt;for&gt;' in page and 'name="twitter:card"' in page
+        assert 'property="og:title" content="Statistics &lt;for&gt;' in page and 'name="twitter:card"' in page
         assert "Statistics &lt;for&gt; &#34;Everyone&#34; &amp; more" in page
         assert "Explain &lt;script&gt;alert(1)&lt;/script&gt; p-values" in page
         assert "EQF level 6" in page and "5 ECTS" in page and "data analysis" in page and "2025-06-01" in page

@@ -29,8 +29,8 @@ from shared.crypto import eddsa_jcs
 from shared.crypto.jcs import canonicalize
 from shared.events import CATALOG
 from shared.events.credentials import CredentialIssued, StatusEntry, credential_stream
-from shared.ledger.events import Metadata
-from shared.ledger.store import NO_STREAM, Ledger, NewEvent
+from shared.ledger.eventstore.events import Metadata
+from shared.ledger.eventstore.store import NO_STREAM, Ledger, NewEvent
 from shared.settings import Settings
 from services.issuance.status_entries import allocate
 from shared.timeutil import format_time, now

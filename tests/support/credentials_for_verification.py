@@ -23,8 +23,8 @@ from shared.credential_format import (
 from shared.crypto import eddsa_jcs, jcs, jws
 from shared.events import CATALOG
 from shared.events import credentials as cev
-from shared.ledger.events import Metadata
-from shared.ledger.store import Ledger, NewEvent
+from shared.ledger.eventstore.events import Metadata
+from shared.ledger.eventstore.store import Ledger, NewEvent
 from tests.support.waiting import eventually, running_relay  # noqa: F401 - re-exported for tests
 from tests.support.world import Issuer
 

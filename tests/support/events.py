@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.ledger.events import Event, EventCatalog, Metadata
+from shared.ledger.eventstore.events import Event, EventCatalog, Metadata
 
 
 class Noted(Event, frozen=True, kw_only=True):

@@ -25,7 +25,7 @@ from aiohttp.test_utils import TestClient
 
 from shared.events import CATALOG
 from shared.http.problem import PROBLEM_CONTENT_TYPE
-from shared.ledger.store import Ledger
+from shared.ledger.eventstore.store import Ledger
 from shared.registry_state import RegistryState
 from shared.settings import Settings, load_settings
 from tests.conftest import BOOTSTRAP_ADMIN_KEY, app_url

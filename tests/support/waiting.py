@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
-from shared.ledger.relay import Relay
+from shared.ledger.delivery.relay import Relay
 from shared.settings import Settings
 
 T = TypeVar("T")

@@ -22,8 +22,8 @@ from shared.crypto.multibase import public_key_to_multibase
 from shared.events import CATALOG
 from shared.events import registry as ev
 from shared.key_vault import KeyVault
-from shared.ledger.events import Metadata
-from shared.ledger.store import Ledger, NewEvent
+from shared.ledger.eventstore.events import Metadata
+from shared.ledger.eventstore.store import Ledger, NewEvent
 from shared.settings import Settings
 
 ADMIN = Metadata(actor="test-world", tenant="platform")

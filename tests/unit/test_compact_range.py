@@ -6,8 +6,8 @@ import hashlib
 
 import pytest
 
-from shared.ledger.compact_range import Frontier, RangeLevels
-from shared.ledger.merkle import EMPTY_ROOT, MerkleTree, leaf_hash
+from shared.ledger.transparency.compact_range import Frontier, RangeLevels
+from shared.ledger.transparency.merkle import EMPTY_ROOT, MerkleTree, leaf_hash
 
 
 @pytest.mark.parametrize(("leaves", "range_size"), [(1, 1), (2, 1), (7, 3), (64, 8), (100, 10), (300, 37), (513, 64)])

@@ -9,7 +9,7 @@ import msgspec
 
 from shared.events import CATALOG
 from shared.events.credentials import CredentialIssued, StackClaimed
-from shared.ledger.events import RecordedEvent
+from shared.ledger.eventstore.events import RecordedEvent
 
 V1_ISSUED = {
     "credential_id": "urn:uuid:00000000-0000-4000-8000-000000000001", "issuer_id": "uni-1",

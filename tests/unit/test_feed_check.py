@@ -1,12 +1,12 @@
-"""The chain check a projection runs on broker records (shared/ledger/feed.py)."""
+"""The chain check a projection runs on broker records (shared/ledger/delivery/feed.py)."""
 
 from __future__ import annotations
 
 import msgspec
 
-from shared.ledger.chain import GENESIS_HASH, chain_hash, entry_bytes
-from shared.ledger.events import RecordedEvent
-from shared.ledger.feed import Break, ChainBreak, first_break, first_unlike
+from shared.ledger.eventstore.chain import GENESIS_HASH, chain_hash, entry_bytes
+from shared.ledger.eventstore.events import RecordedEvent
+from shared.ledger.delivery.feed import Break, ChainBreak, first_break, first_unlike
 
 
 def chain(count: int) -> list[RecordedEvent]:

@@ -27,7 +27,7 @@ from shared.crypto.eddsa_jcs import raw_public_key, signing_key_from_multibase
 from shared.crypto.jcs import canonicalize
 from shared.events import registry as ev
 from shared.events.credentials import CredentialIssued, StatusEntry
-from shared.ledger.events import decode_payload
+from shared.ledger.eventstore.events import decode_payload
 from shared.ob3_objects import achievement_object
 from shared.registry_state import Achievement, Issuer
 from tests.support import independent_eddsa, independent_rdfc

@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from shared.ledger.merkle import (
+from shared.ledger.transparency.merkle import (
     EMPTY_ROOT,
     MerkleTree,
     leaf_hash,

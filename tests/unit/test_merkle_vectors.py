@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.ledger.merkle import (
+from shared.ledger.transparency.merkle import (
     EMPTY_ROOT,
     MerkleTree,
     leaf_hash,

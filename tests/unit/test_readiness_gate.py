@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from shared import service
 from shared.http.middleware import problem_middleware
-from shared.ledger.projection import ProjectionRunner
+from shared.ledger.delivery.projection import ProjectionRunner
 
 
 def runner(name: str) -> SimpleNamespace:

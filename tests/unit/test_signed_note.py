@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from shared.ledger.merkle import MerkleTree, leaf_hash
-from shared.ledger.signed_note import (
+from shared.ledger.transparency.merkle import MerkleTree, leaf_hash
+from shared.ledger.transparency.signed_note import (
     TLOG_PROOF_HEADER,
     Checkpoint,
     NoteError,

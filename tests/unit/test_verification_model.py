@@ -24,7 +24,7 @@ from shared.events import CATALOG
 from shared.events import credentials as cev
 from shared.events import registry as rev
 from shared.jsonld.contexts import ContextLoader
-from shared.ledger.events import RecordedEvent
+from shared.ledger.eventstore.events import RecordedEvent
 from tests.support.credentials_for_verification import build_document, issued_event, sign
 from tests.support.world import EPOCH, Issuer, sample_spec
 

@@ -7,7 +7,7 @@ CREATE TABLE ledger.events (
     -- Gap-free and strictly increasing. Appenders hold an EXCLUSIVE lock on
     -- this table from reading the head until commit, so commit order equals
     -- position order and a reader tailing by position never skips an event
-    -- that commits later (see shared/ledger/store.py).
+    -- that commits later (see shared/ledger/eventstore/store.py).
     position    bigint      PRIMARY KEY CHECK (position > 0),
     stream_id   text        NOT NULL,
     version     integer     NOT NULL CHECK (version > 0),

@@ -4,7 +4,7 @@
 -- role, the application role included; rewriting history needs the owner
 -- to disable triggers, which the application role cannot do.
 
--- entry(n) exactly as shared/ledger/chain.py builds it. STABLE, as
+-- entry(n) exactly as shared/ledger/eventstore/chain.py builds it. STABLE, as
 -- convert_to and text || bigint are: a function declared IMMUTABLE around
 -- them would not be inlined, and a call per row costs more than its body.
 CREATE FUNCTION ledger.entry_bytes(

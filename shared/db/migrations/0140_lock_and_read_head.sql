@@ -1,4 +1,4 @@
--- Group commit (shared/ledger/sequencer.py) holds the append lock for as
+-- Group commit (shared/ledger/eventstore/sequencer.py) holds the append lock for as
 -- few round trips as it can: taking the lock and reading what the append
 -- extends (the head, and the version of every stream it names) is one call.
 -- The reads come after the LOCK inside this VOLATILE function, so each takes

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING
 import asyncpg
 
 if TYPE_CHECKING:
-    from shared.ledger.store import AppendConflict, Ledger, NewEvent, PreparedAppend
+    from shared.ledger.eventstore.store import AppendConflict, Ledger, NewEvent, PreparedAppend
 
 Stage = Callable[[asyncpg.Connection], Awaitable["Sequence[NewEvent]"]]
 Settle = Callable[[asyncpg.Connection, list[int]], Awaitable[None]]

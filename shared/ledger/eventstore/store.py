@@ -21,11 +21,11 @@ import msgspec
 
 from shared.db.pool import Connection
 from shared.db.sql import load_queries
-from shared.ledger.chain import GENESIS_HASH, chain_hash, check_identifier, entry_bytes
-from shared.ledger.events import Event, EventCatalog, Metadata, RecordedEvent, encode_metadata
-from shared.ledger.sequencer import GroupCommit, Settle, Stage
+from shared.ledger.eventstore.chain import GENESIS_HASH, chain_hash, check_identifier, entry_bytes
+from shared.ledger.eventstore.events import Event, EventCatalog, Metadata, RecordedEvent, encode_metadata
+from shared.ledger.eventstore.sequencer import GroupCommit, Settle, Stage
 
-QUERIES = load_queries("shared.ledger")
+QUERIES = load_queries("shared.ledger.eventstore")
 _COLUMNS = ("position", "stream_id", "version", "event_type", "payload", "metadata", "prev_hash", "hash")
 
 # Above this many rows COPY beats one INSERT of arrays (and its round trip

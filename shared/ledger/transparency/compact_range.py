@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from shared.ledger.merkle import EMPTY_ROOT, node_hash
+from shared.ledger.transparency.merkle import EMPTY_ROOT, node_hash
 
 Node = tuple[int, int, bytes]  # (level, index at that level, hash)
 

@@ -12,7 +12,7 @@ strict position order:
    projection stands (a gap: partitions interleave, a broker lost data) is
    replaced by a read of that range from the ledger;
 3. a broker record that does not extend the hash chain, or is not the
-   ledger's row at its position (shared/ledger/feed.py), is never applied:
+   ledger's row at its position (shared/ledger/delivery/feed.py), is never applied:
    that range is read from the ledger too, the rejection is counted and
    logged as a security event, and the runner reports itself degraded until
    the ledger has given it the forged position;
@@ -39,10 +39,14 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from shared.bus import NO_AUTH, BusConsumer, ConsumerMetrics, KafkaAuth, ensure_topics
 from shared.db.pool import Connection
-from shared.ledger.events import RECORDED_EVENT_DECODER, RecordedEvent
-from shared.ledger.feed import Break, ChainBreak, first_break, first_unlike
-from shared.ledger.store import QUERIES, Ledger, to_recorded
+from shared.db.sql import load_queries
+from shared.ledger.eventstore.events import RECORDED_EVENT_DECODER, RecordedEvent
+from shared.ledger.delivery.feed import Break, ChainBreak, first_break, first_unlike
+from shared.ledger.eventstore import readers
+from shared.ledger.eventstore.store import Ledger
 from shared.lifecycle import sleep_or_stop
+
+QUERIES = load_queries("shared.ledger.delivery")
 
 log = logging.getLogger(__name__)
 
@@ -102,13 +106,12 @@ class PostgresProjection(Projection):
         with its events and the runner that follows Kafka later skips them.
         """
         current = await conn.fetchval(QUERIES["lock_projection_progress"], self.name)
-        head = await conn.fetchrow(QUERIES["head"])
-        if head is None or head["position"] <= current:
+        head, head_hash = await readers.head(conn)
+        if head <= current:
             return
-        rows = await conn.fetch(QUERIES["read_range_of_types"], current, head["position"], event_type_pattern)
-        for event in to_recorded(rows):
+        for event in await readers.read_range_of_types(conn, current, head, event_type_pattern):
             await self.apply_one(conn, event)
-        await conn.execute(QUERIES["save_projection_progress"], self.name, head["position"], head["hash"])
+        await conn.execute(QUERIES["save_projection_progress"], self.name, head, head_hash)
 
     @abc.abstractmethod
     async def apply_one(self, conn: Connection, event: RecordedEvent) -> None:

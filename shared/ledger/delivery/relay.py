@@ -23,9 +23,12 @@ from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import CollectorRegistry, Gauge
 
 from shared.bus import NO_AUTH, KafkaAuth, ensure_topics, new_producer
-from shared.ledger.events import RECORDED_EVENT_ENCODER, RecordedEvent
-from shared.ledger.store import QUERIES, to_recorded
+from shared.db.sql import load_queries
+from shared.ledger.eventstore.events import RECORDED_EVENT_ENCODER, RecordedEvent
+from shared.ledger.eventstore import readers
 from shared.lifecycle import sleep_or_stop, wait_any
+
+QUERIES = load_queries("shared.ledger.delivery")
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +136,7 @@ class Relay:
             position = await conn.fetchval(
                 QUERIES["relay_position"], self._name
             )
-            events = to_recorded(await conn.fetch(QUERIES["read_from"], position, self._batch_size))
+            events = await readers.read_from(conn, position, self._batch_size)
             if not events:
                 break
             await self._send_all(producer, events)
@@ -143,7 +146,7 @@ class Relay:
                 self._name, position,
             )
             total += len(events)
-        head = await conn.fetchval(QUERIES["head_position"])
+        head = await readers.head_position(conn)
         self._metrics.head.set(head)
         self._metrics.published.set(position)
         self._metrics.lag.set(head - position)

@@ -5,7 +5,7 @@ produce to the ledger topic could otherwise tell every read model whatever
 they like. A record is only applied if it extends the chain the projection
 has applied so far: its position follows the last one, its `prev_hash` is
 the last applied hash, and its `hash` recomputes from its own bytes with the
-chain's definition (shared/ledger/chain.py, the same one `audit verify`
+chain's definition (shared/ledger/eventstore/chain.py, the same one `audit verify`
 checks). Those checks need no database, but anyone can compute SHA-256, so
 a self-consistent forgery at the head would pass them: the runner also
 compares the last hash of each batch with the ledger's hash at that
@@ -19,8 +19,8 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shared.ledger.chain import chain_hash, entry_bytes
-from shared.ledger.events import RecordedEvent
+from shared.ledger.eventstore.chain import chain_hash, entry_bytes
+from shared.ledger.eventstore.events import RecordedEvent
 
 
 class Break(enum.Enum):

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from shared.ledger.merkle import HASH_SIZE, verify_inclusion
+from shared.ledger.transparency.merkle import HASH_SIZE, verify_inclusion
 
 ED25519_SIG_TYPE = b"\x01"
 TLOG_PROOF_HEADER = "c2sp.org/tlog-proof@v1"

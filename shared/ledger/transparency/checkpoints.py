@@ -1,6 +1,6 @@
 """Signed Merkle checkpoints over the ledger (RFC 9162 trees, C2SP notes).
 
-Leaf i of the log is the v2 leaf of position i+1 (shared/ledger/leaf.py): a
+Leaf i of the log is the v2 leaf of position i+1 (shared/ledger/transparency/leaf.py): a
 commitment to the entry through its chain hash, without its payload, so the
 tree can be public while credentials are not; any standard RFC 9162 verifier
 checks proofs over it. Checkpoints are
@@ -22,12 +22,15 @@ import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client import CollectorRegistry, Gauge
 
-from shared.ledger.events import RecordedEvent
-from shared.ledger.leaf import event_leaf_hash
-from shared.ledger.merkle import MerkleTree
-from shared.ledger.signed_note import Checkpoint, sign_note, vkey_for
-from shared.ledger.store import QUERIES, to_recorded
+from shared.db.sql import load_queries
+from shared.ledger.eventstore import readers
+from shared.ledger.eventstore.events import RecordedEvent
+from shared.ledger.transparency.leaf import event_leaf_hash
+from shared.ledger.transparency.merkle import MerkleTree
+from shared.ledger.transparency.signed_note import Checkpoint, sign_note, vkey_for
 from shared.lifecycle import sleep_or_stop
+
+QUERIES = load_queries("shared.ledger.transparency")
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +75,7 @@ class LogTree:
             self.tree.append(event_leaf_hash(event))
 
     async def catch_up(self, conn: asyncpg.Connection) -> None:
-        while events := to_recorded(await conn.fetch(QUERIES["read_from"], self.size, _READ_BATCH)):
+        while events := await readers.read_from(conn, self.size, _READ_BATCH):
             self.add(events)
 
 

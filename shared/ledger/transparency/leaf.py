@@ -24,9 +24,9 @@ import hashlib
 import msgspec
 
 from shared.crypto.jcs import canonicalize
-from shared.ledger.events import RecordedEvent
-from shared.ledger.merkle import leaf_hash
-from shared.ledger.signed_note import Checkpoint, NoteError, TlogProof, Verifier
+from shared.ledger.eventstore.events import RecordedEvent
+from shared.ledger.transparency.merkle import leaf_hash
+from shared.ledger.transparency.signed_note import Checkpoint, NoteError, TlogProof, Verifier
 
 LEAF_VERSION = 2
 

@@ -24,11 +24,14 @@ from collections.abc import Callable, Iterator, Sequence
 import asyncpg
 import msgspec
 
-from shared.ledger.audit import AuditResult, check_checkpoints, verify_chain
-from shared.ledger.compact_range import Frontier, RangeLevels
-from shared.ledger.merkle import EMPTY_ROOT
-from shared.ledger.signed_note import Verifier
-from shared.ledger.store import QUERIES
+from shared.db.sql import load_queries
+from shared.ledger.eventstore import readers
+from shared.ledger.transparency.audit import AuditResult, check_checkpoints, verify_chain
+from shared.ledger.transparency.compact_range import Frontier, RangeLevels
+from shared.ledger.transparency.merkle import EMPTY_ROOT
+from shared.ledger.transparency.signed_note import Verifier
+
+QUERIES = load_queries("shared.ledger.transparency")
 
 RANGE_SIZE = 100_000
 
@@ -77,8 +80,11 @@ async def _fetch(dsn: str, query: str) -> list[asyncpg.Record]:
 
 
 async def head_position(dsn: str) -> int:
-    head: int = (await _fetch(dsn, "head_position"))[0][0]
-    return head
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await readers.head_position(conn)
+    finally:
+        await conn.close()
 
 
 def stored_log_keys(dsn: str) -> list[str]:

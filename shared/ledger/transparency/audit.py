@@ -19,12 +19,14 @@ from typing import Protocol
 import asyncpg
 import msgspec
 
-from shared.ledger.chain import GENESIS_HASH, encoded_entry_bytes
-from shared.ledger.leaf import encoded_leaf_bytes
-from shared.ledger.merkle import leaf_hash
-from shared.ledger.signed_note import Checkpoint, NoteError, Verifier, verify_checkpoint
-from shared.ledger.store import QUERIES
+from shared.db.sql import load_queries
+from shared.ledger.eventstore import readers
+from shared.ledger.eventstore.chain import GENESIS_HASH, encoded_entry_bytes
+from shared.ledger.transparency.leaf import encoded_leaf_bytes
+from shared.ledger.transparency.merkle import leaf_hash
+from shared.ledger.transparency.signed_note import Checkpoint, NoteError, Verifier, verify_checkpoint
 
+QUERIES = load_queries("shared.ledger.transparency")
 _CHUNK = 20_000
 
 
@@ -56,12 +58,13 @@ async def verify_chain(
     start = max(from_position, 1)
     expected_prev = GENESIS_HASH
     if start > 1:
-        expected_prev = await conn.fetchval(QUERIES["hash_at"], start - 1)
-        if expected_prev is None:
+        stored = await readers.hash_at(conn, start - 1)
+        if stored is None:
             return AuditResult(ok=False, from_position=start, checked=0, last_position=start - 1,
                                first_bad_position=start - 1, reason="missing position")
+        expected_prev = stored
     if to_position is None:
-        to_position = await conn.fetchval(QUERIES["head_position"])
+        to_position = await readers.head_position(conn)
     position, checked = start - 1, 0
     sha256 = hashlib.sha256
     while True:

@@ -25,7 +25,7 @@ from typing import ClassVar, TypeVar
 import msgspec
 
 from shared.crypto.jcs import canonicalize
-from shared.ledger.chain import check_identifier
+from shared.ledger.eventstore.chain import check_identifier
 
 
 VERSION_KEY = "_class_version"

@@ -1,0 +1,31 @@
+-- Named SQL of delivery (see shared/db/sql.py): the relay's and the
+-- projections' progress rows, and the relay's leader lock.
+
+-- name: projection_applied
+SELECT position, hash FROM ledger.projection_progress WHERE projection = $1
+
+-- name: lock_projection_progress
+-- Row lock on the progress row: two runners of the same projection (a
+-- rebalance overlap) serialise here.
+INSERT INTO ledger.projection_progress (projection) VALUES ($1)
+    ON CONFLICT (projection) DO UPDATE SET projection = EXCLUDED.projection
+RETURNING position
+
+-- name: save_projection_progress
+UPDATE ledger.projection_progress SET position = $2, hash = $3, updated_at = now() WHERE projection = $1
+
+-- name: register_relay
+INSERT INTO ledger.relay_progress (relay) VALUES ($1) ON CONFLICT DO NOTHING
+
+-- name: relay_position
+SELECT position FROM ledger.relay_progress WHERE relay = $1
+
+-- name: save_relay_position
+UPDATE ledger.relay_progress SET position = $2, updated_at = now() WHERE relay = $1
+
+-- name: reset_relay_position
+UPDATE ledger.relay_progress SET position = 0, updated_at = now() WHERE relay = $1
+
+-- name: try_advisory_lock
+-- The relay's leader election (one active).
+SELECT pg_try_advisory_lock($1)
