@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 
-from shared.db.migrate import apply_migrations, with_database
 from credledger.backends import postgres_server
+from shared.db.migrate import apply_migrations, with_database
 
 
 @contextlib.asynccontextmanager
@@ -42,7 +42,7 @@ def bench_database_name(script: str) -> str:
 
 
 class Timer:
-    def __enter__(self) -> "Timer":
+    def __enter__(self) -> Timer:
         self.started = time.perf_counter()
         return self
 

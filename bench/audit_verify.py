@@ -33,10 +33,10 @@ import asyncpg  # noqa: E402
 from bench._support import Timer, bench_database_name, bench_postgres, fresh_database, report  # noqa: E402
 from bench.ledger_append import CATALOG, META, make_event  # noqa: E402
 from shared.ledger.eventstore.chain import entry_bytes  # noqa: E402
+from shared.ledger.eventstore.store import Ledger  # noqa: E402
 from shared.ledger.transparency.checkpoints import LogSigner, LogTree  # noqa: E402
 from shared.ledger.transparency.parallel_audit import RANGE_SIZE, LogTrust, verify_chain_parallel  # noqa: E402
 from shared.ledger.transparency.signed_note import Checkpoint, Verifier  # noqa: E402
-from shared.ledger.eventstore.store import Ledger  # noqa: E402
 
 _ROWS = ("SELECT position, stream_id, version, event_type, payload, metadata, prev_hash, hash FROM ledger.events"
          " WHERE position > $1 AND position <= $2 ORDER BY position")

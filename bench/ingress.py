@@ -34,7 +34,7 @@ from aiokafka import AIOKafkaConsumer  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
 from bench._support import Timer, bench_database_name, bench_postgres, fresh_database, report  # noqa: E402
-from bench.issue_bulk import ACHIEVEMENT, ISSUER, EPOCH, issue_all, raw_signing_rate, registry_world  # noqa: E402
+from bench.issue_bulk import ACHIEVEMENT, EPOCH, ISSUER, issue_all, raw_signing_rate, registry_world  # noqa: E402
 from credledger.backends import kafka_broker  # noqa: E402
 from credledger.embedded import free_port, stop_process  # noqa: E402
 from credledger.stack import spawn, wait_ready  # noqa: E402

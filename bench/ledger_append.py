@@ -38,12 +38,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import asyncpg  # noqa: E402
 
 from bench._support import Timer, bench_database_name, bench_postgres, fresh_database, report  # noqa: E402
+from shared.ledger.eventstore.events import Event, EventCatalog, Metadata  # noqa: E402
+from shared.ledger.eventstore.store import Ledger, NewEvent  # noqa: E402
 from shared.ledger.transparency.audit import verify_chain  # noqa: E402
 from shared.ledger.transparency.checkpoints import LogSigner, LogTree  # noqa: E402
 from shared.ledger.transparency.parallel_audit import LogTrust, verify_chain_parallel  # noqa: E402
 from shared.ledger.transparency.signed_note import Checkpoint, Verifier  # noqa: E402
-from shared.ledger.eventstore.events import Event, EventCatalog, Metadata  # noqa: E402
-from shared.ledger.eventstore.store import Ledger, NewEvent  # noqa: E402
 
 
 class BenchIssued(Event, frozen=True):

@@ -42,7 +42,7 @@ from shared.ledger.eventstore.events import Metadata  # noqa: E402
 from shared.ledger.eventstore.store import Ledger, NewEvent  # noqa: E402
 from shared.registry_state import RegistryState  # noqa: E402
 from shared.settings import load_settings  # noqa: E402
-from tests.support.events import Noted, TEST_CATALOG  # noqa: E402
+from tests.support.events import TEST_CATALOG, Noted  # noqa: E402
 
 PLATFORM_KEY = "bench-platform-key"
 SPEC = {

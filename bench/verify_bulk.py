@@ -59,10 +59,10 @@ from services.verification.schemas import VerificationItem  # noqa: E402
 from services.verification.snapshot import restore  # noqa: E402
 from shared.crypto.jcs import canonicalize  # noqa: E402
 from shared.crypto.proof_set import ProofSetSigner  # noqa: E402
-from shared.jsonld.contexts import ContextLoader  # noqa: E402
-from shared.jsonld.rdfc import canonical_nquads  # noqa: E402
 from shared.events import CATALOG  # noqa: E402
 from shared.events import credentials as cev  # noqa: E402
+from shared.jsonld.contexts import ContextLoader  # noqa: E402
+from shared.jsonld.rdfc import canonical_nquads  # noqa: E402
 from shared.ledger.eventstore.store import Ledger, NewEvent  # noqa: E402
 from shared.settings import load_settings  # noqa: E402
 from tests.support.credentials_for_verification import ISSUED_AT, build_document, issued_event, sign  # noqa: E402

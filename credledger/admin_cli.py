@@ -18,9 +18,9 @@ import msgspec
 
 from services.registry.agencies import create_agency
 from services.registry.context import Caller, RegistryContext
-from shared.refusals import Refusal
 from services.registry.schemas import CreateAgency
 from shared.auth import BOOTSTRAP_TENANT, Principal
+from shared.refusals import Refusal
 from shared.settings import Settings
 
 

@@ -32,7 +32,15 @@ from aiokafka.errors import KafkaError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from credledger.issue_cli import (
-    IssueError, ResultsFile, batches, call_json, check_rows, previous_results, read_rows, result_row, to_item,
+    IssueError,
+    ResultsFile,
+    batches,
+    call_json,
+    check_rows,
+    previous_results,
+    read_rows,
+    result_row,
+    to_item,
 )
 from services.intake.commands import IntakeTopics, IssueCredential
 from services.intake.signature import sign_command

@@ -13,8 +13,8 @@ from prometheus_client import CollectorRegistry
 
 from shared.background import BackgroundLoop, running
 from shared.bus import KafkaAuth
-from shared.ledger.transparency.checkpoints import Checkpointer, CheckpointerMetrics, LogSigner
 from shared.ledger.delivery.relay import Relay, RelayMetrics
+from shared.ledger.transparency.checkpoints import Checkpointer, CheckpointerMetrics, LogSigner
 from shared.logs import configure_logging
 from shared.service import LEDGER_TOPIC, METRICS_REGISTRY_KEY, SETTINGS_KEY, healthz, metrics, readiness
 from shared.settings import Settings, load_settings

@@ -32,7 +32,12 @@ from credledger.embedded import EmbeddedKafka, EmbeddedPostgres, choose_port, po
 from credledger.gateway import EmbeddedGateway, nginx_available
 from credledger.supervisor import Supervisor
 from shared.db.migrate import (
-    APP_ROLE, apply_migrations, ensure_database, set_app_role_password, with_database, with_user,
+    APP_ROLE,
+    apply_migrations,
+    ensure_database,
+    set_app_role_password,
+    with_database,
+    with_user,
 )
 from shared.settings import SERVICE_NAMES, Settings, child_environ, load_settings
 

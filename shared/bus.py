@@ -100,7 +100,7 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]  # aioka
     """Commit what was processed before partitions move to another member,
     so the new owner re-reads as little as possible."""
 
-    def __init__(self, consumer: "BusConsumer") -> None:
+    def __init__(self, consumer: BusConsumer) -> None:
         self._consumer = consumer
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:

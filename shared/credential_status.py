@@ -16,7 +16,10 @@ from collections.abc import Iterable
 from typing import Literal
 
 from shared.events.credentials import (
-    CredentialFlaggedForReview, CredentialIssued, CredentialReinstated, CredentialRevoked,
+    CredentialFlaggedForReview,
+    CredentialIssued,
+    CredentialReinstated,
+    CredentialRevoked,
     CredentialSuspended,
 )
 

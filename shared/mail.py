@@ -78,7 +78,7 @@ class FileMailer:
         path = self.outbox / name
         log.info("mail written to the outbox", extra={"path": str(path)})
         print(f"credledger mail: {path}", flush=True)
-        return mail["Message-ID"]
+        return str(mail["Message-ID"])
 
 
 class SmtpMailer:
@@ -101,7 +101,7 @@ class SmtpMailer:
             log.warning("mail not sent", extra={"error": type(exc).__name__, "smtp_host": settings.smtp_host})
             raise MailFailed(f"SMTP {settings.smtp_host}:{settings.smtp_port}: {type(exc).__name__}") from exc
         log.info("mail sent", extra={"smtp_host": settings.smtp_host, "message_id": mail["Message-ID"]})
-        return mail["Message-ID"]
+        return str(mail["Message-ID"])
 
 
 def mailer(settings: Settings) -> Mailer:

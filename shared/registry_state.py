@@ -20,11 +20,10 @@ from shared.events import CATALOG
 from shared.events import endorsements as endo
 from shared.events import recognition as rec
 from shared.events import registry as ev
-from shared.ledger.eventstore.events import Event, RecordedEvent
 from shared.ledger.delivery.projection import Applied, Projection
+from shared.ledger.eventstore.events import Event, RecordedEvent
 from shared.recognition_state import Recognitions
 from shared.timeutil import parse_time
-
 
 REGISTRY_PREFIX = "registry."
 

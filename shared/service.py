@@ -22,18 +22,21 @@ from shared.auth import Authenticator
 from shared.background import BackgroundLoop, LoopBody, running
 from shared.bus import KafkaAuth
 from shared.db.pool import create_pool, database_reachable
+from shared.events import CATALOG
 from shared.http.body import json_response
 from shared.http.endpoints import AUTHENTICATOR_KEY, BODY_LIMIT_KEY, Endpoint, add_endpoints
 from shared.http.middleware import (
-    Handler, clean_input_middleware, make_observability_middleware, problem_middleware,
+    Handler,
+    clean_input_middleware,
+    make_observability_middleware,
+    problem_middleware,
 )
-from shared.http.problem import unavailable
 from shared.http.openapi import build_openapi
-from shared.metrics import HttpMetrics
-from shared.events import CATALOG
+from shared.http.problem import unavailable
 from shared.ledger.delivery.projection import Projection, ProjectionMetrics, ProjectionRunner
 from shared.ledger.eventstore.store import Ledger
 from shared.logs import configure_logging
+from shared.metrics import HttpMetrics
 from shared.settings import Settings, load_settings
 
 SETTINGS_KEY = web.AppKey("settings", Settings)

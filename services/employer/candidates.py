@@ -106,7 +106,7 @@ class CandidateReader:
         self.rows += 1
         if self.rows > MAX_ROWS:
             raise Invalid(f"a file holds at most {MAX_ROWS:,} candidates; split it", code="too-many-rows")
-        row = {name: restore_cell(cell.strip()) for name, cell in zip(self.columns, cells) if name}
+        row = {name: restore_cell(cell.strip()) for name, cell in zip(self.columns, cells, strict=False) if name}
         return Candidate(self.rows - 1, row.get(NAME, ""), row.get(EMAIL, ""), row.get(CREDENTIAL, ""))
 
 

@@ -11,6 +11,7 @@ candidates, for the table, its filters and the CSV export.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -163,10 +164,8 @@ class Tracker:
                     return
                 await self._follow(check)
             self.wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), interval)
-            except TimeoutError:
-                pass
 
     async def _follow(self, check: asyncpg.Record) -> None:
         try:

@@ -24,12 +24,17 @@ from services.issuance.context import CONTEXT_KEY, default_signing_processes, is
 from services.revocation.status_changes import StatusChanger
 from shared.bus import BusConsumer, ensure_topics, new_producer
 from shared.events import CATALOG
-from shared.ledger.eventstore.store import Ledger
 from shared.http.common_handlers import WHOAMI
+from shared.ledger.eventstore.store import Ledger
 from shared.lifecycle import sleep_or_stop, wait_any
 from shared.registry_state import RegistryProjection
 from shared.service import (
-    METRICS_REGISTRY_KEY, POOL_KEY, PROJECTION_METRICS_KEY, RUNNERS_KEY, SETTINGS_KEY, create_service_app,
+    METRICS_REGISTRY_KEY,
+    POOL_KEY,
+    PROJECTION_METRICS_KEY,
+    RUNNERS_KEY,
+    SETTINGS_KEY,
+    create_service_app,
     projection_context,
 )
 from shared.settings import Settings

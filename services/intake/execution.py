@@ -27,13 +27,13 @@ from services.issuance.schemas import MAX_BATCH, ItemOutcome
 from services.issuance.stacks import claim_named, require_pathway_issuer
 from services.revocation.access import may_manage
 from services.revocation.refusals import refusal_of, require_reasons
-from shared.credential_status import Action
 from services.revocation.status_changes import Outcome, StatusChange, StatusChanger
 from shared.auth import Principal
+from shared.credential_status import Action
 from shared.db.sql import load_queries
 from shared.http.problem import problem_of
-from shared.refusals import Refusal, RefusalRecord
 from shared.ledger.eventstore.events import Metadata
+from shared.refusals import Refusal, RefusalRecord
 
 QUERIES = load_queries("services.intake")
 

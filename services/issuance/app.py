@@ -10,8 +10,16 @@ from services.issuance.context import CONTEXT_KEY, default_signing_processes, is
 from services.issuance.endorsing import Endorsed, EndorseRequest
 from services.issuance.lifecycle import IssuanceProjection
 from services.issuance.schemas import (
-    BatchRequest, BatchResponse, CredentialRequest, IssuedCredential, LearnerHash, LearnerHashRequest,
-    LearnerPathways, SignedCredentialRequest, StackRequest, StackResponse,
+    BatchRequest,
+    BatchResponse,
+    CredentialRequest,
+    IssuedCredential,
+    LearnerHash,
+    LearnerHashRequest,
+    LearnerPathways,
+    SignedCredentialRequest,
+    StackRequest,
+    StackResponse,
 )
 from shared.credential_format import VC_MEDIA_TYPE
 from shared.http.common_handlers import WHOAMI

@@ -16,12 +16,12 @@ import datetime as dt
 import logging
 import uuid
 
-from services.issuance import store
 from services.issuance import credit_schemas as cs
+from services.issuance import store
 from services.issuance.context import IssuanceContext
 from services.issuance.store import QUERIES, CredentialRow
-from shared.credential_format import required_credential_id
 from shared.auth import Principal, token_matches
+from shared.credential_format import required_credential_id
 from shared.events.credits import CreditAccountShared, CreditAccountShareRevoked
 from shared.ledger.eventstore.events import Metadata
 from shared.ledger.eventstore.store import NO_STREAM, NewEvent

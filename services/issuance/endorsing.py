@@ -21,7 +21,13 @@ from msgspec import Meta
 from services.issuance import store
 from services.issuance.context import IssuanceContext
 from shared.auth import Principal
-from shared.credential_format import OB_CONTEXT, VC_CONTEXT, new_credential_id, verification_method, required_credential_id
+from shared.credential_format import (
+    OB_CONTEXT,
+    VC_CONTEXT,
+    new_credential_id,
+    required_credential_id,
+    verification_method,
+)
 from shared.crypto.eddsa_jcs import signing_key_from_seed
 from shared.crypto.proof_set import ProofSetSigner
 from shared.events.credentials import credential_stream

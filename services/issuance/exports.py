@@ -13,8 +13,8 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 
-from shared.badge_image import BadgeText, badge_png, badge_svg
 from shared.badge_baking import bake_png, bake_svg
+from shared.badge_image import BadgeText, badge_png, badge_svg
 from shared.registry_state import RegistryState, UploadedImage
 
 EXPORT_FORMATS = ("json", "jwt", "png", "svg")

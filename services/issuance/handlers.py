@@ -13,8 +13,16 @@ from services.issuance.freshness import decided_current
 from services.issuance.issuer_signed import record_issuer_signed
 from services.issuance.issuing import IdempotencyRace, IdempotencyRecord, issue_hosted, with_positions
 from services.issuance.schemas import (
-    MAX_BATCH, BatchRequest, BatchResponse, CredentialRequest, IssuedCredential, ItemAnswer, ItemOutcome, LearnerHash,
-    LearnerHashRequest, SignedCredentialRequest,
+    MAX_BATCH,
+    BatchRequest,
+    BatchResponse,
+    CredentialRequest,
+    IssuedCredential,
+    ItemAnswer,
+    ItemOutcome,
+    LearnerHash,
+    LearnerHashRequest,
+    SignedCredentialRequest,
 )
 from services.issuance.store import CredentialRow
 from shared.auth import token_matches
@@ -23,7 +31,8 @@ from shared.crypto.jws import encode_vc_jws
 from shared.http.body import json_response
 from shared.http.endpoints import optional_principal, principal_of, request_metadata
 from shared.http.problem import Problem, bad_request, conflict, not_found, problem_of, unauthorized
-from shared.idempotency import HEADER as IDEMPOTENCY_HEADER, KeyReused, checked_key, fingerprint
+from shared.idempotency import HEADER as IDEMPOTENCY_HEADER
+from shared.idempotency import KeyReused, checked_key, fingerprint
 from shared.timeutil import now
 
 _OUTCOMES = msgspec.json.Decoder(list[ItemOutcome])

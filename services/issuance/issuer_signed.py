@@ -31,7 +31,6 @@ from services.issuance.schemas import ItemOutcome, LearnerIdentity
 from services.issuance.signing import allocate_entries
 from services.issuance.store import CredentialRow
 from shared.auth import token_hash
-from shared.ob3_objects import achievement_id_from_url
 from shared.credential_format import document_hash, parse_credential_id, split_verification_method
 from shared.crypto import proof_set
 from shared.crypto.eddsa_jcs import ed25519_verify
@@ -40,6 +39,7 @@ from shared.events.credentials import CredentialIssued, StatusEntry, credential_
 from shared.jsonld.contexts import ContextLoader
 from shared.ledger.eventstore.events import Metadata
 from shared.ledger.eventstore.store import NO_STREAM, AppendConflict, NewEvent
+from shared.ob3_objects import achievement_id_from_url
 from shared.refusals import Conflict, Forbidden, Invalid
 from shared.registry_state import IssuerKey, RegistryState
 from shared.timeutil import format_time, now, parse_time

@@ -28,11 +28,11 @@ from services.issuance import redemptions, store
 from services.issuance.context import IssuanceContext
 from services.issuance.stacking import auto_pathways_using
 from services.issuance.stacks import try_auto_award
-from shared.events import CATALOG
 from shared.credential_status import ACTION_OF_EVENT
+from shared.events import CATALOG
 from shared.events.credentials import CredentialIssued
-from shared.ledger.eventstore.events import RecordedEvent
 from shared.ledger.delivery.projection import Applied, PostgresProjection, Projection
+from shared.ledger.eventstore.events import RecordedEvent
 from shared.registry_state import RegistryProjection
 from shared.timeutil import now
 

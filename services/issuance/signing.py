@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from services.issuance.document import Particulars, Template, assemble, identity_object, status_object
 from services.issuance.learners import Learner
 from services.issuance.rdfc_prototypes import RdfcPrototypes
+from services.issuance.status_entries import allocate
 from shared.crypto import eddsa_jcs
 from shared.crypto.jcs import canonicalize
 from shared.crypto.proof_set import ProofSetSigner
@@ -47,7 +48,6 @@ from shared.events.credentials import CredentialIssued, StatusEntry
 from shared.jsonld.contexts import ContextLoader
 from shared.key_vault import KeyVault
 from shared.ledger.eventstore.events import Event, EventCatalog
-from services.issuance.status_entries import allocate
 
 log = logging.getLogger(__name__)
 

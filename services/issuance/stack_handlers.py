@@ -23,7 +23,6 @@ from shared.registry_state import Pathway
 from shared.timeutil import now
 
 
-
 async def claim_stack(request: web.Request, body: StackRequest) -> web.Response:
     ctx = context(request)
 

@@ -30,7 +30,12 @@ from services.issuance.learners import Learner
 from services.issuance.schemas import StackRequest
 from services.issuance.signing import Draft, SigningJob, allocate_entries, issued_encoded
 from services.issuance.stacking import (
-    Evaluation, assess, credit_pool, evaluate, rule_achievements, stack_id_for,
+    Evaluation,
+    assess,
+    credit_pool,
+    evaluate,
+    rule_achievements,
+    stack_id_for,
 )
 from services.issuance.store import CredentialRow
 from shared.auth import token_hash

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from shared.ledger.eventstore import readers as ledger_readers
-from shared.ledger.eventstore.events import decode_payload
 from shared.credential_status import after_event
 from shared.db.sql import load_queries
 from shared.events.credentials import CredentialIssued, credential_stream
+from shared.ledger.eventstore import readers as ledger_readers
+from shared.ledger.eventstore.events import decode_payload
 
 QUERIES = load_queries("services.issuance")
 Executor = asyncpg.Connection | asyncpg.Pool

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from services.registry import lookups, rules
 from services.registry.authorization import MATRIX_RULES, Relation, permits
 from services.registry.context import Caller
-from shared.events.registry import accreditation_stream
-from shared.refusals import Forbidden
 from services.registry.lookups import Db
 from services.registry.views import AccreditationView, AgencyView, IssuerView
 from shared.auth import BOOTSTRAP_TENANT
 from shared.events import registry as ev
+from shared.events.registry import accreditation_stream
+from shared.refusals import Forbidden
 
 
 def is_platform(caller: Caller) -> bool:

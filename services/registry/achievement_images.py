@@ -16,12 +16,12 @@ import asyncpg
 from services.registry import access, lookups
 from services.registry import views as v
 from services.registry.context import Caller, RegistryContext
-from shared.events.registry import achievement_stream
-from shared.refusals import Conflict, Forbidden, Invalid, NotFound
 from services.registry.lookups import QUERIES
 from shared.badge_baking import BakingError, bake_svg, check_png, check_svg
 from shared.events import registry as ev
+from shared.events.registry import achievement_stream
 from shared.ledger.eventstore.store import NewEvent
+from shared.refusals import Conflict, Forbidden, Invalid, NotFound
 
 MAX_IMAGE_BYTES = 256 * 1024
 MEDIA_TYPES: tuple[ev.ImageMediaType, ...] = ("image/png", "image/svg+xml")

@@ -15,13 +15,17 @@ from services.registry import access, lookups, rules
 from services.registry import views as v
 from services.registry.clients import client_events, new_api_key
 from services.registry.context import Caller, RegistryContext, new_id
-from shared.events.registry import accreditation_stream, agency_stream, client_stream, framework_stream
-from shared.refusals import Conflict, Forbidden, Invalid
 from services.registry.schemas import (
-    CreateAgency, GrantAccreditation, PublishFramework, SuspendAccreditation, WithdrawAccreditation,
+    CreateAgency,
+    GrantAccreditation,
+    PublishFramework,
+    SuspendAccreditation,
+    WithdrawAccreditation,
 )
 from shared.events import registry as ev
+from shared.events.registry import accreditation_stream, agency_stream, client_stream, framework_stream
 from shared.ledger.eventstore.store import NO_STREAM, NewEvent
+from shared.refusals import Conflict, Forbidden, Invalid
 from shared.timeutil import format_time, now
 
 ROOT_SCOPE = ev.AccreditationScope(eqf_levels=list(range(1, 9)))

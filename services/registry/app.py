@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-
 from aiohttp import web
 
 from services.registry import agency_handlers as agencies
-from services.registry import offering_handlers
 from services.registry import client_handlers as clients
 from services.registry import context_handlers as contexts
 from services.registry import issuer_handlers as issuers
+from services.registry import offering_handlers
 from services.registry import public_handlers as public
 from services.registry import recognition_handlers as recognition
 from services.registry import recognition_views as rv

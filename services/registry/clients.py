@@ -20,12 +20,12 @@ import asyncpg
 from services.registry import access, lookups
 from services.registry import views as v
 from services.registry.context import Caller, RegistryContext, new_id
-from shared.events.registry import client_stream
-from shared.refusals import Conflict, Forbidden, Invalid
 from services.registry.schemas import CreateClient
 from shared.auth import BOOTSTRAP_TENANT, hash_api_key
 from shared.events import registry as ev
+from shared.events.registry import client_stream
 from shared.ledger.eventstore.store import NO_STREAM, NewEvent
+from shared.refusals import Conflict, Forbidden, Invalid
 
 KEY_PREFIX = "clk_"
 # The kind of tenant each role's clients must belong to (None: a tenant of

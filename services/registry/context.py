@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from shared.refusals import Conflict, Unavailable
 from services.registry.projection import RegistryTablesProjection
 from shared.auth import Principal
 from shared.events import CATALOG
@@ -26,6 +25,7 @@ from shared.key_vault import KeyVault, VaultError
 from shared.ledger.eventstore import readers as ledger_readers
 from shared.ledger.eventstore.events import Metadata
 from shared.ledger.eventstore.store import AppendConflict, Ledger, NewEvent
+from shared.refusals import Conflict, Unavailable
 
 log = logging.getLogger(__name__)
 

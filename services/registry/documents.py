@@ -19,7 +19,11 @@ from shared.credential_format import verification_method
 from shared.crypto.did_key import DID_CONTEXT, DID_KEY_PREFIX, MULTIKEY_CONTEXT
 from shared.events import registry as ev
 from shared.ob3_objects import (
-    EQF_LEVEL_URL, achievement_object, framework_url, profile_object, published_context,
+    EQF_LEVEL_URL,
+    achievement_object,
+    framework_url,
+    profile_object,
+    published_context,
 )
 from shared.timeutil import format_time
 

@@ -17,17 +17,17 @@ import asyncpg
 
 from services.registry import access, lookups, rules
 from services.registry import views as v
-from services.registry.lookups import QUERIES
 from services.registry.context import Caller, ExtraWrite, RegistryContext, new_id
-from shared.events.registry import issuer_stream
-from shared.refusals import Conflict, Forbidden, Invalid, NotFound
+from services.registry.lookups import QUERIES
 from services.registry.schemas import AddKey, CompromiseKey, RegisterIssuer, RotateKey, UpdateIssuer
 from shared.credential_format import issuer_did
 from shared.crypto.eddsa_jcs import raw_public_key, signing_key_from_seed
 from shared.crypto.multibase import multibase_to_public_key, public_key_to_multibase
 from shared.events import registry as ev
+from shared.events.registry import issuer_stream
 from shared.key_vault import KeyVault
 from shared.ledger.eventstore.store import NO_STREAM, NewEvent
+from shared.refusals import Conflict, Forbidden, Invalid, NotFound
 from shared.timeutil import format_time, now
 
 SEED_BYTES = 32

@@ -13,11 +13,11 @@ import asyncpg
 import msgspec
 
 from services.registry import views as v
-from shared.refusals import NotFound
 from shared.credential_format import verification_method
 from shared.crypto.did_key import DID_KEY_PREFIX
 from shared.db.sql import load_queries
 from shared.events import registry as ev
+from shared.refusals import NotFound
 from shared.registry_state import Accreditation
 from shared.timeutil import format_time, now
 

@@ -14,11 +14,18 @@ from aiohttp import web
 from services.registry import access, achievement_images, listing, offerings
 from services.registry import schemas as s
 from services.registry.access import Visibility
+from services.registry.http_support import (
+    caller_of,
+    created,
+    filters,
+    ok,
+    optional_caller,
+    page,
+    registry,
+    window,
+)
 from services.registry.listing import Filters, Listed, Slice
 from services.registry.lookups import Db
-from services.registry.http_support import (
-    caller_of, created, filters, ok, optional_caller, page, registry, window,
-)
 from shared.http.body import read_limited
 
 ACHIEVEMENT_STATUSES = ("proposed", "approved", "rejected", "withdrawn")

@@ -13,12 +13,12 @@ from __future__ import annotations
 from services.registry import access, lookups, rules
 from services.registry import views as v
 from services.registry.context import Caller, RegistryContext, new_id
-from shared.events.registry import accreditation_stream, achievement_stream, pathway_stream
-from shared.refusals import Conflict, Forbidden, Invalid, NotFound
 from services.registry.schemas import Decision, ProposeAchievement, ProposePathway
 from shared.events import registry as ev
+from shared.events.registry import accreditation_stream, achievement_stream, pathway_stream
 from shared.ledger.eventstore.events import Event
 from shared.ledger.eventstore.store import NO_STREAM, NewEvent
+from shared.refusals import Conflict, Forbidden, Invalid, NotFound
 from shared.timeutil import format_time, now
 
 

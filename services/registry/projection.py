@@ -19,8 +19,8 @@ from services.registry import recognition_projection
 from shared.db.sql import load_queries
 from shared.events import CATALOG
 from shared.events import registry as ev
-from shared.ledger.eventstore.events import Metadata, RecordedEvent
 from shared.ledger.delivery.projection import PostgresProjection
+from shared.ledger.eventstore.events import Metadata, RecordedEvent
 from shared.timeutil import parse_time
 
 QUERIES = load_queries("services.registry")

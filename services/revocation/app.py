@@ -8,7 +8,12 @@ from services.revocation import handlers
 from services.revocation.history import StatusHistory
 from services.revocation.runtime import contexts
 from services.revocation.schemas import (
-    MAX_BATCH_ITEMS, BatchRequest, BatchResult, StatusChanged, StatusChangeRequest, StatusListEntry,
+    MAX_BATCH_ITEMS,
+    BatchRequest,
+    BatchResult,
+    StatusChanged,
+    StatusChangeRequest,
+    StatusListEntry,
 )
 from shared.credential_format import VC_MEDIA_TYPE
 from shared.http.common_handlers import WHOAMI

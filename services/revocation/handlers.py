@@ -16,30 +16,42 @@ from services.revocation.history import status_history
 from services.revocation.refusals import refusal_of, require_reasons
 from services.revocation.runtime import CHANGER_KEY, METRICS_KEY, PUBLISHER_KEY, REGISTRY_KEY
 from services.revocation.schemas import (
-    BatchItem, BatchItemResult, BatchRequest, BatchResult, StatusChanged, StatusChangeRequest,
+    BatchItem,
+    BatchItemResult,
+    BatchRequest,
+    BatchResult,
+    StatusChanged,
+    StatusChangeRequest,
     StatusListEntry,
 )
-from shared.credential_status import Action
 from services.revocation.status_changes import QUERIES, MayAct, Outcome, StatusChange
 from services.revocation.status_lists import TTL_MS
+from shared.auth import token_matches
 from shared.credential_format import (
-    VC_MEDIA_TYPE, not_a_credential_id, parse_credential_id, required_credential_id, status_list_url,
+    VC_MEDIA_TYPE,
+    not_a_credential_id,
+    parse_credential_id,
+    required_credential_id,
+    status_list_url,
 )
+from shared.credential_status import Action
 from shared.events import CATALOG
 from shared.http.body import json_response
-from shared.idempotency import HEADER as IDEMPOTENCY_HEADER, checked_key, fingerprint as request_fingerprint
-from shared.auth import token_matches
 from shared.http.endpoints import optional_principal, principal_of, request_metadata
 from shared.http.inputs import int_param
 from shared.http.problem import (
-    ItemProblem, Problem, not_found, unauthorized,
+    ItemProblem,
+    Problem,
+    not_found,
+    unauthorized,
 )
 from shared.http.representation import html_page, prefers_html
+from shared.idempotency import HEADER as IDEMPOTENCY_HEADER
+from shared.idempotency import checked_key
+from shared.idempotency import fingerprint as request_fingerprint
 from shared.ledger.eventstore.store import Ledger
 from shared.service import POOL_KEY, SETTINGS_KEY
 from shared.statuslist import Bitstring
-
-
 
 # -- status changes ---------------------------------------------------------
 

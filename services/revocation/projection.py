@@ -29,14 +29,14 @@ import asyncpg
 
 from services.revocation import cascade
 from services.revocation.metrics import RevocationMetrics
-from shared.credential_status import ACTION_OF_EVENT, after_event
 from services.revocation.status_changes import QUERIES, StatusChange, StatusChanger, credential_row
+from shared.credential_status import ACTION_OF_EVENT, after_event
 from shared.events import CATALOG
 from shared.events import credentials as cred
 from shared.events import recognition as rec
 from shared.events import registry as reg
-from shared.ledger.eventstore.events import Metadata, RecordedEvent
 from shared.ledger.delivery.projection import PostgresProjection
+from shared.ledger.eventstore.events import Metadata, RecordedEvent
 from shared.registry_state import RegistryProjection
 
 log = logging.getLogger(__name__)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from shared.credential_status import PAST_TENSE, Action, Status
 from services.revocation.status_changes import Outcome
+from shared.credential_status import PAST_TENSE, Action, Status
 from shared.refusals import Conflict, Invalid, NotFound, Refusal
+
 
 def refusal_of(outcome: Outcome) -> Refusal:
     cid, action = outcome.change.credential_id, outcome.change.action

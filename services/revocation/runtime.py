@@ -17,8 +17,14 @@ from shared.idempotency import purge_loop
 from shared.ledger.eventstore.store import Ledger
 from shared.registry_state import RegistryProjection, RegistryState
 from shared.service import (
-    METRICS_REGISTRY_KEY, POOL_KEY, READY_CHECKS_KEY, RUNNERS_KEY, SETTINGS_KEY, CleanupContext,
-    background_context, projection_context,
+    METRICS_REGISTRY_KEY,
+    POOL_KEY,
+    READY_CHECKS_KEY,
+    RUNNERS_KEY,
+    SETTINGS_KEY,
+    CleanupContext,
+    background_context,
+    projection_context,
 )
 from shared.settings import Settings
 

@@ -23,11 +23,17 @@ import msgspec
 from shared.credential_status import Action, Status, fold, next_status
 from shared.db.sql import load_queries
 from shared.events.credentials import (
-    Cause, CredentialFlaggedForReview, CredentialIssued, CredentialReinstated, CredentialRevoked,
-    CredentialSuspended, ReasonCode, credential_stream,
+    Cause,
+    CredentialFlaggedForReview,
+    CredentialIssued,
+    CredentialReinstated,
+    CredentialRevoked,
+    CredentialSuspended,
+    ReasonCode,
+    credential_stream,
 )
 from shared.ledger.eventstore import readers as ledger_readers
-from shared.ledger.eventstore.events import decode_payload, Event, Metadata
+from shared.ledger.eventstore.events import Event, Metadata, decode_payload
 from shared.ledger.eventstore.sequencer import Settle, Stage
 from shared.ledger.eventstore.store import AppendConflict, Ledger, NewEvent
 from shared.timeutil import parse_time

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import msgspec
 from aiohttp import web
 
@@ -11,9 +10,9 @@ from services.verification import handlers
 from services.verification.logtree import log_tree_ctx
 from services.verification.projection import OPTIONS_KEY, ReadModelOptions, read_model_ctx
 from services.verification.runtime import jobs_ctx
+from services.verification.schemas import ItemResult, JobCreated, JobProgress, VerificationRequest, VerificationResponse
 from services.verification.sharing import PROJECTION_NAME as SHARING_PROJECTION
 from services.verification.sharing import SharingProjection
-from services.verification.schemas import ItemResult, JobCreated, JobProgress, VerificationRequest, VerificationResponse
 from shared.http.common_handlers import WHOAMI
 from shared.http.endpoints import Endpoint
 from shared.ledger.transparency.audit import AuditResult

@@ -18,10 +18,10 @@ from shared.http.body import json_response
 from shared.http.inputs import MAX_POSITION, int_param
 from shared.http.problem import Problem, bad_request, not_found
 from shared.ledger.eventstore import readers as ledger_readers
-from shared.ledger.transparency import readers as log_readers
-from shared.ledger.transparency.audit import verify_chain
 from shared.ledger.eventstore.chain import entry_bytes
 from shared.ledger.eventstore.events import RecordedEvent
+from shared.ledger.transparency import readers as log_readers
+from shared.ledger.transparency.audit import verify_chain
 from shared.ledger.transparency.leaf import event_leaf
 from shared.ledger.transparency.merkle import leaf_hash
 from shared.ledger.transparency.signed_note import TlogProof

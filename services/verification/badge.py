@@ -21,9 +21,10 @@ import msgspec
 from services.verification.model import NEVER, STATUS_NAMES, CredentialRecord, ReadModel
 from shared.events import CATALOG
 from shared.events import credentials as cev
-from shared.ledger.transparency import readers as log_readers
 from shared.ledger.eventstore.store import Ledger
+from shared.ledger.transparency import readers as log_readers
 from shared.timeutil import format_time
+
 HEADLINES = {
     "valid": "Valid: issued by an accredited issuer and currently in good standing",
     "invalid": "Not valid",
@@ -112,7 +113,7 @@ class BadgePage:
 
 
 def _day(seconds: int) -> str:
-    return "" if seconds >= NEVER else dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%d")
+    return "" if seconds >= NEVER else dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%d")
 
 
 def _levels(values: list[int]) -> str:
@@ -221,7 +222,7 @@ async def load_page(pool: asyncpg.Pool, model: ReadModel, credential_id: str, re
                     result: dict[str, Any], *, shared: bool) -> BadgePage:
     entry = await issued_entry(Ledger(pool, CATALOG), credential_id)
     checkpoint = await log_readers.last_checkpoint_size(pool) or None
-    read_at = format_time(dt.datetime.now(dt.timezone.utc).replace(microsecond=0))
+    read_at = format_time(dt.datetime.now(dt.UTC).replace(microsecond=0))
     return build_page(model, credential_id, record, result, entry=entry, checkpoint_size=checkpoint,
                       read_at=read_at, shared=shared)
 

@@ -18,13 +18,25 @@ import msgspec
 from prometheus_client import Counter
 
 from services.verification.documents import (
-    Ed25519Batch, Submitted, canonical_digest, finish, prepare_document, prepare_jwt,
+    Ed25519Batch,
+    Submitted,
+    canonical_digest,
+    finish,
+    prepare_document,
+    prepare_jwt,
 )
 from services.verification.freshness import Freshness
 from services.verification.model import CredentialRecord, ReadModel
 from services.verification.schemas import Check, ItemProblem, ItemResult, VerificationItem
 from services.verification.verdicts import (
-    AS_ISSUED, BY_ID, ORIGIN_CHECKS, UNKNOWN, Verdicts, identity_check, verdict_of, window_state,
+    AS_ISSUED,
+    BY_ID,
+    ORIGIN_CHECKS,
+    UNKNOWN,
+    Verdicts,
+    identity_check,
+    verdict_of,
+    window_state,
 )
 from shared.credential_format import parse_credential_id
 from shared.crypto.eddsa_rdfc import ProofHashes

@@ -150,7 +150,7 @@ class CredentialTable:
             # Some ids are of another form: look those up one by one.
             uuids = [n for n, cid in enumerate(credential_ids) if len(cid) == _ID_LENGTH]
             result = [self.other_ids.get(cid, -1) for cid in credential_ids]
-            for n, found in zip(uuids, self.rows([credential_ids[n] for n in uuids]) if uuids else ()):
+            for n, found in zip(uuids, self.rows([credential_ids[n] for n in uuids]) if uuids else (), strict=True):
                 result[n] = found
             return result
         chars = np.frombuffer(blob.encode("ascii"), dtype=np.uint8).reshape(count, _ID_LENGTH)

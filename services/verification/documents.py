@@ -16,13 +16,22 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-
 from services.verification import ed25519
 from services.verification.model import NEVER, ReadModel
 from services.verification.schemas import Check, Identity, ItemResult
 from services.verification.verdicts import (
-    FAIL, PASS, STATUS_UNAVAILABLE, UNKNOWN, WINDOW_CHECKS, Verdicts, accreditation_check, identity_check,
-    key_check, summary_of, verdict_of, window_state,
+    FAIL,
+    PASS,
+    STATUS_UNAVAILABLE,
+    UNKNOWN,
+    WINDOW_CHECKS,
+    Verdicts,
+    accreditation_check,
+    identity_check,
+    key_check,
+    summary_of,
+    verdict_of,
+    window_state,
 )
 from shared.credential_format import issuer_id_from_did, split_verification_method
 from shared.crypto import jws

@@ -12,8 +12,8 @@ from aiohttp import web
 from services.verification import badge, jobs, sharing
 from services.verification.batch import BatchOutcome, Entry, id_problem, item_problem, record_verdicts
 from services.verification.job_formats import csv_header
-from services.verification.page import badge_image, page_context
 from services.verification.model import CredentialRecord
+from services.verification.page import badge_image, page_context
 from services.verification.projection import ITEMS_COUNTER_KEY, MODEL_KEY, VERIFIER_KEY
 from services.verification.runtime import JOB_WORKER_KEY
 from services.verification.schemas import MAX_ITEMS, JobCreated, JobProgress, VerificationItem
@@ -23,8 +23,8 @@ from shared.http.body import check_content_type, json_response, limited_chunks, 
 from shared.http.endpoints import principal_of
 from shared.http.problem import Problem, bad_request, not_found
 from shared.service import POOL_KEY, SETTINGS_KEY
-from shared.web.public import PublicPages
 from shared.timeutil import format_time
+from shared.web.public import PublicPages
 
 WRITE_PIECE = 256 * 1024
 JOB_TYPES = {"application/x-ndjson": "ndjson", "text/csv": "csv"}
@@ -92,7 +92,7 @@ async def verify_items(request: web.Request) -> web.Response:
     outcome = await verifier.run_sliced(items)
     _record(request, outcome)
     head = b'{"as_of_position":%d,"checked_at":"%s","counts":%b,"results":[' % (
-        position, format_time(dt.datetime.now(dt.timezone.utc)).encode(), msgspec.json.encode(outcome.counts))
+        position, format_time(dt.datetime.now(dt.UTC)).encode(), msgspec.json.encode(outcome.counts))
     return await _send_in_pieces(request, head, outcome.answers, b"]}")
 
 

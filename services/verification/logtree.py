@@ -15,10 +15,10 @@ from aiohttp import web
 
 from services.verification.supervision import SupervisedRunner
 from shared.db.sql import load_queries
-from shared.ledger.transparency.checkpoints import LogTree
-from shared.ledger.eventstore.events import RecordedEvent
-from shared.ledger.transparency.merkle import HASH_SIZE, MerkleTree
 from shared.ledger.delivery.projection import Applied, Projection
+from shared.ledger.eventstore.events import RecordedEvent
+from shared.ledger.transparency.checkpoints import LogTree
+from shared.ledger.transparency.merkle import HASH_SIZE, MerkleTree
 from shared.service import POOL_KEY
 
 QUERIES = load_queries("services.verification")

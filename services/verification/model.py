@@ -21,9 +21,9 @@ from collections.abc import Callable
 import msgspec
 
 from services.verification.credential_table import NEVER, CredentialRecord, CredentialTable
+from shared.credential_status import ACTION_OF_EVENT, LABELS, STATUSES, after_event
 from shared.crypto.multibase import multibase_to_public_key
 from shared.events import CATALOG
-from shared.credential_status import ACTION_OF_EVENT, LABELS, STATUSES, after_event
 from shared.events import credentials as cev
 from shared.events import endorsements as endo
 from shared.events import registry as rev

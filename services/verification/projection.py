@@ -27,10 +27,10 @@ from services.verification.model import ReadModel
 from services.verification.snapshot import SnapshotStore
 from services.verification.supervision import SupervisedRunner
 from shared.events import CATALOG
-from shared.ledger.eventstore.events import RecordedEvent
-from shared.ledger.delivery.projection import Applied, Projection
-from shared.ledger.eventstore.store import Ledger
 from shared.jsonld.contexts import ContextLoader
+from shared.ledger.delivery.projection import Applied, Projection
+from shared.ledger.eventstore.events import RecordedEvent
+from shared.ledger.eventstore.store import Ledger
 from shared.service import METRICS_REGISTRY_KEY, POOL_KEY, SETTINGS_KEY
 
 log = logging.getLogger(__name__)

@@ -24,8 +24,8 @@ import asyncpg
 from shared.db.sql import load_queries
 from shared.events import CATALOG
 from shared.events import sharing as ev
-from shared.ledger.eventstore.events import RecordedEvent
 from shared.ledger.delivery.projection import PostgresProjection
+from shared.ledger.eventstore.events import RecordedEvent
 from shared.timeutil import parse_time
 
 QUERIES = load_queries("services.verification", "sharing.sql")

@@ -70,7 +70,7 @@ def encode_chunks(model: ReadModel) -> Iterator[bytes]:
         model.position, model.registry_events, model.notes, table.count, table.profile_values, table.other_ids,
         table.other_learner, table.other_salt, table.other_times,
         {row: list(components) for row, components in table.components.items()}, pieces))
-    for column, count in zip(columns, pieces):
+    for column, count in zip(columns, pieces, strict=True):
         for n in range(count):
             yield bytes(column[n * COLUMN_PIECE:(n + 1) * COLUMN_PIECE])
         column.release()
@@ -83,7 +83,7 @@ def restore(model: ReadModel, chunks: list[bytes]) -> None:
     model.notes.update(header.notes)
     table = model.credentials
     rest = iter(chunks[1:])
-    for name, count in zip(COLUMNS, header.pieces):
+    for name, count in zip(COLUMNS, header.pieces, strict=True):
         data = b"".join(next(rest) for _ in range(count))
         column = getattr(table, name)
         if isinstance(column, array):

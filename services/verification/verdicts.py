@@ -18,7 +18,14 @@ from collections.abc import Sequence
 import msgspec
 
 from services.verification.model import (
-    ACTIVE, FLAGGED, NEVER, REVOKED, STATUS_NAMES, CredentialRecord, ReadModel, StatusNote,
+    ACTIVE,
+    FLAGGED,
+    NEVER,
+    REVOKED,
+    STATUS_NAMES,
+    CredentialRecord,
+    ReadModel,
+    StatusNote,
 )
 from services.verification.schemas import Check, ItemResult, Summary
 from shared.credential_format import identity_hash
@@ -222,7 +229,7 @@ class Verdicts:
 
 
 def _datetime(seconds: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
+    return dt.datetime.fromtimestamp(seconds, dt.UTC)
 
 
 def _day(seconds: int) -> str:

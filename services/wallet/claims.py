@@ -21,8 +21,8 @@ import asyncpg
 from services.wallet.issuance_client import IssuanceClient
 from shared.db.sql import load_queries
 from shared.events.credentials import CredentialIssued
-from shared.ledger.eventstore.events import RecordedEvent
 from shared.ledger.delivery.projection import PostgresProjection
+from shared.ledger.eventstore.events import RecordedEvent
 from shared.lifecycle import sleep_or_stop
 from shared.mail import Mailer, MailFailed, Message
 from shared.refusals import Refusal

@@ -16,7 +16,12 @@ from typing import Any, Final
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared.crypto.eddsa_jcs import (
-    PROOF_TYPE, SIGNATURE_LENGTH, PreparedProof, build_proof_config, is_datetime_stamp, starts_with,
+    PROOF_TYPE,
+    SIGNATURE_LENGTH,
+    PreparedProof,
+    build_proof_config,
+    is_datetime_stamp,
+    starts_with,
 )
 from shared.crypto.jcs import canonicalize
 from shared.crypto.multibase import multibase_decode, multibase_encode

@@ -22,7 +22,7 @@ EQF = "EQF"
 AgreementEffect = Literal["keep", "flag"]
 
 
-class CredentialMatch(Part, kw_only=True):
+class CredentialMatch(Part, frozen=True, kw_only=True):
     """Which credentials an agreement admits: a named achievement of another
     issuer, or any approved achievement at the given levels, field and
     minimum workload, from issuers accredited by the named agencies."""
@@ -69,7 +69,7 @@ class RecognitionAgreementRevoked(Event, frozen=True, kw_only=True):
     at: str
 
 
-class LevelMapping(Part, kw_only=True):
+class LevelMapping(Part, frozen=True, kw_only=True):
     level_code: Code  # a level of the referenced framework
     target_level: Code  # the level of the target framework it corresponds to
 

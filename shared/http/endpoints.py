@@ -14,8 +14,8 @@ from typing import Any
 from aiohttp import web
 
 from shared.auth import Authenticator, Principal, require_role
-from shared.http.body import read_json
 from shared.events.registry import Role
+from shared.http.body import read_json
 from shared.http.middleware import CLIENT_ID_KEY, request_id_of
 from shared.ledger.eventstore.events import Metadata
 

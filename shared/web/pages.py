@@ -45,11 +45,11 @@ from shared.web.sessions import Sealer, SessionStore
 from shared.web.sign_in import SignInLinks
 
 JINJA_KEY = web.AppKey("web_jinja", jinja2.Environment)
-REALM_KEY = web.AppKey("web_realm", "Realm")
+REALM_KEY: web.AppKey[Realm] = web.AppKey("web_realm")
 LINKS_KEY = web.AppKey("web_sign_in_links", SignInLinks)
 MAILER_KEY = web.AppKey("web_mailer", Mailer)
 STATIC_KEY = web.AppKey("web_static", dict)
-TASKS_KEY = web.AppKey("web_mail_tasks", set)
+TASKS_KEY: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("web_mail_tasks")
 SETTINGS_KEY = web.AppKey("web_settings", Settings)
 PURGE_SECONDS = 3600.0
 
@@ -151,17 +151,21 @@ def signed_in_subject(request: web.Request) -> str:
     session = request.get(SESSION_KEY)
     if session is None or session.subject is None:
         raise web.HTTPSeeOther(request.app[REALM_KEY].prefix + "/sign-in")
-    return session.subject
+    subject: str = session.subject
+    return subject
 
 
 async def issue_sign_in_link(app: web.Application, subject: str, next_path: str = "",
                              max_age_seconds: int | None = None) -> str:
     """A one-time sign-in URL (for a claim email, say); next_path is under the prefix."""
     token = await app[LINKS_KEY].issue(subject, next_path, max_age_seconds)
-    return app[REALM_KEY].url(app[SETTINGS_KEY], f"/sign-in/{token}")
+    url: str = app[REALM_KEY].url(app[SETTINGS_KEY], f"/sign-in/{token}")
+    return url
 
 
-def _pages_context(parent: web.Application, settings: Settings, realm: Realm):
+def _pages_context(
+    parent: web.Application, settings: Settings, realm: Realm,
+) -> Callable[[web.Application], AsyncIterator[None]]:
     async def open_pages(app: web.Application) -> AsyncIterator[None]:
         pool = parent[POOL_KEY]
         sealer = Sealer(settings.master_key, realm.name)
@@ -179,8 +183,9 @@ def _pages_context(parent: web.Application, settings: Settings, realm: Realm):
 
         async with running(BackgroundLoop(f"web_purge:{realm.name}", purge, affects_readiness=False)):
             yield
-        if app[TASKS_KEY]:
-            await asyncio.wait(app[TASKS_KEY], timeout=10)
+        pending: set[asyncio.Task[None]] = app[TASKS_KEY]
+        if pending:
+            await asyncio.wait(pending, timeout=10)
 
     return open_pages
 

@@ -36,7 +36,7 @@ CSRF_HEADER = "X-CSRF-Token"
 SESSION_KEY = web.RequestKey("web_session", Session)
 NEW_SESSION_KEY = web.RequestKey("web_new_session", Session)
 STORE_KEY = web.AppKey("web_session_store", SessionStore)
-COOKIE_KEY = web.AppKey("web_cookie", "CookiePolicy")
+COOKIE_KEY: web.AppKey[CookiePolicy] = web.AppKey("web_cookie")
 # A multipart form's reader after its leading csrf_token field, for the handler.
 MULTIPART_KEY = web.RequestKey("web_multipart_rest", MultipartReader)
 

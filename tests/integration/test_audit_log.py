@@ -12,12 +12,12 @@ import sys
 
 import pytest
 
-from shared.ledger.transparency.audit import verify_chain
 from shared.ledger.eventstore.chain import entry_bytes
+from shared.ledger.eventstore.store import Ledger, NewEvent
+from shared.ledger.transparency.audit import verify_chain
 from shared.ledger.transparency.checkpoints import Checkpointer, LogSigner, LogTree
 from shared.ledger.transparency.merkle import verify_consistency, verify_inclusion
 from shared.ledger.transparency.signed_note import Checkpoint, verify_checkpoint
-from shared.ledger.eventstore.store import Ledger, NewEvent
 from tests.support.events import TEST_CATALOG, TEST_METADATA, Noted
 from tests.support.processes import ROOT
 from tests.support.waiting import eventually

@@ -40,7 +40,7 @@ def _name(common_name: str) -> x509.Name:
 def throwaway_ca_and_server(folder: Path) -> tuple[str, str, bytes]:
     """(server cert path, server key path, CA certificate PEM): a CA that
     exists only for this test, and a certificate for 127.0.0.1 it signed."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (x509.CertificateBuilder().subject_name(_name("credledger test CA")).issuer_name(_name("credledger test CA"))
           .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())

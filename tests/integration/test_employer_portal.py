@@ -101,16 +101,16 @@ async def test_pasted_jwt_tampered_document_and_baked_image(db, settings):
 async def test_one_employer_never_sees_another_employers_checks(db, settings):
     scene = await build_scene(db, settings)
     ada = await issue(scene.ledger, scene.issuer, scene.achievement_id)
-    async with verification_for_portal(settings) as stack:
-        async with portal(stack.settings) as acme, portal(stack.settings) as globex:
-            await sign_in_with_key(acme, scene.employer_key, "hr@acme.example")
-            await sign_in_with_key(globex, scene.other_employer_key, "hr@globex.example")
-            check = await _single(acme, ada.credential_id)
-            assert (await acme.get(check)).status == 200
-            for suffix in ("", "/progress", "/results.csv"):
-                answer = await globex.get(check + suffix, headers={"Accept": "text/html"})
-                assert answer.status == 404, suffix
-            assert ada.credential_id not in await (await globex.get("/employer/")).text()
+    async with verification_for_portal(settings) as stack, \
+            portal(stack.settings) as acme, portal(stack.settings) as globex:
+        await sign_in_with_key(acme, scene.employer_key, "hr@acme.example")
+        await sign_in_with_key(globex, scene.other_employer_key, "hr@globex.example")
+        check = await _single(acme, ada.credential_id)
+        assert (await acme.get(check)).status == 200
+        for suffix in ("", "/progress", "/results.csv"):
+            answer = await globex.get(check + suffix, headers={"Accept": "text/html"})
+            assert answer.status == 404, suffix
+        assert ada.credential_id not in await (await globex.get("/employer/")).text()
 
 
 async def test_a_candidate_file_runs_as_a_verification_job_and_exports_defused_csv(db, settings):
@@ -159,34 +159,34 @@ async def test_an_invited_colleague_signs_in_with_the_emailed_link_and_shares_th
     scene = await build_scene(db, settings)
     ada = await issue(scene.ledger, scene.issuer, scene.achievement_id)
     settings = msgspec.structs.replace(settings, mail_backend="file", mail_outbox=str(tmp_path / "outbox"))
-    async with verification_for_portal(settings) as stack:
-        async with portal(stack.settings) as admin, portal(stack.settings) as colleague:
-            await sign_in_with_key(admin, scene.employer_key, "hr@acme.example")
-            await _single(admin, ada.credential_id)
-            token = await csrf_token(admin, "/employer/colleagues")
-            invited = await admin.post("/employer/colleagues", data={"csrf_token": token,
-                                                                    "email": "Recruiter@Acme.example"})
-            assert "Invitation sent to recruiter@acme.example" in await invited.text()
-            # Someone never invited asks for a link: the same answer, no mail.
-            token = await csrf_token(colleague)
-            stranger = await colleague.post("/employer/sign-in", data={"csrf_token": token,
-                                                                      "email": "stranger@example.org"})
-            assert stranger.status == 200
-            mails = await eventually(lambda: _mails(tmp_path), timeout=10)
-            assert len(mails) == 1
-            text = message_from_bytes(mails[0].read_bytes(), policy=default_policy).get_body(("plain",)).get_content()
-            link = re.search(r"(/employer/sign-in/[A-Za-z0-9_-]{30,60})", text)[1]
-            token = await csrf_token(colleague, link)
-            signed_in = await colleague.post(link, data={"csrf_token": token}, allow_redirects=False)
-            assert signed_in.status == 303
-            home = await (await colleague.get("/employer/")).text()
-            assert ada.credential_id in home and "recruiter@acme.example" in home
-            people = await (await colleague.get("/employer/colleagues")).text()
-            assert "Send an invitation" not in people  # members do not invite
-            token = await csrf_token(colleague, "/employer/colleagues")
-            refused = await colleague.post("/employer/colleagues",
-                                           data={"csrf_token": token, "email": "x@acme.example"})
-            assert refused.status == 403
+    async with verification_for_portal(settings) as stack, \
+            portal(stack.settings) as admin, portal(stack.settings) as colleague:
+        await sign_in_with_key(admin, scene.employer_key, "hr@acme.example")
+        await _single(admin, ada.credential_id)
+        token = await csrf_token(admin, "/employer/colleagues")
+        invited = await admin.post("/employer/colleagues", data={"csrf_token": token,
+                                                                "email": "Recruiter@Acme.example"})
+        assert "Invitation sent to recruiter@acme.example" in await invited.text()
+        # Someone never invited asks for a link: the same answer, no mail.
+        token = await csrf_token(colleague)
+        stranger = await colleague.post("/employer/sign-in", data={"csrf_token": token,
+                                                                  "email": "stranger@example.org"})
+        assert stranger.status == 200
+        mails = await eventually(lambda: _mails(tmp_path), timeout=10)
+        assert len(mails) == 1
+        text = message_from_bytes(mails[0].read_bytes(), policy=default_policy).get_body(("plain",)).get_content()
+        link = re.search(r"(/employer/sign-in/[A-Za-z0-9_-]{30,60})", text)[1]
+        token = await csrf_token(colleague, link)
+        signed_in = await colleague.post(link, data={"csrf_token": token}, allow_redirects=False)
+        assert signed_in.status == 303
+        home = await (await colleague.get("/employer/")).text()
+        assert ada.credential_id in home and "recruiter@acme.example" in home
+        people = await (await colleague.get("/employer/colleagues")).text()
+        assert "Send an invitation" not in people  # members do not invite
+        token = await csrf_token(colleague, "/employer/colleagues")
+        refused = await colleague.post("/employer/colleagues",
+                                       data={"csrf_token": token, "email": "x@acme.example"})
+        assert refused.status == 403
 
 
 async def _mails(folder) -> list | None:

@@ -78,7 +78,7 @@ class Import:
                     else:
                         assert response.status == 200, await response.text()
                         return await response.json()
-            except (aiohttp.ClientConnectionError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientConnectionError):
                 self.retries["connection"] += 1
             await asyncio.sleep(0.2)
         raise AssertionError("the batch was never answered")

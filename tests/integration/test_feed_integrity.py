@@ -19,9 +19,15 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from prometheus_client import CollectorRegistry
 
+from shared.ledger.delivery.projection import (
+    Applied,
+    PostgresProjection,
+    Projection,
+    ProjectionMetrics,
+    ProjectionRunner,
+)
 from shared.ledger.eventstore.chain import chain_hash, entry_bytes
 from shared.ledger.eventstore.events import RECORDED_EVENT_ENCODER, RecordedEvent
-from shared.ledger.delivery.projection import Applied, PostgresProjection, Projection, ProjectionMetrics, ProjectionRunner
 from shared.ledger.eventstore.store import Ledger, NewEvent
 from shared.logs import JsonFormatter
 from tests.support.events import TEST_CATALOG, TEST_METADATA, Noted

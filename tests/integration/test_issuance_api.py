@@ -8,6 +8,7 @@ import hashlib
 import json
 
 from services.issuance.app import create_app
+from services.issuance.status_entries import LIST_SIZE
 from shared.credential_format import OB_CONTEXT, VC_CONTEXT, identity_hash
 from shared.crypto.eddsa_jcs import raw_public_key
 from shared.crypto.jws import verify_vc_jws
@@ -15,7 +16,6 @@ from shared.events import registry as ev
 from shared.events.credentials import CredentialIssued, credential_stream
 from shared.jsonld.contexts import platform_context_url
 from shared.ledger.eventstore.events import decode_payload
-from services.issuance.status_entries import LIST_SIZE
 from tests.support import independent_rdfc
 from tests.support.http import bearer, serving
 from tests.support.issuance import issuance_rows, item, registry_caught_up, university

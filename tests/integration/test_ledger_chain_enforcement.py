@@ -8,9 +8,9 @@ import asyncpg
 import pytest
 
 from shared.db.migrate import apply_migrations
-from shared.ledger.transparency.audit import verify_chain
 from shared.ledger.eventstore.chain import chain_hash, entry_bytes
 from shared.ledger.eventstore.store import Ledger, NewEvent
+from shared.ledger.transparency.audit import verify_chain
 from tests.support.events import TEST_CATALOG, TEST_METADATA, Noted
 
 APP_ROLE = "credledger_app"

@@ -32,10 +32,10 @@ import asyncpg
 import msgspec
 import pytest
 
-from shared.ledger.transparency.audit import verify_chain
 from shared.ledger.eventstore.chain import GENESIS_HASH, entry_bytes
 from shared.ledger.eventstore.events import Metadata
 from shared.ledger.eventstore.store import NO_STREAM, AppendConflict, Ledger, NewEvent
+from shared.ledger.transparency.audit import verify_chain
 from tests.support.events import TEST_CATALOG, TEST_METADATA, Noted
 
 

@@ -10,8 +10,8 @@ import asyncpg
 import msgspec
 import pytest
 
-from shared.ledger.transparency.audit import verify_chain
 from shared.ledger.eventstore.store import NO_STREAM, AppendConflict, Ledger, NewEvent
+from shared.ledger.transparency.audit import verify_chain
 from tests.support.events import TEST_CATALOG, TEST_METADATA, Noted
 
 
@@ -69,7 +69,7 @@ async def test_concurrent_appenders_each_get_their_own_outcome(ledger, db):
     names = list(callers)
     results = await asyncio.gather(*(append_as(ledger, name, callers[name]) for name in names),
                                    return_exceptions=True)
-    outcome = dict(zip(names, results))
+    outcome = dict(zip(names, results, strict=True))
 
     rows = await db.fetch("SELECT position, stream_id, version, payload, xmin::text::bigint AS tx"
                           " FROM ledger.events ORDER BY position")
@@ -78,7 +78,7 @@ async def test_concurrent_appenders_each_get_their_own_outcome(ledger, db):
         assert (await verify_chain(conn)).ok
     texts = [msgspec.json.decode(r["payload"])["text"] for r in rows]
     assert len(texts) == len(set(texts))  # every event exactly once
-    by_position = dict(zip((r["position"] for r in rows), texts))
+    by_position = dict(zip((r["position"] for r in rows), texts, strict=True))
     staged = {r["caller"] for r in await db.fetch("SELECT caller FROM public.staged")}
 
     for name, kind in callers.items():

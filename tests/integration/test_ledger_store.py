@@ -5,7 +5,6 @@ path runs: test_ledger_contract.py."""
 
 from __future__ import annotations
 
-
 import asyncpg
 import msgspec
 import pytest

@@ -20,10 +20,10 @@ import asyncio
 import importlib
 
 import hypothesis
-from hypothesis.errors import FlakyStrategyDefinition
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase
+from hypothesis.errors import FlakyStrategyDefinition
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 

@@ -11,11 +11,11 @@ import contextlib
 import pytest
 
 from services.verification.app import create_app as verification_app
+from shared.ledger.delivery.relay import Relay
+from shared.ledger.eventstore.store import Ledger, NewEvent
 from shared.ledger.transparency.checkpoints import Checkpointer, LogSigner
 from shared.ledger.transparency.merkle import verify_consistency, verify_inclusion
-from shared.ledger.delivery.relay import Relay
 from shared.ledger.transparency.signed_note import TlogProof, verify_checkpoint
-from shared.ledger.eventstore.store import Ledger, NewEvent
 from tests.support.events import TEST_CATALOG, TEST_METADATA, Noted
 from tests.support.http import serving
 from tests.support.waiting import eventually  # noqa: F401 - re-exported for tests

@@ -82,7 +82,7 @@ async def test_by_id_is_valid_with_every_check_and_a_summary(settings, scene):
 
 
 def today() -> str:
-    return f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d}"
+    return f"{dt.datetime.now(dt.UTC):%Y-%m-%d}"
 
 async def test_revocation_suspension_and_reinstatement_arrive_through_kafka(settings, scene):
     issued = await issue(scene.ledger, scene.issuer, scene.achievement_id)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-import re
 import logging
+import re
 
 import pytest
 
@@ -73,7 +73,7 @@ async def test_badge_page_is_escaped_mobile_friendly_and_shows_status(settings, 
             return text if "Not valid" in text else None
 
         page = await eventually(revoked_page)
-        assert f"revoked by the issuer on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d}; reason: fraud" in page
+        assert f"revoked by the issuer on {dt.datetime.now(dt.UTC):%Y-%m-%d}; reason: fraud" in page
         assert "coursework" not in page  # the free text is for the issuer, its agencies and the holder
         public = await (await client.get(f"/v1/credentials/{issued.credential_id}/verification")).text()
         assert "fraud" in public and "coursework" not in public

@@ -15,6 +15,7 @@ import asyncpg
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from services.issuance.status_entries import allocate
 from shared.auth import token_hash
 from shared.credential_format import (
     OB_CONTEXT,
@@ -32,7 +33,6 @@ from shared.events.credentials import CredentialIssued, StatusEntry, credential_
 from shared.ledger.eventstore.events import Metadata
 from shared.ledger.eventstore.store import NO_STREAM, Ledger, NewEvent
 from shared.settings import Settings
-from services.issuance.status_entries import allocate
 from shared.timeutil import format_time, now
 from tests.support.waiting import eventually, running_relay  # noqa: F401 - re-exported for tests
 from tests.support.world import Issuer

@@ -14,8 +14,8 @@ import signal
 import asyncpg
 
 from shared.db.migrate import APP_ROLE
-from shared.ledger.eventstore.events import EventCatalog, RecordedEvent
 from shared.ledger.delivery.projection import PostgresProjection, ProjectionRunner
+from shared.ledger.eventstore.events import EventCatalog, RecordedEvent
 from shared.ledger.eventstore.store import Ledger
 from shared.logs import configure_logging
 from shared.settings import load_settings

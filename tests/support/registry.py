@@ -165,7 +165,7 @@ class Demo:
     async def approve(self, achievement_id: str) -> dict[str, Any]:
         return await call(self.client, "POST", f"/v1/achievements/{achievement_id}/approve", self.admin_key)
 
-    async def build(self) -> "Demo":
+    async def build(self) -> Demo:
         """Agency, issuer, accreditation, issuer client, hosted key."""
         await self.create_agency()
         await self.register_issuer()

@@ -9,7 +9,6 @@ import zlib
 
 import pytest
 
-from shared.badge_image import BadgeText, badge_png, badge_svg
 from shared.badge_baking import (
     OB_NAMESPACE,
     BakingError,
@@ -21,6 +20,7 @@ from shared.badge_baking import (
     unbake_png,
     unbake_svg,
 )
+from shared.badge_image import BadgeText, badge_png, badge_svg
 
 CREDENTIAL = '{"@context":["https://www.w3.org/ns/credentials/v2"],"name":"Caf\u00e9 ]]> <b>","proof":[{"a":1}]}'
 TEXT = BadgeText(title="Data <Analysis> & \"Python\"", level="EQF level 6", issuer="TU Dublin & Co")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import msgspec
 
+from shared.ledger.delivery.feed import Break, ChainBreak, first_break, first_unlike
 from shared.ledger.eventstore.chain import GENESIS_HASH, chain_hash, entry_bytes
 from shared.ledger.eventstore.events import RecordedEvent
-from shared.ledger.delivery.feed import Break, ChainBreak, first_break, first_unlike
 
 
 def chain(count: int) -> list[RecordedEvent]:

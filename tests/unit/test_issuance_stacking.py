@@ -10,7 +10,7 @@ from shared.events import registry as ev
 from shared.registry_state import RegistryState
 from tests.support.world import sample_spec
 
-NOW = dt.datetime(2026, 6, 30, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 6, 30, tzinfo=dt.UTC)
 LEARNER = "sha256$" + "a" * 64
 
 

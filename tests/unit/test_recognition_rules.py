@@ -16,7 +16,7 @@ from shared.registry_state import RegistryState
 from tests.support.world import sample_spec
 
 EPOCH = "2020-01-01T00:00:00Z"
-NOW = dt.datetime(2026, 6, 30, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 6, 30, tzinfo=dt.UTC)
 LEARNER = "lk$test$" + "a" * 64
 
 

@@ -12,7 +12,7 @@ from shared.events import registry as ev
 from shared.ob3_objects import achievement_object
 from tests.support.world import sample_spec
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 DID = "did:web:registry.example:issuers:tud"
 KEY_A = "z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
 KEY_B = "z6MknGc3ocHs3zdPiJbnaaqDi58NGb4pk1Sp9WxWufuXSdxf"

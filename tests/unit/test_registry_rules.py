@@ -10,7 +10,7 @@ from services.registry import rules
 from shared.events import registry as ev
 from tests.support.world import sample_spec
 
-NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 
 
 def scope(levels=(), fields=("*",), frameworks=(), credit_bearing=True) -> ev.AccreditationScope:

@@ -10,7 +10,7 @@ from shared.events import registry as ev
 from shared.registry_state import RegistryState
 
 T0 = "2026-01-01T00:00:00Z"
-LATER = dt.datetime(2026, 2, 1, tzinfo=dt.timezone.utc)
+LATER = dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
 
 
 def state_with_delegate() -> RegistryState:
@@ -34,7 +34,7 @@ def test_what_a_delegate_granted_holds_only_while_its_delegation_does():
     state.apply(ev.AccreditationSuspended(accreditation_id="delegation", reason="review", at="2026-01-15T00:00:00Z"))
     assert state.accreditation_for("uni", LATER, 6, "0613") is None
     # Before the suspension it held, so what was issued then stays valid.
-    assert state.accreditation_for("uni", dt.datetime(2026, 1, 10, tzinfo=dt.timezone.utc), 6, "0613") is not None
+    assert state.accreditation_for("uni", dt.datetime(2026, 1, 10, tzinfo=dt.UTC), 6, "0613") is not None
 
 
 def test_unknown_accreditors_grant_nothing():
@@ -58,4 +58,4 @@ def test_the_successor_key_signs_when_windows_start_in_the_same_second():
         state.apply(ev.IssuerKeyAdded(issuer_id="uni", key_id=key_id, custody="hosted", valid_from=T0,
                                       public_key_multibase=public_key_to_multibase(bytes([byte]) * 32)))
     state.apply(ev.IssuerKeyRetired(issuer_id="uni", key_id="key-1", valid_until="2026-01-01T00:00:01Z"))
-    assert state.signing_key_at("uni", dt.datetime(2026, 1, 1, 0, 0, 0, 500000, tzinfo=dt.timezone.utc)).key_id == "key-2"
+    assert state.signing_key_at("uni", dt.datetime(2026, 1, 1, 0, 0, 0, 500000, tzinfo=dt.UTC)).key_id == "key-2"

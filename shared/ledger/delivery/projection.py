@@ -40,9 +40,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from shared.bus import NO_AUTH, BusConsumer, ConsumerMetrics, KafkaAuth, ensure_topics
 from shared.db.pool import Connection
 from shared.db.sql import load_queries
-from shared.ledger.eventstore.events import RECORDED_EVENT_DECODER, RecordedEvent
 from shared.ledger.delivery.feed import Break, ChainBreak, first_break, first_unlike
 from shared.ledger.eventstore import readers
+from shared.ledger.eventstore.events import RECORDED_EVENT_DECODER, RecordedEvent
 from shared.ledger.eventstore.store import Ledger
 from shared.lifecycle import sleep_or_stop
 

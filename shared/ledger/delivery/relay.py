@@ -24,8 +24,8 @@ from prometheus_client import CollectorRegistry, Gauge
 
 from shared.bus import NO_AUTH, KafkaAuth, ensure_topics, new_producer
 from shared.db.sql import load_queries
-from shared.ledger.eventstore.events import RECORDED_EVENT_ENCODER, RecordedEvent
 from shared.ledger.eventstore import readers
+from shared.ledger.eventstore.events import RECORDED_EVENT_ENCODER, RecordedEvent
 from shared.lifecycle import sleep_or_stop, wait_any
 
 QUERIES = load_queries("shared.ledger.delivery")

@@ -27,7 +27,6 @@ import msgspec
 from shared.crypto.jcs import canonicalize
 from shared.ledger.eventstore.chain import check_identifier
 
-
 VERSION_KEY = "_class_version"
 _VERSION_PREFIX = b'{"' + VERSION_KEY.encode() + b'":'
 
@@ -53,10 +52,10 @@ class Metadata(msgspec.Struct, frozen=True, kw_only=True):
     request_id: str = ""
     recorded_at: str = ""
 
-    def stamped(self) -> "Metadata":
+    def stamped(self) -> Metadata:
         if self.recorded_at:
             return self
-        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
         return msgspec.structs.replace(self, recorded_at=now.replace("+00:00", "Z"))
 
 

@@ -17,8 +17,8 @@ import asyncpg
 
 from shared.db.pool import Connection
 from shared.db.sql import load_queries
-from shared.ledger.eventstore.events import RecordedEvent
 from shared.ledger.eventstore.chain import GENESIS_HASH
+from shared.ledger.eventstore.events import RecordedEvent
 from shared.ledger.eventstore.store import to_recorded
 
 QUERIES = load_queries("shared.ledger.eventstore")

@@ -41,13 +41,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import asyncpg
+from shared.db.pool import Connection
 
 if TYPE_CHECKING:
     from shared.ledger.eventstore.store import AppendConflict, Ledger, NewEvent, PreparedAppend
 
-Stage = Callable[[asyncpg.Connection], Awaitable["Sequence[NewEvent]"]]
-Settle = Callable[[asyncpg.Connection, list[int]], Awaitable[None]]
+Stage = Callable[[Connection], Awaitable["Sequence[NewEvent]"]]
+Settle = Callable[[Connection, list[int]], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -69,7 +69,7 @@ class _Waiter:
 class _Excluded(Exception):
     """Roll the group back and write it again without these callers."""
 
-    def __init__(self, failed: list[tuple[_Waiter, BaseException]]) -> None:
+    def __init__(self, failed: Sequence[tuple[_Waiter, BaseException]]) -> None:
         super().__init__(f"{len(failed)} caller(s) excluded from the group")
         self.failed = failed
 
@@ -119,7 +119,8 @@ class GroupCommit:
             self._leading -= 1
 
     def _take(self) -> list[_Waiter]:
-        group, events = [], 0
+        group: list[_Waiter] = []
+        events = 0
         while self._queue and (not group or events + len(self._queue[0].append.events) <= self._max_events):
             waiter = self._queue.pop(0)
             if not waiter.future.done():  # cancelled while queued: nothing to write
@@ -154,7 +155,7 @@ class GroupCommit:
                     for waiter in group:
                         await self._write_excluding([waiter], excluded)
                 return
-            for waiter, result in zip(group, results):
+            for waiter, result in zip(group, results, strict=True):
                 if isinstance(result, list):
                     waiter.answer(result)
                 else:
@@ -165,24 +166,24 @@ class GroupCommit:
         async with self._ledger.pool.acquire() as conn, conn.transaction():
             appends = [await _staged(conn, waiter) for waiter in group]
             results = await self._ledger.write_group(conn, appends)
-            staged_conflicts = [(w, r) for w, r in zip(group, results)
+            staged_conflicts = [(w, r) for w, r in zip(group, results, strict=True)
                                 if w.stage is not None and not isinstance(r, list)]
             if staged_conflicts:
                 raise _Excluded(staged_conflicts)  # their staged writes must not commit
-            for waiter, result in zip(group, results):
+            for waiter, result in zip(group, results, strict=True):
                 if waiter.settle is not None and isinstance(result, list):
                     await _settled(conn, waiter, result)
             return results
 
 
-async def _settled(conn: asyncpg.Connection, waiter: _Waiter, positions: list[int]) -> None:
+async def _settled(conn: Connection, waiter: _Waiter, positions: list[int]) -> None:
     try:
         await waiter.settle(conn, positions)  # type: ignore[misc]
     except Exception as error:  # noqa: BLE001 - this caller's failure, not the group's
         raise _Excluded([(waiter, error)]) from error
 
 
-async def _staged(conn: asyncpg.Connection, waiter: _Waiter) -> PreparedAppend:
+async def _staged(conn: Connection, waiter: _Waiter) -> PreparedAppend:
     if waiter.stage is None:
         return waiter.append
     try:

@@ -63,7 +63,7 @@ class PreparedAppend:
 
     def only(self, kept: Sequence[NewEvent]) -> PreparedAppend:
         """The same append restricted to `kept`, a subset of its events (by identity)."""
-        payload_of = {id(new): payload for new, payload in zip(self.events, self.payloads)}
+        payload_of = {id(new): payload for new, payload in zip(self.events, self.payloads, strict=True)}
         if any(id(new) not in payload_of for new in kept):
             raise ValueError("a staged append may only keep events it was given")
         return PreparedAppend(kept, [payload_of[id(new)] for new in kept], self.metadata, self.expected_versions)
@@ -127,7 +127,7 @@ class Ledger:
         return result
 
     async def write_group(
-        self, conn: asyncpg.Connection, appends: Sequence[PreparedAppend],
+        self, conn: Connection, appends: Sequence[PreparedAppend],
     ) -> list[list[int] | AppendConflict]:
         """Lock, read the head and stream versions once, COPY every append that
         does not conflict; per append its positions or its conflict. Callers
@@ -135,6 +135,7 @@ class Ledger:
         streams = list(dict.fromkeys(
             [e.stream_id for a in appends for e in a.events] + [s for a in appends for s in a.expected_versions]))
         head = await conn.fetchrow(QUERIES["lock_and_read_head"], streams)
+        assert head is not None  # the function returns one row, always
         position, prev = head["head_position"], head["head_hash"] or GENESIS_HASH
         versions = dict(zip(head["stream_ids"] or (), head["versions"] or (), strict=True))
         results: list[list[int] | AppendConflict] = []

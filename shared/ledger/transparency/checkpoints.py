@@ -54,7 +54,7 @@ class LogSigner:
     def sign(self, checkpoint: Checkpoint) -> str:
         return sign_note(checkpoint.to_body(), self.origin, self._key)
 
-    def sign_tree(self, log_tree: "LogTree") -> str:
+    def sign_tree(self, log_tree: LogTree) -> str:
         return self.sign(Checkpoint(self.origin, log_tree.size, log_tree.tree.root()))
 
 

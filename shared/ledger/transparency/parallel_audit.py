@@ -18,8 +18,8 @@ import asyncio
 import gc
 import multiprocessing
 import os
-from dataclasses import dataclass
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 import asyncpg
 import msgspec
@@ -107,7 +107,7 @@ def verify_chain_parallel(
     checkpoints = asyncio.run(_fetch(dsn, "checkpoints")) if trust is not None and start == 1 else []
     last = asyncio.run(head_position(dsn))
     sizes = sorted({row["tree_size"] for row in checkpoints}) if checkpoints else None
-    frontier, roots = Frontier(), {}
+    frontier, roots = Frontier(), dict[int, bytes]()
     checked = 0
     # fork: the workers inherit the imported modules instead of re-importing.
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
