@@ -19,6 +19,8 @@ import msgspec
 SERVICE_HEADER = "X-Credledger-Service"
 HOLDINGS_PATH = "/internal/v1/holdings"
 CLAIM_PATH = "/internal/v1/credentials/{credential_id}/claim"
+# Public (the learner proves itself with a link token), not internal.
+CREDIT_ACCOUNT_PATH = "/v1/credit-account"
 
 
 def service_token(master_key_b64: str, caller: str) -> str:
@@ -98,3 +100,49 @@ class ClaimDetails(msgspec.Struct, frozen=True, kw_only=True):
     email: str | None  # None when the learner was identified by another means
     title: str
     issuer_name: str
+
+
+# The learner's credit account (issuance's /v1/credit-account answers it; the
+# wallet shows it).
+
+class Redemption(msgspec.Struct, kw_only=True):
+    credit_pool: str
+    pathway_id: str
+    award_credential_id: str
+    agreement_id: str | None
+    credits: float
+
+
+class LevelRef(msgspec.Struct, kw_only=True):
+    framework_id: str
+    level_code: str
+
+
+class CreditEntry(msgspec.Struct, kw_only=True):
+    credential_id: str
+    issuer_id: str
+    achievement_id: str
+    title: str
+    eqf_level: int
+    # The national framework level, when the achievement states one.
+    level: LevelRef | None
+    field: str  # ISCED-F 2013
+    ects: float
+    hours: float | None
+    issued_at: str
+    # When its credits stop counting (null: they do not expire).
+    expires_at: str | None
+    status: str
+    # An award made by stacking, of this pathway.
+    award_of_pathway: str | None
+    # Active and unexpired now.
+    counting: bool
+    redeemed: list[Redemption]
+
+
+class CreditAccount(msgspec.Struct, kw_only=True):
+    as_of: str
+    entries: list[CreditEntry]
+    # ECTS of the entries that count now, and of those also not yet redeemed.
+    credits_counting: float
+    credits_unredeemed: float

@@ -9,6 +9,12 @@ from msgspec import Meta
 
 from services.issuance.schemas import Request
 
+# The answers are the issuance <-> wallet contract's (shared/holdings.py), re-exported here.
+from shared.holdings import CreditAccount as CreditAccount
+from shared.holdings import CreditEntry as CreditEntry
+from shared.holdings import LevelRef as LevelRef
+from shared.holdings import Redemption as Redemption
+
 Token = Annotated[str, Meta(min_length=1, max_length=200)]
 Id = Annotated[str, Meta(min_length=1, max_length=200)]
 
@@ -26,49 +32,6 @@ class ShareAccount(Request):
     holder_token: Token
     issuer_id: Id
     valid_days: Annotated[int, Meta(ge=1, le=3650)] = 90
-
-
-class Redemption(msgspec.Struct, kw_only=True):
-    credit_pool: str
-    pathway_id: str
-    award_credential_id: str
-    agreement_id: str | None
-    credits: float
-
-
-class LevelRef(msgspec.Struct, kw_only=True):
-    framework_id: str
-    level_code: str
-
-
-class CreditEntry(msgspec.Struct, kw_only=True):
-    credential_id: str
-    issuer_id: str
-    achievement_id: str
-    title: str
-    eqf_level: int
-    # The national framework level, when the achievement states one.
-    level: LevelRef | None
-    field: str  # ISCED-F 2013
-    ects: float
-    hours: float | None
-    issued_at: str
-    # When its credits stop counting (null: they do not expire).
-    expires_at: str | None
-    status: str
-    # An award made by stacking, of this pathway.
-    award_of_pathway: str | None
-    # Active and unexpired now.
-    counting: bool
-    redeemed: list[Redemption]
-
-
-class CreditAccount(msgspec.Struct, kw_only=True):
-    as_of: str
-    entries: list[CreditEntry]
-    # ECTS of the entries that count now, and of those also not yet redeemed.
-    credits_counting: float
-    credits_unredeemed: float
 
 
 class AccountShared(msgspec.Struct, kw_only=True):

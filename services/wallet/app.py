@@ -30,7 +30,7 @@ from shared.web.sessions import Sealer
 from shared.web.sign_in import SignInLinks
 
 WALLET = Realm(name="wallet", prefix="/wallet", title="Wallet", template_package="services.wallet",
-               nav=(("Credentials", "/"), ("Pathways", "/pathways")))
+               nav=(("Credentials", "/"), ("Pathways", "/pathways"), ("Credits", "/credits")))
 SENDER_KEY = web.AppKey("wallet_claim_sender", ClaimSender)
 
 

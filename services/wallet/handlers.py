@@ -19,6 +19,7 @@ def add_routes(pages: web.Application) -> None:
     pages.router.add_get("/", home)
     pages.router.add_get("/summary.json", summary)
     pages.router.add_get("/pathways", pathways)
+    pages.router.add_get("/credits", credits)
     pages.router.add_get(CREDENTIAL, credential_page)
     pages.router.add_get(CREDENTIAL + "/download/{format}", download)
     pages.router.add_get(CREDENTIAL + "/image", badge_image)
@@ -50,6 +51,12 @@ async def pathways(request: web.Request) -> web.Response:
     titles = {c.credential_id: c.title for c in holdings.credentials}
     return await render(request, "wallet/pathways.html", {
         "pathways": holdings.pathways, "titles": titles, "views": views})
+
+
+async def credits(request: web.Request) -> web.Response:
+    client = wallet(request).issuance
+    account = await client.credit_account(await client.holdings(signed_in_subject(request)))
+    return await render(request, "wallet/credits.html", {"account": account, "views": views})
 
 
 async def _held(request: web.Request):

@@ -14,7 +14,16 @@ from urllib.parse import quote
 import aiohttp
 import msgspec
 
-from shared.holdings import CLAIM_PATH, HOLDINGS_PATH, ClaimDetails, HeldCredential, Holdings, service_headers
+from shared.holdings import (
+    CLAIM_PATH,
+    CREDIT_ACCOUNT_PATH,
+    HOLDINGS_PATH,
+    ClaimDetails,
+    CreditAccount,
+    HeldCredential,
+    Holdings,
+    service_headers,
+)
 from shared.refusals import Invalid, NotFound, Unavailable
 
 EXPORT_FORMATS = ("json", "jwt", "png", "svg")
@@ -46,6 +55,16 @@ class IssuanceClient:
             if credential.credential_id == credential_id:
                 return found, credential
         raise NotFound("this credential is not in your wallet")
+
+    async def credit_account(self, holdings: Holdings) -> CreditAccount | None:
+        """The learner's credit account, proven (as issuance asks) by the link
+        token of one of its credentials; None while it holds none."""
+        if not holdings.credentials:
+            return None
+        first = holdings.credentials[0]
+        body = msgspec.json.encode({"credential_id": first.credential_id, "holder_token": first.holder_token})
+        headers = {**self._headers, "Content-Type": "application/json"}
+        return msgspec.json.decode(await self._call("POST", CREDIT_ACCOUNT_PATH, headers, body), type=CreditAccount)
 
     async def claim(self, credential_id: str) -> ClaimDetails:
         path = CLAIM_PATH.format(credential_id=quote(credential_id, safe=":"))

@@ -77,6 +77,12 @@ async def test_a_learner_claims_shares_and_revokes_in_a_browser(context, setting
         await axe_check(page)
         await screenshot(page, "wallet-pathways")
 
+        await page.get_by_role("link", name="Credits", exact=True).click()
+        await page.get_by_role("heading", name="Your credit account").wait_for()
+        assert await page.get_by_role("row").count() == 3  # the header and both credentials
+        await axe_check(page)
+        await screenshot(page, "wallet-credits")
+
         await page.goto(f"{stack.wallet_url}/credentials/{python['credential_id']}")
         async with page.expect_download() as downloading:
             await page.get_by_role("link", name="Badge image (PNG, credential inside)").click()

@@ -121,6 +121,10 @@ async def test_claim_email_wallet_and_pathway_progress(stack_settings: Settings,
             return None if verdict == "unknown" else verdict
 
         assert await eventually(verified, timeout=20) == "valid"
+        # The credit account: every credit from both issuers; the award's components are redeemed by it.
+        credits = await page(stack.wallet, "/wallet/credits")
+        assert "Your credit account" in credits and "Research Ethics" in credits and "University uni-2" not in credits
+        assert "uni-1" in credits and "uni-2" in credits and "data-science" in credits
         # Another learner's credential is not in this wallet.
         other = await stack.wallet.get(f"/wallet/credentials/{ethics['credential_id']}x", headers=HTML)
         assert other.status == 404
