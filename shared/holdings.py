@@ -21,6 +21,8 @@ HOLDINGS_PATH = "/internal/v1/holdings"
 CLAIM_PATH = "/internal/v1/credentials/{credential_id}/claim"
 # Public (the learner proves itself with a link token), not internal.
 CREDIT_ACCOUNT_PATH = "/v1/credit-account"
+# The learner claims a pathway award itself (a component's link token proves it).
+STACKS_PATH = "/v1/stacks"
 
 
 def service_token(master_key_b64: str, caller: str) -> str:

@@ -20,6 +20,7 @@ def add_routes(pages: web.Application) -> None:
     pages.router.add_get("/summary.json", summary)
     pages.router.add_get("/pathways", pathways)
     pages.router.add_get("/credits", credits)
+    pages.router.add_post("/pathways/{pathway_id}/claim", claim_award)
     pages.router.add_get(CREDENTIAL, credential_page)
     pages.router.add_get(CREDENTIAL + "/download/{format}", download)
     pages.router.add_get(CREDENTIAL + "/image", badge_image)
@@ -51,6 +52,17 @@ async def pathways(request: web.Request) -> web.Response:
     titles = {c.credential_id: c.title for c in holdings.credentials}
     return await render(request, "wallet/pathways.html", {
         "pathways": holdings.pathways, "titles": titles, "views": views})
+
+
+async def claim_award(request: web.Request) -> web.Response:
+    client = wallet(request).issuance
+    holdings = await client.holdings(signed_in_subject(request))
+    pathway = next((p for p in holdings.pathways if p.pathway_id == request.match_info["pathway_id"]), None)
+    if pathway is None:
+        raise NotFound("you have not started this pathway")
+    # Awarded already (a second click, an automatic award): the award, not a refusal.
+    award_id = pathway.awarded_credential_id or await client.claim_award(holdings, pathway)
+    raise web.HTTPSeeOther(f"/wallet/credentials/{award_id}")
 
 
 async def credits(request: web.Request) -> web.Response:

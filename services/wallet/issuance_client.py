@@ -18,10 +18,12 @@ from shared.holdings import (
     CLAIM_PATH,
     CREDIT_ACCOUNT_PATH,
     HOLDINGS_PATH,
+    STACKS_PATH,
     ClaimDetails,
     CreditAccount,
     HeldCredential,
     Holdings,
+    PathwayView,
     service_headers,
 )
 from shared.refusals import Invalid, NotFound, Unavailable
@@ -65,6 +67,29 @@ class IssuanceClient:
         body = msgspec.json.encode({"credential_id": first.credential_id, "holder_token": first.holder_token})
         headers = {**self._headers, "Content-Type": "application/json"}
         return msgspec.json.decode(await self._call("POST", CREDIT_ACCOUNT_PATH, headers, body), type=CreditAccount)
+
+    async def claim_award(self, holdings: Holdings, pathway: PathwayView) -> str:
+        """Claim the pathway's award with the components the learner holds; the
+        award's credential id. Issuance decides (rule, status, recognition);
+        its refusal is passed on in its own words."""
+        held = [c.credential_id for c in (*pathway.required, *(o for ch in pathway.choices for o in ch.options))
+                if c.credential_id]
+        tokens = {c.credential_id: c.holder_token for c in holdings.credentials}
+        if not held or held[0] not in tokens:
+            raise Invalid("you hold no component of this pathway yet", code="pathway-rule-not-met")
+        body = msgspec.json.encode({"pathway_id": pathway.pathway_id, "component_ids": held,
+                                    "holder_token": tokens[held[0]]})
+        try:
+            async with self._session.post(self._base + STACKS_PATH, data=body, timeout=_TIMEOUT,
+                                          headers={"Content-Type": "application/json"}) as response:
+                answer = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise Unavailable(f"the issuance service is unreachable ({type(exc).__name__}); try again") from exc
+        if response.status in (200, 201):
+            return str(answer["award_credential_id"])
+        if response.status in (409, 422):
+            raise Invalid(str(answer.get("detail", "the award cannot be made yet")), code="award-refused")
+        raise Unavailable(f"issuance answered {response.status}; try again shortly")
 
     async def claim(self, credential_id: str) -> ClaimDetails:
         path = CLAIM_PATH.format(credential_id=quote(credential_id, safe=":"))

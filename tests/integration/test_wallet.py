@@ -20,8 +20,10 @@ from credledger.embedded import free_port
 from services.verification.sharing import access
 from shared.badge_baking import unbake
 from shared.holdings import HOLDINGS_PATH, service_headers
+from shared.events import registry as ev
 from shared.settings import Settings
 from tests.support.http import bearer
+from tests.support.issuance import add_pathway
 from tests.support.waiting import eventually
 from tests.support.wallet import LEARNER, campus, claim_mails, issue, wallet_settings, wallet_stack
 
@@ -172,6 +174,33 @@ async def test_share_links_and_privacy_reach_the_verification_projection(
         assert (await projected(None, True)).visible
         bad = await stack.wallet.post(detail + "/shares", data={"name": "x", "expires_on": "2001-01-01"})
         assert bad.status == 403  # no CSRF token
+
+
+async def test_a_learner_claims_a_pathway_award_from_the_wallet(
+        stack_settings: Settings, db: asyncpg.Pool, outbox: Path):
+    place = await campus(db, stack_settings)
+    # A pathway of the second university that awards only when claimed.
+    award = await place.world.achievement(place.second, title="Certificate in Research Practice",
+                                          workload=ev.Workload(ects=5.0))
+    await add_pathway(place.world, place.second, "research-practice", award,
+                      ev.PathwayRule(required=[place.ethics], auto_award=False))
+    async with wallet_stack(stack_settings, db) as stack:
+        await issue(stack, place.second, place.ethics, "EXT-1")
+        [mail] = await claim_mails(outbox, 1)
+        await sign_in_with(stack.wallet, LINK.search(mail_of(mail)[1])[1])
+        pathways = await page(stack.wallet, "/wallet/pathways")
+        assert "Claim Certificate in Research Practice" in pathways
+        # Without the page's CSRF token the claim is refused and nothing is awarded.
+        refused = await stack.wallet.post("/wallet/pathways/research-practice/claim", data={})
+        assert refused.status == 403
+        landed = await post_form(stack.wallet, "/wallet/pathways", "/wallet/pathways/research-practice/claim", {})
+        award_id = landed.rsplit("/", 1)[1]
+        assert "Certificate in Research Practice" in await page(stack.wallet, landed)
+        assert await db.fetchval("SELECT count(*) FROM issuance.stacks WHERE pathway_id = 'research-practice'") == 1
+        # Claiming again answers with the same award, not a second one.
+        again = await post_form(stack.wallet, "/wallet/pathways", "/wallet/pathways/research-practice/claim", {})
+        assert again.rsplit("/", 1)[1] == award_id
+        assert await db.fetchval("SELECT count(*) FROM issuance.stacks WHERE pathway_id = 'research-practice'") == 1
 
 
 async def test_the_internal_holdings_api_needs_a_service_token(stack_settings: Settings, db: asyncpg.Pool):
