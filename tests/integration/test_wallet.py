@@ -19,8 +19,8 @@ import pytest
 from credledger.embedded import free_port
 from services.verification.sharing import access
 from shared.badge_baking import unbake
-from shared.holdings import HOLDINGS_PATH, service_headers
 from shared.events import registry as ev
+from shared.holdings import HOLDINGS_PATH, service_headers
 from shared.settings import Settings
 from tests.support.http import bearer
 from tests.support.issuance import add_pathway
