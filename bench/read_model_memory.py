@@ -82,6 +82,7 @@ def main() -> None:
     report("read model, bytes per credential (tracemalloc)", kept / n, "B", 16, "raw 16-byte id array")
     report("  process RSS growth per credential", rss / n, "B", 16, "raw 16-byte id array")
     report("  against the goal", kept / n, "B", 100, "goal")
+    print(f"  (exactly {kept / n:.2f} B per credential kept)")
     report(f"snapshot encode ({size / 1e6:,.0f} MB)", timer_encode.seconds * 1000, "ms")
     report("snapshot load (restore + hash table), ms", load.seconds * 1000, "ms", raw.seconds * 1000,
            "raw numpy load of the same bytes, ms")

@@ -1,17 +1,44 @@
 """Packed storage of every credential the read model knows: no Python object
-per credential.
+per credential, about 99 bytes each.
 
 A national registry holds hundreds of millions of credentials, so each is a
-row across flat columns: the 16-byte UUID of its id, its document digest and
-learner hash (32 bytes each), its 16-byte salt, one 4-byte reference to its
-(issuer, key, achievement) profile, three 4-byte times, a status byte and
-a 4-byte reference to its cached verdict fragments. Ids are found through an
-open-addressing hash table (linear probing, at most 3/4 full) of row numbers
-over those UUIDs, built with numpy in one vectorised pass when a snapshot is
-loaded. The rare row that does not fit the packed form (an id that is no
-lower-case `urn:uuid:`, an unusual learner hash, a salt that is not 8 or 16
-bytes of lower-case hex, a time outside
-1970-2106, a stack's components) keeps that one value in a small dict.
+row across flat columns (bytes per row):
+
+- ids (16): the UUID of its `urn:uuid:` id;
+- digests (48): the document's SHA-256 (32), then the first 16 bytes of the
+  learner hash's SHA-256 (see "The learner hash" below);
+- salts (16): the identity salt; an 8-byte salt is kept in the first half,
+  the second zero (a 16-byte salt that ends in 8 zero bytes is a side value);
+- kinds (2, or 4 past 16,384 profiles): the interned (issuer, key,
+  achievement) profile number, shifted left by 2, ORed with the status;
+- issued_delta (2): issued_at in seconds from its block's issued_base (one
+  8-byte base per 256 rows): rows are appended in ledger order and issued_at
+  is the server's clock at issue, so rows appended together lie within the
+  +-9 hours a delta holds;
+- valid_from, valid_until (4 + 4): clamped seconds, read by the by-id fast
+  path (batch.py) exactly as before;
+- parts (2): a reference to the row's cached verdict fragments (see
+  `set_parts`: at most 32,767 distinct ones at a time, which also bounds
+  their memory);
+
+plus the id hash table (id_index.py, 5.0-5.7 bytes). The rare row that does
+not fit the packed form (an id that is no lower-case `urn:uuid:` or is the
+nil UUID, an unusual learner hash, a salt that is not 8 or 16 bytes of
+lower-case hex, a time outside 1970-2106 or outside its block's window, a
+stack's components) keeps that value in a small dict keyed by row, which the
+readers consult first.
+
+The learner hash: a verdict only ever compares it with the hash of an
+identity someone presents, salted with the credential's own salt (16 random
+bytes drawn at issuance). Keeping 128 of its 256 bits keeps that match at
+the 128-bit level: to be taken for the learner, an attacker must find an
+identity whose salted SHA-256 starts with the stored 16 bytes, a second
+preimage costing about 2^128 hash evaluations per credential (a collision
+search does not help: the target and its salt are fixed before the
+attacker's search begins, and the salt makes each credential a separate
+target). A chance match of a wrong identity has probability 2^-128. The full
+hash stays in the signed document; only this read model keeps the prefix,
+and `learner_matches` is the one place that compares it.
 
 `CredentialRecord` is a view of one row, made on access, with the attribute
 names the verdict code reads.
@@ -25,18 +52,25 @@ from typing import Any
 
 import numpy as np
 
+from services.verification.id_index import GROW_AT, GROW_TO, LOAD_FILL, IdIndex, key_halves, slots_for
 from shared.credential_format import IDENTITY_HASH_PREFIX
 
 NEVER = 2**62  # valid_until of a credential that never expires, as verdicts see it
 _NEVER32 = 0xFFFF_FFFF  # ... as stored: `now` is below it until 2106
 _URN = "urn:uuid:"
-_MASK = (1 << 64) - 1
-_C1, _C2 = 0x9E37_79B9_7F4A_7C15, 0xBF58_476D_1CE4_E5B9
-_MIN_BITS = 10
-_EMPTY = -1
-_STATUS_BITS = 0x03  # the status; the other bits flag values kept in the side dicts
-_OTHER_ID, _OTHER_LEARNER, _OTHER_SALT, _OTHER_TIMES = 0x04, 0x08, 0x10, 0x20
-_SHORT_SALT = 0x40  # the salt is 8 bytes (16 hex digits), in the first half of its 16
+_NIL = bytes(16)
+STATUS_BITS = 0x03
+PROFILE_SHIFT = 2
+NARROW_PROFILES = 1 << (16 - PROFILE_SHIFT)  # profiles a 2-byte kind holds
+LEARNER_BYTES = 16
+ROW_DIGESTS = 32 + LEARNER_BYTES
+# The learner hash of a packed row, as `learner_hash` gives it: its first
+# 128 bits in hex, then this mark (so no one mistakes it for a whole hash).
+TRUNCATED = "..."
+BLOCK_SHIFT = 8  # 256 rows per issued_at base
+DELTA_LIMIT = 32767
+DELTA_OTHER = -32768  # the row's exact times are in other_times
+MAX_PARTS = 32767
 # Where the characters of a canonical "urn:uuid:xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" are.
 _ID_LENGTH = 45
 _ID_FIXED = np.frombuffer(b"urn:uuid:", dtype=np.uint8)
@@ -66,34 +100,12 @@ def uuid_id(key: bytes) -> str:
     return f"{_URN}{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def _slot(key: bytes, shift: int) -> int:
-    a, b = int.from_bytes(key[:8], "little"), int.from_bytes(key[8:], "little")
-    return ((((a * _C1) & _MASK) ^ b) * _C2 & _MASK) >> shift
-
-
-def build_index(ids: bytes | bytearray, rows: np.ndarray, bits: int) -> np.ndarray:
-    """The hash table of the 16-byte keys of `rows`, built in vectorised
-    rounds: each round places, per free slot, one of the keys probing it;
-    the rest move on. Keys never move once placed, so each is found by
-    probing from its home slot."""
-    table = np.full(1 << bits, _EMPTY, dtype=np.int32)
-    if not rows.size:
-        return table
-    keys = np.frombuffer(ids, dtype="<u8", count=2 * (int(rows.max()) + 1)).reshape(-1, 2)[rows]
-    with np.errstate(over="ignore"):
-        slots = (((keys[:, 0] * np.uint64(_C1)) ^ keys[:, 1]) * np.uint64(_C2)) >> np.uint64(64 - bits)
-    slots = slots.astype(np.int64)
-    pending = rows.astype(np.int64)
-    mask = (1 << bits) - 1
-    while pending.size:
-        free = table[slots] == _EMPTY
-        _, first = np.unique(slots[free], return_index=True)
-        winners = np.flatnonzero(free)[first]
-        table[slots[winners]] = pending[winners]
-        keep = np.ones(pending.size, dtype=bool)
-        keep[winners] = False
-        pending, slots = pending[keep], (slots[keep] + 1) & mask
-    return table
+def learner_matches(computed: str, stored: str) -> bool:
+    """Does an identity's hash (`identity_hash`) match a row's `learner_hash`?"""
+    if stored.endswith(TRUNCATED) and stored.startswith(IDENTITY_HASH_PREFIX):
+        prefix = stored[:-len(TRUNCATED)]
+        return len(computed) == len(IDENTITY_HASH_PREFIX) + 64 and computed.startswith(prefix)
+    return computed == stored
 
 
 class CredentialTable:
@@ -102,14 +114,14 @@ class CredentialTable:
     def __init__(self) -> None:
         self.count = 0
         self.ids = bytearray()        # 16 bytes a row (zeros for an id kept in other_ids)
-        self.digests = bytearray()    # 64 a row: document SHA-256, then the learner hash's digest
+        self.digests = bytearray()    # ROW_DIGESTS a row
         self.salts = bytearray()      # 16 a row
-        self.profiles = array("I")    # index into profile_values
-        self.issued_at = array("I")
+        self.kinds = array("H")       # profile << PROFILE_SHIFT | status
+        self.issued_base = array("q")  # one per 1 << BLOCK_SHIFT rows
+        self.issued_delta = array("h")
         self.valid_from = array("I")
         self.valid_until = array("I")  # _NEVER32: never expires
-        self.status = bytearray()     # status | flags
-        self.parts = array("i")       # index into parts_pool; -1: not built
+        self.parts = array("h")       # index into parts_pool; -1: not built
         self.parts_pool: list[Any] = []
         self._pool_index: dict[int, int] = {}
         self.profile_values: list[tuple[str, str, str]] = []  # (issuer, key, achievement)
@@ -120,24 +132,16 @@ class CredentialTable:
         self.other_salt: dict[int, str] = {}
         self.other_times: dict[int, tuple[int, int, int]] = {}
         self.components: dict[int, tuple[str, ...]] = {}
-        self._bits = _MIN_BITS
-        self._index = build_index(b"", np.arange(0), self._bits)
-        self._slots = memoryview(self._index)
+        self._index = IdIndex(b"", np.arange(0), slots_for(0, LOAD_FILL))
 
     # -- lookups -----------------------------------------------------------
 
     def row(self, credential_id: str) -> int:
         """The row of `credential_id`, or -1."""
         key = uuid_key(credential_id)
-        if key is None:
+        if key is None or key == _NIL:
             return self.other_ids.get(credential_id, -1)
-        slots, ids, mask = self._slots, self.ids, (1 << self._bits) - 1
-        slot = _slot(key, 64 - self._bits)
-        while (found := slots[slot]) != _EMPTY:
-            if ids[16 * found:16 * found + 16] == key:
-                return found
-            slot = (slot + 1) & mask
-        return -1
+        return self._index.find(key, self.ids)
 
     def rows(self, credential_ids: list[str]) -> list[int]:
         """The rows of many ids at once (-1 where absent): the UUIDs are parsed,
@@ -159,23 +163,13 @@ class CredentialTable:
         canonical &= (((digits >= 48) & (digits <= 57)) | ((digits >= 97) & (digits <= 102))).all(axis=1)
         nibbles = np.where(digits <= 57, digits - 48, digits - 87).astype(np.uint8)
         keys = np.ascontiguousarray((nibbles[:, 0::2] << 4) | nibbles[:, 1::2]).view("<u8")
-        bits = self._bits
-        with np.errstate(over="ignore"):
-            slots = ((((keys[:, 0] * np.uint64(_C1)) ^ keys[:, 1]) * np.uint64(_C2)) >> np.uint64(64 - bits))
-        slots = slots.astype(np.int64)
-        found = np.full(count, _EMPTY, dtype=np.int64)
-        stored = np.frombuffer(self.ids, dtype="<u8", count=2 * self.count).reshape(-1, 2) if self.count else None
-        active = np.flatnonzero(canonical)
-        mask = (1 << bits) - 1
-        while active.size and stored is not None:
-            candidates = self._index[slots[active]]
-            occupied = candidates != _EMPTY
-            active, candidates = active[occupied], candidates[occupied]
-            hit = (stored[candidates] == keys[active]).all(axis=1)
-            found[active[hit]] = candidates[hit]
-            active = active[~hit]
-            slots[active] = (slots[active] + 1) & mask
-        del stored  # release the export of self.ids before it can grow again
+        canonical &= (keys != 0).any(axis=1)
+        found = np.full(count, -1, dtype=np.int64)
+        if self.count:
+            active = np.flatnonzero(canonical)
+            stored = key_halves(self.ids, self.count)
+            found[active] = self._index.find_many(keys[active], stored, self.ids)
+            del stored  # release the export of self.ids before it can grow again
         result = found.tolist()
         for n in np.flatnonzero(~canonical).tolist():
             result[n] = self.other_ids.get(credential_ids[n], -1)
@@ -198,9 +192,8 @@ class CredentialTable:
         return self.count
 
     def id_of(self, row: int) -> str:
-        if self.status[row] & _OTHER_ID:
-            return self.other_id_of[row]
-        return uuid_id(bytes(self.ids[16 * row:16 * row + 16]))
+        other = self.other_id_of.get(row)
+        return other if other is not None else uuid_id(bytes(self.ids[16 * row:16 * row + 16]))
 
     def items(self) -> Iterator[tuple[str, CredentialRecord]]:
         for row in range(self.count):
@@ -219,57 +212,52 @@ class CredentialTable:
             return row
         row = self.count
         key = uuid_key(credential_id)
-        flags = 0
-        if key is None:
-            flags |= _OTHER_ID
+        if key is None or key == _NIL:
             self.other_ids[credential_id] = row
             self.other_id_of[row] = credential_id
-            key = bytes(16)
-        self.ids += key
-        self.digests += bytes(64)
-        self.salts += bytes(16)
-        for column in (self.profiles, self.issued_at, self.valid_from, self.valid_until):
+            key = None
+        self.ids += key or _NIL
+        self.digests += bytes(ROW_DIGESTS)
+        self.salts += _NIL
+        if not row & ((1 << BLOCK_SHIFT) - 1):  # the first row of its block
+            self.issued_base.append(issued_at)
+        for column in (self.kinds, self.issued_delta, self.valid_from, self.valid_until):
             column.append(0)
-        self.status.append(flags)
         self.parts.append(-1)
         self.count += 1
         self._set_facts(row, document_hash, learner_hash, salt, profile, issued_at, valid_from, valid_until,
                         components)
-        if not flags & _OTHER_ID:
+        if key is not None:
             self._index_row(row, key)
         return row
 
     def _set_facts(self, row: int, document_hash: bytes, learner_hash: str, salt: str,
                    profile: tuple[str, str, str], issued_at: int, valid_from: int, valid_until: int,
                    components: tuple[str, ...]) -> None:
-        flags = self.status[row] & (_OTHER_ID | _STATUS_BITS)  # the salt, learner and time flags are set anew
         for side in (self.other_learner, self.other_salt, self.other_times, self.components):
             side.pop(row, None)
         learner = _packed_learner(learner_hash)
         if learner is None:
-            flags |= _OTHER_LEARNER
             self.other_learner[row] = learner_hash
-            learner = bytes(32)
-        self.digests[64 * row:64 * row + 64] = document_hash + learner
+            learner = bytes(LEARNER_BYTES)
+        self.digests[ROW_DIGESTS * row:ROW_DIGESTS * row + ROW_DIGESTS] = document_hash + learner
         packed_salt = _packed_salt(salt)
         if packed_salt is None:
-            flags |= _OTHER_SALT
             self.other_salt[row] = salt
-            packed_salt = bytes(16)
-        elif len(packed_salt) == 8:
-            flags |= _SHORT_SALT
-            packed_salt += bytes(8)
+            packed_salt = _NIL
         self.salts[16 * row:16 * row + 16] = packed_salt
-        self.profiles[row] = self._profile(profile)
+        self.kinds[row] = self._profile(profile) << PROFILE_SHIFT | self.kinds[row] & STATUS_BITS
         times = (issued_at, valid_from, valid_until)
-        if not all(0 <= t < _NEVER32 for t in times[:2]) or not (valid_until >= NEVER or 0 <= valid_until < _NEVER32):
-            flags |= _OTHER_TIMES
+        delta = issued_at - self.issued_base[row >> BLOCK_SHIFT]
+        if not all(0 <= t < _NEVER32 for t in times[:2]) or not (valid_until >= NEVER or 0 <= valid_until < _NEVER32) \
+                or not -DELTA_LIMIT <= delta <= DELTA_LIMIT:
             self.other_times[row] = times
+            delta = DELTA_OTHER
+        self.issued_delta[row] = delta
         # Clamped, the columns give every window test the answer the exact
-        # times give, for any `now` before 2106; issued_at is read exactly.
-        self.issued_at[row], self.valid_from[row] = (min(max(t, 0), _NEVER32 - 1) for t in times[:2])
+        # times give, for any `now` before 2106.
+        self.valid_from[row] = min(max(valid_from, 0), _NEVER32 - 1)
         self.valid_until[row] = _NEVER32 if valid_until >= NEVER else min(max(valid_until, 0), _NEVER32 - 1)
-        self.status[row] = flags
         if components:
             self.components[row] = components
         self.parts[row] = -1
@@ -286,67 +274,71 @@ class CredentialTable:
         if found is None:
             found = self._profile_of[profile] = len(self.profile_values)
             self.profile_values.append(profile)
+            if found == NARROW_PROFILES and self.kinds.typecode == "H":
+                self.kinds = array("I", self.kinds)  # once, for a registry of that many profiles
         return found
 
     def _index_row(self, row: int, key: bytes) -> None:
-        if 4 * (self.count + 1) > 3 << self._bits:
-            self.reindex(self._bits + 1)
-            return
-        slots, mask = self._slots, (1 << self._bits) - 1
-        slot = _slot(key, 64 - self._bits)
-        while slots[slot] != _EMPTY:
-            slot = (slot + 1) & mask
-        slots[slot] = row
+        if self.count > GROW_AT * self._index.size or not self._index.fits(row):
+            self.reindex(GROW_TO)
+        else:
+            self._index.insert(row, key)
 
-    def reindex(self, bits: int | None = None) -> None:
+    def reindex(self, fill: float = LOAD_FILL) -> None:
         """Rebuild the hash table (after a bulk load, or to grow it)."""
-        if bits is None:
-            bits = _MIN_BITS
-            while 4 * (self.count + 1) > 3 << bits:
-                bits += 1
-        self._slots.release()
-        flags = np.frombuffer(bytes(self.status), dtype=np.uint8)
-        table = build_index(self.ids, np.flatnonzero(flags & _OTHER_ID == 0), bits)
-        self._bits, self._index = bits, table
-        self._slots = memoryview(table)
+        self._index.release()
+        others = np.fromiter(self.other_id_of, dtype=np.int64, count=len(self.other_id_of))
+        rows = np.setdiff1d(np.arange(self.count), others, assume_unique=True) if others.size \
+            else np.arange(self.count)
+        self._index = IdIndex(self.ids, rows, slots_for(self.count, fill))
 
     def set_status(self, row: int, status: int) -> None:
-        self.status[row] = (self.status[row] & ~_STATUS_BITS) | status
+        self.kinds[row] = (self.kinds[row] & ~STATUS_BITS) | status
 
     def set_parts(self, row: int, parts: Any) -> None:
         index = self._pool_index.get(id(parts))
         if index is None:
+            if len(self.parts_pool) >= MAX_PARTS:
+                self.clear_parts()  # rebuilt as rows are asked for again
             index = self._pool_index[id(parts)] = len(self.parts_pool)
             self.parts_pool.append(parts)
         self.parts[row] = index
 
     def clear_parts(self) -> None:
-        """Forget every cached verdict (the registry changed)."""
+        """Forget every cached verdict (the registry changed, or the pool is full)."""
         self.parts_pool.clear()
         self._pool_index.clear()
         if self.count:
-            view = np.frombuffer(self.parts, dtype=np.int32)
+            view = np.frombuffer(self.parts, dtype=np.int16)
             view[:] = -1
             del view
 
     # -- reading a row -----------------------------------------------------
 
+    def profile(self, row: int) -> tuple[str, str, str]:
+        return self.profile_values[self.kinds[row] >> PROFILE_SHIFT]
+
     def learner_hash(self, row: int) -> str:
-        if self.status[row] & _OTHER_LEARNER:
-            return self.other_learner[row]
-        return IDENTITY_HASH_PREFIX + self.digests[64 * row + 32:64 * row + 64].hex()
+        other = self.other_learner.get(row)
+        if other is not None:
+            return other
+        start = ROW_DIGESTS * row + 32
+        return IDENTITY_HASH_PREFIX + self.digests[start:start + LEARNER_BYTES].hex() + TRUNCATED
 
     def salt(self, row: int) -> str:
-        flags = self.status[row]
-        if flags & _OTHER_SALT:
-            return self.other_salt[row]
-        return self.salts[16 * row:16 * row + (8 if flags & _SHORT_SALT else 16)].hex()
+        other = self.other_salt.get(row)
+        if other is not None:
+            return other
+        packed = self.salts[16 * row:16 * row + 16]
+        return (packed[:8] if packed[8:] == _NIL[8:] else packed).hex()
 
     def times(self, row: int) -> tuple[int, int, int]:
-        if self.status[row] & _OTHER_TIMES:
-            return self.other_times[row]
+        other = self.other_times.get(row)
+        if other is not None:
+            return other
         until = self.valid_until[row]
-        return self.issued_at[row], self.valid_from[row], NEVER if until == _NEVER32 else until
+        issued = self.issued_base[row >> BLOCK_SHIFT] + self.issued_delta[row]
+        return issued, self.valid_from[row], NEVER if until == _NEVER32 else until
 
 
 def _packed_learner(learner_hash: str) -> bytes | None:
@@ -354,19 +346,23 @@ def _packed_learner(learner_hash: str) -> bytes | None:
     if not learner_hash.startswith(IDENTITY_HASH_PREFIX) or len(hex_part) != 64 or hex_part.lower() != hex_part:
         return None
     try:
-        return bytes.fromhex(hex_part)
+        return bytes.fromhex(hex_part)[:LEARNER_BYTES]
     except ValueError:
         return None
 
 
 def _packed_salt(salt: str) -> bytes | None:
-    """16 bytes (what issuance draws) or 8 (a shorter salt some issuers use), from lower-case hex."""
+    """16 bytes (what issuance draws) or 8 (a shorter salt some issuers use),
+    from lower-case hex, as the 16 bytes stored."""
     if len(salt) not in (16, 32) or salt.lower() != salt:
         return None
     try:
-        return bytes.fromhex(salt)
+        packed = bytes.fromhex(salt)
     except ValueError:
         return None
+    if len(packed) == 16:
+        return None if packed[8:] == _NIL[8:] else packed  # it would read as an 8-byte salt
+    return packed + _NIL[8:]
 
 
 class CredentialRecord:
@@ -380,7 +376,7 @@ class CredentialRecord:
 
     @property
     def document_hash(self) -> bytes:
-        return bytes(self._table.digests[64 * self.row:64 * self.row + 32])
+        return bytes(self._table.digests[ROW_DIGESTS * self.row:ROW_DIGESTS * self.row + 32])
 
     @property
     def learner_hash(self) -> str:
@@ -392,15 +388,15 @@ class CredentialRecord:
 
     @property
     def issuer_id(self) -> str:
-        return self._table.profile_values[self._table.profiles[self.row]][0]
+        return self._table.profile(self.row)[0]
 
     @property
     def key_id(self) -> str:
-        return self._table.profile_values[self._table.profiles[self.row]][1]
+        return self._table.profile(self.row)[1]
 
     @property
     def achievement_id(self) -> str:
-        return self._table.profile_values[self._table.profiles[self.row]][2]
+        return self._table.profile(self.row)[2]
 
     @property
     def issued_at(self) -> int:
@@ -416,7 +412,7 @@ class CredentialRecord:
 
     @property
     def status(self) -> int:
-        return self._table.status[self.row] & _STATUS_BITS
+        return self._table.kinds[self.row] & STATUS_BITS
 
     @status.setter
     def status(self, value: int) -> None:

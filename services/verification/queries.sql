@@ -105,7 +105,7 @@ INSERT INTO verification.snapshot_chunks VALUES ($1, $2, $3)
 DELETE FROM verification.snapshots WHERE snapshot_id < $1
 
 -- name: latest_snapshot
-SELECT snapshot_id, position, last_hash FROM verification.snapshots WHERE format = $1 ORDER BY position DESC, snapshot_id DESC LIMIT 1
+SELECT snapshot_id, position, last_hash, format FROM verification.snapshots WHERE format = ANY($1::int[]) ORDER BY position DESC, snapshot_id DESC LIMIT 1
 
 -- name: snapshot_chunks
 SELECT data FROM verification.snapshot_chunks WHERE snapshot_id = $1 ORDER BY chunk_no

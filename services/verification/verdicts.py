@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import msgspec
 
+from services.verification.credential_table import learner_matches
 from services.verification.model import (
     ACTIVE,
     FLAGGED,
@@ -72,7 +73,7 @@ def verdict_of(checks: Sequence[Check]) -> str:
 def identity_check(kind: str, value: str, salt: str, learner_hash: str) -> Check:
     if not learner_hash:
         return Check("identity_match", UNKNOWN, "no_identity_in_credential")
-    if identity_hash(kind, value, salt) == learner_hash:
+    if learner_matches(identity_hash(kind, value, salt), learner_hash):
         return Check("identity_match", PASS, "identity_matches")
     return Check("identity_match", FAIL, "identity_mismatch",
                  "the credential was issued to someone else, or the identity is spelled differently")

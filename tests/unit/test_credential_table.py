@@ -6,7 +6,18 @@ from __future__ import annotations
 import os
 import uuid
 
-from services.verification.credential_table import NEVER, CredentialTable, uuid_key
+import msgspec
+import numpy as np
+
+from services.verification import snapshot_v3
+from services.verification.credential_table import (
+    MAX_PARTS,
+    NARROW_PROFILES,
+    NEVER,
+    CredentialTable,
+    learner_matches,
+    uuid_key,
+)
 from services.verification.model import ReadModel
 from services.verification.snapshot import encode_chunks, restore
 
@@ -70,3 +81,66 @@ def test_snapshot_columns_round_trip():
         assert (a.document_hash, a.learner_hash, a.salt, a.issuer_id, a.issued_at, a.valid_until, a.components) == (
             b.document_hash, b.learner_hash, b.salt, b.issuer_id, b.issued_at, b.valid_until, b.components)
     assert copy.awards_of == {ids[0]: [ids[5]]}
+
+
+def test_compact_forms_keep_every_value_exactly():
+    table = CredentialTable()
+    nil = "urn:uuid:00000000-0000-0000-0000-000000000000"
+    _add(table, nil, 0, salt="ab" * 8 + "00" * 8)  # would read as an 8-byte salt if packed
+    _add(table, f"urn:uuid:{uuid.uuid4()}", 1, issued_at=1_700_000_000 - 86_400)  # outside its block's window
+    assert table.row(nil) == 0 and table.rows([nil]) == [0] and table.id_of(0) == nil
+    assert table[nil].salt == "ab" * 8 + "00" * 8
+    assert table.id_of(1) and table.times(1)[0] == 1_700_000_000 - 86_400
+
+
+def test_the_learner_hash_keeps_128_bits_and_matches_only_its_own():
+    table = CredentialTable()
+    full = "sha256$" + os.urandom(32).hex()
+    _add(table, "urn:uuid:a", 0, learner_hash=full)
+    stored = table["urn:uuid:a"].learner_hash
+    assert learner_matches(full, stored) and stored != full
+    assert not learner_matches(full[:-1] + ("0" if full[-1] != "0" else "1"), "sha256$" + "0" * 64)
+    assert not learner_matches("sha256$" + "f" * 64, stored)
+
+
+def test_many_profiles_widen_the_kind_column_and_the_verdict_pool_stays_bounded():
+    table = CredentialTable()
+    for n in range(NARROW_PROFILES + 10):
+        table.add(f"urn:uuid:{uuid.UUID(int=n + 1)}", bytes(32), "", "", ("i", "k", f"a{n}"), 1, 1, NEVER)
+    table.set_status(NARROW_PROFILES + 5, 1)
+    record = table[f"urn:uuid:{uuid.UUID(int=NARROW_PROFILES + 6)}"]
+    assert (record.achievement_id, record.status) == (f"a{NARROW_PROFILES + 5}", 1)
+    for n in range(MAX_PARTS + 3):
+        table.set_parts(n % table.count, object())
+    assert len(table.parts_pool) == 3 and table.parts[0] == -1
+
+
+def _format_3_columns(table: CredentialTable) -> list[bytes]:
+    """The columns of `table` as format 3 stored them (64 digest bytes, 4-byte
+    profiles and issued_at, a status byte with a short-salt flag)."""
+    n = table.count
+    digests = np.zeros((n, 64), dtype=np.uint8)
+    digests[:, :48] = np.frombuffer(table.digests, dtype=np.uint8).reshape(n, 48)
+    kinds = np.array(table.kinds, dtype=np.uint32)
+    issued = np.array([table.times(row)[0] for row in range(n)], dtype=np.uint32)
+    short = np.array([len(table.salt(row)) == 16 for row in range(n)], dtype=np.uint8) * 0x40
+    return [table.ids, digests.tobytes(), table.salts, (kinds >> 2).tobytes(), issued.tobytes(),
+            bytes(table.valid_from), bytes(table.valid_until), ((kinds & 3).astype(np.uint8) | short).tobytes()]
+
+
+def test_a_format_3_snapshot_still_loads():
+    model = ReadModel()
+    ids = [f"urn:uuid:{uuid.uuid4()}" for _ in range(600)]
+    for n, cid in enumerate(ids):
+        _add(model.credentials, cid, n, salt="0123456789abcdef" if n == 3 else os.urandom(16).hex())
+    model.credentials.set_status(7, 1)
+    chunks = list(encode_chunks(model))
+    header = msgspec.msgpack.decode(chunks[0])
+    header[-2] = [1] * 8  # one piece per format-3 column
+    old = [msgspec.msgpack.encode(header[:-1]), *_format_3_columns(model.credentials)]
+    copy = ReadModel()
+    restore(copy, old, snapshot_v3.FORMAT)
+    for cid in ids:
+        a, b = model.credentials[cid], copy.credentials[cid]
+        assert (a.document_hash, a.learner_hash, a.salt, a.achievement_id, a.status, a.issued_at, a.valid_until) \
+            == (b.document_hash, b.learner_hash, b.salt, b.achievement_id, b.status, b.issued_at, b.valid_until)
