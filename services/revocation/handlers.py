@@ -89,7 +89,7 @@ async def _change_one(request: web.Request, action: Action, body: StatusChangeRe
             raise refusal_of(outcome)
         return 200, changed(outcome)
 
-    return await _idempotently(request, msgspec.json.encode(body), work, grouped=True)
+    return await _idempotently(request, msgspec.json.encode(body), work, [credential_id], grouped=True)
 
 
 async def batch(request: web.Request, body: BatchRequest) -> web.Response:
@@ -103,7 +103,7 @@ async def batch(request: web.Request, body: BatchRequest) -> web.Response:
         _count(request, outcomes)
         return 200, msgspec.json.encode(_batch_result(body.items, ids, outcomes))
 
-    return await _idempotently(request, msgspec.json.encode(body), work)
+    return await _idempotently(request, msgspec.json.encode(body), work, [cid for cid in ids if cid is not None])
 
 
 def _batch_result(items: Sequence[BatchItem], ids: Sequence[str | None], outcomes: Sequence[Outcome]) -> BatchResult:
@@ -140,14 +140,17 @@ def _count(request: web.Request, outcomes: Sequence[Outcome]) -> None:
 
 
 async def _idempotently(
-    request: web.Request, canonical_body: bytes, work: idempotency.Work | idempotency.GroupedWork, grouped: bool = False,
+    request: web.Request, canonical_body: bytes, work: idempotency.Work | idempotency.GroupedWork,
+    credential_ids: list[str], grouped: bool = False,
 ) -> web.Response:
     key = checked_key(request.headers.get(IDEMPOTENCY_HEADER))
     fingerprint = request_fingerprint(request.method, request.path, canonical_body)
     run = idempotency.run_once_grouped if grouped else idempotency.run_once
     response = await run(request.app[POOL_KEY], principal_of(request).client_id, key, fingerprint, work)
-    # Committed and written through: the lists can be republished right away.
-    request.app[PUBLISHER_KEY].wake.set()
+    # Committed and written through: the changed lists are published before
+    # the change is acknowledged (status_lists.py).
+    await request.app[PUBLISHER_KEY].publish_lists_of(credential_ids)
+    request.app[PUBLISHER_KEY].wake.set()  # for any list that could not be published just now
     headers = {"Idempotent-Replayed": "true"} if response.replayed else None
     return web.Response(status=response.status, body=response.body, content_type="application/json",
                         headers=headers)

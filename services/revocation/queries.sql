@@ -90,6 +90,14 @@ SELECT c.list_id, c.last_change, c.registry_position, s.issuer_id, s.purpose, s.
  ORDER BY c.list_id
  LIMIT $1
 
+-- name: lists_of_credentials
+-- The lists that carry the status of these credentials (to publish them
+-- before their changes are acknowledged).
+SELECT DISTINCT list_id
+  FROM revocation.credentials c
+ CROSS JOIN LATERAL unnest(ARRAY[c.revocation_list_id, c.suspension_list_id]) AS list_id
+ WHERE c.credential_id = ANY($1::text[]) AND list_id IS NOT NULL
+
 -- name: list_due
 -- One list's row of lists_due, if it has changes not yet published.
 SELECT c.list_id, c.last_change, c.registry_position, s.issuer_id, s.purpose, s.size

@@ -12,10 +12,22 @@ regenerated at most every `MIN_LIST_INTERVAL`, so a burst of ten thousand
 revocations costs a handful of regenerations, not ten thousand. Changes made
 through another replica are noticed by polling.
 
-A fetch never waits for the debounce: `current` regenerates a list that has
-changes committed since its last signing before it is served (one
-regeneration at a time per list, shared by the fetches waiting for it), so
-a list fetched after a revocation was acknowledged always carries its bit.
+A status change is not acknowledged until its lists are published:
+`publish_lists_of` regenerates them (without the debounce) after the
+change commits and before the response, so any fetch after the response,
+from any replica, serves a list that carries the bit. Requests changing one
+list at once share regenerations: each waits for the list's lock and then
+regenerates only if changes are still unpublished, covering every change
+committed before it began. A fetch never waits for the debounce either:
+`current` regenerates a list that has changes committed since its last
+signing before it is served (changes made through another replica, or whose
+publication before the response failed).
+
+Regeneration is cheap: the list credential differs between signings only
+in `validFrom` and `encodedList`, so its RDFC-1.0 comes from a prototype
+converted once (services/issuance/rdfc_prototypes.py), not from JSON-LD
+processing each time.
+
 `ready` is false until every list due once the read models had caught up
 has been tried, so /readyz does not call the service ready while it would
 serve lists older than the ledger.
@@ -27,12 +39,13 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from services.issuance.rdfc_prototypes import RdfcPrototypes
 from services.revocation.metrics import RevocationMetrics
 from services.revocation.projection import registry_reached
 from services.revocation.status_changes import QUERIES
@@ -58,6 +71,8 @@ LISTS_PER_PASS = 500
 FAILURE_BACKOFF = 1.0
 REGISTRY_WAIT_SECONDS = 2.0
 INDEX_QUERY = {"revocation": "revoked_indexes", "suspension": "suspended_indexes"}
+# What varies between two signings of one list (see rdfc_prototypes.py).
+LIST_LEAVES = (("validFrom",), ("credentialSubject", "encodedList"))
 
 
 def status_list_credential(list_url: str, issuer: str, purpose: str, encoded_list: str, valid_from: str) -> dict[str, Any]:
@@ -92,6 +107,7 @@ class StatusListPublisher:
         self._master_key = master_key
         self._public_base_url = public_base_url
         self._loader = ContextLoader(public_base_url)
+        self._prototypes = RdfcPrototypes(self._loader, LIST_LEAVES)
         self._metrics = metrics
         self.wake = asyncio.Event()
         self._keys: dict[tuple[str, str], Ed25519PrivateKey] = {}
@@ -156,6 +172,19 @@ class StatusListPublisher:
             if row is not None:
                 await self._publish(conn, row)
 
+    async def publish_lists_of(self, credential_ids: Sequence[str]) -> None:
+        """Publish the lists of these credentials if they have unpublished
+        changes (what a status change does before it is acknowledged). A list
+        that cannot be published now is left to the background pass and to
+        the fetch path, as before: the change itself is committed."""
+        try:
+            rows = await self._pool.fetch(QUERIES["lists_of_credentials"], list(credential_ids))
+            for row in rows:
+                await self.current(row["list_id"])
+        except (asyncpg.PostgresError, OSError) as exc:
+            log.warning("status lists not published before the response; the next pass will",
+                        extra={"error": repr(exc)})
+
     async def _publish_once(self, conn: asyncpg.Connection, row: asyncpg.Record) -> None:
         """Publish unless a fetch is regenerating the list right now (it covers this row)."""
         lock = self._list_locks.setdefault(row["list_id"], asyncio.Lock())
@@ -184,8 +213,8 @@ class StatusListPublisher:
         unsigned = status_list_credential(url, did, purpose, bits.encode(), valid_from)
         # The proof set credentials carry too: RDF-based verifiers (the
         # DCC's) check a status list's eddsa-rdfc-2022 proof before reading it.
-        document = ProofSetSigner(private_key, verification_method(did, key_id), valid_from,
-                                  self._loader).secure(unsigned)
+        document = ProofSetSigner(private_key, verification_method(did, key_id), valid_from, self._loader,
+                                  canonical_nquads=self._prototypes.canonical_nquads).secure(unsigned)
         async with conn.transaction():
             await conn.execute(QUERIES["save_publication"], list_id, row["last_change"], key_id, document,
                                etag_of(document))
