@@ -90,13 +90,14 @@ SELECT c.list_id, c.last_change, c.registry_position, s.issuer_id, s.purpose, s.
  ORDER BY c.list_id
  LIMIT $1
 
--- name: lists_of_credentials
--- The lists that carry the status of these credentials (to publish them
--- before their changes are acknowledged).
-SELECT DISTINCT list_id
+-- name: lists_due_of_credentials
+-- The lists that carry the status of these credentials and have changes
+-- not yet published (to publish them before the changes are acknowledged).
+SELECT DISTINCT lists.list_id
   FROM revocation.credentials c
- CROSS JOIN LATERAL unnest(ARRAY[c.revocation_list_id, c.suspension_list_id]) AS list_id
- WHERE c.credential_id = ANY($1::text[]) AND list_id IS NOT NULL
+ CROSS JOIN LATERAL unnest(ARRAY[c.revocation_list_id, c.suspension_list_id]) AS lists (list_id)
+ WHERE c.credential_id = ANY($1::text[]) AND lists.list_id IS NOT NULL
+   AND EXISTS (SELECT 1 FROM revocation.list_changes l WHERE l.list_id = lists.list_id)
 
 -- name: list_due
 -- One list's row of lists_due, if it has changes not yet published.
@@ -116,17 +117,17 @@ SELECT suspension_index FROM revocation.credentials
  WHERE suspension_list_id = $1 AND status = 'suspended'
 
 -- name: save_publication
--- A slower replica that signed an older state never overwrites a newer one.
-INSERT INTO revocation.list_publications (list_id, published_change, key_id, document, etag)
-VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (list_id) DO UPDATE
-   SET published_change = EXCLUDED.published_change, key_id = EXCLUDED.key_id,
-       document = EXCLUDED.document, etag = EXCLUDED.etag, published_at = now()
- WHERE revocation.list_publications.published_change < EXCLUDED.published_change
-
--- name: forget_published_changes
--- Changes committed after the bits were read are not visible here, so they
--- stay and cause another regeneration.
+-- In the snapshot the bits were read in: the changes it saw are forgotten,
+-- those committed since stay and cause another regeneration. A slower
+-- replica that signed an older state never overwrites a newer one.
+WITH saved AS (
+    INSERT INTO revocation.list_publications (list_id, published_change, key_id, document, etag)
+    VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (list_id) DO UPDATE
+       SET published_change = EXCLUDED.published_change, key_id = EXCLUDED.key_id,
+           document = EXCLUDED.document, etag = EXCLUDED.etag, published_at = now()
+     WHERE revocation.list_publications.published_change < EXCLUDED.published_change
+)
 DELETE FROM revocation.list_changes WHERE list_id = $1 AND change_id <= $2
 
 -- name: publication

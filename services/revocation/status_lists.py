@@ -147,7 +147,7 @@ class StatusListPublisher:
                     if self._not_before.get(r["list_id"], 0.0) > now_mono]
             for row in due:
                 if self._not_before.get(row["list_id"], 0.0) <= now_mono:
-                    await self._publish_once(conn, row)
+                    await self._publish_once(conn, row["list_id"])
         # Ready once every list still due has been tried since the catch-up
         # (one that cannot be signed is logged and retried; it must not hold
         # the whole service back, nor one that keeps changing under load).
@@ -157,20 +157,16 @@ class StatusListPublisher:
         self._forget_quiet_lists(now_mono)
         return min([POLL_INTERVAL, *held])
 
-    async def current(self, list_id: str) -> None:
+    async def current(self, list_id: str, known_due: bool = False) -> None:
         """Regenerate `list_id` now if changes were committed since it was
         last signed (what a fetch calls before serving it)."""
         if list_id in self._failing and self._not_before.get(list_id, 0.0) > time.monotonic():
             return  # it cannot be signed just now (logged); serve what was published
-        if await self._pool.fetchrow(QUERIES["list_due"], list_id) is None:
+        if not known_due and await self._pool.fetchrow(QUERIES["list_due"], list_id) is None:
             return  # current (or no such list: no lock is kept for it)
         # The lock before a connection: fetches waiting their turn hold none.
         async with self._list_locks.setdefault(list_id, asyncio.Lock()), self._pool.acquire() as conn:
-            # Read again under the lock: a regeneration that finished while
-            # we waited covered every change committed before it.
-            row = await conn.fetchrow(QUERIES["list_due"], list_id)
-            if row is not None:
-                await self._publish(conn, row)
+            await self._publish(conn, list_id)
 
     async def publish_lists_of(self, credential_ids: Sequence[str]) -> None:
         """Publish the lists of these credentials if they have unpublished
@@ -178,24 +174,43 @@ class StatusListPublisher:
         that cannot be published now is left to the background pass and to
         the fetch path, as before: the change itself is committed."""
         try:
-            rows = await self._pool.fetch(QUERIES["lists_of_credentials"], list(credential_ids))
-            for row in rows:
-                await self.current(row["list_id"])
+            for row in await self._pool.fetch(QUERIES["lists_due_of_credentials"], list(credential_ids)):
+                await self.current(row["list_id"], known_due=True)
         except (asyncpg.PostgresError, OSError) as exc:
             log.warning("status lists not published before the response; the next pass will",
                         extra={"error": repr(exc)})
 
-    async def _publish_once(self, conn: asyncpg.Connection, row: asyncpg.Record) -> None:
-        """Publish unless a fetch is regenerating the list right now (it covers this row)."""
-        lock = self._list_locks.setdefault(row["list_id"], asyncio.Lock())
+    async def _publish_once(self, conn: asyncpg.Connection, list_id: str) -> None:
+        """Publish unless a fetch is regenerating the list right now (it covers its changes)."""
+        lock = self._list_locks.setdefault(list_id, asyncio.Lock())
         if not lock.locked():
             async with lock:
-                await self._publish(conn, row)
+                await self._publish(conn, list_id)
 
     def _forget_quiet_lists(self, now_mono: float) -> None:
         self._not_before = {k: v for k, v in self._not_before.items() if v > now_mono}
 
-    async def _publish(self, conn: asyncpg.Connection, row: asyncpg.Record) -> None:
+    async def _publish(self, conn: asyncpg.Connection, list_id: str) -> None:
+        """Regenerate the list if it is due, reading what is due, the bits and
+        forgetting the changes published in one snapshot, so a change
+        committed meanwhile (even one with a lower change id) is never
+        forgotten unpublished. Under the list's lock: read under it, what is
+        due already excludes what a regeneration that finished while we
+        waited covered. A conflict with another replica publishing the same
+        list at once is read again."""
+        for attempt in range(2):
+            try:
+                async with conn.transaction(isolation="repeatable_read"):
+                    row = await conn.fetchrow(QUERIES["list_due"], list_id)
+                    if row is not None:
+                        await self._sign_and_save(conn, row)
+                return
+            except asyncpg.SerializationError:
+                if attempt:
+                    log.warning("status list published concurrently by another replica; left to the next pass",
+                                extra={"list_id": list_id})
+
+    async def _sign_and_save(self, conn: asyncpg.Connection, row: asyncpg.Record) -> None:
         started = time.perf_counter()
         list_id, issuer_id, purpose = row["list_id"], row["issuer_id"], row["purpose"]
         if self._tried is not None:
@@ -215,10 +230,8 @@ class StatusListPublisher:
         # DCC's) check a status list's eddsa-rdfc-2022 proof before reading it.
         document = ProofSetSigner(private_key, verification_method(did, key_id), valid_from, self._loader,
                                   canonical_nquads=self._prototypes.canonical_nquads).secure(unsigned)
-        async with conn.transaction():
-            await conn.execute(QUERIES["save_publication"], list_id, row["last_change"], key_id, document,
-                               etag_of(document))
-            await conn.execute(QUERIES["forget_published_changes"], list_id, row["last_change"])
+        await conn.execute(QUERIES["save_publication"], list_id, row["last_change"], key_id, document,
+                           etag_of(document))
         self._not_before[list_id] = time.monotonic() + MIN_LIST_INTERVAL
         self._failing.discard(list_id)
         self._metrics.publications.labels(purpose).inc()
