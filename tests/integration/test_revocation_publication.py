@@ -93,3 +93,25 @@ async def test_fetched_right_after_the_answer_the_list_has_the_bit(settings, db)
             listed = await client.get(f"/status-lists/{entry.list_id}")
             assert listed.status == 200
             assert entry.index in bits_of(await listed.read()), n
+
+
+async def test_a_change_is_published_before_it_is_acknowledged(settings, db):
+    world = World(db, settings)
+    await world.agency("qqi")
+    issuer = await world.issuer("uni-1")
+    credentials = await issue_credentials(db, settings, issuer, await world.achievement(issuer), 3)
+    entries = [c.entry("revocation") for c in credentials]
+    published = "SELECT document FROM revocation.list_publications WHERE list_id = $1"
+    pending = "SELECT count(*) FROM revocation.list_changes WHERE list_id = $1"
+    async with revocation_service(settings) as client:
+        response = await client.post(f"/v1/credentials/{credentials[0].credential_id}/revoke",
+                                     json={"reason_code": "fraud", "reason": "test"}, headers=bearer(issuer.api_key))
+        assert response.status == 200, await response.text()
+        # No fetch yet: the answer came after the list was signed and stored.
+        assert await db.fetchval(pending, entries[0].list_id) == 0
+        assert entries[0].index in bits_of(await db.fetchval(published, entries[0].list_id))
+        items = [{"credential_id": c.credential_id, "action": "revoke", "reason_code": "fraud", "reason": "test"}
+                 for c in credentials[1:]]
+        response = await client.post("/v1/revocations/batch", json={"items": items}, headers=bearer(issuer.api_key))
+        assert response.status == 200, await response.text()
+        assert {e.index for e in entries} <= bits_of(await db.fetchval(published, entries[0].list_id))
