@@ -12,6 +12,7 @@ batch has been verified: a proof set passes only if every proof does.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -224,8 +225,12 @@ def signing_time(document: dict[str, Any]) -> dt.datetime | None:
 
 
 def _time(value: Any) -> dt.datetime | None:
-    if not isinstance(value, str):
-        return None
+    return _parsed_time(value) if isinstance(value, str) else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_time(value: str) -> dt.datetime | None:
+    # Documents signed together share their `created` and `validFrom`.
     try:
         return parse_time(value)
     except ValueError:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
+from collections.abc import Callable
+from typing import TypeVar
 from urllib.parse import quote, unquote
 
 import msgspec
@@ -29,6 +32,7 @@ from shared.web.public import PublicPages
 WRITE_PIECE = 256 * 1024
 JOB_TYPES = {"application/x-ndjson": "ndjson", "text/csv": "csv"}
 PAGES_KEY = web.AppKey("badge_pages", PublicPages)
+T = TypeVar("T")
 
 
 class _RawItems(msgspec.Struct, forbid_unknown_fields=True):
@@ -66,7 +70,7 @@ async def decode_items(raw: bytes) -> list[Entry]:
     if len(raw) <= DECODE_WHOLE_BYTES:
         untrusted.refuse_json_hazards(raw, "body")
         try:
-            return _WHOLE.decode(raw).items  # type: ignore[return-value]
+            return _without_gc(_WHOLE.decode, raw).items  # type: ignore[return-value]
         except msgspec.DecodeError:  # a ValidationError too: some item is not valid, or no JSON at all
             pass
     pieces = untrusted.decode_json(raw, _RawItems).items
@@ -78,9 +82,23 @@ async def decode_items(raw: bytes) -> list[Entry]:
     return entries
 
 
+def _without_gc(decode: Callable[[bytes], T], raw: bytes) -> T:
+    """`decode(raw)` with the cycle collector paused. Decoded JSON is made of
+    fresh containers that cannot form cycles, yet every 700 of them start a
+    collection that rescans the young ones: measured, that more than doubles
+    the decoding of 1,000 credentials. The collector resumes right after."""
+    if not gc.isenabled():
+        return decode(raw)
+    gc.disable()
+    try:
+        return decode(raw)
+    finally:
+        gc.enable()
+
+
 def _decode_slice(pieces: list[msgspec.Raw]) -> list[Entry]:
     try:
-        return _ITEMS.decode(b"[" + b",".join(pieces) + b"]")  # type: ignore[return-value]
+        return _without_gc(_ITEMS.decode, b"[" + b",".join(pieces) + b"]")  # type: ignore[return-value]
     except msgspec.ValidationError:
         return [_decode_item(item) for item in pieces]
 

@@ -34,6 +34,7 @@ from shared.registry_state import Achievement
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
 IN_WINDOW, NOT_YET_VALID, EXPIRED = 0, 1, 2
 BY_ID, AS_ISSUED = 0, 1
+FACTS_LIMIT = 100_000
 
 WINDOW_CHECKS = (
     Check("validity_window", PASS, "within_validity_period"),
@@ -146,6 +147,7 @@ class Verdicts:
     def __init__(self, model: ReadModel) -> None:
         self.model = model
         self._interned: dict[tuple, Parts] = {}
+        self._facts: dict[tuple[str, str, str, int], tuple[tuple[Check, Check], str]] = {}
         self._epoch = -1
 
     def parts(self, credential_id: str, record: CredentialRecord) -> Parts:
@@ -156,6 +158,7 @@ class Verdicts:
             return table.parts_pool[index]
         if self._epoch != model.epoch:
             self._interned.clear()
+            self._facts.clear()
             self._epoch = model.epoch
         parts = self._build_parts(credential_id, record)
         table.set_parts(record.row, parts)
@@ -177,8 +180,9 @@ class Verdicts:
         return summary_of(self.model, achievement, record.issuer_id, issued, record.achievement_id)
 
     def _build_parts(self, credential_id: str, record: CredentialRecord) -> Parts:
-        stable = (*self._registry_checks(record), self._status(credential_id, record), self._stack(record))
-        key = (stable, record.achievement_id, record.issuer_id, _day(record.issued_at))
+        registry, day = self._registry_facts(record)
+        stable = (*registry, self._status(credential_id, record), self._stack(record))
+        key = (stable, record.achievement_id, record.issuer_id, day)
         parts = self._interned.get(key)
         if parts is None:
             parts = self._interned[key] = self._render(stable, self.summary(record))
@@ -197,6 +201,19 @@ class Verdicts:
                     verdicts.append(verdict)
             fragments.append(tuple(by_state))
         return Parts(tuple(fragments), tuple(verdicts))
+
+    def _registry_facts(self, record: CredentialRecord) -> tuple[tuple[Check, Check], str]:
+        """The registry's checks and the issue day, shared by every credential
+        of one issuer, achievement, key and second of issue (a bulk issuance
+        issues thousands at once): the cost of a row's first answer, and of
+        every row's again after a registry change."""
+        facts = (record.issuer_id, record.achievement_id, record.key_id, record.issued_at)
+        found = self._facts.get(facts)
+        if found is None:
+            if len(self._facts) >= FACTS_LIMIT:
+                self._facts.clear()  # many distinct seconds: start over rather than grow without bound
+            found = self._facts[facts] = (self._registry_checks(record), _day(record.issued_at))
+        return found
 
     def _registry_checks(self, record: CredentialRecord) -> tuple[Check, Check]:
         moment = _datetime(record.issued_at)
