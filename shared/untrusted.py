@@ -96,10 +96,10 @@ def json_depth_within(raw: bytes, max_depth: int) -> bool:
     per character. Malformed JSON may be counted wrongly here; the JSON
     decoder refuses it before anything recursive sees it.
     """
-    if raw.count(b"[") + raw.count(b"{") <= max_depth:
-        return True
     unescaped = _ESCAPE.sub(b"", raw) if b"\\" in raw else raw
     quoted = unescaped.translate(None, _QUOTES_AND_BRACKETS)
+    if len(quoted) - quoted.count(b'"') <= max_depth:
+        return True
     brackets = b"".join(quoted.split(b'"')[::2]).translate(_ARRAYS_AS_OBJECTS)
     for _ in range(max_depth):
         peeled = brackets.replace(b"{}", b"")
@@ -114,8 +114,9 @@ def refuse_json_hazards(raw: bytes, field: str = "body", max_depth: int = MAX_JS
     (what `decode_json` checks before decoding, for callers that decode themselves)."""
     if not json_depth_within(raw, max_depth):
         raise UntrustedInput(field, f"nests deeper than {max_depth} levels")
-    # The substring test first: the regex, with its look-behind, costs ~40 ns a byte.
-    if b"\\u0000" in raw and _ESCAPED_NUL.search(raw):
+    # Substring tests first (most bodies hold no backslash at all): the
+    # regex, with its look-behind, costs ~40 ns a byte.
+    if b"\\" in raw and b"\\u0000" in raw and _ESCAPED_NUL.search(raw):
         raise UntrustedInput(field, "contains a NUL character (\\u0000)", malformed=False)
 
 

@@ -148,21 +148,44 @@ class Verdicts:
         self.model = model
         self._interned: dict[tuple, Parts] = {}
         self._facts: dict[tuple[str, str, str, int], tuple[tuple[Check, Check], str]] = {}
+        self._signed: dict[tuple, tuple[Check, Check, Summary]] = {}
         self._epoch = -1
 
     def parts(self, credential_id: str, record: CredentialRecord) -> Parts:
         """The row's cached fragments, rebuilt if the registry or its status changed."""
-        model, table = self.model, self.model.credentials
+        table = self.model.credentials
         index = table.parts[record.row]
         if index >= 0:
             return table.parts_pool[index]
-        if self._epoch != model.epoch:
-            self._interned.clear()
-            self._facts.clear()
-            self._epoch = model.epoch
+        self._forget_if_changed()
         parts = self._build_parts(credential_id, record)
         table.set_parts(record.row, parts)
         return parts
+
+    def _forget_if_changed(self) -> None:
+        if self._epoch != self.model.epoch:
+            self._interned.clear()
+            self._facts.clear()
+            self._signed.clear()
+            self._epoch = self.model.epoch
+
+    def signed_at(self, issuer_id: str, achievement: Achievement | None, key_id: str | None,
+                  moment: dt.datetime, title: str) -> tuple[Check, Check, Summary]:
+        """Accreditation and key checks and the summary of a document the
+        ledger never recorded, signed by `key_id` (None: no registered key)
+        at `moment`: shared by the documents one key signed at one time."""
+        self._forget_if_changed()
+        facts = (issuer_id, achievement.achievement_id if achievement else None, key_id, moment, title)
+        found = self._signed.get(facts)
+        if found is None:
+            if len(self._signed) >= FACTS_LIMIT:
+                self._signed.clear()
+            key = (key_check(self.model, issuer_id, key_id, moment) if key_id is not None
+                   else Check("key_valid", FAIL, "key_unknown"))
+            found = self._signed[facts] = (
+                accreditation_check(self.model, issuer_id, achievement, moment), key,
+                summary_of(self.model, achievement, issuer_id, moment.strftime("%Y-%m-%d"), title))
+        return found
 
     def checks(self, credential_id: str, record: CredentialRecord, now: int, origin: Sequence[Check], *,
                fresh: bool, identity: Check | None = None) -> list[Check]:
