@@ -12,6 +12,7 @@ batch has been verified: a proof set passes only if every proof does.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,9 +27,7 @@ from services.verification.verdicts import (
     UNKNOWN,
     WINDOW_CHECKS,
     Verdicts,
-    accreditation_check,
     identity_check,
-    key_check,
     summary_of,
     verdict_of,
     window_state,
@@ -156,7 +155,7 @@ def finish(model: ReadModel, verdicts: Verdicts, item: Submitted, now: int, *, f
     record = model.credentials.get(credential_id) if isinstance(credential_id, str) else None
     signature = _signature_check(item)
     if record is None:
-        return _foreign(model, item, signature, now, fresh=fresh)
+        return _foreign(model, verdicts, item, signature, now, fresh=fresh)
     if signature.status == PASS and item.signer and item.signer.issuer_id != record.issuer_id:
         signature = Check("signature", FAIL, "key_not_of_issuer")
     integrity = _ledger_integrity(item, record.document_hash, signature)
@@ -185,7 +184,8 @@ def _ledger_integrity(item: Submitted, ledger_digest: bytes, signature: Check) -
     return Check("integrity", FAIL, "differs_from_ledger", "the document differs from the one the issuer issued")
 
 
-def _foreign(model: ReadModel, item: Submitted, signature: Check, now: int, *, fresh: bool) -> ItemResult:
+def _foreign(model: ReadModel, verdicts: Verdicts, item: Submitted, signature: Check, now: int, *,
+             fresh: bool) -> ItemResult:
     """A document the ledger never recorded: only what it carries can be checked."""
     document = item.document
     issuer_id = item.signer.issuer_id if item.signer else issuer_id_from_did(document_issuer(document) or "") or ""
@@ -197,17 +197,16 @@ def _foreign(model: ReadModel, item: Submitted, signature: Check, now: int, *, f
     if moment is None:
         accredited = Check("issuer_accredited", UNKNOWN, "issue_time_unknown")
         key = Check("key_valid", UNKNOWN, "signing_time_unknown")
+        summary = summary_of(model, achievement, issuer_id, "", _title(document))
     else:
-        accredited = accreditation_check(model, issuer_id, achievement, moment)
-        key = (key_check(model, item.signer.issuer_id, item.signer.key_id, moment) if item.signer
-               else Check("key_valid", FAIL, "key_unknown"))
+        # The signer's issuer is the document's (_bind_signer), so one issuer id serves both checks.
+        accredited, key, summary = verdicts.signed_at(
+            issuer_id, achievement, item.signer.key_id if item.signer else None, moment, _title(document))
     status = Check("status", UNKNOWN, "not_in_ledger") if fresh else STATUS_UNAVAILABLE
     checks = [exists, integrity, signature, accredited, key, status, _window(document, now),
               Check("stack_components", PASS, "not_a_stack")]
     if item.identity is not None:
         checks.append(_document_identity(document, item.identity))
-    issued = moment.strftime("%Y-%m-%d") if moment else ""
-    summary = summary_of(model, achievement, issuer_id, issued, _title(document))
     credential_id = document.get("id")
     return ItemResult(index=item.index, id=credential_id if isinstance(credential_id, str) else None,
                       verdict=verdict_of(checks), checks=checks, summary=summary)  # type: ignore[arg-type]
@@ -224,8 +223,12 @@ def signing_time(document: dict[str, Any]) -> dt.datetime | None:
 
 
 def _time(value: Any) -> dt.datetime | None:
-    if not isinstance(value, str):
-        return None
+    return _parsed_time(value) if isinstance(value, str) else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_time(value: str) -> dt.datetime | None:
+    # Documents signed together share their `created` and `validFrom`.
     try:
         return parse_time(value)
     except ValueError:

@@ -35,6 +35,7 @@ from shared.registry_state import Achievement
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
 IN_WINDOW, NOT_YET_VALID, EXPIRED = 0, 1, 2
 BY_ID, AS_ISSUED = 0, 1
+FACTS_LIMIT = 100_000
 
 WINDOW_CHECKS = (
     Check("validity_window", PASS, "within_validity_period"),
@@ -147,20 +148,45 @@ class Verdicts:
     def __init__(self, model: ReadModel) -> None:
         self.model = model
         self._interned: dict[tuple, Parts] = {}
+        self._facts: dict[tuple[str, str, str, int], tuple[tuple[Check, Check], str]] = {}
+        self._signed: dict[tuple, tuple[Check, Check, Summary]] = {}
         self._epoch = -1
 
     def parts(self, credential_id: str, record: CredentialRecord) -> Parts:
         """The row's cached fragments, rebuilt if the registry or its status changed."""
-        model, table = self.model, self.model.credentials
+        table = self.model.credentials
         index = table.parts[record.row]
         if index >= 0:
             return table.parts_pool[index]
-        if self._epoch != model.epoch:
-            self._interned.clear()
-            self._epoch = model.epoch
+        self._forget_if_changed()
         parts = self._build_parts(credential_id, record)
         table.set_parts(record.row, parts)
         return parts
+
+    def _forget_if_changed(self) -> None:
+        if self._epoch != self.model.epoch:
+            self._interned.clear()
+            self._facts.clear()
+            self._signed.clear()
+            self._epoch = self.model.epoch
+
+    def signed_at(self, issuer_id: str, achievement: Achievement | None, key_id: str | None,
+                  moment: dt.datetime, title: str) -> tuple[Check, Check, Summary]:
+        """Accreditation and key checks and the summary of a document the
+        ledger never recorded, signed by `key_id` (None: no registered key)
+        at `moment`: shared by the documents one key signed at one time."""
+        self._forget_if_changed()
+        facts = (issuer_id, achievement.achievement_id if achievement else None, key_id, moment, title)
+        found = self._signed.get(facts)
+        if found is None:
+            if len(self._signed) >= FACTS_LIMIT:
+                self._signed.clear()
+            key = (key_check(self.model, issuer_id, key_id, moment) if key_id is not None
+                   else Check("key_valid", FAIL, "key_unknown"))
+            found = self._signed[facts] = (
+                accreditation_check(self.model, issuer_id, achievement, moment), key,
+                summary_of(self.model, achievement, issuer_id, moment.strftime("%Y-%m-%d"), title))
+        return found
 
     def checks(self, credential_id: str, record: CredentialRecord, now: int, origin: Sequence[Check], *,
                fresh: bool, identity: Check | None = None) -> list[Check]:
@@ -178,8 +204,9 @@ class Verdicts:
         return summary_of(self.model, achievement, record.issuer_id, issued, record.achievement_id)
 
     def _build_parts(self, credential_id: str, record: CredentialRecord) -> Parts:
-        stable = (*self._registry_checks(record), self._status(credential_id, record), self._stack(record))
-        key = (stable, record.achievement_id, record.issuer_id, _day(record.issued_at))
+        registry, day = self._registry_facts(record)
+        stable = (*registry, self._status(credential_id, record), self._stack(record))
+        key = (stable, record.achievement_id, record.issuer_id, day)
         parts = self._interned.get(key)
         if parts is None:
             parts = self._interned[key] = self._render(stable, self.summary(record))
@@ -198,6 +225,19 @@ class Verdicts:
                     verdicts.append(verdict)
             fragments.append(tuple(by_state))
         return Parts(tuple(fragments), tuple(verdicts))
+
+    def _registry_facts(self, record: CredentialRecord) -> tuple[tuple[Check, Check], str]:
+        """The registry's checks and the issue day, shared by every credential
+        of one issuer, achievement, key and second of issue (a bulk issuance
+        issues thousands at once): the cost of a row's first answer, and of
+        every row's again after a registry change."""
+        facts = (record.issuer_id, record.achievement_id, record.key_id, record.issued_at)
+        found = self._facts.get(facts)
+        if found is None:
+            if len(self._facts) >= FACTS_LIMIT:
+                self._facts.clear()  # many distinct seconds: start over rather than grow without bound
+            found = self._facts[facts] = (self._registry_checks(record), _day(record.issued_at))
+        return found
 
     def _registry_checks(self, record: CredentialRecord) -> tuple[Check, Check]:
         moment = _datetime(record.issued_at)

@@ -14,6 +14,8 @@ from typing import Final
 
 BASE58_ALPHABET: Final = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _BASE58_INDEX: Final = {char: value for value, char in enumerate(BASE58_ALPHABET)}
+# Each ASCII byte to its base58 digit value; 0xFF for every byte outside the alphabet.
+_BASE58_DIGITS: Final = bytes(_BASE58_INDEX.get(chr(byte), 0xFF) for byte in range(256))
 _BASE58_CHARS_PER_BYTE: Final = math.log(256) / math.log(58)
 
 MULTIBASE_BASE58BTC: Final = "z"
@@ -36,11 +38,13 @@ def base58_encode(data: bytes) -> str:
 
 def base58_decode(text: str) -> bytes:
     """Decode base58 (bitcoin alphabet); raise ValueError on any foreign character."""
+    # The characters become digit values in one C call (and are validated
+    # in another), so the Python loop does nothing but the arithmetic.
+    digits = text.encode("ascii").translate(_BASE58_DIGITS) if text.isascii() else b"\xff"
+    if b"\xff" in digits:
+        raise ValueError(f"invalid base58 character {next(c for c in text if c not in _BASE58_INDEX)!r}")
     number = 0
-    for char in text:
-        value = _BASE58_INDEX.get(char)
-        if value is None:
-            raise ValueError(f"invalid base58 character {char!r}")
+    for value in digits:
         number = number * 58 + value
     zeros = len(text) - len(text.lstrip("1"))
     body = number.to_bytes((number.bit_length() + 7) // 8, "big")

@@ -116,6 +116,26 @@ def test_registry_change_invalidates_cached_verdicts(world):
     assert verifier.run(item).counts["invalid"] == 1
 
 
+def test_registry_change_reaches_the_checks_shared_by_foreign_documents(world):
+    model, issued = world
+    verifier = fresh_verifier(model)
+    # Ids the ledger never recorded (so their signatures fail too): checked as foreign documents.
+    document = msgspec.json.decode(issued[0].document)
+    items = [VerificationItem(credential=document | {"id": f"urn:uuid:f{i}"}) for i in range(2)]
+
+    def checks(name: str) -> list[str]:
+        return [next(c["reason"] for c in msgspec.json.decode(answer)["checks"] if c["check"] == name)
+                for answer in verifier.run(items).answers]
+
+    # The second document reuses the first one's registry checks.
+    assert checks("issuer_accredited") == ["accredited_at_issue"] * 2
+    assert checks("key_valid") == ["valid_at_signing"] * 2
+    assert checks("signature") == ["bad_signature"] * 2
+    [withdrawn] = recorded([rev.AccreditationWithdrawn(accreditation_id="acc", reason="x", at="2021-01-01T00:00:00Z")])
+    model.apply(msgspec.structs.replace(withdrawn, position=model.position + 1))
+    assert checks("issuer_accredited") == ["not_accredited_at_issue"] * 2
+
+
 def test_freshness_requires_catch_up_contact_and_small_lag():
     freshness = Freshness(max_lag_events=10, max_silence_seconds=60)
     freshness.touch(100)
