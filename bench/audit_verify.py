@@ -9,8 +9,11 @@ the check --runs times each way: as the CLI runs it (chain + Merkle tree +
 checkpoints, one process per core) and chain only. Every run is printed, so
 the spread is visible, with the slowest beside:
 
-- raw row fetch: the same rows read by one process per core with nothing
-  checked (the database and row decoding alone);
+- raw binary COPY: the same rows read as the audit reads them (binary COPY
+  chunks, copy_rows.py), one process per core, nothing checked: the
+  database and the transfer alone;
+- raw row fetch: the same rows decoded into asyncpg Records, one process
+  per core, nothing checked (how the audit read them before);
 - raw SHA-256 of the entries' bytes, one core, times the cores.
 """
 
@@ -34,7 +37,9 @@ from bench._support import Timer, bench_database_name, bench_postgres, fresh_dat
 from bench.ledger_append import CATALOG, META, make_event  # noqa: E402
 from shared.ledger.eventstore.chain import entry_bytes  # noqa: E402
 from shared.ledger.eventstore.store import Ledger  # noqa: E402
+from shared.ledger.transparency.audit import QUERIES  # noqa: E402
 from shared.ledger.transparency.checkpoints import LogSigner, LogTree  # noqa: E402
+from shared.ledger.transparency.copy_rows import copy_chunk  # noqa: E402
 from shared.ledger.transparency.parallel_audit import RANGE_SIZE, LogTrust, verify_chain_parallel  # noqa: E402
 from shared.ledger.transparency.signed_note import Checkpoint, Verifier  # noqa: E402
 
@@ -80,10 +85,26 @@ def _fetch_range(task: tuple[str, int, int]) -> int:
     return asyncio.run(run())
 
 
-def raw_fetch_rate(url: str, events: int) -> float:
+def _copy_range(task: tuple[str, int, int]) -> int:
+    dsn, first, last = task
+
+    async def run() -> int:
+        conn = await asyncpg.connect(dsn)
+        try:
+            size = 0
+            for start in range(first - 1, last, 20_000):
+                size += len(await copy_chunk(conn, QUERIES["audit_copy"], start, min(20_000, last - start)))
+            return last - first + 1 if size else 0
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def raw_fetch_rate(url: str, events: int, read=_fetch_range) -> float:
     tasks = [(url, start, min(start + RANGE_SIZE - 1, events)) for start in range(1, events + 1, RANGE_SIZE)]
     with Timer() as timer, multiprocessing.get_context("fork").Pool(os.cpu_count() or 1) as pool:
-        fetched = sum(pool.imap(_fetch_range, tasks))
+        fetched = sum(pool.imap(read, tasks))
     return fetched / timer.seconds
 
 
@@ -118,12 +139,14 @@ async def main() -> None:
                     assert result.ok and (mode == "chain" or result.checkpoints_checked), result
                     rates[mode].append(result.checked / timer.seconds)
                     print(f"  run {run + 1} {mode:<5} {rates[mode][-1]:>12,.0f} events/s", flush=True)
+            copied = raw_fetch_rate(url, args.events, _copy_range)
             fetch = raw_fetch_rate(url, args.events)
             hashing = await raw_hash_rate(url) * cores
             label = f"{cores} processes"
             report(f"audit verify as the CLI runs it, slowest of {args.runs}", min(rates["cli"]), "events/s",
-                   fetch, f"raw row fetch, {label}")
-            report("  fastest", max(rates["cli"]), "events/s", fetch, f"raw row fetch, {label}")
+                   copied, f"raw binary COPY, {label}")
+            report("  fastest", max(rates["cli"]), "events/s", copied, f"raw binary COPY, {label}")
+            report("  slowest, beside Records", min(rates["cli"]), "events/s", fetch, f"raw row fetch, {label}")
             report(f"audit verify, chain only, slowest of {args.runs}", min(rates["chain"]), "events/s",
                    hashing, f"raw SHA-256 x {cores}")
             report("  against the goal", min(rates["cli"]), "events/s", 500_000, "goal")

@@ -4,10 +4,11 @@ Each row stores its predecessor's hash, so every row can be checked on its
 own (hash == SHA-256(prev_hash || entry)) and the links between neighbours
 checked separately (prev_hash == hash of the row before, positions gap-free).
 That makes verification a single sequential scan with no state beyond the
-previous row. The same scan can yield the Merkle leaf hashes, so the signed
-checkpoints are checked against the tree recomputed from the rows: a rewrite
-that recomputed every later chain hash passes the chain but not a
-checkpoint signed before it.
+previous row (read as binary COPY chunks checked in place, copy_rows.py;
+as Records only from a row that reader cannot confirm). The same scan can
+yield the Merkle leaf hashes, so the signed checkpoints are checked against
+the tree recomputed from the rows: a rewrite that recomputed every later
+chain hash passes the chain but not a checkpoint signed before it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import msgspec
 from shared.db.sql import load_queries
 from shared.ledger.eventstore import readers
 from shared.ledger.eventstore.chain import GENESIS_HASH, encoded_entry_bytes
+from shared.ledger.transparency.copy_rows import check_rows, copy_chunk
 from shared.ledger.transparency.leaf import encoded_leaf_bytes
 from shared.ledger.transparency.merkle import leaf_hash
 from shared.ledger.transparency.signed_note import Checkpoint, NoteError, Verifier, verify_checkpoint
@@ -66,35 +68,58 @@ async def verify_chain(
     if to_position is None:
         to_position = await readers.head_position(conn)
     position, checked = start - 1, 0
-    sha256 = hashlib.sha256
-    while True:
-        if position >= to_position:
-            break
-        rows = await conn.fetch(QUERIES["audit_scan"], position, to_position, _CHUNK)
-        if not rows:
-            return AuditResult(ok=False, from_position=start, checked=checked, last_position=position,
-                               first_bad_position=position + 1, reason=f"gap: position {position + 1} is missing")
-        for pos, stream, version, etype, payload, meta, prev, digest in rows:
-            reason = ""
-            # Encoded once for the entry and the leaf alike.
-            stream, etype = stream.encode(), etype.encode()
-            if pos != position + 1:
-                reason = f"gap: position {position + 1} is missing"
-                pos = position + 1
-            elif prev != expected_prev:
-                reason = "predecessor link broken: prev_hash differs from the previous entry's hash"
-            elif sha256(prev + encoded_entry_bytes(pos, stream, version, etype, payload, meta)).digest() != digest:
-                reason = "hash mismatch: the entry's content does not match its hash"
-            if reason:
-                return AuditResult(ok=False, from_position=start, checked=checked,
-                                   last_position=position, first_bad_position=pos, reason=reason)
-            if leaves is not None:
-                leaves.append(leaf_hash(encoded_leaf_bytes(pos, stream, version, etype, payload, meta, digest)))
-            position, expected_prev = pos, digest
-            checked += 1
+    while position < to_position:
+        limit = min(_CHUNK, to_position - position)
+        done = check_rows(await copy_chunk(conn, QUERIES["audit_copy"], position, limit),
+                          position, expected_prev, leaves)
+        position, expected_prev, checked = done.position, done.prev, checked + done.rows
+        if not done.complete or done.rows < limit:
+            # The fast reader stopped short: the Record reader checks the rest
+            # of the chunk and names the first break, as it always has.
+            rows = await conn.fetch(QUERIES["audit_scan"], position, to_position, limit - done.rows)
+            checked_to = _check_records(rows, position, expected_prev, leaves)
+            if isinstance(checked_to, _Break):
+                return AuditResult(ok=False, from_position=start, checked=checked + checked_to.checked,
+                                   last_position=checked_to.last_position,
+                                   first_bad_position=checked_to.position, reason=checked_to.reason)
+            (position, expected_prev), checked = checked_to, checked + len(rows)
         if progress is not None:
-            progress(len(rows))
+            progress(limit)
     return AuditResult(ok=True, from_position=start, checked=checked, last_position=position)
+
+
+class _Break(msgspec.Struct, frozen=True):
+    position: int
+    reason: str
+    checked: int
+    last_position: int
+
+
+def _check_records(
+    rows: Sequence[asyncpg.Record], position: int, expected_prev: bytes, leaves: list[bytes] | None,
+) -> tuple[int, bytes] | _Break:
+    """The reference reader: Records extending the chain from `position`
+    (whose hash is `expected_prev`); the last position and hash, or the first break."""
+    if not rows:
+        return _Break(position + 1, f"gap: position {position + 1} is missing", 0, position)
+    sha256 = hashlib.sha256
+    for checked, (pos, stream, version, etype, payload, meta, prev, digest) in enumerate(rows):
+        reason = ""
+        # Encoded once for the entry and the leaf alike.
+        stream, etype = stream.encode(), etype.encode()
+        if pos != position + 1:
+            reason = f"gap: position {position + 1} is missing"
+            pos = position + 1
+        elif prev != expected_prev:
+            reason = "predecessor link broken: prev_hash differs from the previous entry's hash"
+        elif sha256(prev + encoded_entry_bytes(pos, stream, version, etype, payload, meta)).digest() != digest:
+            reason = "hash mismatch: the entry's content does not match its hash"
+        if reason:
+            return _Break(pos, reason, checked, position)
+        if leaves is not None:
+            leaves.append(leaf_hash(encoded_leaf_bytes(pos, stream, version, etype, payload, meta, digest)))
+        position, expected_prev = pos, digest
+    return position, expected_prev
 
 
 class TreeRoots(Protocol):

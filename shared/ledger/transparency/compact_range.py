@@ -12,9 +12,11 @@ checkpoint of a size inside the range needs.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from hashlib import sha256
 
 from shared.ledger.transparency.merkle import EMPTY_ROOT, node_hash
 
+_NODE_PREFIX = b"\x01"  # merkle.py's interior-node prefix (RFC 6962)
 Node = tuple[int, int, bytes]  # (level, index at that level, hash)
 
 
@@ -29,7 +31,9 @@ class RangeLevels:
             # A left node at an odd index belongs to a parent reaching outside the range.
             start = lo + (lo & 1)
             offset = start - lo
-            parents = [node_hash(nodes[i], nodes[i + 1]) for i in range(offset, len(nodes) - 1, 2)]
+            # node_hash inlined: a call per node is a tenth of a node's cost.
+            parents = [sha256(_NODE_PREFIX + nodes[i] + nodes[i + 1]).digest()
+                       for i in range(offset, len(nodes) - 1, 2)]
             if not parents:
                 break
             lo, nodes = start >> 1, parents

@@ -70,6 +70,11 @@ def payload_document(payload: bytes) -> bytes | None:
     return raw or None
 
 
+def recorded_at_json(metadata: bytes) -> bytes:
+    """The metadata's `recorded_at` as the leaf carries it: a JSON string."""
+    return msgspec.json.encode(_RECORDED_DECODER.decode(metadata).recorded_at)
+
+
 def leaf_bytes(
     position: int, stream_id: str, version: int, event_type: str,
     payload: bytes, metadata: bytes, chain_hash: bytes,
@@ -83,7 +88,7 @@ def encoded_leaf_bytes(
     payload: bytes, metadata: bytes, chain_hash: bytes,
 ) -> bytes:
     """`leaf_bytes` from the UTF-8 of the stream id and event type."""
-    recorded_at = msgspec.json.encode(_RECORDED_DECODER.decode(metadata).recorded_at)
+    recorded_at = recorded_at_json(metadata)
     document = payload_document(payload)
     head = _LEAF_HEAD % chain_hash.hex().encode()
     if document is not None:

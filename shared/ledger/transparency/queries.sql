@@ -38,6 +38,21 @@ SELECT position, stream_id, version, event_type, payload, metadata, prev_hash, h
  WHERE position > $1 AND position <= least($1 + $3, $2)
  ORDER BY position
 
+-- name: audit_copy
+-- The audit's fast reader (copy_rows.py), as binary COPY: the fixed-width
+-- columns first, then the lengths of the variable ones (-1 for a NULL the
+-- schema forbids), then those. LIMIT rather than an upper bound: ordered by
+-- the primary key either way, and without statistics (a log just loaded)
+-- the planner otherwise sorts the range on disk.
+SELECT position, version, prev_hash, hash,
+       coalesce(octet_length(stream_id), -1), coalesce(octet_length(event_type), -1),
+       coalesce(octet_length(payload), -1), coalesce(octet_length(metadata), -1),
+       stream_id, event_type, payload, metadata
+  FROM ledger.events
+ WHERE position > $1
+ ORDER BY position
+ LIMIT $2
+
 -- name: try_advisory_lock
 -- The checkpointer's leader election (one active).
 SELECT pg_try_advisory_lock($1)

@@ -1,0 +1,131 @@
+"""The audit's binary COPY reader (copy_rows.py) against the reference: the
+same chain and the same leaves as leaf.py computes from each recorded event,
+for every kind of row the schema allows, and the same first break when the
+rows are not what the schema guarantees."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from shared.ledger.eventstore.events import Event, EventCatalog, Metadata
+from shared.ledger.eventstore.store import Ledger, NewEvent
+from shared.ledger.transparency import audit
+from shared.ledger.transparency.audit import QUERIES, verify_chain
+from shared.ledger.transparency.copy_rows import check_rows, copy_chunk
+from shared.ledger.transparency.leaf import event_leaf_hash
+from tests.support.events import TEST_METADATA, Noted
+
+
+class WithDocument(Event, frozen=True, kw_only=True):
+    """Shaped like an issuance event: the signed document is a payload member."""
+
+    event_type = "test.WithDocument"
+    document: dict[str, object]
+    note: str = ""
+
+
+CATALOG = EventCatalog(Noted, WithDocument)
+
+
+@pytest.fixture
+async def varied_ledger(db) -> Ledger:
+    """Rows of every shape: documents (also one under 2 KB and one that is
+    TOASTed and lz4-compressed), non-ASCII text, a payload that only mentions
+    "document", escapes, one metadata shared by a batch and one per append."""
+    ledger = Ledger(db, CATALOG)
+    big = {"id": "urn:x:big", "proof": os.urandom(3000).hex(), "name": "Zoë ✓"}
+    await ledger.append(
+        [
+            NewEvent("s-doc", WithDocument(document={"id": "urn:x:1", "name": "Ada"})),
+            NewEvent("s-doc", WithDocument(document=big, note='says "document": here')),
+            NewEvent("s:a/b@c+d", Noted(text='"document": is text here, \\ and "quotes"', n=-1)),
+            NewEvent("s-text", Noted(text="ünïcödé ✓ 中文 \u2028", n=2**40)),
+        ],
+        TEST_METADATA,
+    )
+    for i in range(150):  # more than one chunk below, with many metadata values
+        meta = Metadata(actor=f"actor-{i % 3}", tenant="t", request_id=f"r{i}")
+        await ledger.append([NewEvent(f"s{i % 5}", Noted(text=f"e{i}", n=i))], meta)
+    await ledger.append([NewEvent(f"batch-{i}", Noted(text="b" * i, n=i)) for i in range(120)], TEST_METADATA)
+    return ledger
+
+
+async def test_big_payload_is_stored_compressed(varied_ledger, db):
+    compressed = await db.fetchval(
+        "SELECT pg_column_compression(payload) IS NOT NULL FROM ledger.events WHERE position = 2"
+    )
+    assert compressed
+
+
+async def test_same_chain_and_leaves_as_the_reference(varied_ledger, db, monkeypatch):
+    monkeypatch.setattr(audit, "_CHUNK", 64)  # chunks end mid-append
+    head = await varied_ledger.head_position()
+    expected = [event_leaf_hash(e) for e in await varied_ledger.read_range(0, head)]
+    leaves: list[bytes] = []
+    async with db.acquire() as conn:
+        result = await verify_chain(conn, leaves=leaves)
+        assert (result.ok, result.checked, result.last_position) == (True, head, head)
+        assert leaves == expected
+        middle: list[bytes] = []
+        part = await verify_chain(conn, 40, 200, leaves=middle)
+        assert (part.ok, part.checked, part.last_position) == (True, 161, 200)
+        assert middle == expected[39:200]
+
+
+async def test_the_fast_reader_confirms_every_row_itself(varied_ledger, db):
+    """No row of an intact ledger falls back to the Record reader."""
+    head = await varied_ledger.head_position()
+    leaves: list[bytes] = []
+    async with db.acquire() as conn:
+        chunk = await copy_chunk(conn, QUERIES["audit_copy"], 0, head)
+    done = check_rows(chunk, 0, bytes(32), leaves)
+    assert (done.complete, done.rows, done.position) == (True, head, head)
+    assert done.prev == await varied_ledger.hash_at(head)
+    assert leaves == [event_leaf_hash(e) for e in await varied_ledger.read_range(0, head)]
+
+
+async def owner_edit(db, *statements: str) -> None:
+    async with db.acquire() as conn, conn.transaction():
+        await conn.execute("ALTER TABLE ledger.events DISABLE TRIGGER events_no_update_delete")
+        for sql in statements:
+            await conn.execute(sql)
+        await conn.execute("ALTER TABLE ledger.events ENABLE TRIGGER events_no_update_delete")
+
+
+async def test_a_prev_hash_of_another_length_stops_the_fast_reader(varied_ledger, db):
+    """A dropped CHECK lets an owner store 33 bytes: the tuple no longer has
+    the schema's shape, so the fast reader stops and the reference names it."""
+    await owner_edit(
+        db,
+        "ALTER TABLE ledger.events DROP CONSTRAINT events_prev_hash_check",
+        "UPDATE ledger.events SET prev_hash = prev_hash || '\\x00'::bytea WHERE position = 77",
+    )
+    async with db.acquire() as conn:
+        chunk = await copy_chunk(conn, QUERIES["audit_copy"], 0, 1000)
+        done = check_rows(chunk, 0, bytes(32), [])
+        assert (done.complete, done.position) == (False, 76)
+        result = await verify_chain(conn)
+    assert (result.ok, result.first_bad_position, result.checked) == (False, 77, 76)
+    assert "predecessor link broken" in result.reason
+
+
+async def test_a_gap_and_an_edit_are_named_as_before(varied_ledger, db):
+    await owner_edit(db, 'UPDATE ledger.events SET payload = \'{"n":1,"text":"forged"}\' WHERE position = 3')
+    async with db.acquire() as conn:
+        result = await verify_chain(conn)
+    assert (result.ok, result.first_bad_position, result.checked) == (False, 3, 2)
+    assert "hash mismatch" in result.reason
+    await owner_edit(db, "DELETE FROM ledger.events WHERE position = 2")
+    async with db.acquire() as conn:
+        result = await verify_chain(conn)
+    assert (result.ok, result.first_bad_position, result.checked) == (False, 2, 1)
+    assert result.reason == "gap: position 2 is missing"
+
+
+async def test_a_truncated_ledger_ends_in_a_gap(varied_ledger, db):
+    head = await varied_ledger.head_position()
+    async with db.acquire() as conn:
+        result = await verify_chain(conn, 1, head + 5)
+    assert (result.ok, result.first_bad_position, result.checked) == (False, head + 1, head)
