@@ -34,7 +34,7 @@ from services.issuance.eligibility import Grant, authorise
 from services.issuance.freshness import applied_position, refusals_stand
 from services.issuance.learners import Learner
 from services.issuance.schemas import CredentialRequest, ItemOutcome
-from services.issuance.signing import Draft, SigningJob, issued_encoded
+from services.issuance.signing import INLINE_LIMIT, Draft, SigningJob, issued_encoded
 from services.issuance.store import CredentialRow
 from shared.auth import token_hash
 from shared.credential_format import new_credential_id, verification_method
@@ -165,8 +165,14 @@ def validity(request: CredentialRequest, grant: Grant, moment: dt.datetime) -> t
 async def _skip_issued(
     ctx: IssuanceContext, issuer_id: str, candidates: list[Candidate], outcomes: dict[int, ItemOutcome],
 ) -> list[Candidate]:
-    """Answer retries from what was issued before, without signing anything."""
-    if not candidates:
+    """Answer retries from what was issued before, without signing anything.
+
+    Only for requests signed in the signing processes: a small request
+    signed inline would spend a round trip on every fresh request to save
+    a millisecond of signing on a retry, whose claim (claiming.py) answers
+    it as existing all the same (its unused status entry is a harmless gap).
+    """
+    if len(candidates) <= INLINE_LIMIT:
         return candidates
     taken = await store.references_taken(ctx.pool, issuer_id, [c.request.reference for c in candidates])
     if not taken:

@@ -161,27 +161,48 @@ class GroupCommit:
                     for waiter in group:
                         await self._write_excluding([waiter], excluded)
                 return
-            for waiter, result in zip(group, results, strict=True):
-                if isinstance(result, list):
-                    waiter.answer(result)
-                else:
-                    waiter.fail(result)
+            _answer(group, results)  # already answered, unless the attempt was interrupted after its commit
             return
 
     async def _attempt(self, group: list[_Waiter]) -> list[list[int] | AppendConflict]:
-        if all(w.stage is None and w.settle is None for w in group):
-            return await self._ledger.write_committed([w.append for w in group])
-        async with self._ledger.pool.acquire() as conn, conn.transaction():
-            appends = await _staged_group(conn, group)
-            results = await self._ledger.write_group(conn, appends)
-            staged_conflicts = [(w, r) for w, r in zip(group, results, strict=True)
-                                if w.stage is not None and not isinstance(r, list)]
-            if staged_conflicts:
-                raise _Excluded(staged_conflicts)  # their staged writes must not commit
-            for waiter, result in zip(group, results, strict=True):
-                if waiter.settle is not None and isinstance(result, list):
-                    await _settled(conn, waiter, result)
-            return results
+        results: list[list[int] | AppendConflict] | None = None
+        try:
+            async with self._ledger.pool.acquire() as conn:
+                if all(w.stage is None and w.settle is None for w in group):
+                    results = await self._ledger.write_committed(conn, [w.append for w in group])
+                else:
+                    async with conn.transaction():
+                        results = await self._staged_and_written(conn, group)
+                # Committed: the callers go on while the pool resets the
+                # connection (a round trip of its own on release).
+                _answer(group, results)
+        except Exception:
+            if results is None:
+                raise
+            # The reset failed after the commit (the pool drops the
+            # connection): written again, the group would be written twice.
+        assert results is not None
+        return results
+
+    async def _staged_and_written(self, conn: Connection, group: list[_Waiter]) -> list[list[int] | AppendConflict]:
+        appends = await _staged_group(conn, group)
+        results = await self._ledger.write_group(conn, appends)
+        staged_conflicts = [(w, r) for w, r in zip(group, results, strict=True)
+                            if w.stage is not None and not isinstance(r, list)]
+        if staged_conflicts:
+            raise _Excluded(staged_conflicts)  # their staged writes must not commit
+        for waiter, result in zip(group, results, strict=True):
+            if waiter.settle is not None and isinstance(result, list):
+                await _settled(conn, waiter, result)
+        return results
+
+
+def _answer(group: list[_Waiter], results: list[list[int] | AppendConflict]) -> None:
+    for waiter, result in zip(group, results, strict=True):
+        if isinstance(result, list):
+            waiter.answer(result)
+        else:
+            waiter.fail(result)
 
 
 async def _settled(conn: Connection, waiter: _Waiter, positions: list[int]) -> None:

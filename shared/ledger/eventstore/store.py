@@ -127,14 +127,15 @@ class Ledger:
             raise result
         return result
 
-    async def write_committed(self, appends: Sequence[PreparedAppend]) -> list[list[int] | AppendConflict]:
-        """`write_group` as a transaction of its own: a small group is one
-        statement, which commits as it returns (no BEGIN, no COMMIT)."""
-        async with self.pool.acquire() as conn:
-            if sum(len(a.events) for a in appends) <= COPY_FROM:
-                return await _call_group(conn, appends)
-            async with conn.transaction():
-                return await self.write_group(conn, appends)
+    async def write_committed(
+        self, conn: Connection, appends: Sequence[PreparedAppend],
+    ) -> list[list[int] | AppendConflict]:
+        """`write_group` as a transaction of its own, on a connection outside
+        any: a small group is one statement, which commits as it returns."""
+        if sum(len(a.events) for a in appends) <= COPY_FROM:
+            return await _call_group(conn, appends)
+        async with conn.transaction():
+            return await self.write_group(conn, appends)
 
     async def write_group(
         self, conn: Connection, appends: Sequence[PreparedAppend],
