@@ -218,7 +218,10 @@ async def _sign(
                    [draft(c) for c in group])
         for achievement_id, group in by_achievement.items()
     ]
-    results = await asyncio.gather(*(ctx.signer.sign(job) for job in jobs))
+    # One job (every single-credential request) is awaited directly: gather
+    # would wrap it in a task and send the request to the back of the loop's queue.
+    results = [await ctx.signer.sign(jobs[0])] if len(jobs) == 1 else await asyncio.gather(
+        *(ctx.signer.sign(job) for job in jobs))
     return {draft.credential_id: payload
             for job, payloads in zip(jobs, results, strict=True)
             for draft, payload in zip(job.drafts, payloads, strict=True)}
