@@ -49,6 +49,11 @@ class Contacts:
             await conn.executemany(QUERIES["remember_contact"],
                                    [(key, self.seal(key, address)) for key, address in rows.items()])
 
+    def sealed(self, learners: Iterable[Learner]) -> dict[str, bytes]:
+        """learner key -> sealed address, for every learner identified by email."""
+        return {learner.learner_key: self.seal(learner.learner_key, learner.contact)
+                for learner in learners if learner.contact}
+
     async def address(self, db: asyncpg.Pool | asyncpg.Connection, learner_key: str) -> str | None:
         sealed = await db.fetchval(QUERIES["contact_of"], learner_key)
         return self.open(learner_key, bytes(sealed)) if sealed is not None else None

@@ -8,10 +8,11 @@ import msgspec
 from aiohttp import web
 
 from services.issuance import exports, store
+from services.issuance.claiming import IdempotencyRace, IdempotencyRecord
 from services.issuance.context import CONTEXT_KEY, IssuanceContext
 from services.issuance.freshness import decided_current
 from services.issuance.issuer_signed import record_issuer_signed
-from services.issuance.issuing import IdempotencyRace, IdempotencyRecord, issue_hosted, with_positions
+from services.issuance.issuing import issue_hosted, with_positions
 from services.issuance.schemas import (
     MAX_BATCH,
     BatchRequest,

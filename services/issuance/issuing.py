@@ -24,38 +24,27 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 
-import asyncpg
 import msgspec
 
 from services.issuance import store
+from services.issuance.claiming import Claim, IdempotencyRecord, existing_or_conflict, issued_outcome, rejected
 from services.issuance.context import IssuanceContext
 from services.issuance.document import evidence_objects, template_for
 from services.issuance.eligibility import Grant, authorise
 from services.issuance.freshness import applied_position, refusals_stand
-from services.issuance.learners import Learner, rekeyings, same_learner
+from services.issuance.learners import Learner
 from services.issuance.schemas import CredentialRequest, ItemOutcome
-from services.issuance.signing import Draft, SigningJob, issued_encoded
-from services.issuance.store import CredentialRow, StoredResponse, TakenReference
+from services.issuance.signing import INLINE_LIMIT, Draft, SigningJob, issued_encoded
+from services.issuance.store import CredentialRow
 from shared.auth import token_hash
 from shared.credential_format import new_credential_id, verification_method
 from shared.events.credentials import credential_stream
 from shared.ledger.eventstore.events import Metadata
 from shared.ledger.eventstore.store import NO_STREAM, NewEvent
-from shared.refusals import Conflict, Invalid, Refusal
+from shared.refusals import Invalid, Refusal
 from shared.timeutil import UTC, format_time, now, parse_time
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class IdempotencyRecord:
-    client_id: str
-    key: str
-    fingerprint: bytes
-
-
-class IdempotencyRace(Exception):
-    """A concurrent request with the same Idempotency-Key committed first."""
 
 
 @dataclass(slots=True)
@@ -173,34 +162,17 @@ def validity(request: CredentialRequest, grant: Grant, moment: dt.datetime) -> t
     return valid_from, valid_until
 
 
-def rejected(index: int, reference: str, refusal: Refusal) -> ItemOutcome:
-    return ItemOutcome(index=index, reference=reference, outcome="rejected", refusal=refusal.record())
-
-
-def _issued_outcome(candidate: Candidate, position: int | None) -> ItemOutcome:
-    return ItemOutcome(index=candidate.index, reference=candidate.request.reference, outcome="issued",
-                       credential_id=candidate.credential_id, position=position,
-                       learner_hash=candidate.learner.learner_hash, learner_key=candidate.learner.learner_key)
-
-
-def existing_or_conflict(candidate: Candidate, taken: TakenReference, position: int | None) -> ItemOutcome:
-    """A reference already used: the same credential again, or a clash."""
-    request = candidate.request
-    if taken.achievement_id != request.achievement_id or not same_learner(candidate.learner, taken.learner_key):
-        return rejected(candidate.index, request.reference, Conflict(
-            f"reference {request.reference!r} was already used for credential {taken.credential_id}, issued"
-            " for a different achievement or learner",
-            code="reference-conflict", title="The reference identifies another credential"))
-    return ItemOutcome(index=candidate.index, reference=request.reference, outcome="existing",
-                       credential_id=taken.credential_id, position=position, learner_hash=taken.learner_hash,
-                       learner_key=candidate.learner.learner_key)
-
-
 async def _skip_issued(
     ctx: IssuanceContext, issuer_id: str, candidates: list[Candidate], outcomes: dict[int, ItemOutcome],
 ) -> list[Candidate]:
-    """Answer retries from what was issued before, without signing anything."""
-    if not candidates:
+    """Answer retries from what was issued before, without signing anything.
+
+    Only for requests signed in the signing processes: a small request
+    signed inline would spend a round trip on every fresh request to save
+    a millisecond of signing on a retry, whose claim (claiming.py) answers
+    it as existing all the same (its unused status entry is a harmless gap).
+    """
+    if len(candidates) <= INLINE_LIMIT:
         return candidates
     taken = await store.references_taken(ctx.pool, issuer_id, [c.request.reference for c in candidates])
     if not taken:
@@ -246,7 +218,10 @@ async def _sign(
                    [draft(c) for c in group])
         for achievement_id, group in by_achievement.items()
     ]
-    results = await asyncio.gather(*(ctx.signer.sign(job) for job in jobs))
+    # One job (every single-credential request) is awaited directly: gather
+    # would wrap it in a task and send the request to the back of the loop's queue.
+    results = [await ctx.signer.sign(jobs[0])] if len(jobs) == 1 else await asyncio.gather(
+        *(ctx.signer.sign(job) for job in jobs))
     return {draft.credential_id: payload
             for job, payloads in zip(jobs, results, strict=True)
             for draft, payload in zip(job.drafts, payloads, strict=True)}
@@ -270,37 +245,18 @@ async def _persist(
 ) -> None:
     """Claim, record and answer in one transaction, through the ledger's group
     commit: the claims and the idempotent response are written before the
-    append lock is taken (`stage`), so the lock covers the append alone."""
+    append lock is taken (the stage, claiming.py), so the lock covers the append alone."""
     key_id = candidates[0].grant.key.key_id  # type: ignore[union-attr]
-    rows = [credential_row(c, key_id) for c in candidates]
     events = {c.credential_id: NewEvent(credential_stream(c.credential_id), issued_encoded(signed[c.credential_id]))
               for c in candidates}
-    staged: dict[int, ItemOutcome] = {}
-
-    async def stage(conn: asyncpg.Connection) -> list[NewEvent]:
-        # Run again from scratch if the group is written again without another caller.
-        staged.clear()
-        staged.update(outcomes)
-        await store.rekey_learners(conn, rekeyings(c.learner for c in candidates))
-        claimed = await store.claim_credentials(conn, rows)
-        await ctx.contacts.remember(conn, (c.learner for c in candidates if c.credential_id in claimed))
-        for candidate in candidates:
-            if candidate.credential_id in claimed:
-                # The position is known only once appended; a replay reads it from the ledger.
-                staged[candidate.index] = _issued_outcome(candidate, None)
-        losers = [c for c in candidates if c.credential_id not in claimed]
-        if losers:
-            await _report_raced(conn, metadata.tenant, losers, staged)
-        if idempotency is not None:
-            await _save_response(conn, idempotency, staged)
-        return [events[c.credential_id] for c in candidates if c.credential_id in claimed]
-
+    claim = Claim(metadata.tenant, candidates, [credential_row(c, key_id) for c in candidates], events,
+                  dict(outcomes), idempotency, ctx.contacts)
     positions = await ctx.ledger.append(list(events.values()), metadata,
-                                        {e.stream_id: NO_STREAM for e in events.values()}, stage=stage)
-    outcomes.update(staged)
+                                        {e.stream_id: NO_STREAM for e in events.values()}, stage=claim)
+    outcomes.update(claim.staged)
     winners = [c for c in candidates if outcomes[c.index].outcome == "issued"]
     for candidate, position in zip(winners, positions, strict=True):
-        outcomes[candidate.index] = _issued_outcome(candidate, position)
+        outcomes[candidate.index] = issued_outcome(candidate, position)
     await with_positions(ctx.pool, outcomes)
     log.info("credentials issued", extra={"issuer": metadata.tenant, "issued": len(winners),
                                           "raced": len(candidates) - len(winners), "request_id": metadata.request_id})
@@ -315,25 +271,6 @@ async def with_positions(db: store.Executor, outcomes: dict[int, ItemOutcome]) -
         for index, outcome in outcomes.items():
             if outcome.credential_id in positions and outcome.position is None:
                 outcomes[index] = msgspec.structs.replace(outcome, position=positions[outcome.credential_id])
-
-
-async def _report_raced(
-    conn: asyncpg.Connection, issuer_id: str, losers: list[Candidate], outcomes: dict[int, ItemOutcome],
-) -> None:
-    """References a concurrent request claimed while this one was signing."""
-    taken = await store.references_taken(conn, issuer_id, [c.request.reference for c in losers])
-    positions = await store.issued_positions(conn, [t.credential_id for t in taken.values()])
-    for candidate in losers:
-        previous = taken[candidate.request.reference]
-        outcomes[candidate.index] = existing_or_conflict(candidate, previous, positions.get(previous.credential_id))
-
-
-async def _save_response(
-    conn: asyncpg.Connection, idempotency: IdempotencyRecord, outcomes: dict[int, ItemOutcome],
-) -> None:
-    stored = StoredResponse(idempotency.fingerprint, msgspec.json.encode([outcomes[i] for i in sorted(outcomes)]))
-    if not await store.save_idempotent_response(conn, idempotency.client_id, idempotency.key, stored):
-        raise IdempotencyRace()
 
 
 def _count(ctx: IssuanceContext, outcomes: list[ItemOutcome]) -> None:

@@ -221,28 +221,49 @@ class StatusReserve:
 
     One claim per `block` credentials instead of one short transaction per
     request, which concurrent single issuances of one issuer would queue on
-    (the list's counter row). Entries still unused when the process stops
-    are a gap in the list, which is harmless (docs/status.md).
+    (the list's counter row). The next block is claimed in the background
+    once half of the current one is used, so requests do not wait for that
+    transaction (before, every request arriving while a block was claimed
+    waited for it). Entries still unused when the process stops are a gap
+    in the list, which is harmless (docs/status.md).
     """
 
-    def __init__(self, pool: asyncpg.Pool, block: int = 64) -> None:
+    def __init__(self, pool: asyncpg.Pool, block: int = 256) -> None:
         self._pool = pool
         self._block = block
         self._spare: dict[str, list[StatusEntry]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._claims: dict[str, asyncio.Task[None]] = {}
 
     async def take(self, issuer_id: str, count: int) -> list[list[StatusEntry]]:
-        if len(self._spare.get(issuer_id, ())) < count:
-            async with self._locks.setdefault(issuer_id, asyncio.Lock()):
-                spare = self._spare.get(issuer_id, [])
-                if len(spare) < count:
-                    # Handed out only once committed: a failed claim leaves nothing in use.
-                    async with self._pool.acquire() as conn, conn.transaction():
-                        claimed = await allocate(conn, issuer_id, "revocation", self._block + count - len(spare))
-                    self._spare[issuer_id] = spare + claimed
+        while len(self._spare.get(issuer_id, ())) < count:
+            await asyncio.shield(self._claiming(issuer_id, count))
         spare = self._spare[issuer_id]
         self._spare[issuer_id] = spare[count:]
+        if len(spare) - count < self._block // 2:
+            self._claiming(issuer_id, 0)
         return [[entry] for entry in spare[:count]]
+
+    def _claiming(self, issuer_id: str, count: int) -> asyncio.Task[None]:
+        """The claim under way for this issuer, or a new one."""
+        task = self._claims.get(issuer_id)
+        if task is None:
+            task = self._claims[issuer_id] = asyncio.create_task(self._claim(issuer_id, self._block + count))
+            # A background claim that fails is claimed again by the next taker.
+            task.add_done_callback(lambda done: done.cancelled() or done.exception())
+        return task
+
+    async def _claim(self, issuer_id: str, count: int) -> None:
+        try:
+            # Handed out only once committed: a failed claim leaves nothing in use.
+            async with self._pool.acquire() as conn, conn.transaction():
+                claimed = await allocate(conn, issuer_id, "revocation", count)
+            self._spare[issuer_id] = self._spare.get(issuer_id, []) + claimed
+        finally:
+            del self._claims[issuer_id]
+
+    def close(self) -> None:
+        for task in self._claims.values():
+            task.cancel()
 
 
 class _InlineSecurers:
@@ -314,5 +335,6 @@ class Signer:
         return self._executor
 
     def close(self) -> None:
+        self._reserve.close()
         if self._executor is not None:
             self._executor.shutdown(cancel_futures=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -70,6 +70,20 @@ async def claim_credentials(conn: asyncpg.Connection, rows: Sequence[CredentialR
     ordered = sorted(rows, key=lambda row: (row.issuer_reference or "", row.credential_id))
     columns = list(zip(*(row.as_columns() for row in ordered), strict=True))
     inserted = await conn.fetch(QUERIES["claim_credentials"], *(list(c) for c in columns))
+    return {r["credential_id"] for r in inserted}
+
+
+async def claim_issued(
+    conn: asyncpg.Connection, rows: Sequence[CredentialRow], superseded: Sequence[tuple[str, str]],
+    contacts: Mapping[str, bytes],
+) -> set[str]:
+    """`rekey_learners`, `claim_credentials` and keeping the contacts (learner
+    key -> sealed address) of the claimed rows' learners, in one statement."""
+    ordered = sorted(rows, key=lambda row: (row.issuer_reference or "", row.credential_id))
+    columns = [list(c) for c in zip(*(row.as_columns() for row in ordered), strict=True)]
+    old, new = ([list(c) for c in zip(*superseded, strict=True)] if superseded else ([], []))
+    keys = sorted(contacts)
+    inserted = await conn.fetch(QUERIES["claim_issued"], *columns, old, new, keys, [contacts[k] for k in keys])
     return {r["credential_id"] for r in inserted}
 
 

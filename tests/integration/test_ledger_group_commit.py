@@ -174,3 +174,59 @@ async def test_an_excluded_caller_hears_of_it_after_the_rest_of_its_group_commit
 
     a, seen_by_b = await asyncio.gather(ledger.append([NewEvent("a", Noted(text="a"))], TEST_METADATA), caller_b())
     assert a == [1] and seen_by_b == 1
+
+
+class SharedStage:
+    """A stage whose callers' writes share one statement (the sequencer's `together`)."""
+
+    calls: list[int] = []
+
+    def __init__(self, caller: str, events: list[NewEvent], outcome: str) -> None:
+        self.caller, self.events, self.outcome = caller, events, outcome
+
+    async def __call__(self, conn: asyncpg.Connection) -> list[NewEvent]:
+        [result] = await self.together(conn, [self])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    @staticmethod
+    async def together(conn: asyncpg.Connection, stages: list[SharedStage]) -> list[list[NewEvent] | Exception]:
+        SharedStage.calls.append(len(stages))
+        await conn.execute("INSERT INTO public.staged (caller) SELECT unnest($1::text[])", [s.caller for s in stages])
+        if any(s.outcome == "poison" for s in stages):
+            raise StageRefused("no one caller to blame")  # the group's failure: retried caller by caller
+        return [StageRefused(s.caller) if s.outcome == "refused" else s.events for s in stages]
+
+
+async def test_stages_that_run_together_share_a_call_and_still_fail_alone(ledger, db):
+    await ledger.append([NewEvent("seed", Noted(text="seed/0"))], TEST_METADATA)
+    SharedStage.calls.clear()
+    kinds = ["ok", "ok", "ok", "refused", "ok", "conflict", "ok", "plain"] * 6 + ["poison"]
+
+    async def one(i: int, kind: str) -> list[int]:
+        name = f"t{i}"
+        events = [NewEvent(f"{name}-s{n}", Noted(text=f"{name}/{n}")) for n in range(2)]
+        if kind == "plain":
+            return await ledger.append(events, TEST_METADATA)
+        expected = {"seed": NO_STREAM} if kind == "conflict" else None
+        return await ledger.append(events, TEST_METADATA, expected, stage=SharedStage(name, events, kind))
+
+    results = await asyncio.gather(*(one(i, k) for i, k in enumerate(kinds)), return_exceptions=True)
+    rows = await db.fetch("SELECT position, payload FROM ledger.events ORDER BY position")
+    assert [r["position"] for r in rows] == list(range(1, len(rows) + 1))
+    async with db.acquire() as conn:
+        assert (await verify_chain(conn)).ok
+    texts = [msgspec.json.decode(r["payload"])["text"] for r in rows]
+    staged = {r["caller"] for r in await db.fetch("SELECT caller FROM public.staged")}
+    for i, (kind, result) in enumerate(zip(kinds, results, strict=True)):
+        name, written = f"t{i}", [t for t in texts if t.startswith(f"t{i}/")]
+        if kind in ("ok", "plain"):
+            assert isinstance(result, list) and len(result) == 2, (name, result)
+            assert written == [f"{name}/0", f"{name}/1"]
+            assert (name in staged) == (kind == "ok")
+        else:
+            expected_error = AppendConflict if kind == "conflict" else StageRefused
+            assert isinstance(result, expected_error), (name, result)
+            assert written == [] and name not in staged
+    assert max(SharedStage.calls) > 1  # callers of one group really shared a call

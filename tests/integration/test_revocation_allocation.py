@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 
+from services.issuance.signing import StatusReserve
 from services.issuance.status_entries import LIST_SIZE, allocate
+from tests.support.waiting import eventually
 
 
 async def allocate_in_transaction(db, issuer_id, purpose, count):
@@ -56,3 +58,19 @@ async def test_new_lists_are_queued_for_publication_and_rolled_back_with_their_t
     assert await db.fetchval("SELECT count(*) FROM revocation.status_lists WHERE list_id = $1", abandoned.list_id) == 0
     assert await db.fetchval("SELECT count(*) FROM revocation.list_changes WHERE list_id = $1",
                              abandoned.list_id) == 0
+
+
+async def test_the_reserve_hands_out_each_entry_once_and_claims_ahead(db):
+    reserve = StatusReserve(db, block=8)
+    taken = await asyncio.gather(*(reserve.take("uni-1", 1 + n % 3) for n in range(60)))
+    entries = [(e.list_id, e.index) for job in taken for [e] in job]
+    assert len(entries) == sum(1 + n % 3 for n in range(60)) == len(set(entries))
+
+    # Half a block left or less starts the next claim in the background, so
+    # the next taker finds its entries already there.
+    async def claimed_ahead() -> bool | None:
+        allocated = await db.fetchval("SELECT sum(allocated) FROM revocation.status_lists")
+        return True if allocated >= len(entries) + 8 // 2 else None
+
+    await eventually(claimed_ahead)
+    reserve.close()

@@ -84,13 +84,10 @@ SELECT position, stream_id, version, event_type, payload, metadata, prev_hash, h
 -- stream it names (absent streams are absent): one round trip (migration 0140).
 SELECT head_position, head_hash, stream_ids, versions FROM ledger.lock_and_read_head($1::text[])
 
--- name: append_rows
--- A small group's rows in one statement with its wake-up hint (delivered at
--- commit); large groups COPY. The chain trigger checks either alike.
-WITH appended AS (
-    INSERT INTO ledger.events (position, stream_id, version, event_type, payload, metadata, prev_hash, hash)
-    SELECT * FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::text[], $5::bytea[], $6::bytea[],
-                         $7::bytea[], $8::bytea[])
-    RETURNING position
-)
-SELECT pg_notify('ledger_appended', max(position)::text) FROM appended
+-- name: append_events
+-- A small group in one call: lock, head, versions, expectations, numbering,
+-- chaining, insert and wake-up hint (migration 0240). Outside an explicit
+-- transaction this one round trip is the whole append, commit included.
+SELECT positions, conflict_callers, conflict_streams, conflict_expected, conflict_actual
+  FROM ledger.append_events($1::integer[], $2::text[], $3::text[], $4::bytea[], $5::bytea[],
+                            $6::integer[], $7::text[], $8::integer[])

@@ -28,7 +28,12 @@ failure is its own:
 A stage is `async (conn) -> events`: it runs in the group's transaction
 before the lock (issuance claims its references there, revocation writes
 its read model through) and returns which of the caller's events to append.
-Its writes commit exactly when its events do. A settle, `async (conn,
+Its writes commit exactly when its events do. A stage with a `together`
+attribute, `async (conn, stages) -> [events or exception, per stage]`, is
+run once for all the group's callers whose stages share that function, so
+their writes share statements (one claim INSERT for the whole group, not
+one per caller); an exception returned for a stage is that caller's
+failure alone, one raised is the group's and sends it caller by caller. A settle, `async (conn,
 positions) -> None`, runs after the COPY, under the lock, for the few writes
 that need the positions (a stored response that quotes them): one statement,
 or the lock is no longer the append's alone.
@@ -39,7 +44,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shared.db.pool import Connection
 
@@ -47,6 +52,7 @@ if TYPE_CHECKING:
     from shared.ledger.eventstore.store import AppendConflict, Ledger, NewEvent, PreparedAppend
 
 Stage = Callable[[Connection], Awaitable["Sequence[NewEvent]"]]
+Together = Callable[[Connection, list[Any]], Awaitable["list[Sequence[NewEvent] | Exception]"]]
 Settle = Callable[[Connection, list[int]], Awaitable[None]]
 
 
@@ -155,25 +161,48 @@ class GroupCommit:
                     for waiter in group:
                         await self._write_excluding([waiter], excluded)
                 return
-            for waiter, result in zip(group, results, strict=True):
-                if isinstance(result, list):
-                    waiter.answer(result)
-                else:
-                    waiter.fail(result)
+            _answer(group, results)  # already answered, unless the attempt was interrupted after its commit
             return
 
     async def _attempt(self, group: list[_Waiter]) -> list[list[int] | AppendConflict]:
-        async with self._ledger.pool.acquire() as conn, conn.transaction():
-            appends = [await _staged(conn, waiter) for waiter in group]
-            results = await self._ledger.write_group(conn, appends)
-            staged_conflicts = [(w, r) for w, r in zip(group, results, strict=True)
-                                if w.stage is not None and not isinstance(r, list)]
-            if staged_conflicts:
-                raise _Excluded(staged_conflicts)  # their staged writes must not commit
-            for waiter, result in zip(group, results, strict=True):
-                if waiter.settle is not None and isinstance(result, list):
-                    await _settled(conn, waiter, result)
-            return results
+        results: list[list[int] | AppendConflict] | None = None
+        try:
+            async with self._ledger.pool.acquire() as conn:
+                if all(w.stage is None and w.settle is None for w in group):
+                    results = await self._ledger.write_committed(conn, [w.append for w in group])
+                else:
+                    async with conn.transaction():
+                        results = await self._staged_and_written(conn, group)
+                # Committed: the callers go on while the pool resets the
+                # connection (a round trip of its own on release).
+                _answer(group, results)
+        except Exception:
+            if results is None:
+                raise
+            # The reset failed after the commit (the pool drops the
+            # connection): written again, the group would be written twice.
+        assert results is not None
+        return results
+
+    async def _staged_and_written(self, conn: Connection, group: list[_Waiter]) -> list[list[int] | AppendConflict]:
+        appends = await _staged_group(conn, group)
+        results = await self._ledger.write_group(conn, appends)
+        staged_conflicts = [(w, r) for w, r in zip(group, results, strict=True)
+                            if w.stage is not None and not isinstance(r, list)]
+        if staged_conflicts:
+            raise _Excluded(staged_conflicts)  # their staged writes must not commit
+        for waiter, result in zip(group, results, strict=True):
+            if waiter.settle is not None and isinstance(result, list):
+                await _settled(conn, waiter, result)
+        return results
+
+
+def _answer(group: list[_Waiter], results: list[list[int] | AppendConflict]) -> None:
+    for waiter, result in zip(group, results, strict=True):
+        if isinstance(result, list):
+            waiter.answer(result)
+        else:
+            waiter.fail(result)
 
 
 async def _settled(conn: Connection, waiter: _Waiter, positions: list[int]) -> None:
@@ -181,6 +210,27 @@ async def _settled(conn: Connection, waiter: _Waiter, positions: list[int]) -> N
         await waiter.settle(conn, positions)  # type: ignore[misc]
     except Exception as error:  # noqa: BLE001 - this caller's failure, not the group's
         raise _Excluded([(waiter, error)]) from error
+
+
+async def _staged_group(conn: Connection, group: list[_Waiter]) -> list[PreparedAppend]:
+    """Every caller's append after its stage; stages that run together first."""
+    shared: dict[Together, list[int]] = {}
+    for index, waiter in enumerate(group):
+        together = getattr(waiter.stage, "together", None)
+        if together is not None:
+            shared.setdefault(together, []).append(index)
+    kept: dict[int, Sequence[NewEvent]] = {}
+    failed: list[tuple[_Waiter, BaseException]] = []
+    for together, indexes in shared.items():
+        for index, outcome in zip(indexes, await together(conn, [group[i].stage for i in indexes]), strict=True):
+            if isinstance(outcome, BaseException):
+                failed.append((group[index], outcome))
+            else:
+                kept[index] = outcome
+    if failed:
+        raise _Excluded(failed)
+    return [waiter.append.only(kept[index]) if index in kept else await _staged(conn, waiter)
+            for index, waiter in enumerate(group)]
 
 
 async def _staged(conn: Connection, waiter: _Waiter) -> PreparedAppend:

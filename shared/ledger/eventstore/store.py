@@ -28,8 +28,9 @@ from shared.ledger.eventstore.sequencer import GroupCommit, Settle, Stage
 QUERIES = load_queries("shared.ledger.eventstore")
 _COLUMNS = ("position", "stream_id", "version", "event_type", "payload", "metadata", "prev_hash", "hash")
 
-# Above this many rows COPY beats one INSERT of arrays (and its round trip
-# fewer): the rows are streamed, not bound as parameters.
+# Up to this many rows a group is one call that numbers, chains and inserts
+# them in Postgres (one round trip, commit included); above it COPY wins: the
+# rows are streamed, not bound as parameters, and hashed here, not in PL/pgSQL.
 COPY_FROM = 64
 
 # Expected version of a stream that must not exist yet.
@@ -126,12 +127,26 @@ class Ledger:
             raise result
         return result
 
+    async def write_committed(
+        self, conn: Connection, appends: Sequence[PreparedAppend],
+    ) -> list[list[int] | AppendConflict]:
+        """`write_group` as a transaction of its own, on a connection outside
+        any: a small group is one statement, which commits as it returns."""
+        if sum(len(a.events) for a in appends) <= COPY_FROM:
+            return await _call_group(conn, appends)
+        async with conn.transaction():
+            return await self.write_group(conn, appends)
+
     async def write_group(
         self, conn: Connection, appends: Sequence[PreparedAppend],
     ) -> list[list[int] | AppendConflict]:
-        """Lock, read the head and stream versions once, COPY every append that
+        """Lock, read the head and stream versions once, write every append that
         does not conflict; per append its positions or its conflict. Callers
-        are checked in order, so of two expecting one version the first wins."""
+        are checked in order, so of two expecting one version the first wins.
+        A small group is one call that numbers and chains its events in
+        Postgres (migration 0240); a large one is numbered here and COPYed."""
+        if sum(len(a.events) for a in appends) <= COPY_FROM:
+            return await _call_group(conn, appends)
         streams = list(dict.fromkeys(
             [e.stream_id for a in appends for e in a.events] + [s for a in appends for s in a.expected_versions]))
         head = await conn.fetchrow(QUERIES["lock_and_read_head"], streams)
@@ -156,12 +171,10 @@ class Ledger:
                 positions.append(position)
                 prev = digest
             results.append(positions)
-        if len(records) > COPY_FROM:
+        if records:
             await conn.copy_records_to_table("events", schema_name="ledger", columns=_COLUMNS, records=records)
             # Delivered at commit: a wake-up hint for the relay, never a guarantee.
             await conn.execute(QUERIES["notify_appended"], str(position))
-        elif records:
-            await conn.execute(QUERIES["append_rows"], *(list(column) for column in zip(*records, strict=True)))
         return results
 
     async def read_from(self, after: int, limit: int = 1000) -> list[RecordedEvent]:
@@ -187,6 +200,35 @@ class Ledger:
     async def head_position(self) -> int:
         head: int = await self.pool.fetchval(QUERIES["head_position"])
         return head
+
+
+async def _call_group(conn: Connection, appends: Sequence[PreparedAppend]) -> list[list[int] | AppendConflict]:
+    """A small group through ledger.append_events: one round trip."""
+    callers, streams, types, payloads, metadata = [], [], [], [], []
+    expected_callers, expected_streams, expected_versions = [], [], []
+    for index, append in enumerate(appends):
+        for new, payload in zip(append.events, append.payloads, strict=True):
+            callers.append(index)
+            streams.append(new.stream_id)
+            types.append(new.event.event_type)
+            payloads.append(payload)
+            metadata.append(append.metadata)
+        for stream_id, version in append.expected_versions.items():
+            expected_callers.append(index)
+            expected_streams.append(stream_id)
+            expected_versions.append(version)
+    row = await conn.fetchrow(QUERIES["append_events"], callers, streams, types, payloads, metadata,
+                              expected_callers, expected_streams, expected_versions)
+    assert row is not None  # the function returns one row, always
+    conflicts = {caller: AppendConflict(stream_id, want, actual) for caller, stream_id, want, actual in zip(
+        row["conflict_callers"], row["conflict_streams"], row["conflict_expected"], row["conflict_actual"],
+        strict=True)}
+    positions = iter(row["positions"])
+    results: list[list[int] | AppendConflict] = []
+    for index, append in enumerate(appends):
+        mine = [next(positions) for _ in append.events]
+        results.append(conflicts.get(index, mine))
+    return results
 
 
 def _conflict(expected: Mapping[str, int], versions: Mapping[str, int]) -> AppendConflict | None:
