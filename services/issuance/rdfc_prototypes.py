@@ -29,8 +29,9 @@ from typing import Any, Final
 import msgspec
 import pyoxigraph
 
+from shared.crypto.jcs import canonicalize
 from shared.jsonld.contexts import ContextLoader, defined_terms
-from shared.jsonld.rdfc import canonical_nquads, canonicalize_quads, to_quads
+from shared.jsonld.rdfc import canonicalize_quads, published_nquads, to_quads
 
 PLACEHOLDER: Final = "urn:x-credledger-slot:"
 WILDCARD: Final = "*"
@@ -80,21 +81,31 @@ class RdfcPrototypes:
         self._prototypes: dict[bytes, _Prototype] = {}
 
     def canonical_nquads(self, document: dict[str, Any]) -> bytes:
-        """What shared.jsonld.rdfc.canonical_nquads gives, byte for byte."""
+        """What shared.jsonld.rdfc.canonical_nquads gives, byte for byte, for
+        the document as published (its RFC 8785 bytes parsed back). It may be
+        given as built: with canonical JSON embedded as msgspec.Raw (as
+        signing embeds the achievement) and floats that publish as integers."""
         values: list[str] = []
         prototype_document = _with_placeholders(document, self._leaves, values)
         key = _ENCODE(prototype_document)
         if key.count(_PLACEHOLDER_BYTES) != len(values):
-            return canonical_nquads(document, self.loader)  # the document itself holds placeholder text
+            return published_nquads(document, self.loader)  # the document itself holds placeholder text
         prototype = self._prototypes.get(key)
         if prototype is None:
             if len(self._prototypes) >= self._limit:
                 del self._prototypes[next(iter(self._prototypes))]
-            prototype = self._prototypes[key] = _prototype(to_quads(prototype_document, self.loader), len(values))
+            prototype = self._prototypes[key] = _prototype(to_quads(_published(prototype_document), self.loader),
+                                                           len(values))
         nquads = _substituted(prototype, values)
         if nquads is None:
-            return canonical_nquads(document, self.loader)
+            return published_nquads(document, self.loader)
         return canonicalize_quads(pyoxigraph.parse(nquads, format=pyoxigraph.RdfFormat.N_QUADS))
+
+
+def _published(document: dict[str, Any]) -> Any:
+    # Only the leaves vary between documents of one prototype, and they are
+    # strings, which publish as they are; the rest is the prototype's.
+    return msgspec.json.decode(canonicalize(document))
 
 
 def _with_placeholders(node: dict[str, Any], leaves: tuple[tuple[str, ...], ...], values: list[str]) -> dict[str, Any]:

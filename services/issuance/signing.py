@@ -23,7 +23,6 @@ request that fails later are never used, and a gap in a list is harmless.
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import logging
 import multiprocessing
@@ -41,7 +40,6 @@ from services.issuance.learners import Learner
 from services.issuance.rdfc_prototypes import RdfcPrototypes
 from services.issuance.status_entries import allocate
 from shared.crypto import eddsa_jcs
-from shared.crypto.jcs import canonicalize
 from shared.crypto.proof_set import ProofSetSigner
 from shared.events import CATALOG
 from shared.events.credentials import CredentialIssued, StatusEntry
@@ -105,11 +103,9 @@ Secure = Callable[[dict], bytes]
 def securer(job: SigningJob, prototypes: RdfcPrototypes | None = None) -> Secure:
     """What turns a job's unsigned document into its signed RFC 8785 bytes."""
     key = eddsa_jcs.signing_key_from_seed(job.seed)
-    if job.jcs_only:
-        return functools.partial(_jcs_signed, job, key)
     prototypes = prototypes or RdfcPrototypes(ContextLoader(job.public_base_url))
     return ProofSetSigner(key, job.verification_method, job.created, prototypes.loader,
-                          canonical_nquads=prototypes.canonical_nquads).secure
+                          canonical_nquads=prototypes.canonical_nquads, with_rdfc=not job.jcs_only).secure
 
 
 def sign_job(job: SigningJob, status: list[list[StatusEntry]], secure: Secure | None = None) -> list[bytes]:
@@ -139,10 +135,6 @@ def _unsigned(job: SigningJob, draft: Draft, status: list[StatusEntry]) -> dict:
         status_object(job.public_base_url, revocation_entry(status)), draft.grade, draft.evidence,
     )
     return assemble(job.template, particulars)
-
-
-def _jcs_signed(job: SigningJob, key: Ed25519PrivateKey, document: dict) -> bytes:
-    return canonicalize(eddsa_jcs.sign(document, key, job.verification_method, job.created))
 
 
 def _issued(job: SigningJob, draft: Draft, status: list[StatusEntry], canonical: bytes) -> CredentialIssued:
