@@ -46,8 +46,8 @@ class Contacts:
         """Keep the address of every learner identified by email (inside the issuing transaction)."""
         rows = {learner.learner_key: learner.contact for learner in learners if learner.contact}
         if rows:
-            await conn.executemany(QUERIES["remember_contact"],
-                                   [(key, self.seal(key, address)) for key, address in rows.items()])
+            keys = sorted(rows)
+            await conn.execute(QUERIES["remember_contacts"], keys, [self.seal(key, rows[key]) for key in keys])
 
     async def address(self, db: asyncpg.Pool | asyncpg.Connection, learner_key: str) -> str | None:
         sealed = await db.fetchval(QUERIES["contact_of"], learner_key)
