@@ -202,7 +202,7 @@ def _term(kind: _Kind, value: str) -> pyoxigraph.NamedNode | pyoxigraph.Literal 
     if kind.datatype is not None:
         return pyoxigraph.Literal(value, datatype=kind.datatype)
     prefix, colon, _ = value.partition(":")
-    if (not colon or prefix == "_" or prefix in defined_terms()):
+    if not colon or prefix == "_" or prefix in defined_terms():
         return None  # relative, a blank node, or possibly a compact IRI
     try:
         return pyoxigraph.NamedNode(value)
