@@ -23,10 +23,19 @@ from services.issuance.document import (
 )
 from services.issuance.learners import Learner, LearnerKeys, LearnerSecrets
 from services.issuance.schemas import EvidenceItem, LearnerIdentity
-from services.issuance.signing import Draft, SigningJob, pack_drafts, seed_of, sign_job, unpack_drafts
+from services.issuance.signing import (
+    Draft,
+    SigningJob,
+    encode_issued,
+    pack_drafts,
+    seed_of,
+    sign_job,
+    unpack_drafts,
+)
 from shared.crypto import eddsa_jcs
 from shared.crypto.eddsa_jcs import raw_public_key, signing_key_from_multibase
 from shared.crypto.jcs import canonicalize
+from shared.events import CATALOG
 from shared.events import registry as ev
 from shared.events.credentials import CredentialIssued, StatusEntry
 from shared.ledger.eventstore.events import decode_payload
@@ -199,3 +208,12 @@ def test_jcs_only_signing_gives_the_former_single_proof_bytes():
     for n, event in enumerate(issued(sign_job(signing_job, entries))):
         unsigned = assemble(signing_job.template, particulars(n))
         assert bytes(event.document) == canonicalize(eddsa_jcs.sign(unsigned, KEY, METHOD, CREATED))
+
+
+def test_signing_encodes_the_event_as_the_catalog_does():
+    evidence = ({"id": "https://uni-1.example/e", "type": ["Evidence"], "name": 'quote " \\ ünï \u2028'},)
+    drafts = [draft(0, grade="B", evidence=evidence), draft(1), draft(2, grade="Ä\n")]
+    for payload in sign_job(job(drafts), [status(n) for n in range(3)]):
+        event = decode_payload(payload, CredentialIssued)
+        assert payload == encode_issued(event) == CATALOG.encode(event)
+        assert payload.startswith(b'{"_class_version":2,')
