@@ -196,7 +196,7 @@ class Encoded:
 class PreEncodedCatalog(EventCatalog):
     """The platform catalog, which also accepts events it encoded elsewhere.
 
-    The bytes were produced by `CATALOG.encode` in the signing process, so
+    The bytes were produced in the signing process (`encode_issued`), so
     they are exactly what encoding here would give; the ledger appends them
     without a second pass over every document on the service's event loop.
     """

@@ -27,7 +27,7 @@ def murmur2(data: bytes) -> int:
         k = (k * _M) & _MASK
         k = ((k ^ (k >> 24)) * _M) & _MASK
         h = ((h * _M) & _MASK) ^ k
-    tail = data[words * 4:]
+    tail = data[words * 4 :]
     if tail:
         h ^= int.from_bytes(tail, "little")
         h = (h * _M) & _MASK
