@@ -6,6 +6,7 @@ from aiohttp import web
 
 from services.issuance import credit_handlers, handlers, holder_handlers, stack_handlers, store
 from services.issuance import credit_schemas as cs
+from services.issuance.collector import tuned_collector
 from services.issuance.context import CONTEXT_KEY, default_signing_processes, issuance_context
 from services.issuance.endorsing import Endorsed, EndorseRequest
 from services.issuance.lifecycle import IssuanceProjection
@@ -99,6 +100,7 @@ def create_app(settings: Settings, *, signing_processes: int | None = None) -> w
         background_context("idempotency-purge",
                            lambda app: purge_loop(app[POOL_KEY], store.QUERIES["purge_idempotency_keys"]),
                            affects_readiness=False),
+        tuned_collector,
     ])
     holder_handlers.add_routes(app)
     return app

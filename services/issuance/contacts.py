@@ -46,8 +46,8 @@ class Contacts:
         """Keep the address of every learner identified by email (inside the issuing transaction)."""
         rows = {learner.learner_key: learner.contact for learner in learners if learner.contact}
         if rows:
-            await conn.executemany(QUERIES["remember_contact"],
-                                   [(key, self.seal(key, address)) for key, address in rows.items()])
+            keys = sorted(rows)
+            await conn.execute(QUERIES["remember_contacts"], keys, [self.seal(key, rows[key]) for key in keys])
 
     def sealed(self, learners: Iterable[Learner]) -> dict[str, bytes]:
         """learner key -> sealed address, for every learner identified by email."""

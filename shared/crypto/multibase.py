@@ -17,6 +17,9 @@ _BASE58_INDEX: Final = {char: value for value, char in enumerate(BASE58_ALPHABET
 # Each ASCII byte to its base58 digit value; 0xFF for every byte outside the alphabet.
 _BASE58_DIGITS: Final = bytes(_BASE58_INDEX.get(chr(byte), 0xFF) for byte in range(256))
 _BASE58_CHARS_PER_BYTE: Final = math.log(256) / math.log(58)
+_BASE58_PAIRS: Final = [first + second for first in BASE58_ALPHABET for second in BASE58_ALPHABET]
+_BASE58_PAIR_COUNT: Final = 58**2
+_BASE58_GROUP: Final = 58**5
 
 MULTIBASE_BASE58BTC: Final = "z"
 # Multicodec varints: ed25519-pub (0xed) and ed25519-priv (0x1300).
@@ -26,14 +29,23 @@ ED25519_KEY_LENGTH: Final = 32
 
 
 def base58_encode(data: bytes) -> str:
-    """Encode bytes as base58 (bitcoin alphabet); each leading zero byte becomes '1'."""
+    """Encode bytes as base58 (bitcoin alphabet); each leading zero byte becomes '1'.
+
+    Five digits per division: 58**5 fits one CPython bignum digit (30 bits),
+    so each step is the cheap single-digit division, and the five digits
+    come from a table of digit pairs (a signature: 18 steps, not 88).
+    """
     zeros = len(data) - len(data.lstrip(b"\0"))
     number = int.from_bytes(data, "big")
-    digits: list[str] = []
+    groups: list[str] = []
     while number:
-        number, remainder = divmod(number, 58)
-        digits.append(BASE58_ALPHABET[remainder])
-    return "1" * zeros + "".join(reversed(digits))
+        number, group = divmod(number, _BASE58_GROUP)
+        high, low = divmod(group, _BASE58_PAIR_COUNT)
+        top, middle = divmod(high, _BASE58_PAIR_COUNT)
+        groups.append(BASE58_ALPHABET[top] + _BASE58_PAIRS[middle] + _BASE58_PAIRS[low])
+    groups.reverse()
+    # The first group's leading '1's are padding, not zero bytes.
+    return "1" * zeros + "".join(groups).lstrip("1")
 
 
 def base58_decode(text: str) -> bytes:

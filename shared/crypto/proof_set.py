@@ -32,49 +32,73 @@ SUPPORTED: Final = "eddsa-rdfc-2022, eddsa-jcs-2022 or Ed25519Signature2020"
 
 class ProofSetSigner:
     """Secures documents with an eddsa-rdfc-2022 and an eddsa-jcs-2022 proof,
-    by one key at one time.
+    by one key at one time (or the eddsa-jcs-2022 proof alone, as one object, with
+    `with_rdfc=False`: what credentials issued before proof sets carry).
 
     The proof options, and so their hashes, depend only on the key, the time
     and the document's context: they are computed once per context, which
     halves the RDFC work of a batch. `canonical_nquads` may replace the
-    document's RDFC-1.0 (a bulk signer's faster route to the same bytes).
+    document's RDFC-1.0 (a bulk signer's faster route to the same bytes); it
+    gets the document as built, which may embed canonical JSON as
+    msgspec.Raw, and must canonicalize it as published (as any verifier
+    parses the JCS bytes: 5.0 read back as 5).
     """
 
     def __init__(self, key: Ed25519PrivateKey, verification_method: str, created: str, loader: ContextLoader,
                  proof_purpose: str = "assertionMethod",
-                 canonical_nquads: Callable[[dict[str, Any]], bytes] | None = None) -> None:
-        self._canonical_nquads = canonical_nquads or functools.partial(rdfc.canonical_nquads, loader=loader)
+                 canonical_nquads: Callable[[dict[str, Any]], bytes] | None = None, *, with_rdfc: bool = True) -> None:
+        self._canonical_nquads = canonical_nquads or functools.partial(rdfc.published_nquads, loader=loader)
         self._key = key
         self._method = verification_method
         self._created = created
         self._purpose = proof_purpose
         self._loader = loader
+        self._rdfc = with_rdfc
         self._configs: dict[bytes, tuple[dict[str, Any], bytes, dict[str, Any], bytes]] = {}
 
     def secure(self, unsecured: dict[str, Any]) -> bytes:
-        """The RFC 8785 bytes of `unsecured` with its proof set added."""
-        canonical = canonicalize(unsecured)
-        # RDFC reads the document exactly as any verifier will parse it
-        # (e.g. 5.0 written as 5), not the in-memory form it was built from.
-        as_published = msgspec.json.decode(canonical)
-        rdfc_config, rdfc_hash, jcs_config, jcs_hash = self._proof_configs(as_published.get("@context"))
-        document_hash = hashlib.sha256(self._canonical_nquads(as_published)).digest()
-        rdfc_proof = eddsa_rdfc.signed_proof(rdfc_config, rdfc_hash, document_hash, self._key)
-        jcs_signature = self._key.sign(jcs_hash + hashlib.sha256(canonical).digest())
+        """The RFC 8785 bytes of `unsecured` with its proof set added.
+
+        The document is canonicalized once, in two halves around where
+        `proof` sorts, so the unsigned bytes (hashed) and the signed ones
+        (returned) are joined from the same pieces rather than encoded twice.
+        """
+        before, after = _halves(unsecured)
+        rdfc_config, rdfc_hash, jcs_config, jcs_hash = self._proof_configs(unsecured.get("@context"))
+        jcs_signature = self._key.sign(jcs_hash + hashlib.sha256(_joined(before, after)).digest())
         jcs_proof = {**jcs_config, "proofValue": multibase_encode(jcs_signature)}
-        return canonicalize({**as_published, "proof": [rdfc_proof, jcs_proof]})
+        if not self._rdfc:
+            return _joined(before, b'"proof":' + canonicalize(jcs_proof), after)
+        document_hash = hashlib.sha256(self._canonical_nquads(unsecured)).digest()
+        rdfc_proof = eddsa_rdfc.signed_proof(rdfc_config, rdfc_hash, document_hash, self._key)
+        return _joined(before, b'"proof":' + canonicalize([rdfc_proof, jcs_proof]), after)
 
     def _proof_configs(self, context: Any) -> tuple[dict[str, Any], bytes, dict[str, Any], bytes]:
         cache_key = canonicalize(context)
         cached = self._configs.get(cache_key)
         if cached is None:
-            shape = {"@context": context}
+            shape = {"@context": msgspec.json.decode(cache_key)}  # as published
             rdfc_config = eddsa_rdfc.proof_config(shape, self._method, self._created, self._purpose)
             jcs_config = eddsa_jcs.build_proof_config(shape, self._method, self._created, self._purpose)
             cached = self._configs[cache_key] = (
-                rdfc_config, eddsa_rdfc.proof_hash(rdfc_config, self._loader),
+                rdfc_config, eddsa_rdfc.proof_hash(rdfc_config, self._loader) if self._rdfc else b"",
                 jcs_config, hashlib.sha256(canonicalize(jcs_config)).digest())
         return cached
+
+
+def _halves(document: dict[str, Any]) -> tuple[bytes, bytes]:
+    """The JCS members of `document` that sort before `proof`, and after it
+    (ASCII "proof" sorts alike by code point and by UTF-16 unit)."""
+    if "proof" in document:
+        raise ValueError("document already has a proof")
+    before = canonicalize({k: v for k, v in document.items() if k < "proof"})
+    after = canonicalize({k: v for k, v in document.items() if k > "proof"})
+    return before[1:-1], after[1:-1]
+
+
+def _joined(*members: bytes) -> bytes:
+    """A JCS object from runs of its members, already in order."""
+    return b"{" + b",".join(run for run in members if run) + b"}"
 
 
 def proofs_of(secured: Any) -> list[Any] | None:

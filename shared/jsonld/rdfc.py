@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 import pyoxigraph
 
+from shared.crypto.jcs import canonicalize
 from shared.jsonld.contexts import ContextLoader
 
 _ENCODER = msgspec.json.Encoder()
@@ -48,3 +49,10 @@ def canonicalize_quads(quads: Iterable[pyoxigraph.Quad]) -> bytes:
 def canonical_nquads(document: dict[str, Any], loader: ContextLoader) -> bytes:
     """The RDFC-1.0 canonical N-Quads of `document`."""
     return canonicalize_quads(to_quads(document, loader))
+
+
+def published_nquads(document: dict[str, Any], loader: ContextLoader) -> bytes:
+    """The RDFC-1.0 canonical N-Quads of `document` as published: of its
+    RFC 8785 bytes parsed back, as every verifier reads it (a float 5.0 is
+    published as 5, an integer; msgspec.Raw parts are canonical JSON)."""
+    return canonical_nquads(msgspec.json.decode(canonicalize(document)), loader)

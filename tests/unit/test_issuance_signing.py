@@ -7,6 +7,7 @@ import copy
 import functools
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,9 +23,19 @@ from services.issuance.document import (
 )
 from services.issuance.learners import Learner, LearnerKeys, LearnerSecrets
 from services.issuance.schemas import EvidenceItem, LearnerIdentity
-from services.issuance.signing import Draft, SigningJob, seed_of, sign_job
+from services.issuance.signing import (
+    Draft,
+    SigningJob,
+    encode_issued,
+    pack_drafts,
+    seed_of,
+    sign_job,
+    unpack_drafts,
+)
+from shared.crypto import eddsa_jcs
 from shared.crypto.eddsa_jcs import raw_public_key, signing_key_from_multibase
 from shared.crypto.jcs import canonicalize
+from shared.events import CATALOG
 from shared.events import registry as ev
 from shared.events.credentials import CredentialIssued, StatusEntry
 from shared.ledger.eventstore.events import decode_payload
@@ -183,3 +194,26 @@ def test_signed_documents_survive_a_json_round_trip(count):
     for event in signed([draft(n) for n in range(count)]):
         document = bytes(event.document)
         assert canonicalize(json.loads(document)) == document  # already in RFC 8785 form
+
+
+def test_drafts_cross_to_the_signing_processes_unchanged():
+    drafts = [draft(n, grade="B", evidence=({"id": "https://uni-1.example/e", "type": ["Evidence"]},))
+              for n in range(3)] + [draft(3)]
+    assert unpack_drafts(pack_drafts(drafts)) == drafts
+
+
+def test_jcs_only_signing_gives_the_former_single_proof_bytes():
+    signing_job = replace(job([draft(n) for n in range(3)]), jcs_only=True)
+    entries = [status(n) for n in range(3)]
+    for n, event in enumerate(issued(sign_job(signing_job, entries))):
+        unsigned = assemble(signing_job.template, particulars(n))
+        assert bytes(event.document) == canonicalize(eddsa_jcs.sign(unsigned, KEY, METHOD, CREATED))
+
+
+def test_signing_encodes_the_event_as_the_catalog_does():
+    evidence = ({"id": "https://uni-1.example/e", "type": ["Evidence"], "name": 'quote " \\ ünï \u2028'},)
+    drafts = [draft(0, grade="B", evidence=evidence), draft(1), draft(2, grade="Ä\n")]
+    for payload in sign_job(job(drafts), [status(n) for n in range(3)]):
+        event = decode_payload(payload, CredentialIssued)
+        assert payload == encode_issued(event) == CATALOG.encode(event)
+        assert payload.startswith(b'{"_class_version":2,')

@@ -3,6 +3,7 @@ construction, and indexes that do not reveal issuance order."""
 
 from __future__ import annotations
 
+import hashlib
 import statistics
 
 import pytest
@@ -42,3 +43,22 @@ def test_indexes_do_not_follow_issuance_order():
 def test_values_outside_the_list_are_refused(value, size):
     with pytest.raises(ValueError):
         permute(KEY, value, size)
+
+
+def _per_entry_feistel(key: bytes, value: int) -> int:
+    """The round function hashed anew for every entry, as before the tables:
+    lists already published must keep their indexes."""
+    left, right = value >> 9, value & 511
+    for round_number in range(4):
+        digest = hashlib.blake2b(bytes((round_number, right >> 8, right & 0xFF)), key=key, digest_size=2).digest()
+        left, right = right, left ^ (int.from_bytes(digest, "big") & 511)
+    return (left << 9) | right
+
+
+def test_the_round_tables_give_the_same_permutation_as_hashing_each_entry():
+    for key in (KEY, bytes(32), hashlib.sha256(b"another list").digest()):
+        for value in [*range(300), *range(LIST_SIZE - 300, LIST_SIZE)]:
+            expected = _per_entry_feistel(key, value)
+            while expected >= LIST_SIZE:
+                expected = _per_entry_feistel(key, expected)
+            assert permute(key, value) == expected
