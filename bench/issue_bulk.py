@@ -49,7 +49,6 @@ from bench._support import Timer, bench_database_name, bench_postgres, fresh_dat
 from credledger.backends import kafka_broker  # noqa: E402
 from credledger.embedded import free_port, stop_process  # noqa: E402
 from credledger.stack import spawn, wait_ready  # noqa: E402
-from services.issuance.rdfc_prototypes import RdfcPrototypes  # noqa: E402
 from services.registry.issuers import store_hosted_key  # noqa: E402
 from services.registry.projection import RegistryTablesProjection  # noqa: E402
 from shared.auth import hash_api_key  # noqa: E402
@@ -60,6 +59,7 @@ from shared.events import CATALOG  # noqa: E402
 from shared.events import registry as ev  # noqa: E402
 from shared.jsonld.contexts import ContextLoader  # noqa: E402
 from shared.jsonld.rdfc import canonical_nquads  # noqa: E402
+from shared.jsonld.rdfc_prototypes import RdfcPrototypes  # noqa: E402
 from shared.key_vault import KeyVault  # noqa: E402
 from shared.ledger.eventstore.events import Metadata  # noqa: E402
 from shared.ledger.eventstore.store import Ledger, NewEvent  # noqa: E402

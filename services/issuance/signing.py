@@ -37,12 +37,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.issuance.document import Particulars, Template, assemble, identity_object, status_object
 from services.issuance.learners import Learner
-from services.issuance.rdfc_prototypes import RdfcPrototypes
 from services.issuance.status_entries import allocate
 from shared.crypto import eddsa_jcs
 from shared.crypto.proof_set import ProofSetSigner
 from shared.events.credentials import CredentialIssued, StatusEntry
 from shared.jsonld.contexts import ContextLoader
+from shared.jsonld.rdfc_prototypes import RdfcPrototypes
 from shared.key_vault import KeyVault
 from shared.ledger.eventstore.events import VERSION_KEY, Event, EventCatalog
 

@@ -25,7 +25,7 @@ publication before the response failed).
 
 Regeneration is cheap: the list credential differs between signings only
 in `validFrom` and `encodedList`, so its RDFC-1.0 comes from a prototype
-converted once (services/issuance/rdfc_prototypes.py), not from JSON-LD
+converted once (shared/jsonld/rdfc_prototypes.py), not from JSON-LD
 processing each time.
 
 `ready` is false until every list due once the read models had caught up
@@ -45,13 +45,13 @@ from typing import Any
 import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from services.issuance.rdfc_prototypes import RdfcPrototypes
 from services.revocation.metrics import RevocationMetrics
 from services.revocation.projection import registry_reached
 from services.revocation.status_changes import QUERIES
 from shared.credential_format import VC_CONTEXT, status_list_url, verification_method
 from shared.crypto.proof_set import ProofSetSigner
 from shared.jsonld.contexts import ContextLoader
+from shared.jsonld.rdfc_prototypes import RdfcPrototypes
 from shared.key_vault import KeyVault, VaultError
 from shared.lifecycle import wait_any
 from shared.registry_state import RegistryProjection

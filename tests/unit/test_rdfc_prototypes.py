@@ -9,9 +9,9 @@ import json
 
 import pytest
 
-from services.issuance.rdfc_prototypes import RdfcPrototypes
 from shared.jsonld.contexts import ContextLoader
 from shared.jsonld.rdfc import canonical_nquads
+from shared.jsonld.rdfc_prototypes import RdfcPrototypes
 from tests.support import independent_rdfc
 from tests.unit.test_issuance_signing import BASE
 from tests.unit.test_jsonld_contexts import credentials

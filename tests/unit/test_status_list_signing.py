@@ -6,11 +6,11 @@ from __future__ import annotations
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from services.issuance.rdfc_prototypes import RdfcPrototypes
 from services.revocation.status_lists import LIST_LEAVES, status_list_credential
 from shared.crypto.proof_set import ProofSetSigner, prepare_proof_set
 from shared.jsonld import rdfc
 from shared.jsonld.contexts import ContextLoader
+from shared.jsonld.rdfc_prototypes import RdfcPrototypes
 from shared.statuslist import Bitstring
 
 BASE = "https://ledger.example"

@@ -191,7 +191,10 @@ def _substituted(prototype: _Prototype, values: list[str]) -> list[pyoxigraph.Qu
         terms.append(term)
     quads = list(prototype.fixed)
     for quad, subject, object_ in prototype.varying:
-        quads.append(pyoxigraph.Quad(quad.subject if subject is None else terms[subject], quad.predicate,
+        new_subject = quad.subject if subject is None else terms[subject]
+        if isinstance(new_subject, pyoxigraph.Literal):
+            return None  # a value that reads as a literal cannot name a subject
+        quads.append(pyoxigraph.Quad(new_subject, quad.predicate,
                                      quad.object if object_ is None else terms[object_], quad.graph_name))
     return quads
 
