@@ -67,7 +67,7 @@ async def issue_hosted(
     moment = now().replace(microsecond=0)
     issuer_id = metadata.tenant
     outcomes: dict[int, ItemOutcome] = {}
-    with ctx.metrics.stage.labels("screen").time():
+    with ctx.metrics.screen.time():
         decided_at = applied_position(ctx)
         candidates = screen(ctx, issuer_id, requests, moment, outcomes)
         if outcomes and not await refusals_stand(ctx, decided_at):
@@ -75,9 +75,9 @@ async def issue_hosted(
             candidates = screen(ctx, issuer_id, requests, moment, outcomes)
         candidates = await _skip_issued(ctx, issuer_id, candidates, outcomes)
     if candidates:
-        with ctx.metrics.stage.labels("sign").time():
+        with ctx.metrics.sign.time():
             signed = await _sign(ctx, issuer_id, candidates, moment)
-        with ctx.metrics.stage.labels("persist").time():
+        with ctx.metrics.persist.time():
             await _persist(ctx, metadata, candidates, signed, outcomes, idempotency)
     ordered = [outcomes[i] for i in range(len(requests))]
     _count(ctx, ordered)
