@@ -130,6 +130,9 @@ class RegistryState:
         self.pathways: dict[str, Pathway] = {}
         self.recognitions = Recognitions()
         self.endorsers: dict[str, endo.EndorserRegistered] = {}
+        # Counts the events applied: what is derived from the state (a
+        # rendered template, say) may be kept while this stays the same.
+        self.version = 0
         self._handlers: dict[type[Event], Callable[[Any], None]] = {
             ev.AgencyCreated: lambda e: self.agencies.__setitem__(e.agency_id, e),
             ev.AccreditationGranted: self._granted,
@@ -162,6 +165,7 @@ class RegistryState:
         handler = self._handlers.get(type(event))
         if handler is not None:
             handler(event)
+            self.version += 1
 
     def apply_all(self, events: Iterable[Event]) -> None:
         for event in events:

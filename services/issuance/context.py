@@ -11,6 +11,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from services.issuance.contacts import Contacts
+from services.issuance.document import Templates
 from services.issuance.learners import LearnerSecrets, learner_keys
 from services.issuance.signing import KeyRing, PreEncodedCatalog, Signer
 from shared.events import CATALOG
@@ -34,6 +35,8 @@ class IssuanceMetrics:
             "issuance_stage_seconds", "Time per stage of an issuance request", ["stage"],
             buckets=STAGE_BUCKETS, registry=registry,
         )
+        # Bound once: labels() takes a lock and a dict lookup, on every request otherwise.
+        self.screen, self.sign, self.persist = (self.stage.labels(s) for s in ("screen", "sign", "persist"))
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class IssuanceContext:
     contacts: Contacts
     public_base_url: str
     metrics: IssuanceMetrics
+    templates: Templates
     # The service's projection runners (filled as they start): how far the
     # state above has applied the ledger (freshness.py).
     runners: list[ProjectionRunner]
@@ -66,13 +70,15 @@ def issuance_context(signing_processes: int) -> CleanupContext:
         settings, pool = app[SETTINGS_KEY], app[POOL_KEY]
         signer = Signer(pool, settings.database_url, signing_processes,
                         jcs_only=settings.credential_proofs == "jcs-only")
+        state = RegistryState()
         app[CONTEXT_KEY] = IssuanceContext(
-            pool=pool, ledger=Ledger(pool, PreEncodedCatalog(CATALOG)), state=RegistryState(),
+            pool=pool, ledger=Ledger(pool, PreEncodedCatalog(CATALOG)), state=state,
             keyring=KeyRing(pool, KeyVault(settings.master_key)), signer=signer,
             secrets=LearnerSecrets(settings.master_key, learner_keys(settings)),
             contacts=Contacts(settings.master_key),
             public_base_url=settings.public_base_url,
-            metrics=IssuanceMetrics(app[METRICS_REGISTRY_KEY]), runners=app[RUNNERS_KEY],
+            metrics=IssuanceMetrics(app[METRICS_REGISTRY_KEY]), templates=Templates(state, settings.public_base_url),
+            runners=app[RUNNERS_KEY],
         )
         yield
         signer.close()

@@ -31,7 +31,7 @@ from shared.events.credentials import StatusEntry
 from shared.events.registry import FrameworkPublished
 from shared.jsonld.contexts import platform_context_url
 from shared.ob3_objects import achievement_object, profile_object
-from shared.registry_state import Achievement, Issuer
+from shared.registry_state import Achievement, Issuer, RegistryState
 
 # Every credential's contexts begin with these; the platform's own follows.
 STANDARD_CONTEXTS = [VC_CONTEXT, OB_CONTEXT]
@@ -69,6 +69,30 @@ def template_for(
     result_description = body["resultDescription"][0]["id"] if "resultDescription" in body else None
     context = (*STANDARD_CONTEXTS, platform_context_url(public_base_url))
     return Template(profile, canonicalize(body), spec.title, spec.description, context, result_description)
+
+
+class Templates:
+    """template_for of the registry state as it is, rendered once per
+    (issuer, achievement) while the state is unchanged: every request for
+    one achievement shares the template, as a batch's credentials do."""
+
+    def __init__(self, state: RegistryState, public_base_url: str) -> None:
+        self._state = state
+        self._public_base_url = public_base_url
+        self._version = -1
+        self._rendered: dict[tuple[str, str], Template] = {}
+
+    def of(self, issuer: Issuer, achievement: Achievement) -> Template:
+        if self._version != self._state.version:
+            # Any registry event may change a profile, an achievement or a framework.
+            self._rendered.clear()
+            self._version = self._state.version
+        key = (issuer.issuer_id, achievement.achievement_id)
+        template = self._rendered.get(key)
+        if template is None:
+            template = self._rendered[key] = template_for(issuer, achievement, self._state.frameworks,
+                                                          self._public_base_url)
+        return template
 
 
 def identity_object(learner: Learner) -> dict[str, Any]:

@@ -29,7 +29,7 @@ import msgspec
 from services.issuance import store
 from services.issuance.claiming import Claim, IdempotencyRecord, existing_or_conflict, issued_outcome, rejected
 from services.issuance.context import IssuanceContext
-from services.issuance.document import evidence_objects, template_for
+from services.issuance.document import evidence_objects
 from services.issuance.eligibility import Grant, authorise
 from services.issuance.freshness import applied_position, refusals_stand
 from services.issuance.learners import Learner
@@ -67,7 +67,7 @@ async def issue_hosted(
     moment = now().replace(microsecond=0)
     issuer_id = metadata.tenant
     outcomes: dict[int, ItemOutcome] = {}
-    with ctx.metrics.stage.labels("screen").time():
+    with ctx.metrics.screen.time():
         decided_at = applied_position(ctx)
         candidates = screen(ctx, issuer_id, requests, moment, outcomes)
         if outcomes and not await refusals_stand(ctx, decided_at):
@@ -75,9 +75,9 @@ async def issue_hosted(
             candidates = screen(ctx, issuer_id, requests, moment, outcomes)
         candidates = await _skip_issued(ctx, issuer_id, candidates, outcomes)
     if candidates:
-        with ctx.metrics.stage.labels("sign").time():
+        with ctx.metrics.sign.time():
             signed = await _sign(ctx, issuer_id, candidates, moment)
-        with ctx.metrics.stage.labels("persist").time():
+        with ctx.metrics.persist.time():
             await _persist(ctx, metadata, candidates, signed, outcomes, idempotency)
     ordered = [outcomes[i] for i in range(len(requests))]
     _count(ctx, ordered)
@@ -213,7 +213,7 @@ async def _sign(
     method = verification_method(grant.issuer.event.did, grant.key.key_id)
     jobs = [
         SigningJob(seed, method, format_time(moment),
-                   template_for(grant.issuer, group[0].grant.achievement, ctx.state.frameworks, ctx.public_base_url),
+                   ctx.templates.of(grant.issuer, group[0].grant.achievement),
                    ctx.public_base_url, issuer_id, achievement_id, grant.key.key_id,
                    [draft(c) for c in group])
         for achievement_id, group in by_achievement.items()

@@ -233,6 +233,7 @@ class KeyRing:
         self._pool = pool
         self._vault = vault
         self._keys: dict[tuple[str, str], Ed25519PrivateKey] = {}
+        self._seeds: dict[tuple[str, str], bytes] = {}
 
     async def private_key(self, issuer_id: str, key_id: str) -> Ed25519PrivateKey:
         cached = self._keys.get((issuer_id, key_id))
@@ -241,7 +242,10 @@ class KeyRing:
         return cached
 
     async def seed(self, issuer_id: str, key_id: str) -> bytes:
-        return seed_of(await self.private_key(issuer_id, key_id))
+        seed = self._seeds.get((issuer_id, key_id))
+        if seed is None:
+            seed = self._seeds[(issuer_id, key_id)] = seed_of(await self.private_key(issuer_id, key_id))
+        return seed
 
 
 class StatusReserve:

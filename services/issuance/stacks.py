@@ -24,7 +24,7 @@ import asyncpg
 from services.issuance import redemptions, store
 from services.issuance.component_checks import verify_components
 from services.issuance.context import IssuanceContext
-from services.issuance.document import component_evidence, template_for
+from services.issuance.document import component_evidence
 from services.issuance.eligibility import authorise
 from services.issuance.learners import Learner
 from services.issuance.schemas import StackRequest
@@ -127,7 +127,7 @@ async def award(
     job = SigningJob(
         await ctx.keyring.seed(pathway.issuer_id, grant.key.key_id),
         verification_method(grant.issuer.event.did, grant.key.key_id), format_time(moment),
-        template_for(grant.issuer, grant.achievement, ctx.state.frameworks, ctx.public_base_url),
+        ctx.templates.of(grant.issuer, grant.achievement),
         ctx.public_base_url, pathway.issuer_id, pathway.award_achievement_id, grant.key.key_id,
         [Draft(credential_id, None, learner, format_time(moment), format_time(valid_until) if valid_until else None,
                holder_token_hash, evidence=tuple(_admitted_evidence(component_ids, admissions)))],
