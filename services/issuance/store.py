@@ -91,7 +91,9 @@ async def claim_and_append(
     """`claim_issued` of every row, the stored responses ((client, key,
     response) triples) and the append, as one statement outside a
     transaction: all committed, or an error and nothing written."""
-    clients, keys, stored = ([list(c) for c in zip(*responses, strict=True)] if responses else ([], [], []))
+    # Sorted, so concurrent groups take the keys' index locks in one order (no deadlock).
+    ordered = sorted(responses, key=lambda response: (response[0], response[1]))
+    clients, keys, stored = ([list(c) for c in zip(*ordered, strict=True)] if ordered else ([], [], []))
     row = await conn.fetchrow(QUERIES["claim_and_append"], *_claim_arguments(rows, superseded, contacts),
                               clients, keys, [s.fingerprint for s in stored], [s.outcomes for s in stored],
                               *append_arguments)
