@@ -9,11 +9,18 @@ reference of the group (`claim_together`), so a group of 50 single-credential
 requests pays one round trip where it paid four per request. What is
 particular to one request (references raced by another request, its stored
 response) is then settled per request, and a failure there is its own.
+
+A group small enough for one append call is first tried whole
+(`claim_and_append`): as if every reference were free and every
+Idempotency-Key new, its claims, responses and append are one statement that
+commits as it returns, so a lone request is one round trip. When a reference
+or key was taken, Postgres rolls it all back and the group is claimed as
+above, where each request hears of its own race.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -26,7 +33,7 @@ from services.issuance.learners import rekeyings, same_learner
 from services.issuance.schemas import ItemOutcome
 from services.issuance.store import CredentialRow, StoredResponse, TakenReference
 from shared.db.pool import Connection
-from shared.ledger.eventstore.sequencer import Together
+from shared.ledger.eventstore.sequencer import Fused, Together
 from shared.ledger.eventstore.store import NewEvent
 from shared.refusals import Conflict, Refusal
 
@@ -94,14 +101,22 @@ class Claim:
     def together(self) -> Together:
         return claim_together
 
-    async def settle_claimed(self, conn: asyncpg.Connection, claimed: set[str]) -> list[NewEvent]:
-        """The outcomes and events of this request, given what the group claimed."""
+    @property
+    def fused(self) -> Fused:
+        return claim_and_append
+
+    def stage_claimed(self, claimed: set[str]) -> list[Candidate]:
+        """Fill in `staged` from what the group claimed; the candidates that lost their reference."""
         self.staged = dict(self.decided)
         for candidate in self.candidates:
             if candidate.credential_id in claimed:
                 # The position is known only once appended; a replay reads it from the ledger.
                 self.staged[candidate.index] = issued_outcome(candidate, None)
-        losers = [c for c in self.candidates if c.credential_id not in claimed]
+        return [c for c in self.candidates if c.credential_id not in claimed]
+
+    async def settle_claimed(self, conn: asyncpg.Connection, claimed: set[str]) -> list[NewEvent]:
+        """The outcomes and events of this request, given what the group claimed."""
+        losers = self.stage_claimed(claimed)
         if losers:
             await report_raced(conn, self.issuer_id, losers, self.staged)
         if self.idempotency is not None:
@@ -109,11 +124,16 @@ class Claim:
         return [self.events[c.credential_id] for c in self.candidates if c.credential_id in claimed]
 
 
+def _claim_columns(claims: Sequence[Claim]) -> tuple[list[CredentialRow], list[tuple[str, str]], Mapping[str, bytes]]:
+    """What claim_issued takes for the whole group: rows, re-keyings, sealed contacts."""
+    learners = [c.learner for claim in claims for c in claim.candidates]
+    return ([row for claim in claims for row in claim.rows], sorted(set(rekeyings(learners))),
+            claims[0].contacts.sealed(learners))
+
+
 async def claim_together(conn: Connection, claims: Sequence[Claim]) -> list[Sequence[NewEvent] | Exception]:
     """Every claim of a group in one statement, then each request's own part."""
-    learners = [c.learner for claim in claims for c in claim.candidates]
-    claimed = await store.claim_issued(conn, [row for claim in claims for row in claim.rows],
-                                       sorted(set(rekeyings(learners))), claims[0].contacts.sealed(learners))
+    claimed = await store.claim_issued(conn, *_claim_columns(claims))
     outcomes: list[Sequence[NewEvent] | Exception] = []
     for claim in claims:
         try:
@@ -121,6 +141,19 @@ async def claim_together(conn: Connection, claims: Sequence[Claim]) -> list[Sequ
         except IdempotencyRace as race:  # this request's failure, not the group's
             outcomes.append(race)
     return outcomes
+
+
+async def claim_and_append(
+    conn: Connection, claims: Sequence[Claim], append_arguments: Sequence[list[object]],
+) -> asyncpg.Record:
+    """The whole group as one statement, as if it claims every reference and
+    key it asks for (the sequencer's `fused`): committed, or raised and
+    nothing written, when `claim_together` takes over."""
+    for claim in claims:
+        claim.stage_claimed({c.credential_id for c in claim.candidates})
+    responses = [(claim.idempotency.client_id, claim.idempotency.key, stored_response(claim.idempotency, claim.staged))
+                 for claim in claims if claim.idempotency is not None]
+    return await store.claim_and_append(conn, *_claim_columns(claims), responses, append_arguments)
 
 
 async def report_raced(
@@ -134,9 +167,13 @@ async def report_raced(
         outcomes[candidate.index] = existing_or_conflict(candidate, previous, positions.get(previous.credential_id))
 
 
+def stored_response(idempotency: IdempotencyRecord, outcomes: dict[int, ItemOutcome]) -> StoredResponse:
+    return StoredResponse(idempotency.fingerprint, msgspec.json.encode([outcomes[i] for i in sorted(outcomes)]))
+
+
 async def save_response(
     conn: asyncpg.Connection, idempotency: IdempotencyRecord, outcomes: dict[int, ItemOutcome],
 ) -> None:
-    stored = StoredResponse(idempotency.fingerprint, msgspec.json.encode([outcomes[i] for i in sorted(outcomes)]))
+    stored = stored_response(idempotency, outcomes)
     if not await store.save_idempotent_response(conn, idempotency.client_id, idempotency.key, stored):
         raise IdempotencyRace()

@@ -46,6 +46,12 @@ class LifecycleProjection(PostgresProjection):
         super().__init__(ctx.pool, LIFECYCLE_PROJECTION)
         self._ctx = ctx
 
+    def affects(self, event: RecordedEvent) -> bool:
+        # Every credential this service issues comes back through here; most
+        # need nothing (no automatic pathway), and their batches only move the progress.
+        return event.event_type in ACTION_OF_EVENT or (
+            event.event_type == CredentialIssued.event_type and self._any_auto_pathway())
+
     async def apply_one(self, conn: asyncpg.Connection, event: RecordedEvent) -> None:
         if event.event_type in ACTION_OF_EVENT:
             changed = CATALOG.decode(event)

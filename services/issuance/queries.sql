@@ -19,36 +19,26 @@ RETURNING credential_id
 
 -- name: claim_issued
 -- The writes of hosted issuance before its append, for every request of a
--- ledger group at once (claiming.py): rows still under superseded learner
--- keys take the current ones ($15 old, $16 new), the references are claimed
--- as in claim_credentials, and the sealed contact of each learner whose
--- credential was claimed is kept ($17 keys, sorted and distinct, $18
--- sealed addresses). One statement: its round trip is paid once per group.
-WITH rekeyed AS (
-    UPDATE issuance.credentials AS c SET learner_key = m.new_key
-      FROM unnest($15::text[], $16::text[]) AS m (old_key, new_key)
-     WHERE c.learner_key = m.old_key
-), rekeyed_stacks AS (
-    UPDATE issuance.stacks AS s SET learner_key = m.new_key
-      FROM unnest($15::text[], $16::text[]) AS m (old_key, new_key)
-     WHERE s.learner_key = m.old_key
-), claimed AS (
-    INSERT INTO issuance.credentials (
-        credential_id, issuer_id, issuer_reference, achievement_id, learner_hash, learner_key, identity_type,
-        identity_salt, holder_token_hash, key_id, signing, pathway_id, valid_from, valid_until)
-    SELECT * FROM unnest(
-        $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-        $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::timestamptz[])
-    ON CONFLICT (issuer_id, issuer_reference) DO NOTHING
-    RETURNING credential_id, learner_key
-), remembered AS (
-    INSERT INTO issuance.learner_contacts (learner_key, sealed_address)
-    SELECT u.learner_key, u.sealed FROM unnest($17::text[], $18::bytea[]) AS u (learner_key, sealed)
-     WHERE u.learner_key IN (SELECT learner_key FROM claimed)
-     ORDER BY u.learner_key
-    ON CONFLICT (learner_key) DO UPDATE SET sealed_address = EXCLUDED.sealed_address, updated_at = now()
-)
-SELECT credential_id FROM claimed
+-- ledger group at once (claiming.py): re-keying, reference claims and sealed
+-- contacts, in one statement (issuance.claim_issued, migration 0260, which
+-- issuance.claim_and_append runs too). Its round trip is paid once per group.
+SELECT credential_id FROM issuance.claim_issued(
+    $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+    $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::timestamptz[], $15::text[], $16::text[],
+    $17::text[], $18::bytea[]) AS credential_id
+
+-- name: claim_and_append
+-- A small group whole: claim, idempotent responses ($19-$22: client, key,
+-- fingerprint, response) and append ($23-$30, as ledger.append_events), one
+-- statement that commits as it returns, or raises having written nothing
+-- (migration 0260).
+SELECT positions, conflict_callers, conflict_streams, conflict_expected, conflict_actual
+  FROM issuance.claim_and_append(
+    $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+    $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::timestamptz[], $15::text[], $16::text[],
+    $17::text[], $18::bytea[], $19::text[], $20::text[], $21::bytea[], $22::bytea[],
+    $23::integer[], $24::text[], $25::text[], $26::bytea[], $27::bytea[], $28::integer[], $29::text[],
+    $30::integer[])
 
 -- name: credential
 SELECT credential_id, issuer_id, issuer_reference, achievement_id, learner_hash, learner_key, identity_type,

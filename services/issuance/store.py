@@ -79,12 +79,36 @@ async def claim_issued(
 ) -> set[str]:
     """`rekey_learners`, `claim_credentials` and keeping the contacts (learner
     key -> sealed address) of the claimed rows' learners, in one statement."""
+    inserted = await conn.fetch(QUERIES["claim_issued"], *_claim_arguments(rows, superseded, contacts))
+    return {r["credential_id"] for r in inserted}
+
+
+async def claim_and_append(
+    conn: asyncpg.Connection, rows: Sequence[CredentialRow], superseded: Sequence[tuple[str, str]],
+    contacts: Mapping[str, bytes], responses: Sequence[tuple[str, str, StoredResponse]],
+    append_arguments: Sequence[list[object]],
+) -> asyncpg.Record:
+    """`claim_issued` of every row, the stored responses ((client, key,
+    response) triples) and the append, as one statement outside a
+    transaction: all committed, or an error and nothing written."""
+    # Sorted, so concurrent groups take the keys' index locks in one order (no deadlock).
+    ordered = sorted(responses, key=lambda response: (response[0], response[1]))
+    clients, keys, stored = ([list(c) for c in zip(*ordered, strict=True)] if ordered else ([], [], []))
+    row = await conn.fetchrow(QUERIES["claim_and_append"], *_claim_arguments(rows, superseded, contacts),
+                              clients, keys, [s.fingerprint for s in stored], [s.outcomes for s in stored],
+                              *append_arguments)
+    assert row is not None  # the function returns one row, always
+    return row
+
+
+def _claim_arguments(
+    rows: Sequence[CredentialRow], superseded: Sequence[tuple[str, str]], contacts: Mapping[str, bytes],
+) -> list[list[object]]:
     ordered = sorted(rows, key=lambda row: (row.issuer_reference or "", row.credential_id))
     columns = [list(c) for c in zip(*(row.as_columns() for row in ordered), strict=True)]
     old, new = ([list(c) for c in zip(*superseded, strict=True)] if superseded else ([], []))
     keys = sorted(contacts)
-    inserted = await conn.fetch(QUERIES["claim_issued"], *columns, old, new, keys, [contacts[k] for k in keys])
-    return {r["credential_id"] for r in inserted}
+    return [*columns, old, new, keys, [contacts[k] for k in keys]]
 
 
 async def credential(db: Executor, credential_id: str) -> CredentialRow | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+from services.issuance import store
 from services.issuance.app import create_app
 from shared.events.credentials import credential_stream
 from shared.ledger.transparency.audit import verify_chain
@@ -58,3 +59,51 @@ async def test_concurrent_single_requests_each_get_their_own_outcome(settings, d
         assert (await verify_chain(conn)).ok
     transactions = await db.fetchval("SELECT count(DISTINCT xmin::text) FROM ledger.events WHERE position > $1", head)
     assert transactions < issued  # requests really shared groups
+
+
+async def test_a_lone_request_is_written_whole_and_a_retry_falls_back_to_its_own_answer(settings, db, monkeypatch):
+    world, issuer, achievement_id = await university(db, settings)
+    tried: list[str] = []
+    whole = store.claim_and_append
+
+    async def spied(*args, **kwargs):
+        try:
+            row = await whole(*args, **kwargs)
+        except Exception as error:
+            tried.append(type(error).__name__)
+            raise
+        tried.append("written")
+        return row
+
+    monkeypatch.setattr(store, "claim_and_append", spied)
+    async with serving(create_app, settings) as client:
+        await registry_caught_up(client, db)
+        head = await ledger_head(db)
+
+        async def send(body, **headers):
+            response = await client.post("/v1/credentials", json=body, headers={**bearer(issuer.api_key), **headers})
+            return response.status, await response.json(), response.headers.get("Idempotent-Replayed")
+
+        first = await send(item("L-1", achievement_id, email="l1@example.org"))
+        again = await send(item("L-1", achievement_id, email="l1@example.org"))  # a retry: the reference is taken
+        keyed = await send(item("L-2", achievement_id, email="l2@example.org"), **{"Idempotency-Key": "k-2"})
+        replay = await send(item("L-2", achievement_id, email="l2@example.org"), **{"Idempotency-Key": "k-2"})
+
+    assert tried == ["written", "UniqueViolationError", "written"]  # the replay is answered before any claim
+    assert first[0] == 201 and again[0] == 200 and again[1]["existing"]
+    assert again[1]["credential_id"] == first[1]["credential_id"] and again[1]["position"] == first[1]["position"]
+    assert keyed[0] == 201 and replay[2] == "true" and replay[1]["credential_id"] == keyed[1]["credential_id"]
+    assert await ledger_head(db) == head + 2 and await issuance_rows(db) == 2
+    # claim, stored response, contact and event of each request: one transaction each
+    for reference, credential in (("L-1", first[1]), ("L-2", keyed[1])):
+        writes = await db.fetch(
+            "SELECT xmin::text AS tx FROM ledger.events WHERE stream_id = $1"
+            " UNION ALL SELECT xmin::text FROM issuance.credentials WHERE issuer_reference = $2"
+            " UNION ALL SELECT xmin::text FROM issuance.learner_contacts WHERE learner_key = $3",
+            credential_stream(credential["credential_id"]), reference, credential["learner_key"])
+        assert len(writes) == 3 and len({w["tx"] for w in writes}) == 1, reference
+    stored = await db.fetch("SELECT xmin::text AS tx FROM issuance.idempotency_keys WHERE idempotency_key = 'k-2'")
+    keyed_tx = await db.fetchval("SELECT xmin::text FROM issuance.credentials WHERE issuer_reference = 'L-2'")
+    assert [r["tx"] for r in stored] == [keyed_tx]
+    async with db.acquire() as conn:
+        assert (await verify_chain(conn)).ok

@@ -230,3 +230,69 @@ async def test_stages_that_run_together_share_a_call_and_still_fail_alone(ledger
             assert isinstance(result, expected_error), (name, result)
             assert written == [] and name not in staged
     assert max(SharedStage.calls) > 1  # callers of one group really shared a call
+
+
+class FusedStage(SharedStage):
+    """A stage that can also run fused: its writes and the append in one statement."""
+
+    fused_calls: list[list[str]] = []
+
+    @staticmethod
+    async def fused(conn: asyncpg.Connection, stages: list[FusedStage], append_arguments) -> asyncpg.Record:
+        FusedStage.fused_calls.append([s.caller for s in stages])
+        if any(s.outcome != "ok" for s in stages):  # declined before a statement is sent
+            raise StageRefused("not every caller would keep all its events")
+        # A caller already staged makes the insert fail: the whole statement
+        # rolls back, the staged way takes over.
+        return await conn.fetchrow(
+            "WITH staged AS (INSERT INTO public.staged (caller) SELECT unnest($1::text[]))"
+            " SELECT * FROM ledger.append_events($2, $3, $4, $5, $6, $7, $8, $9)",
+            [s.caller for s in stages], *append_arguments)
+
+
+async def test_a_lone_fused_stage_is_one_statement_that_commits_its_writes_with_its_events(ledger, db):
+    FusedStage.fused_calls.clear()
+    events = [NewEvent("f-s0", Noted(text="f/0")), NewEvent("f-s1", Noted(text="f/1"))]
+    assert await ledger.append(events, TEST_METADATA, stage=FusedStage("f", events, "ok")) == [1, 2]
+    assert FusedStage.fused_calls == [["f"]]
+    rows = await db.fetch("SELECT xmin::text AS tx FROM ledger.events UNION ALL"
+                          " SELECT xmin::text FROM public.staged")
+    assert len(rows) == 3 and len({r["tx"] for r in rows}) == 1  # one transaction: writes and events
+    async with db.acquire() as conn:
+        assert (await verify_chain(conn)).ok
+
+
+async def test_a_fused_group_that_fails_is_written_the_staged_way_each_caller_alone(ledger, db):
+    await db.execute("INSERT INTO public.staged (caller) VALUES ('taken')")  # the fused insert of 'taken' fails
+    FusedStage.fused_calls.clear()
+    SharedStage.calls.clear()
+    kinds = {"a": "ok", "taken": "ok", "b": "refused", "c": "ok"}
+
+    async def one(name: str, kind: str) -> list[int]:
+        events = [NewEvent(f"{name}-s", Noted(text=f"{name}/0"))]
+        return await ledger.append(events, TEST_METADATA, stage=FusedStage(name, events, kind))
+
+    results = dict(zip(kinds, await asyncio.gather(*(one(n, k) for n, k in kinds.items()), return_exceptions=True),
+                       strict=True))
+    assert FusedStage.fused_calls and SharedStage.calls  # tried whole, then staged
+    assert isinstance(results["b"], StageRefused)
+    assert isinstance(results["taken"], asyncpg.UniqueViolationError)  # its own stage's failure, alone
+    assert all(isinstance(results[n], list) and len(results[n]) == 1 for n in ("a", "c"))
+    texts = {msgspec.json.decode(r["payload"])["text"] for r in await db.fetch("SELECT payload FROM ledger.events")}
+    assert texts == {"a/0", "c/0"}
+    assert {r["caller"] for r in await db.fetch("SELECT caller FROM public.staged")} == {"taken", "a", "c"}
+    async with db.acquire() as conn:
+        assert (await verify_chain(conn)).ok
+
+
+async def test_callers_without_the_fused_stage_keep_the_group_staged(ledger, db):
+    FusedStage.fused_calls.clear()
+    fused_events, other_events = [NewEvent("x", Noted(text="x/0"))], [NewEvent("y", Noted(text="y/0"))]
+    results = await asyncio.gather(
+        ledger.append(fused_events, TEST_METADATA, stage=FusedStage("x", fused_events, "ok")),
+        ledger.append(other_events, TEST_METADATA, stage=SharedStage("y", other_events, "ok")))
+    assert sorted(p for r in results for p in r) == [1, 2]
+    transactions = {r["tx"] for r in await db.fetch("SELECT xmin::text AS tx FROM ledger.events")}
+    if len(transactions) == 1:  # one group: the stage without `fused` kept it staged
+        assert FusedStage.fused_calls == []
+    assert {r["caller"] for r in await db.fetch("SELECT caller FROM public.staged")} == {"x", "y"}

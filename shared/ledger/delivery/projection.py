@@ -93,6 +93,12 @@ class PostgresProjection(Projection):
             fresh = [e for e in events if e.position > current]
             if not fresh:
                 return
+            if not any(self.affects(e) for e in fresh):
+                # Only the progress row changes. Committed without waiting for
+                # its fsync, it stays off the WAL flush the ledger's appends
+                # wait for; a crash may lose it (whole), and these events are
+                # applied again, doing nothing again.
+                await conn.execute(QUERIES["commit_without_flush"])
             for event in fresh:
                 await self.apply_one(conn, event)
             await conn.execute(QUERIES["save_projection_progress"], self.name, fresh[-1].position, fresh[-1].hash)
@@ -116,6 +122,12 @@ class PostgresProjection(Projection):
     @abc.abstractmethod
     async def apply_one(self, conn: Connection, event: RecordedEvent) -> None:
         """Apply one event inside the projection's transaction."""
+
+    def affects(self, event: RecordedEvent) -> bool:
+        """False only if applying `event` writes nothing (and appends nothing
+        to the ledger): a projection that follows every event but acts on few
+        says so, and a batch of nothing else commits only its progress."""
+        return True
 
 
 class ProjectionMetrics:

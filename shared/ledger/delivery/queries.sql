@@ -14,6 +14,10 @@ RETURNING position
 -- name: save_projection_progress
 UPDATE ledger.projection_progress SET position = $2, hash = $3, updated_at = now() WHERE projection = $1
 
+-- name: commit_without_flush
+-- For a transaction that writes only a projection's progress (projection.py).
+SET LOCAL synchronous_commit = off
+
 -- name: register_relay
 INSERT INTO ledger.relay_progress (relay) VALUES ($1) ON CONFLICT DO NOTHING
 

@@ -84,7 +84,13 @@ class Relay:
                 await sleep_or_stop(stop, self._poll_interval)
 
     async def _run_while_leader(self, stop: asyncio.Event) -> None:
-        conn = await asyncpg.connect(self._dsn)
+        # This connection writes only the relay's own position. Committed
+        # without waiting for its fsync, it stays off the WAL flush the ledger's
+        # appends wait for (one more per append otherwise); a crash may lose
+        # the latest position, and the relay publishes those events again,
+        # which consumers drop as duplicates, as after a crash between a send
+        # and its save.
+        conn = await asyncpg.connect(self._dsn, server_settings={"synchronous_commit": "off"})
         try:
             if not await self._acquire_lock(conn, stop):
                 return

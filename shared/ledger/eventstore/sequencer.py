@@ -37,6 +37,16 @@ failure alone, one raised is the group's and sends it caller by caller. A settle
 positions) -> None`, runs after the COPY, under the lock, for the few writes
 that need the positions (a stored response that quotes them): one statement,
 or the lock is no longer the append's alone.
+
+A group whose every caller's stage has the same `fused` function, `async
+(conn, stages, append_arguments) -> row`, and no settle, small enough for one
+ledger.append_events call, is first written as one statement outside any
+transaction (so a lone request is one round trip, not BEGIN, stage, append
+and COMMIT): the function runs the stages' writes as if each kept all its
+events, then ledger.append_events with `append_arguments`, and returns that
+function's row; it commits everything as it returns, or raises having
+written nothing. Then, or when the statement fails for any other reason, the
+group is written the staged way above, which answers each caller alone.
 """
 
 from __future__ import annotations
@@ -46,6 +56,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import asyncpg
+
 from shared.db.pool import Connection
 
 if TYPE_CHECKING:
@@ -54,6 +66,7 @@ if TYPE_CHECKING:
 Stage = Callable[[Connection], Awaitable["Sequence[NewEvent]"]]
 Together = Callable[[Connection, list[Any]], Awaitable["list[Sequence[NewEvent] | Exception]"]]
 Settle = Callable[[Connection, list[int]], Awaitable[None]]
+Fused = Callable[[Connection, list[Any], Sequence[list[Any]]], Awaitable[asyncpg.Record]]
 
 
 @dataclass(slots=True)
@@ -168,11 +181,7 @@ class GroupCommit:
         results: list[list[int] | AppendConflict] | None = None
         try:
             async with self._ledger.pool.acquire() as conn:
-                if all(w.stage is None and w.settle is None for w in group):
-                    results = await self._ledger.write_committed(conn, [w.append for w in group])
-                else:
-                    async with conn.transaction():
-                        results = await self._staged_and_written(conn, group)
+                results = await self._written(conn, group)
                 # Committed: the callers go on while the pool resets the
                 # connection (a round trip of its own on release).
                 _answer(group, results)
@@ -183,6 +192,19 @@ class GroupCommit:
             # connection): written again, the group would be written twice.
         assert results is not None
         return results
+
+    async def _written(self, conn: Connection, group: list[_Waiter]) -> list[list[int] | AppendConflict]:
+        appends = [w.append for w in group]
+        if all(w.stage is None and w.settle is None for w in group):
+            return await self._ledger.write_committed(conn, appends)
+        fused = _shared_fused(group)
+        if fused is not None and self._ledger.fits_one_call(appends):
+            try:
+                return await self._ledger.write_fused(conn, fused, [w.stage for w in group], appends)
+            except Exception:  # noqa: BLE001 - nothing was written: the staged way answers each caller
+                pass
+        async with conn.transaction():
+            return await self._staged_and_written(conn, group)
 
     async def _staged_and_written(self, conn: Connection, group: list[_Waiter]) -> list[list[int] | AppendConflict]:
         appends = await _staged_group(conn, group)
@@ -195,6 +217,12 @@ class GroupCommit:
             if waiter.settle is not None and isinstance(result, list):
                 await _settled(conn, waiter, result)
         return results
+
+
+def _shared_fused(group: list[_Waiter]) -> Fused | None:
+    """The `fused` function every caller's stage shares, if they share one and none settles."""
+    found = {getattr(w.stage, "fused", None) if w.settle is None else None for w in group}
+    return found.pop() if len(found) == 1 else None
 
 
 def _answer(group: list[_Waiter], results: list[list[int] | AppendConflict]) -> None:

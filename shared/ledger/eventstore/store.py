@@ -23,7 +23,7 @@ from shared.db.pool import Connection
 from shared.db.sql import load_queries
 from shared.ledger.eventstore.chain import GENESIS_HASH, chain_hash, check_identifier, entry_bytes
 from shared.ledger.eventstore.events import Event, EventCatalog, Metadata, RecordedEvent, encode_metadata
-from shared.ledger.eventstore.sequencer import GroupCommit, Settle, Stage
+from shared.ledger.eventstore.sequencer import Fused, GroupCommit, Settle, Stage
 
 QUERIES = load_queries("shared.ledger.eventstore")
 _COLUMNS = ("position", "stream_id", "version", "event_type", "payload", "metadata", "prev_hash", "hash")
@@ -132,10 +132,23 @@ class Ledger:
     ) -> list[list[int] | AppendConflict]:
         """`write_group` as a transaction of its own, on a connection outside
         any: a small group is one statement, which commits as it returns."""
-        if sum(len(a.events) for a in appends) <= COPY_FROM:
+        if self.fits_one_call(appends):
             return await _call_group(conn, appends)
         async with conn.transaction():
             return await self.write_group(conn, appends)
+
+    @staticmethod
+    def fits_one_call(appends: Sequence[PreparedAppend]) -> bool:
+        """Whether the group is appended by one ledger.append_events call."""
+        return sum(len(a.events) for a in appends) <= COPY_FROM
+
+    async def write_fused(
+        self, conn: Connection, fused: Fused, stages: list[Any], appends: Sequence[PreparedAppend],
+    ) -> list[list[int] | AppendConflict]:
+        """A group that fits one call, through its stages' `fused` function
+        (sequencer.py): their writes and the append, one statement outside any
+        transaction that commits as it returns, or raises having written nothing."""
+        return append_results(await fused(conn, stages, append_arguments(appends)), appends)
 
     async def write_group(
         self, conn: Connection, appends: Sequence[PreparedAppend],
@@ -145,7 +158,7 @@ class Ledger:
         are checked in order, so of two expecting one version the first wins.
         A small group is one call that numbers and chains its events in
         Postgres (migration 0240); a large one is numbered here and COPYed."""
-        if sum(len(a.events) for a in appends) <= COPY_FROM:
+        if self.fits_one_call(appends):
             return await _call_group(conn, appends)
         streams = list(dict.fromkeys(
             [e.stream_id for a in appends for e in a.events] + [s for a in appends for s in a.expected_versions]))
@@ -204,6 +217,13 @@ class Ledger:
 
 async def _call_group(conn: Connection, appends: Sequence[PreparedAppend]) -> list[list[int] | AppendConflict]:
     """A small group through ledger.append_events: one round trip."""
+    row = await conn.fetchrow(QUERIES["append_events"], *append_arguments(appends))
+    assert row is not None  # the function returns one row, always
+    return append_results(row, appends)
+
+
+def append_arguments(appends: Sequence[PreparedAppend]) -> tuple[list[Any], ...]:
+    """ledger.append_events's eight arrays for these appends (migration 0240)."""
     callers, streams, types, payloads, metadata = [], [], [], [], []
     expected_callers, expected_streams, expected_versions = [], [], []
     for index, append in enumerate(appends):
@@ -217,9 +237,11 @@ async def _call_group(conn: Connection, appends: Sequence[PreparedAppend]) -> li
             expected_callers.append(index)
             expected_streams.append(stream_id)
             expected_versions.append(version)
-    row = await conn.fetchrow(QUERIES["append_events"], callers, streams, types, payloads, metadata,
-                              expected_callers, expected_streams, expected_versions)
-    assert row is not None  # the function returns one row, always
+    return callers, streams, types, payloads, metadata, expected_callers, expected_streams, expected_versions
+
+
+def append_results(row: asyncpg.Record, appends: Sequence[PreparedAppend]) -> list[list[int] | AppendConflict]:
+    """Per append its positions or its conflict, from ledger.append_events's row."""
     conflicts = {caller: AppendConflict(stream_id, want, actual) for caller, stream_id, want, actual in zip(
         row["conflict_callers"], row["conflict_streams"], row["conflict_expected"], row["conflict_actual"],
         strict=True)}
