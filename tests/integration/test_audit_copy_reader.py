@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 
+import msgspec
 import pytest
 
 from shared.ledger.eventstore.events import Event, EventCatalog, Metadata
@@ -150,6 +151,23 @@ async def test_a_gap_and_an_edit_are_named_as_before(varied_ledger, db):
         result = await verify_chain(conn)
     assert (result.ok, result.first_bad_position, result.checked) == (False, 2, 1)
     assert result.reason == "gap: position 2 is missing"
+
+
+async def test_metadata_that_is_not_json_raises_and_the_connection_stays_usable(varied_ledger, db):
+    """Rehashed after the edit, so only the leaf's reading of it can fail."""
+    await owner_edit(
+        db,
+        "UPDATE ledger.events SET metadata = 'not json' WHERE position = 5",
+        "UPDATE ledger.events SET hash = sha256(prev_hash || convert_to('{\"metadata\":not json,\"payload\":'"
+        " || convert_from(payload, 'UTF8') || ',\"position\":5,\"stream\":\"' || stream_id || '\",\"type\":\"'"
+        " || event_type || '\",\"version\":' || version || '}', 'UTF8')) WHERE position = 5",
+        "UPDATE ledger.events SET prev_hash = (SELECT hash FROM ledger.events WHERE position = 5) WHERE position = 6",
+    )
+    async with db.acquire() as conn:
+        assert (await verify_chain(conn, 1, 5)).ok  # the chain alone holds up to it
+        with pytest.raises(msgspec.DecodeError):
+            await verify_chain(conn, leaves=[])
+        assert await conn.fetchval("SELECT count(*) FROM ledger.events") > 5
 
 
 async def test_a_truncated_ledger_ends_in_a_gap(varied_ledger, db):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Callable
 
 import msgspec
 import pytest
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 
 from shared.ledger.eventstore.chain import chain_hash, encoded_entry_bytes
 from shared.ledger.transparency.compact_range import reference_parents
-from shared.ledger.transparency.copy_rows import check_rows, reference_check_rows
+from shared.ledger.transparency.copy_rows import ChunkStream, RowsChecked, check_rows, reference_check_rows
 from shared.ledger.transparency.native import chunkhash
 
 pytestmark = pytest.mark.skipif(
@@ -47,17 +48,30 @@ def chained(rows: list[tuple[bytes, bytes, bytes, bytes]], position: int = 0, pr
     return HEADER + b"".join(tuples) + TRAILER
 
 
+def streamed(parts: int) -> Callable[[bytes, int, bytes, list[bytes] | None], RowsChecked]:
+    """check_rows with the chunk fed to a ChunkStream in parts of `parts` bytes, as asyncpg hands them over."""
+
+    def check(buffer: bytes, position: int, prev: bytes, leaves: list[bytes] | None) -> RowsChecked:
+        stream = ChunkStream(position, prev, leaves)
+        for start in range(0, len(buffer), parts):
+            stream.feed(bytearray(buffer[start : start + parts]))
+        return stream.finish()
+
+    return check
+
+
 def both(buffer: bytes, position: int = 0, prev: bytes = bytes(32), leaves: bool = True) -> object:
-    """The outcome of either reader (the accelerated one first); asserts they agree."""
+    """The outcome of the accelerated reader, whole and fed in parts, and of the
+    reference; asserts they all agree."""
     outcomes = []
-    for check in (check_rows, reference_check_rows):
+    for check in (check_rows, streamed(1), streamed(131), streamed(1000), reference_check_rows):
         found: list[bytes] | None = [] if leaves else None
         try:
             done = check(buffer, position, prev, found)
             outcomes.append((done.position, done.prev, done.rows, done.complete, found))
         except Exception as exc:  # the reference's own exceptions, e.g. msgspec's
             outcomes.append((type(exc), found))
-    assert outcomes[0] == outcomes[1]
+    assert all(outcome == outcomes[-1] for outcome in outcomes)
     return outcomes[0]
 
 
@@ -148,6 +162,13 @@ def test_every_truncation_and_every_flipped_byte():
     for at in range(len(FOUR)):
         both(corrupt(FOUR, at, bytes([FOUR[at] ^ 0xFF])))
         both(corrupt(FOUR, at, b"\x00"), leaves=False)
+
+
+def test_a_stream_fed_after_a_break_stays_broken():
+    stream = ChunkStream(0, bytes(32), [])
+    stream.feed(corrupt(FOUR, SECOND + 62, b"\x00"))
+    stream.feed(FOUR)
+    assert stream.rows == 1 and not stream.finish().complete
 
 
 def test_a_chunk_resumed_mid_chain():

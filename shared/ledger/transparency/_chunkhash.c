@@ -280,9 +280,11 @@ typedef struct {
     Py_ssize_t rows;
     unsigned char *leaves; /* NULL: chain only */
     int stop;
+    int partial; /* more of the chunk is to come: check only rows wholly before end */
 } Walk;
 
-/* The row at w->offset, with the guards check_rows applies; 0 if it is a break. */
+/* The row at w->offset, with the guards check_rows applies: 1, 0 if it is a
+ * break, -1 if it reaches past w->size. */
 static int read_row(const Walk *w, Row *r) {
     ptr h = w->buf + w->offset;
     /* The head's layout: see HEAD_SIZE (each value after its int4 length). */
@@ -304,7 +306,7 @@ static int read_row(const Walk *w, Row *r) {
     /* Past the buffer, the Python reader's slices come up short (and the
      * hash does not match); up to its end, even the trailer's two bytes are
      * read as the row's, as there. */
-    if (stop > w->size) return 0;
+    if (stop > w->size) return -1;
     r->stream = w->buf + s, r->ls = (size_t)ls;
     r->etype = w->buf + t, r->lt = (size_t)lt;
     r->payload = w->buf + p, r->lp = (size_t)lp;
@@ -317,9 +319,12 @@ static void walk(Walk *w) {
     ptr last_meta = NULL, at = NULL, at_stop = NULL;
     size_t last_lm = 0;
     Row r;
+    w->stop = STOP_END;
     while (w->offset + HEAD_SIZE <= w->end) {
         ptr doc = NULL, doc_stop = NULL;
-        if (!read_row(w, &r) || !entry_matches(&r, w->prev)) {
+        int read = read_row(w, &r);
+        if (read < 0 && w->partial) return; /* the rest of the row is yet to come */
+        if (read <= 0 || !entry_matches(&r, w->prev)) {
             w->stop = STOP_BREAK;
             return;
         }
@@ -343,7 +348,8 @@ static void walk(Walk *w) {
         w->offset = (size_t)(r.end - w->buf);
         w->rows++;
     }
-    w->stop = w->offset + HEAD_SIZE <= w->end ? STOP_HANDBACK : STOP_END;
+    /* Left the loop early: a row whose JSON Python must read. */
+    if (w->offset + HEAD_SIZE <= w->end) w->stop = STOP_HANDBACK;
 }
 
 static PyObject *check_rows(PyObject *self, PyObject *args) {
@@ -354,14 +360,18 @@ static PyObject *check_rows(PyObject *self, PyObject *args) {
     PyObject *leaves, *result = NULL;
     Walk w;
     w.leaves = NULL;
-    if (!PyArg_ParseTuple(args, "y*nLy*O", &buffer, &offset, &position, &prev, &leaves)) return NULL;
+    w.partial = 0;
+    if (!PyArg_ParseTuple(args, "y*nLy*O|p", &buffer, &offset, &position, &prev, &leaves, &w.partial)) return NULL;
     if (prev.len != 32 || offset < 0 || offset > buffer.len
         || (leaves != Py_None && !PyList_Check(leaves))) {
         PyErr_SetString(PyExc_ValueError, "check_rows: a 32-byte prev, an offset within the buffer, a list or None");
         goto done;
     }
     w.buf = buffer.buf, w.offset = (size_t)offset, w.end = buffer.len < 2 ? 0 : (size_t)buffer.len - 2;
-    w.size = (size_t)buffer.len;
+    /* A part of a chunk: a row is checked only if it ends before the last two
+     * bytes, so it is checked exactly as in the whole chunk, where those two
+     * could be the trailer; the Python reader treats the same row alike. */
+    w.size = w.partial ? w.end : (size_t)buffer.len;
     w.position = position, w.rows = 0, w.stop = STOP_END;
     memcpy(w.prev, prev.buf, 32);
     if (leaves != Py_None) {

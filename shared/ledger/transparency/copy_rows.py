@@ -72,25 +72,93 @@ async def copy_chunk(conn: asyncpg.Connection, query: str, after: int, limit: in
     return b"".join(parts)
 
 
+async def checked_chunk(
+    conn: asyncpg.Connection, query: str, position: int, limit: int, prev: bytes, leaves: list[bytes] | None,
+) -> RowsChecked:
+    """`check_rows` of the chunk of `query` after `position` (at most `limit`
+    rows). With the C accelerator, the rows are checked as the chunk arrives
+    (ChunkStream): the database sends the next rows meanwhile, and no chunk
+    is ever joined into one buffer."""
+    if chunkhash is None:
+        return check_rows(await copy_chunk(conn, query, position, limit), position, prev, leaves)
+    stream = ChunkStream(position, prev, leaves)
+
+    async def feed(data: bytes) -> None:
+        stream.feed(data)
+
+    await conn.copy_from_query(query, position, limit, output=feed, format="binary")
+    return stream.finish()
+
+
 def check_rows(buffer: bytes, position: int, prev: bytes, leaves: list[bytes] | None) -> RowsChecked:
     """Confirm the chunk's rows in order, extending the chain from `position`
     (whose hash is `prev`); with `leaves`, append each confirmed row's leaf
     hash (leaf.py, exactly). The C accelerator, where it is built, checks the
     rows it can; a row it hands back is checked here, and it resumes after."""
-    if buffer[:_HEADER_SIZE] != _SIGNATURE + bytes(8):
-        return RowsChecked(position, prev, 0, False)
     if chunkhash is None:
-        return _checked(buffer, *_check_from(buffer, _HEADER_SIZE, position, prev, leaves, -1))
-    offset, rows = _HEADER_SIZE, 0
-    while True:
-        offset, position, prev, done, stop = chunkhash.check_rows(buffer, offset, position, prev, leaves)
-        rows += done
-        if stop != chunkhash.STOP_HANDBACK:
-            return _checked(buffer, offset, position, prev, rows, stop == chunkhash.STOP_BREAK)
-        offset, position, prev, done, broke = _check_from(buffer, offset, position, prev, leaves, 1)
-        rows += done
-        if broke:
-            return RowsChecked(position, prev, rows, False)
+        return reference_check_rows(buffer, position, prev, leaves)
+    stream = ChunkStream(position, prev, leaves)
+    stream.feed(buffer)
+    return stream.finish()
+
+
+class ChunkStream:
+    """`check_rows` over a chunk fed in parts, as the C accelerator checks it:
+    each part's whole rows at once, the rest kept until the next part."""
+
+    def __init__(self, position: int, prev: bytes, leaves: list[bytes] | None) -> None:
+        self.position, self.prev, self.leaves, self.rows = position, prev, leaves, 0
+        self.pending = b""  # not checked yet: the file header, or the start of a row
+        self.started = self.broke = False
+        # Raised by the Python reader on a row (e.g. metadata that is not JSON):
+        # kept until the whole chunk has arrived, so the connection stays usable.
+        self.error: Exception | None = None
+
+    def feed(self, data: bytes | bytearray) -> None:
+        """The next part (asyncpg hands a COPY's data over as bytearrays)."""
+        if self.broke:
+            return  # the chunk's end is drained unread
+        buffer, offset = self.pending + data if self.pending else bytes(data), 0
+        if not self.started:
+            if len(buffer) < _HEADER_SIZE:
+                self.pending = buffer
+                return
+            self.started, self.broke = True, buffer[:_HEADER_SIZE] != _SIGNATURE + bytes(8)
+            offset = _HEADER_SIZE
+        if not self.broke:
+            offset = self._check(buffer, offset, partial=True)
+        self.pending = buffer[offset:]
+
+    def finish(self) -> RowsChecked:
+        """What check_rows of the whole chunk returns (or raises)."""
+        if self.started and not self.broke:
+            offset = self._check(self.pending, 0, partial=False)
+            if self.error is None:
+                return _checked(self.pending, offset, self.position, self.prev, self.rows, self.broke)
+        if self.error is not None:
+            raise self.error
+        return RowsChecked(self.position, self.prev, self.rows, False)
+
+    def _check(self, buffer: bytes, offset: int, partial: bool) -> int:
+        assert chunkhash is not None
+        while True:
+            offset, self.position, self.prev, done, stop = chunkhash.check_rows(
+                buffer, offset, self.position, self.prev, self.leaves, partial
+            )
+            self.rows += done
+            if stop != chunkhash.STOP_HANDBACK:
+                self.broke = stop == chunkhash.STOP_BREAK
+                return offset
+            try:
+                offset, self.position, self.prev, done, self.broke = _check_from(
+                    buffer, offset, self.position, self.prev, self.leaves, 1
+                )
+            except Exception as exc:  # re-raised by finish(), once the chunk is drained
+                self.error, self.broke = exc, True
+                return offset
+            self.rows += done
+            if self.broke:
+                return offset
 
 
 def reference_check_rows(buffer: bytes, position: int, prev: bytes, leaves: list[bytes] | None) -> RowsChecked:
