@@ -14,6 +14,7 @@
  * Every length is checked against the buffer before it is read.
  */
 #define PY_SSIZE_T_CLEAN
+#define _GNU_SOURCE /* memmem */
 /* SHA256_Init and friends: deprecated by OpenSSL 3, yet the cheapest per call. */
 #define OPENSSL_API_COMPAT 0x10101000L
 #include <Python.h>
@@ -172,15 +173,7 @@ static const unsigned char DOCUMENT_MEMBER[] = "\"document\":";
 
 /* Python's `b'"document":' in payload`. */
 static int has_document_member(ptr data, size_t n) {
-    size_t m = sizeof(DOCUMENT_MEMBER) - 1;
-    if (n < m) return 0;
-    for (ptr p = data, last = data + n - m; p <= last;) {
-        ptr hit = memchr(p, '"', (size_t)(last - p) + 1);
-        if (hit == NULL) return 0;
-        if (memcmp(hit, DOCUMENT_MEMBER, m) == 0) return 1;
-        p = hit + 1;
-    }
-    return 0;
+    return memmem(data, n, DOCUMENT_MEMBER, sizeof(DOCUMENT_MEMBER) - 1) != NULL;
 }
 
 /* ---- Hashing ---- */
