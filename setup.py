@@ -10,6 +10,7 @@ setup(
         Extension(
             "shared.ledger.transparency._chunkhash",
             ["shared/ledger/transparency/_chunkhash.c"],
+            depends=["shared/ledger/transparency/_chunkhash_json.h"],
             libraries=["crypto"],
             extra_compile_args=["-O2"],
             optional=True,
