@@ -14,6 +14,11 @@ COPY pyproject.toml README.m[d] ./
 COPY shared ./shared
 COPY services ./services
 COPY credledger ./credledger
+# The audit's optional C accelerator (setup.py) needs gcc and the OpenSSL
+# headers, which this slim image lacks: its build is skipped with a warning
+# and `audit verify` runs its pure-Python reader (the same results, a fifth
+# to a half of the speed: docs/performance.md). To build it, install gcc libc6-dev libssl-dev here first;
+# the runtime image already has the libssl3 it links against.
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 FROM python:3.11-slim

@@ -15,6 +15,9 @@ the spread is visible, with the slowest beside:
 - raw row fetch: the same rows decoded into asyncpg Records, one process
   per core, nothing checked (how the audit read them before);
 - raw SHA-256 of the entries' bytes, one core, times the cores.
+
+The header says whether the audit's C accelerator (native.py) is built and
+used; CREDLEDGER_AUDIT_NATIVE=0 measures the pure-Python readers instead.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from shared.ledger.eventstore.store import Ledger  # noqa: E402
 from shared.ledger.transparency.audit import QUERIES  # noqa: E402
 from shared.ledger.transparency.checkpoints import LogSigner, LogTree  # noqa: E402
 from shared.ledger.transparency.copy_rows import copy_chunk  # noqa: E402
+from shared.ledger.transparency.native import chunkhash  # noqa: E402
 from shared.ledger.transparency.parallel_audit import RANGE_SIZE, LogTrust, verify_chain_parallel  # noqa: E402
 from shared.ledger.transparency.signed_note import Checkpoint, Verifier  # noqa: E402
 
@@ -129,7 +133,8 @@ async def main() -> None:
     with bench_postgres() as admin_url:
         async with fresh_database(admin_url, bench_database_name("audit")) as url:
             trust = await build(url, args.events)
-            print(f"\n== audit verify of {args.events:,} events, {cores} cores, {args.runs} runs each ==")
+            reader = "C accelerator" if chunkhash is not None else "pure Python (no C accelerator)"
+            print(f"\n== audit verify of {args.events:,} events, {cores} cores, {args.runs} runs each, {reader} ==")
             rates: dict[str, list[float]] = {"cli": [], "chain": []}
             for run in range(args.runs):
                 for mode in ("cli", "chain"):

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import os
 
+import msgspec
 import pytest
 
 from shared.ledger.eventstore.events import Event, EventCatalog, Metadata
 from shared.ledger.eventstore.store import Ledger, NewEvent
 from shared.ledger.transparency import audit
 from shared.ledger.transparency.audit import QUERIES, verify_chain
-from shared.ledger.transparency.copy_rows import check_rows, copy_chunk
+from shared.ledger.transparency.copy_rows import check_rows, copy_chunk, reference_check_rows
 from shared.ledger.transparency.leaf import event_leaf_hash
 from tests.support.events import TEST_METADATA, Noted
 
@@ -86,6 +87,34 @@ async def test_the_fast_reader_confirms_every_row_itself(varied_ledger, db):
     assert leaves == [event_leaf_hash(e) for e in await varied_ledger.read_range(0, head)]
 
 
+def same_as_reference(chunk: bytes, position: int, prev: bytes) -> tuple[int, bool]:
+    """check_rows (with the C accelerator where built) and the Python reader agree."""
+    outcomes = []
+    for check in (check_rows, reference_check_rows):
+        leaves: list[bytes] = []
+        done = check(chunk, position, prev, leaves)
+        outcomes.append((done.position, done.prev, done.rows, done.complete, leaves))
+    assert outcomes[0] == outcomes[1]
+    return outcomes[0][2], outcomes[0][3]
+
+
+async def test_real_chunks_read_alike_by_both_readers(varied_ledger, db):
+    head = await varied_ledger.head_position()
+    async with db.acquire() as conn:
+        for after in (0, 1, 3, 57, 200):
+            prev = await varied_ledger.hash_at(after) if after else bytes(32)
+            chunk = await copy_chunk(conn, QUERIES["audit_copy"], after, 100)
+            assert same_as_reference(chunk, after, prev) == (min(100, head - after), True)
+    await owner_edit(
+        db,
+        "ALTER TABLE ledger.events ALTER COLUMN metadata DROP NOT NULL",
+        "UPDATE ledger.events SET metadata = NULL WHERE position = 9",
+    )
+    async with db.acquire() as conn:
+        chunk = await copy_chunk(conn, QUERIES["audit_copy"], 0, 100)
+    assert same_as_reference(chunk, 0, bytes(32)) == (8, False)
+
+
 async def owner_edit(db, *statements: str) -> None:
     async with db.acquire() as conn, conn.transaction():
         await conn.execute("ALTER TABLE ledger.events DISABLE TRIGGER events_no_update_delete")
@@ -122,6 +151,23 @@ async def test_a_gap_and_an_edit_are_named_as_before(varied_ledger, db):
         result = await verify_chain(conn)
     assert (result.ok, result.first_bad_position, result.checked) == (False, 2, 1)
     assert result.reason == "gap: position 2 is missing"
+
+
+async def test_metadata_that_is_not_json_raises_and_the_connection_stays_usable(varied_ledger, db):
+    """Rehashed after the edit, so only the leaf's reading of it can fail."""
+    await owner_edit(
+        db,
+        "UPDATE ledger.events SET metadata = 'not json' WHERE position = 5",
+        "UPDATE ledger.events SET hash = sha256(prev_hash || convert_to('{\"metadata\":not json,\"payload\":'"
+        " || convert_from(payload, 'UTF8') || ',\"position\":5,\"stream\":\"' || stream_id || '\",\"type\":\"'"
+        " || event_type || '\",\"version\":' || version || '}', 'UTF8')) WHERE position = 5",
+        "UPDATE ledger.events SET prev_hash = (SELECT hash FROM ledger.events WHERE position = 5) WHERE position = 6",
+    )
+    async with db.acquire() as conn:
+        assert (await verify_chain(conn, 1, 5)).ok  # the chain alone holds up to it
+        with pytest.raises(msgspec.DecodeError):
+            await verify_chain(conn, leaves=[])
+        assert await conn.fetchval("SELECT count(*) FROM ledger.events") > 5
 
 
 async def test_a_truncated_ledger_ends_in_a_gap(varied_ledger, db):

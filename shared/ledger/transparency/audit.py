@@ -23,7 +23,7 @@ import msgspec
 from shared.db.sql import load_queries
 from shared.ledger.eventstore import readers
 from shared.ledger.eventstore.chain import GENESIS_HASH, encoded_entry_bytes
-from shared.ledger.transparency.copy_rows import check_rows, copy_chunk
+from shared.ledger.transparency.copy_rows import checked_chunk
 from shared.ledger.transparency.leaf import encoded_leaf_bytes
 from shared.ledger.transparency.merkle import leaf_hash
 from shared.ledger.transparency.signed_note import Checkpoint, NoteError, Verifier, verify_checkpoint
@@ -70,8 +70,7 @@ async def verify_chain(
     position, checked = start - 1, 0
     while position < to_position:
         limit = min(_CHUNK, to_position - position)
-        done = check_rows(await copy_chunk(conn, QUERIES["audit_copy"], position, limit),
-                          position, expected_prev, leaves)
+        done = await checked_chunk(conn, QUERIES["audit_copy"], position, limit, expected_prev, leaves)
         position, expected_prev, checked = done.position, done.prev, checked + done.rows
         if not done.complete or done.rows < limit:
             # The fast reader stopped short: the Record reader checks the rest
