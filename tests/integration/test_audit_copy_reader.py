@@ -153,7 +153,7 @@ async def test_a_gap_and_an_edit_are_named_as_before(varied_ledger, db):
     assert result.reason == "gap: position 2 is missing"
 
 
-async def test_metadata_that_is_not_json_raises_and_the_connection_stays_usable(varied_ledger, db):
+async def test_metadata_that_is_not_json_is_a_named_break(varied_ledger, db):
     """Rehashed after the edit, so only the leaf's reading of it can fail."""
     await owner_edit(
         db,
@@ -165,8 +165,11 @@ async def test_metadata_that_is_not_json_raises_and_the_connection_stays_usable(
     )
     async with db.acquire() as conn:
         assert (await verify_chain(conn, 1, 5)).ok  # the chain alone holds up to it
-        with pytest.raises(msgspec.DecodeError):
-            await verify_chain(conn, leaves=[])
+        leaves: list[bytes] = []
+        result = await verify_chain(conn, leaves=leaves)
+        assert (result.ok, result.first_bad_position, result.checked) == (False, 5, 4)
+        assert result.reason.startswith("unreadable entry")
+        assert len(leaves) == 4  # the chunk's leaves before the row, once each
         assert await conn.fetchval("SELECT count(*) FROM ledger.events") > 5
 
 

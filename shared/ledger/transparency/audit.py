@@ -23,13 +23,15 @@ import msgspec
 from shared.db.sql import load_queries
 from shared.ledger.eventstore import readers
 from shared.ledger.eventstore.chain import GENESIS_HASH, encoded_entry_bytes
-from shared.ledger.transparency.copy_rows import checked_chunk
+from shared.ledger.transparency.copy_rows import RowsChecked, checked_chunk
 from shared.ledger.transparency.leaf import encoded_leaf_bytes
 from shared.ledger.transparency.merkle import leaf_hash
 from shared.ledger.transparency.signed_note import Checkpoint, NoteError, Verifier, verify_checkpoint
 
 QUERIES = load_queries("shared.ledger.transparency")
 _CHUNK = 20_000
+# What leaf.py raises for metadata or a payload that is not the ledger's JSON.
+_UNREADABLE = (msgspec.DecodeError, msgspec.ValidationError)
 
 
 class AuditResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -70,7 +72,16 @@ async def verify_chain(
     position, checked = start - 1, 0
     while position < to_position:
         limit = min(_CHUNK, to_position - position)
-        done = await checked_chunk(conn, QUERIES["audit_copy"], position, limit, expected_prev, leaves)
+        mark = 0 if leaves is None else len(leaves)
+        try:
+            done = await checked_chunk(conn, QUERIES["audit_copy"], position, limit, expected_prev, leaves)
+        except _UNREADABLE:
+            # A row whose leaf cannot be built (an owner's edit that rehashed
+            # the chain): the Record reader checks the chunk again from its
+            # start and names that row, so its leaves so far are dropped.
+            if leaves is not None:
+                del leaves[mark:]
+            done = RowsChecked(position, expected_prev, 0, False)
         position, expected_prev, checked = done.position, done.prev, checked + done.rows
         if not done.complete or done.rows < limit:
             # The fast reader stopped short: the Record reader checks the rest
@@ -116,7 +127,12 @@ def _check_records(
         if reason:
             return _Break(pos, reason, checked, position)
         if leaves is not None:
-            leaves.append(leaf_hash(encoded_leaf_bytes(pos, stream, version, etype, payload, meta, digest)))
+            try:
+                leaf = encoded_leaf_bytes(pos, stream, version, etype, payload, meta, digest)
+            except _UNREADABLE:
+                return _Break(pos, "unreadable entry: its metadata or payload is not the JSON its leaf is built from",
+                              checked, position)
+            leaves.append(leaf_hash(leaf))
         position, expected_prev = pos, digest
     return position, expected_prev
 
