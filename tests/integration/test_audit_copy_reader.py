@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 
-import msgspec
 import pytest
 
 from shared.ledger.eventstore.events import Event, EventCatalog, Metadata
