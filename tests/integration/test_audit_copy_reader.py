@@ -35,7 +35,10 @@ async def varied_ledger(db) -> Ledger:
     TOASTed and lz4-compressed), non-ASCII text, a payload that only mentions
     "document", escapes, one metadata shared by a batch and one per append."""
     ledger = Ledger(db, CATALOG)
-    big = {"id": "urn:x:big", "proof": os.urandom(3000).hex(), "name": "Zoë ✓"}
+    # Random hex alone may not compress (it has no repeats for LZ to find):
+    # the repeated text makes compression certain, the random part keeps the
+    # compressed value large enough to be stored out of line.
+    big = {"id": "urn:x:big", "proof": os.urandom(3000).hex() + "credential " * 1200, "name": "Zoë ✓"}
     await ledger.append(
         [
             NewEvent("s-doc", WithDocument(document={"id": "urn:x:1", "name": "Ada"})),
