@@ -132,7 +132,7 @@ def prepare_proof_set(
                     rdfc_document_hash = eddsa_rdfc.document_hash(unsecured, loader)
                 one = eddsa_rdfc.prepare_proof(unsecured, proof, hashes, rdfc_document_hash, proof_purpose)
             else:
-                one = eddsa_jcs.prepare_proof(unsecured, proof, proof_purpose)
+                one = eddsa_jcs.prepare_proof(unsecured, proof, proof_purpose, hashes.jcs_options)
             if one is None:
                 return None
             prepared.append(one)
