@@ -185,3 +185,37 @@ def test_a_flag_on_a_suspended_credential_keeps_it_suspended_as_the_fold_does(wo
     for event in recorded(changes):
         model.apply(event)
     assert STATUSES[model.credentials["urn:uuid:00000002"].status] == "suspended"
+
+
+def test_slices_are_sized_from_the_last_slice_of_the_same_kind_across_requests(world, monkeypatch):
+    import asyncio
+
+    from services.verification import batch
+
+    model, issued = world
+    verifier = fresh_verifier(model)
+    sizes: list[int] = []
+    run = verifier.run
+
+    def recording_run(entries, first_index=0, now=None):
+        sizes.append(len(entries))
+        return run(entries, first_index, now)
+
+    monkeypatch.setattr(verifier, "run", recording_run)
+    # A budget no slice of these items can reach: each slice is as large as allowed.
+    monkeypatch.setattr(batch, "SLICE_SECONDS", 1000.0)
+    ids = [VerificationItem(id=issued[i % 3].credential_id) for i in range(200)]
+    documents = [VerificationItem(credential=msgspec.json.decode(issued[0].document) | {"id": f"urn:uuid:f{i}"})
+                 for i in range(100)]
+
+    first = asyncio.run(verifier.run_sliced(ids))
+    assert sizes == [batch.FIRST_SLICE, 200 - batch.FIRST_SLICE]  # nothing measured yet for ids
+    sizes.clear()
+    second = asyncio.run(verifier.run_sliced(ids))
+    assert sizes == [200]  # measured by the first request: one slice from the start
+    # issued[1] is revoked: every third item.
+    assert second.answers == first.answers and second.counts == first.counts == {"valid": 133, "invalid": 67,
+                                                                                  "unknown": 0}
+    sizes.clear()
+    asyncio.run(verifier.run_sliced(documents))
+    assert sizes == [batch.FIRST_SLICE, 100 - batch.FIRST_SLICE]  # documents are measured on their own
