@@ -117,7 +117,7 @@ class BatchVerifier:
         # microsecond, submitted documents a hundred times more.
         self._seconds_per_item: list[float | None] = [None, None]
 
-    async def run_sliced(self, entries: Sequence[Entry], first_index: int = 0) -> BatchOutcome:
+    async def run_sliced(self, entries: Sequence[Entry], first_index: int = 0, *, plain: bool = False) -> BatchOutcome:
         """Like `run`, yielding to the event loop between slices: a 10,000-item
         request then delays a concurrent small one by a slice, not by itself.
 
@@ -128,7 +128,8 @@ class BatchVerifier:
         the loop for seconds, past the broker's session timeout (the
         worker's consumers then left their groups) and past every concurrent
         request's latency budget. Each slice is sized from the measured cost
-        per item of the last slice of its kind to take about SLICE_SECONDS."""
+        per item of the last slice of its kind to take about SLICE_SECONDS.
+        `plain`: the entries were decoded by jcs.PlainJsonDecoder and found plain."""
         outcome = BatchOutcome([])
         start = 0
         while start < len(entries):
@@ -136,7 +137,7 @@ class BatchVerifier:
                 await asyncio.sleep(0)
             kind = _kind(entries[start])
             began = time.perf_counter()
-            part = self.run(entries[start:start + self._slice_size(kind)], first_index + start)
+            part = self.run(entries[start:start + self._slice_size(kind)], first_index + start, plain=plain)
             self._seconds_per_item[kind] = (time.perf_counter() - began) / len(part.answers)
             outcome.answers += part.answers
             for verdict, n in part.counts.items():
@@ -155,7 +156,8 @@ class BatchVerifier:
     def fresh(self) -> bool:
         return self.freshness.is_fresh(self.model.position)
 
-    def run(self, entries: Sequence[Entry], first_index: int = 0, now: int | None = None) -> BatchOutcome:
+    def run(self, entries: Sequence[Entry], first_index: int = 0, now: int | None = None, *,
+            plain: bool = False) -> BatchOutcome:
         now = int(time.time()) if now is None else now
         fresh = self.fresh()
         outcome = BatchOutcome([b""] * len(entries))
@@ -180,7 +182,7 @@ class BatchVerifier:
                 answers[offset] = b'{"index":%d,"id":%b,%b' % (index, _encode(cid), parts.fragments[BY_ID][state])
                 counts[parts.verdicts[state]] += 1
                 continue
-            result = self._slow(entry, index, now, fresh, submitted)
+            result = self._slow(entry, index, now, fresh, submitted, plain)
             if result is not None:
                 answers[offset] = self._count(result, counts)
         self._signatures.verify(submitted)
@@ -196,8 +198,8 @@ class BatchVerifier:
         counts[result.verdict] += 1
         return _encode(result)
 
-    def _slow(self, entry: Entry, index: int, now: int, fresh: bool,
-              submitted: list[Submitted]) -> ItemResult | tuple[bytes, str] | None:
+    def _slow(self, entry: Entry, index: int, now: int, fresh: bool, submitted: list[Submitted],
+              plain: bool) -> ItemResult | tuple[bytes, str] | None:
         """The answer (or its encoding and verdict), or None when the item joined `submitted` for a signature check."""
         if isinstance(entry, ItemProblem):
             return ItemResult(index=index, verdict="unknown", problem=entry)
@@ -208,7 +210,7 @@ class BatchVerifier:
         if entry.id is not None:
             return self._by_id(entry, index, now, fresh)
         if entry.credential is not None:
-            return self._document(entry, index, now, fresh, submitted)
+            return self._document(entry, index, now, fresh, submitted, plain)
         try:
             submitted.append(prepare_jwt(self.model, index, entry.jwt, entry.identity))  # type: ignore[arg-type]
         except ValueError as exc:
@@ -227,12 +229,12 @@ class BatchVerifier:
             return ItemResult(index=index, id=credential_id, verdict="invalid" if fresh else "unknown", checks=[exists])
         return self._ledger_result(entry, index, credential_id, now, fresh, BY_ID)  # type: ignore[arg-type]
 
-    def _document(self, entry: VerificationItem, index: int, now: int, fresh: bool,
-                  submitted: list[Submitted]) -> ItemResult | tuple[bytes, str] | None:
+    def _document(self, entry: VerificationItem, index: int, now: int, fresh: bool, submitted: list[Submitted],
+                  plain: bool) -> ItemResult | tuple[bytes, str] | None:
         document = entry.credential
         credential_id = document.get("id")  # type: ignore[union-attr]
         record = self.model.credentials.get(credential_id) if isinstance(credential_id, str) else None
-        if record is not None and canonical_digest(document) == record.document_hash:  # type: ignore[arg-type]
+        if record is not None and canonical_digest(document, plain=plain) == record.document_hash:  # type: ignore[arg-type]
             if fresh and entry.identity is None:
                 parts = self.verdicts.parts(credential_id, record)
                 state = window_state(record.valid_from, record.valid_until, now)
@@ -240,7 +242,7 @@ class BatchVerifier:
                 return answer, parts.verdicts[state]
             return self._ledger_result(entry, index, credential_id, now, fresh, AS_ISSUED)
         submitted.append(prepare_document(self.model, self.proof_hashes, index, document,  # type: ignore[arg-type]
-                                          entry.identity))
+                                          entry.identity, plain=plain))
         return None
 
     def _ledger_result(self, entry: VerificationItem, index: int, credential_id: str, now: int, fresh: bool,

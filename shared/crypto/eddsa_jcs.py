@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from shared.crypto.jcs import canonicalize
+from shared.crypto.jcs import canonicalize, canonicalize_plain
 from shared.crypto.multibase import multibase_decode, multibase_encode, multibase_to_private_seed
 
 PROOF_TYPE: Final = "DataIntegrityProof"
@@ -221,9 +221,10 @@ def _prepare(secured_document: Any, proof_purpose: str) -> PreparedProof | None:
 
 
 def prepare_proof(unsecured: dict[str, Any], proof: Any, proof_purpose: str = "assertionMethod",
-                  options_hashes: OptionsHashes | None = None) -> PreparedProof | None:
+                  options_hashes: OptionsHashes | None = None, *, plain: bool = False) -> PreparedProof | None:
     """Prepare one eddsa-jcs-2022 proof over the document without its proofs;
-    a bulk verifier passes its `options_hashes` (the same bytes, kept).
+    a bulk verifier passes its `options_hashes` (the same bytes, kept), and
+    `plain` for a document jcs.PlainJsonDecoder found plain.
 
     Raises ValueError for an undecodable proofValue or a document JCS cannot represent.
     """
@@ -237,10 +238,10 @@ def prepare_proof(unsecured: dict[str, Any], proof: Any, proof_purpose: str = "a
             return None
         unsecured = {**unsecured, "@context": proof_options["@context"]}
     signature = multibase_decode(proof["proofValue"], size=SIGNATURE_LENGTH)
-    if options_hashes is None:
-        hash_data = proof_hash_data(unsecured, proof_options)
-    else:
-        hash_data = options_hashes.of(proof_options) + hashlib.sha256(canonicalize(unsecured)).digest()
+    options_hash = (options_hashes.of(proof_options) if options_hashes is not None
+                    else hashlib.sha256(canonicalize(proof_options)).digest())
+    document = canonicalize_plain(unsecured) if plain else canonicalize(unsecured)
+    hash_data = options_hash + hashlib.sha256(document).digest()
     return PreparedProof(
         verification_method=proof["verificationMethod"],
         hash_data=hash_data,

@@ -197,9 +197,9 @@ def test_slices_are_sized_from_the_last_slice_of_the_same_kind_across_requests(w
     sizes: list[int] = []
     run = verifier.run
 
-    def recording_run(entries, first_index=0, now=None):
+    def recording_run(entries, first_index=0, now=None, *, plain=False):
         sizes.append(len(entries))
-        return run(entries, first_index, now)
+        return run(entries, first_index, now, plain=plain)
 
     monkeypatch.setattr(verifier, "run", recording_run)
     # A budget no slice of these items can reach: each slice is as large as allowed.
@@ -219,3 +219,24 @@ def test_slices_are_sized_from_the_last_slice_of_the_same_kind_across_requests(w
     sizes.clear()
     asyncio.run(verifier.run_sliced(documents))
     assert sizes == [batch.FIRST_SLICE, 100 - batch.FIRST_SLICE]  # documents are measured on their own
+
+
+def test_plain_documents_get_the_answers_of_the_general_path(world):
+    import asyncio
+
+    from services.verification.handlers import decode_items
+
+    model, issued = world
+    verifier = fresh_verifier(model)
+    as_issued = [msgspec.json.decode(event.document) for event in issued]
+    foreign = [document | {"id": f"urn:uuid:f{i}"} for i, document in enumerate(as_issued)]
+    body = msgspec.json.encode({"items": [{"credential": d} for d in as_issued + foreign]})
+    entries, plain = asyncio.run(decode_items(body))
+    assert plain
+    now = int(time.time())
+    assert verifier.run(entries, now=now, plain=True).answers == verifier.run(entries, now=now).answers
+    # A float anywhere in the body: the documents are canonicalized the general way.
+    with_float = [{"credential": as_issued[0] | {"credits": 5.0}}, {"credential": as_issued[2]}]  # [1] is revoked
+    entries, plain = asyncio.run(decode_items(msgspec.json.encode({"items": with_float})))
+    assert not plain
+    assert [msgspec.json.decode(a)["verdict"] for a in verifier.run(entries, now=now).answers] == ["invalid", "valid"]
