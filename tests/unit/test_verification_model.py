@@ -203,7 +203,7 @@ def test_slices_are_sized_from_the_last_slice_of_the_same_kind_across_requests(w
 
     monkeypatch.setattr(verifier, "run", recording_run)
     # A budget no slice of these items can reach: each slice is as large as allowed.
-    monkeypatch.setattr(batch, "SLICE_SECONDS", 1000.0)
+    monkeypatch.setattr(batch, "SLICE_SECONDS", (1000.0, 1000.0))
     ids = [VerificationItem(id=issued[i % 3].credential_id) for i in range(200)]
     documents = [VerificationItem(credential=msgspec.json.decode(issued[0].document) | {"id": f"urn:uuid:f{i}"})
                  for i in range(100)]
