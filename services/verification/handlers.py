@@ -49,6 +49,7 @@ _ITEM = msgspec.json.Decoder(VerificationItem)
 _ITEMS = msgspec.json.Decoder(list[VerificationItem])
 # Also says whether the documents are plain JSON, whose JCS needs no pre-walk.
 _WHOLE = PlainJsonDecoder(_Items)
+_DOCUMENT_FIELD = b'"credential"'
 DECODE_SLICE = 1000
 # A body this small (10,000 ids are 0.6 MB, 1,000 credentials 1.5 MB) is
 # decoded in one call: it holds about one slice of documents, and cutting it
@@ -75,8 +76,9 @@ async def decode_items(raw: bytes) -> tuple[list[Entry], bool]:
     if len(raw) <= DECODE_WHOLE_BYTES:
         untrusted.refuse_json_hazards(raw, "body")
         try:
-            whole, plain = _without_gc(_WHOLE.decode, raw)
-            return whole.items, plain  # type: ignore[return-value]
+            whole = _without_gc(_WHOLE.decode, raw)
+            # Only documents are canonicalized: a body of ids need not be looked at again.
+            return whole.items, _DOCUMENT_FIELD in raw and _WHOLE.plain(raw)  # type: ignore[return-value]
         except msgspec.DecodeError:  # a ValidationError too: some item is not valid, or no JSON at all
             pass
     pieces = untrusted.decode_json(raw, _RawItems).items
