@@ -36,7 +36,7 @@ from shared.credential_format import issuer_id_from_did, split_verification_meth
 from shared.crypto import jws
 from shared.crypto.did_key import DID_KEY_PREFIX, public_key_from_did_key
 from shared.crypto.eddsa_rdfc import ProofHashes
-from shared.crypto.jcs import canonicalize
+from shared.crypto.jcs import canonicalize, canonicalize_plain
 from shared.crypto.proof_set import prepare_proof_set, verification_method_of
 from shared.timeutil import parse_time
 
@@ -56,6 +56,8 @@ class Submitted:
     document: dict[str, Any]
     identity: Identity | None
     via_jwt: bool
+    # Decoded by jcs.PlainJsonDecoder and found plain: JCS without the pre-walk.
+    plain: bool = False
     signer: Signer | None = None
     # Why no signature check could run (then the signature check fails).
     problem: str = ""
@@ -73,9 +75,9 @@ class Ed25519Batch:
                 item.signature_ok = all(ed25519.verify(*check) for check in item.pending)
 
 
-def canonical_digest(document: dict[str, Any]) -> bytes | None:
+def canonical_digest(document: dict[str, Any], *, plain: bool = False) -> bytes | None:
     try:
-        return hashlib.sha256(canonicalize(document)).digest()
+        return hashlib.sha256(canonicalize_plain(document) if plain else canonicalize(document)).digest()
     except (ValueError, TypeError, RecursionError):
         return None  # not representable in JCS (e.g. a huge integer): cannot match the ledger
 
@@ -98,9 +100,9 @@ def resolve_signer(model: ReadModel, method: str) -> Signer | str:
 
 
 def prepare_document(model: ReadModel, hashes: ProofHashes, index: int, document: dict[str, Any],
-                     identity: Identity | None) -> Submitted:
-    item = Submitted(index, document, identity, via_jwt=False)
-    proofs = prepare_proof_set(document, hashes)
+                     identity: Identity | None, *, plain: bool = False) -> Submitted:
+    item = Submitted(index, document, identity, via_jwt=False, plain=plain)
+    proofs = prepare_proof_set(document, hashes, plain=plain)
     method = verification_method_of(proofs) if proofs else None
     if method is None:
         # Also a set whose proofs name several keys: one issuer key must vouch for all of it.
@@ -176,7 +178,7 @@ def _signature_check(item: Submitted) -> Check:
 
 
 def _ledger_integrity(item: Submitted, ledger_digest: bytes, signature: Check) -> Check:
-    if canonical_digest(item.document) == ledger_digest:
+    if canonical_digest(item.document, plain=item.plain) == ledger_digest:
         return Check("integrity", PASS, "matches_ledger")
     if item.via_jwt and signature.status == PASS:
         # A VC-JOSE export wraps the credential differently; its own signature vouches for it.

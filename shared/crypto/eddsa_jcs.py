@@ -16,6 +16,7 @@ themselves check that the verification method belongs to the issuer.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from shared.crypto.jcs import canonicalize
+from shared.crypto.jcs import canonicalize, canonicalize_plain
 from shared.crypto.multibase import multibase_decode, multibase_encode, multibase_to_private_seed
 
 PROOF_TYPE: Final = "DataIntegrityProof"
@@ -49,6 +50,46 @@ class PreparedProof:
     verification_method: str
     hash_data: bytes
     signature: bytes
+
+
+class OptionsHashes:
+    """SHA-256 of JCS proof options, kept by their content, for a verifier:
+    credentials signed by one key at one time share their options, so these
+    are canonicalized once rather than once per document.
+
+    Only options of strings (and an @context list of strings) are kept: for
+    those, equal content means equal JCS whatever the key order, so the
+    content itself is the cache key. Anything else is hashed each time.
+    """
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._limit = limit
+        self._hashes: dict[tuple[tuple[str, str | tuple[str, ...]], ...], bytes] = {}
+
+    def of(self, options: dict[str, Any]) -> bytes:
+        key = _content_key(options)
+        found = self._hashes.get(key) if key is not None else None
+        if found is None:
+            found = hashlib.sha256(canonicalize(options)).digest()
+            if key is not None:
+                if len(self._hashes) >= self._limit:
+                    self._hashes.clear()  # many signers: start over rather than grow without bound
+                self._hashes[key] = found
+        return found
+
+
+def _content_key(options: dict[str, Any]) -> tuple[tuple[str, str | tuple[str, ...]], ...] | None:
+    key: list[tuple[str, str | tuple[str, ...]]] = []
+    for name, value in options.items():
+        if type(name) is not str:
+            return None
+        if type(value) is str:
+            key.append((name, value))
+        elif type(value) is list and all(type(item) is str for item in value):
+            key.append((name, tuple(value)))
+        else:
+            return None
+    return tuple(key)
 
 
 def signing_key_from_seed(seed: bytes) -> Ed25519PrivateKey:
@@ -179,8 +220,11 @@ def _prepare(secured_document: Any, proof_purpose: str) -> PreparedProof | None:
     return prepare_proof(unsecured, proof, proof_purpose)
 
 
-def prepare_proof(unsecured: dict[str, Any], proof: Any, proof_purpose: str = "assertionMethod") -> PreparedProof | None:
-    """Prepare one eddsa-jcs-2022 proof over the document without its proofs.
+def prepare_proof(unsecured: dict[str, Any], proof: Any, proof_purpose: str = "assertionMethod",
+                  options_hashes: OptionsHashes | None = None, *, plain: bool = False) -> PreparedProof | None:
+    """Prepare one eddsa-jcs-2022 proof over the document without its proofs;
+    a bulk verifier passes its `options_hashes` (the same bytes, kept), and
+    `plain` for a document jcs.PlainJsonDecoder found plain.
 
     Raises ValueError for an undecodable proofValue or a document JCS cannot represent.
     """
@@ -194,9 +238,13 @@ def prepare_proof(unsecured: dict[str, Any], proof: Any, proof_purpose: str = "a
             return None
         unsecured = {**unsecured, "@context": proof_options["@context"]}
     signature = multibase_decode(proof["proofValue"], size=SIGNATURE_LENGTH)
+    options_hash = (options_hashes.of(proof_options) if options_hashes is not None
+                    else hashlib.sha256(canonicalize(proof_options)).digest())
+    document = canonicalize_plain(unsecured) if plain else canonicalize(unsecured)
+    hash_data = options_hash + hashlib.sha256(document).digest()
     return PreparedProof(
         verification_method=proof["verificationMethod"],
-        hash_data=proof_hash_data(unsecured, proof_options),
+        hash_data=hash_data,
         signature=signature,
     )
 
@@ -226,7 +274,23 @@ def _as_list(context: Any) -> list[Any]:
 
 
 def is_datetime_stamp(value: Any) -> bool:
-    if not isinstance(value, str) or not _DATETIME_STAMP.fullmatch(value):
+    if not isinstance(value, str):
+        return False
+    # Documents signed together share their `created`: short values are
+    # looked up (long ones are checked each time, so the cache stays small).
+    return _is_short_stamp(value) if len(value) <= _CACHED_STAMP_LENGTH else _is_stamp(value)
+
+
+_CACHED_STAMP_LENGTH: Final = 64
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_short_stamp(value: str) -> bool:
+    return _is_stamp(value)
+
+
+def _is_stamp(value: str) -> bool:
+    if not _DATETIME_STAMP.fullmatch(value):
         return False
     try:
         datetime.fromisoformat(value)  # rejects impossible dates like Feb 30

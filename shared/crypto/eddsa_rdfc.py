@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from shared.crypto.eddsa_jcs import (
     PROOF_TYPE,
     SIGNATURE_LENGTH,
+    OptionsHashes,
     PreparedProof,
     build_proof_config,
     is_datetime_stamp,
@@ -56,6 +57,8 @@ class ProofHashes:
         self.loader = loader
         self._limit = limit
         self._hashes: dict[bytes, bytes] = {}
+        # The eddsa-jcs-2022 proofs of a proof set, or alone: their options' hashes.
+        self.jcs_options = OptionsHashes(limit)
 
     def of(self, options: dict[str, Any]) -> bytes:
         key = canonicalize(options)

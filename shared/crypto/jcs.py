@@ -30,7 +30,8 @@ rests on these facts, each checked in ``tests/unit/test_crypto_jcs.py``:
 from __future__ import annotations
 
 import math
-from typing import Any, Final
+import re
+from typing import Any, Final, Generic, TypeVar
 
 import msgspec
 import rfc8785
@@ -43,6 +44,17 @@ _SLOW_PATH: Final = object()
 
 # msgspec's performance guide: a reused Encoder skips per-call setup.
 _SORTED_ENCODER: Final = msgspec.json.Encoder(order="sorted")
+T = TypeVar("T")
+# PlainJsonDecoder's byte check: after this table (and JSON's whitespace
+# deleted) a number's digits and sign read as "0", the bytes that may stand
+# before a value (":", "[", ",") as ":", and the lead bytes of characters
+# above U+FFFF as "!"; every other byte as ".".
+_PLAIN_TABLE: Final = bytes(
+    ord("0") if b in b"-0123456789" else ord(":") if b in b":[," else ord("!") if b >= 0xF0 else ord(".")
+    for b in range(256))
+_JSON_WHITESPACE: Final = b" \t\r\n"
+# 2**53 - 1 has 16 digits: an integer of 16 or more (a sign counted as one) may be out of range.
+_LONG_INTEGER: Final = b":" + b"0" * 16
 
 
 def canonicalize(obj: Any) -> bytes:
@@ -54,6 +66,59 @@ def canonicalize(obj: Any) -> bytes:
         except UnicodeEncodeError:
             pass  # lone surrogate: let rfc8785 raise its own error for it
     return rfc8785.dumps(obj)
+
+
+def canonicalize_plain(obj: Any) -> bytes:
+    """:func:`canonicalize` for a value that :class:`PlainJsonDecoder` decoded
+    and found plain: msgspec then renders it exactly as JCS, so the pre-walk
+    that proves this of any other value is skipped (same bytes, same errors)."""
+    try:
+        return _SORTED_ENCODER.encode(obj)
+    except UnicodeEncodeError:
+        return canonicalize(obj)  # lone surrogate: rfc8785 raises its own error for it
+
+
+class PlainJsonDecoder(Generic[T]):
+    """A msgspec JSON decoder of `type` that also says whether what it decoded
+    is plain: no float, no integer that may lie beyond +-(2**53 - 1), no
+    character above U+FFFF. Of such values every untyped part (the
+    `dict[str, Any]` of a document) can go to :func:`canonicalize_plain`.
+
+    Floats are counted as msgspec meets them (its `float_hook`, given the
+    literal once msgspec has range-checked it, returns what msgspec itself
+    would); the rest is one conservative pass over the bytes, which may call
+    a value not plain when a string merely looks like a long integer."""
+
+    def __init__(self, type: type[T]) -> None:
+        self._floats = 0
+        self._decoder = msgspec.json.Decoder(type, float_hook=self._float)
+
+    def _float(self, literal: str) -> float:
+        self._floats += 1
+        return float(literal)
+
+    def decode(self, raw: bytes) -> T:
+        """The value; raises as msgspec's decode does."""
+        self._floats = 0
+        return self._decoder.decode(raw)
+
+    def plain(self, raw: bytes) -> bool:
+        """Whether the value just decoded from `raw` is plain. A pass over
+        the bytes (~1 ns a byte), so asked only of values that will be
+        canonicalized."""
+        return self._floats == 0 and _plain_bytes(raw)
+
+
+def _plain_bytes(raw: bytes) -> bool:
+    """No integer literal of 16 or more digits and no character above U+FFFF,
+    raw or as a surrogate escape, anywhere in JSON `raw`."""
+    mapped = raw.translate(_PLAIN_TABLE, _JSON_WHITESPACE)
+    if b"!" in mapped or _LONG_INTEGER in mapped:
+        return False
+    return b"\\u" not in raw or _SURROGATE_ESCAPE.search(raw) is None
+
+
+_SURROGATE_ESCAPE: Final = re.compile(rb"\\u[dD][89abAB]")
 
 
 def fast_path_applies(obj: Any) -> bool:

@@ -111,11 +111,13 @@ def proofs_of(secured: Any) -> list[Any] | None:
 
 
 def prepare_proof_set(
-    secured: Any, hashes: ContextLoader | ProofHashes, proof_purpose: str = "assertionMethod",
+    secured: Any, hashes: ContextLoader | ProofHashes, proof_purpose: str = "assertionMethod", *,
+    plain: bool = False,
 ) -> list[PreparedProof] | None:
     """Every proof prepared for its Ed25519 check, or None if any proof is
     malformed or of another suite (a set is only as good as its every proof).
-    A bulk verifier passes its ProofHashes; a one-off check, a loader."""
+    A bulk verifier passes its ProofHashes, and `plain` for a document that
+    jcs.PlainJsonDecoder found plain; a one-off check, a loader."""
     if isinstance(hashes, ContextLoader):
         hashes = ProofHashes(hashes)
     loader = hashes.loader
@@ -132,7 +134,7 @@ def prepare_proof_set(
                     rdfc_document_hash = eddsa_rdfc.document_hash(unsecured, loader)
                 one = eddsa_rdfc.prepare_proof(unsecured, proof, hashes, rdfc_document_hash, proof_purpose)
             else:
-                one = eddsa_jcs.prepare_proof(unsecured, proof, proof_purpose)
+                one = eddsa_jcs.prepare_proof(unsecured, proof, proof_purpose, hashes.jcs_options, plain=plain)
             if one is None:
                 return None
             prepared.append(one)

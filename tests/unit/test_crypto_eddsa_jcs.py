@@ -13,8 +13,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared.crypto.eddsa_jcs import (
+    OptionsHashes,
     PreparedProof,
     build_proof_config,
+    prepare_proof,
     prepare_verification,
     proof_hash_data,
     raw_public_key,
@@ -71,6 +73,47 @@ def test_proof_config_matches_the_vector() -> None:
     config = build_proof_config(UNSIGNED, VM, CREATED)
     assert config == PROOF_CONFIG
     assert list(config) == list(PROOF_CONFIG)
+
+
+def test_kept_options_hashes_give_the_vector_bytes(signed: dict[str, Any]) -> None:
+    hashes = OptionsHashes()
+    unsecured = {k: v for k, v in signed.items() if k != "proof"}
+    for _ in range(2):  # computed, then kept
+        prepared = prepare_proof(unsecured, signed["proof"], options_hashes=hashes)
+        assert prepared is not None and prepared.hash_data == proof_hash_data(UNSIGNED, PROOF_CONFIG)
+        assert verify_signature(prepared, PUBLIC_KEY)
+    # The same content in another key order is the same JCS, so the same hash.
+    assert hashes.of(dict(reversed(list(PROOF_CONFIG.items())))) == hashlib.sha256(canonicalize(PROOF_CONFIG)).digest()
+
+
+@pytest.mark.parametrize("options", [
+    {"type": "DataIntegrityProof", "created": 5},
+    {"type": "DataIntegrityProof", "created": 5.0},
+    {"type": "DataIntegrityProof", "created": True},
+    {"type": "DataIntegrityProof", "@context": ["a", {"b": "c"}]},
+    {"type": "DataIntegrityProof", "@context": ("a", "b")},
+])
+def test_options_beyond_strings_are_hashed_each_time_and_stay_distinct(options: dict[str, Any]) -> None:
+    # 5, 5.0 and True are equal as Python keys but not as JSON; a tuple is not JSON at all.
+    hashes = OptionsHashes()
+    hashes.of({"type": "DataIntegrityProof", "created": "5", "@context": ["a", "b"]})
+    try:
+        expected: bytes | type[Exception] = hashlib.sha256(canonicalize(options)).digest()
+    except (TypeError, ValueError) as exc:
+        expected = type(exc)
+    if isinstance(expected, bytes):
+        assert hashes.of(options) == hashes.of(options) == expected
+    else:
+        with pytest.raises(expected):
+            hashes.of(options)
+
+
+def test_options_hashes_stay_bounded() -> None:
+    hashes = OptionsHashes(limit=3)
+    for n in range(10):
+        options = {"type": "DataIntegrityProof", "created": str(n)}
+        assert hashes.of(options) == hashlib.sha256(canonicalize(options)).digest()
+    assert len(hashes._hashes) <= 3
 
 
 def test_hashes_match_the_vector() -> None:

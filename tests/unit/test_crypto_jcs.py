@@ -15,7 +15,7 @@ import msgspec
 import pytest
 import rfc8785
 
-from shared.crypto.jcs import canonicalize, fast_path_applies
+from shared.crypto.jcs import PlainJsonDecoder, canonicalize, canonicalize_plain, fast_path_applies
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors" / "eddsa"
 
@@ -311,3 +311,66 @@ def test_canonicalize_equals_rfc8785_on_random_mixed_documents() -> None:
         assert outcome(canonicalize, document) == outcome(rfc8785.dumps, document), document
     # Both routes must really be exercised for this test to mean anything.
     assert 300 < fast < 2700
+
+
+# --- plain JSON: decoded and found plain, canonicalized without the pre-walk ---------------
+
+PLAIN = PlainJsonDecoder(Any)
+
+
+def decode_plain(raw: bytes) -> tuple[Any, bool]:
+    value = PLAIN.decode(raw)
+    return value, PLAIN.plain(raw)
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"a": 1.5}', b'{"a": 5.0}', b'{"a":1e3}', b'[0.0]', b'{"a": {"b": [1E-7]}}',
+    b'{"a": 9007199254740992}', b'{"a":[-9007199254740992]}', b'{"a" :\n  1234567890123456}',
+    b'[1,\t-12345678901234567890]', b'[-123456789012345]', '{"\U0001f600": 1}'.encode(), b'{"\\ud83d\\ude00": 1}',
+    '["\U0001f600"]'.encode(),
+])
+def test_floats_long_integers_and_astral_characters_are_not_plain(raw: bytes) -> None:
+    value, plain = decode_plain(raw)
+    assert not plain
+    assert value == msgspec.json.decode(raw)  # decoded as msgspec alone would
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"a": 900719925474099, "b": -90071992547409, "c": "12345678901234567890", "d": [true, null, "x"]}',
+    b'{"urn": "urn:isbn:9781234567897", "t": "2025-06-01T10:00:00.5Z", "e": "\\u00e9\\n"}',
+    '{"é€\uffff": ["\u2028"]}'.encode(),
+])
+def test_documents_without_them_are_plain_and_canonicalize_as_rfc8785(raw: bytes) -> None:
+    value, plain = decode_plain(raw)
+    assert plain
+    assert canonicalize_plain(value) == rfc8785.dumps(value) == canonicalize(value)
+
+
+def test_plain_verdicts_equal_rfc8785_on_random_documents() -> None:
+    # Whatever the decoder calls plain canonicalizes as rfc8785 does; whatever it
+    # does not is left to canonicalize, so only the plain ones are compared here.
+    rng = random.Random(53)
+    plain_count = 0
+    for n in range(4000):
+        document = random_document(rng, depth=4, floats=n % 2 == 0, slow=n % 3 == 0)
+        try:
+            raw = msgspec.json.encode({"d": document})
+        except (TypeError, ValueError, UnicodeEncodeError):
+            continue  # not JSON at all (NaN, a tuple, a lone surrogate)
+        value, plain = decode_plain(raw)
+        assert value == msgspec.json.decode(raw)
+        if plain:
+            plain_count += 1
+            assert outcome(canonicalize_plain, value) == outcome(rfc8785.dumps, value) == outcome(canonicalize, value)
+    assert plain_count > 500
+
+
+def test_a_float_anywhere_makes_the_next_decoding_start_afresh() -> None:
+    assert not decode_plain(b"[1.5]")[1]
+    assert decode_plain(b"[1]")[1]
+
+
+def test_lone_surrogates_raise_as_rfc8785_does() -> None:
+    value = {"a": "\udc00"}
+    assert outcome(canonicalize_plain, value) == outcome(rfc8785.dumps, value) == ("raises", outcome(
+        rfc8785.dumps, value)[1])

@@ -87,3 +87,33 @@ def test_bounded_int_accepts_the_range_ends() -> None:
     assert bounded_int("0", "p", low=0, high=50) == 0
     assert bounded_int("50", "p", low=0, high=50) == 50
     assert bounded_int("-3", "p", low=-3, high=3) == -3
+
+
+def _depth_by_decoding(raw: bytes) -> int:
+    def depth(value: object) -> int:
+        if isinstance(value, dict):
+            return 1 + max(map(depth, value.values()), default=0)
+        if isinstance(value, list):
+            return 1 + max(map(depth, value), default=0)
+        return 0
+    return depth(msgspec.json.decode(raw))
+
+
+def test_depth_counts_brackets_inside_strings_as_text() -> None:
+    import random
+
+    rng = random.Random(32)
+    pieces = ["", "[", "]", "{", "}", "x", '\\"', "[]", "]["]
+    for _ in range(3000):
+        def value(level: int) -> object:
+            roll = rng.random()
+            if level < 6 and roll < 0.3:
+                return [value(level + 1) for _ in range(rng.randint(0, 3))]
+            if level < 6 and roll < 0.6:
+                return {"".join(rng.choices(pieces, k=2)): value(level + 1) for _ in range(rng.randint(0, 3))}
+            return "".join(rng.choices(pieces, k=rng.randint(0, 3)))
+        raw = msgspec.json.encode(value(0))
+        actual = _depth_by_decoding(raw)
+        for limit in (actual - 1, actual, actual + 1):
+            if limit >= 0:
+                assert json_depth_within(raw, limit) == (actual <= limit), raw

@@ -185,3 +185,58 @@ def test_a_flag_on_a_suspended_credential_keeps_it_suspended_as_the_fold_does(wo
     for event in recorded(changes):
         model.apply(event)
     assert STATUSES[model.credentials["urn:uuid:00000002"].status] == "suspended"
+
+
+def test_slices_are_sized_from_the_last_slice_of_the_same_kind_across_requests(world, monkeypatch):
+    import asyncio
+
+    from services.verification import batch
+
+    model, issued = world
+    verifier = fresh_verifier(model)
+    sizes: list[int] = []
+    run = verifier.run
+
+    def recording_run(entries, first_index=0, now=None, *, plain=False):
+        sizes.append(len(entries))
+        return run(entries, first_index, now, plain=plain)
+
+    monkeypatch.setattr(verifier, "run", recording_run)
+    # A budget no slice of these items can reach: each slice is as large as allowed.
+    monkeypatch.setattr(batch, "SLICE_SECONDS", (1000.0, 1000.0))
+    ids = [VerificationItem(id=issued[i % 3].credential_id) for i in range(200)]
+    documents = [VerificationItem(credential=msgspec.json.decode(issued[0].document) | {"id": f"urn:uuid:f{i}"})
+                 for i in range(100)]
+
+    first = asyncio.run(verifier.run_sliced(ids))
+    assert sizes == [batch.FIRST_SLICE, 200 - batch.FIRST_SLICE]  # nothing measured yet for ids
+    sizes.clear()
+    second = asyncio.run(verifier.run_sliced(ids))
+    assert sizes == [200]  # measured by the first request: one slice from the start
+    # issued[1] is revoked: every third item.
+    assert second.answers == first.answers and second.counts == first.counts == {"valid": 133, "invalid": 67,
+                                                                                  "unknown": 0}
+    sizes.clear()
+    asyncio.run(verifier.run_sliced(documents))
+    assert sizes == [batch.FIRST_SLICE, 100 - batch.FIRST_SLICE]  # documents are measured on their own
+
+
+def test_plain_documents_get_the_answers_of_the_general_path(world):
+    import asyncio
+
+    from services.verification.handlers import decode_items
+
+    model, issued = world
+    verifier = fresh_verifier(model)
+    as_issued = [msgspec.json.decode(event.document) for event in issued]
+    foreign = [document | {"id": f"urn:uuid:f{i}"} for i, document in enumerate(as_issued)]
+    body = msgspec.json.encode({"items": [{"credential": d} for d in as_issued + foreign]})
+    entries, plain = asyncio.run(decode_items(body))
+    assert plain
+    now = int(time.time())
+    assert verifier.run(entries, now=now, plain=True).answers == verifier.run(entries, now=now).answers
+    # A float anywhere in the body: the documents are canonicalized the general way.
+    with_float = [{"credential": as_issued[0] | {"credits": 5.0}}, {"credential": as_issued[2]}]  # [1] is revoked
+    entries, plain = asyncio.run(decode_items(msgspec.json.encode({"items": with_float})))
+    assert not plain
+    assert [msgspec.json.decode(a)["verdict"] for a in verifier.run(entries, now=now).answers] == ["invalid", "valid"]
