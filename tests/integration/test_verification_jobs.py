@@ -130,6 +130,18 @@ async def test_too_many_lines_is_413_and_stores_nothing(settings, scene, db, mon
 async def test_job_survives_a_service_restart(settings, scene, db, monkeypatch):
     monkeypatch.setattr(jobs, "CHUNK_LINES", 50)
     monkeypatch.setattr(jobs, "SLICE", 10)
+    # The first service holds the job after three chunks until it stops, so
+    # the job is part-way when it does, however fast or loaded the machine.
+    held_after = {"lines": 3 * jobs.CHUNK_LINES}
+    verify_chunk = jobs.JobWorker._verify_chunk
+
+    async def held(self, job, lines, first_index, counts, stop):
+        if held_after["lines"] is not None and first_index >= held_after["lines"]:
+            await stop.wait()
+            return None
+        return await verify_chunk(self, job, lines, first_index, counts, stop)
+
+    monkeypatch.setattr(jobs.JobWorker, "_verify_chunk", held)
     issued = [await issue(scene.ledger, scene.issuer, scene.achievement_id) for _ in range(5)]
     lines = [issued[i % 5].credential_id for i in range(20_000)]
     async with serving_ready(app_factory, settings) as client:
@@ -143,6 +155,7 @@ async def test_job_survives_a_service_restart(settings, scene, db, monkeypatch):
     done_at_stop = await db.fetchval("SELECT done FROM verification.jobs WHERE job_id = $1", job_id)
     assert 0 < done_at_stop < 20_000, "the job should have been stopped part-way"
     assert await db.fetchval("SELECT lease_owner FROM verification.jobs WHERE job_id = $1", job_id) is None
+    held_after["lines"] = None
 
     async with serving_ready(app_factory, settings) as client:
         progress = await wait_completed(client, scene.employer_key, job_id)
