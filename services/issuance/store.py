@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from services.issuance.learners import key_families
 from shared.credential_status import after_event
 from shared.db.sql import load_queries
 from shared.events.credentials import CredentialIssued, credential_stream
@@ -78,13 +79,22 @@ async def claim_issued(
     contacts: Mapping[str, bytes],
 ) -> set[str]:
     """`rekey_learners`, `claim_credentials` and keeping the contacts (learner
-    key -> sealed address) of the claimed rows' learners, in one statement."""
+    key -> sealed address) of the claimed rows' learners, in one statement;
+    the re-keying only if a row of the superseded keys' families remains."""
+    inserted = await conn.fetch(QUERIES["claim_issued"], *claim_issued_arguments(rows, superseded, contacts))
+    return {r["credential_id"] for r in inserted}
+
+
+def claim_issued_arguments(
+    rows: Sequence[CredentialRow], superseded: Sequence[tuple[str, str]], contacts: Mapping[str, bytes],
+) -> list[object]:
     ordered = sorted(rows, key=lambda row: (row.issuer_reference or "", row.credential_id))
     columns = [list(c) for c in zip(*(row.as_columns() for row in ordered), strict=True)]
     old, new = ([list(c) for c in zip(*superseded, strict=True)] if superseded else ([], []))
+    families = key_families(old)
     keys = sorted(contacts)
-    inserted = await conn.fetch(QUERIES["claim_issued"], *columns, old, new, keys, [contacts[k] for k in keys])
-    return {r["credential_id"] for r in inserted}
+    return [*columns, old, new, keys, [contacts[k] for k in keys],
+            [first for first, _ in families], [bound for _, bound in families]]
 
 
 async def credential(db: Executor, credential_id: str) -> CredentialRow | None:
