@@ -20,46 +20,19 @@ RETURNING credential_id
 -- name: claim_issued
 -- The writes of hosted issuance before its append, for every request of a
 -- ledger group at once (claiming.py): rows still under superseded learner
--- keys take the current ones ($15 old, $16 new), the references are claimed
+-- keys take the current ones ($15 old, $16 new; a large group's were
+-- re-keyed just before, by rekey_superseded), the references are claimed
 -- as in claim_credentials, and the sealed contact of each learner whose
 -- credential was claimed is kept ($17 keys, sorted and distinct, $18
 -- sealed addresses). One statement: its round trip is paid once per group.
---
--- Re-keying runs only if some row still carries a key of a superseded
--- family ($19 the families' first keys, $20 the bounds after their last;
--- learners.py, key_families): one descent per family and table of the
--- text_pattern_ops indexes (migration 0250). Skipping is exact, not a
--- cached belief: every CTE of one statement reads the same snapshot, and a
--- row the UPDATE could match carries an old key, which lies in one of the
--- probed families; so when the probe finds none the UPDATE would have
--- changed nothing. Rows any writer adds later, under whatever key, are seen
--- by the next statement's probe (as they would be by its UPDATE).
--- When a family is present, `stale` probes the index once per old key (a
--- LATERAL with LIMIT stays a nested loop): joined to the table directly,
--- the planner read and sorted the whole table for a batch of 10,000. The
--- UPDATEs then match the few stale keys through an array the planner cannot
--- see the size of, so they too go by the index.
-WITH superseded_present AS (
-    SELECT FROM unnest($19::text[], $20::text[]) AS f (low, high)
-     WHERE EXISTS (SELECT FROM issuance.credentials c WHERE c.learner_key ~>=~ f.low AND c.learner_key ~<~ f.high)
-        OR EXISTS (SELECT FROM issuance.stacks s WHERE s.learner_key ~>=~ f.low AND s.learner_key ~<~ f.high)
-     LIMIT 1
-), stale AS (
-    SELECT m.old_key, m.new_key
-      FROM unnest($15::text[], $16::text[]) AS m (old_key, new_key)
-     CROSS JOIN LATERAL (SELECT FROM issuance.credentials c WHERE c.learner_key = m.old_key
-                         UNION ALL
-                         SELECT FROM issuance.stacks s WHERE s.learner_key = m.old_key
-                         LIMIT 1) AS carried
-     WHERE EXISTS (SELECT FROM superseded_present)
-), rekeyed AS (
+WITH rekeyed AS (
     UPDATE issuance.credentials AS c SET learner_key = m.new_key
-      FROM stale AS m
-     WHERE c.learner_key = m.old_key AND c.learner_key = ANY (ARRAY(SELECT old_key FROM stale))
+      FROM unnest($15::text[], $16::text[]) AS m (old_key, new_key)
+     WHERE c.learner_key = m.old_key
 ), rekeyed_stacks AS (
     UPDATE issuance.stacks AS s SET learner_key = m.new_key
-      FROM stale AS m
-     WHERE s.learner_key = m.old_key AND s.learner_key = ANY (ARRAY(SELECT old_key FROM stale))
+      FROM unnest($15::text[], $16::text[]) AS m (old_key, new_key)
+     WHERE s.learner_key = m.old_key
 ), claimed AS (
     INSERT INTO issuance.credentials (
         credential_id, issuer_id, issuer_reference, achievement_id, learner_hash, learner_key, identity_type,
@@ -77,6 +50,45 @@ WITH superseded_present AS (
     ON CONFLICT (learner_key) DO UPDATE SET sealed_address = EXCLUDED.sealed_address, updated_at = now()
 )
 SELECT credential_id FROM claimed
+
+-- name: rekey_superseded
+-- claim_issued's re-keying for a large group (store.py, PROBED_FROM):
+-- rows still under superseded learner keys ($1 old) take the current ones
+-- ($2 new), only if some row still carries a key of a superseded family
+-- ($3 the families' first keys, $4 the bounds after their last; learners.py,
+-- key_families): one descent per family and table of the text_pattern_ops
+-- indexes (migration 0250). Skipping is exact, not a cached belief: every
+-- CTE of one statement reads the same snapshot, and a row the UPDATEs could
+-- match carries an old key, which lies in one of the probed families; so
+-- when the probe finds none they would have changed nothing. Rows any
+-- writer adds later, under whatever key, are seen by the next statement's
+-- probe (as they would be by its UPDATEs).
+-- When a family is present, `stale` probes the index once per old key (a
+-- LATERAL with LIMIT stays a nested loop): joined to the table directly, the
+-- planner read and sorted the whole table for a batch of 10,000. The UPDATEs
+-- then match the few stale keys through an array whose size the planner
+-- cannot see, so they too go by the index.
+WITH superseded_present AS (
+    SELECT FROM unnest($3::text[], $4::text[]) AS f (low, high)
+     WHERE EXISTS (SELECT FROM issuance.credentials c WHERE c.learner_key ~>=~ f.low AND c.learner_key ~<~ f.high)
+        OR EXISTS (SELECT FROM issuance.stacks s WHERE s.learner_key ~>=~ f.low AND s.learner_key ~<~ f.high)
+     LIMIT 1
+), stale AS (
+    SELECT m.old_key, m.new_key
+      FROM unnest($1::text[], $2::text[]) AS m (old_key, new_key)
+     CROSS JOIN LATERAL (SELECT FROM issuance.credentials c WHERE c.learner_key = m.old_key
+                         UNION ALL
+                         SELECT FROM issuance.stacks s WHERE s.learner_key = m.old_key
+                         LIMIT 1) AS carried
+     WHERE EXISTS (SELECT FROM superseded_present)
+), rekeyed AS (
+    UPDATE issuance.credentials AS c SET learner_key = m.new_key
+      FROM stale AS m
+     WHERE c.learner_key = m.old_key AND c.learner_key = ANY (ARRAY(SELECT old_key FROM stale))
+)
+UPDATE issuance.stacks AS s SET learner_key = m.new_key
+  FROM stale AS m
+ WHERE s.learner_key = m.old_key AND s.learner_key = ANY (ARRAY(SELECT old_key FROM stale))
 
 -- name: credential
 SELECT credential_id, issuer_id, issuer_reference, achievement_id, learner_hash, learner_key, identity_type,

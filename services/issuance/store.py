@@ -74,27 +74,35 @@ async def claim_credentials(conn: asyncpg.Connection, rows: Sequence[CredentialR
     return {r["credential_id"] for r in inserted}
 
 
+# From this many superseded keys on, a claim re-keys in a statement of its
+# own (rekey_superseded), skipped when no row of their families remains:
+# for one request or a group of single ones that costs more planning than
+# the few index probes claim_issued's own re-keying makes.
+PROBED_FROM = 256
+
+
 async def claim_issued(
     conn: asyncpg.Connection, rows: Sequence[CredentialRow], superseded: Sequence[tuple[str, str]],
     contacts: Mapping[str, bytes],
 ) -> set[str]:
     """`rekey_learners`, `claim_credentials` and keeping the contacts (learner
-    key -> sealed address) of the claimed rows' learners, in one statement;
-    the re-keying only if a row of the superseded keys' families remains."""
-    inserted = await conn.fetch(QUERIES["claim_issued"], *claim_issued_arguments(rows, superseded, contacts))
-    return {r["credential_id"] for r in inserted}
-
-
-def claim_issued_arguments(
-    rows: Sequence[CredentialRow], superseded: Sequence[tuple[str, str]], contacts: Mapping[str, bytes],
-) -> list[object]:
+    key -> sealed address) of the claimed rows' learners, in one statement
+    (the re-keying of a large group in one before it)."""
+    if len(superseded) >= PROBED_FROM:
+        await conn.execute(QUERIES["rekey_superseded"], *rekey_superseded_arguments(superseded))
+        superseded = ()
     ordered = sorted(rows, key=lambda row: (row.issuer_reference or "", row.credential_id))
     columns = [list(c) for c in zip(*(row.as_columns() for row in ordered), strict=True)]
     old, new = ([list(c) for c in zip(*superseded, strict=True)] if superseded else ([], []))
-    families = key_families(old)
     keys = sorted(contacts)
-    return [*columns, old, new, keys, [contacts[k] for k in keys],
-            [first for first, _ in families], [bound for _, bound in families]]
+    inserted = await conn.fetch(QUERIES["claim_issued"], *columns, old, new, keys, [contacts[k] for k in keys])
+    return {r["credential_id"] for r in inserted}
+
+
+def rekey_superseded_arguments(superseded: Sequence[tuple[str, str]]) -> list[list[str]]:
+    old, new = ([list(c) for c in zip(*superseded, strict=True)] if superseded else ([], []))
+    families = key_families(old)
+    return [old, new, [first for first, _ in families], [bound for _, bound in families]]
 
 
 async def credential(db: Executor, credential_id: str) -> CredentialRow | None:
