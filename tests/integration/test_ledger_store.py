@@ -5,8 +5,6 @@ path runs: test_ledger_contract.py."""
 
 from __future__ import annotations
 
-import os
-
 import asyncpg
 import msgspec
 import pytest
@@ -56,17 +54,3 @@ async def test_decoding_unknown_or_malformed_events_is_an_error(ledger):
     with pytest.raises(MalformedEvent):
         TEST_CATALOG.decode(RecordedEvent(
             event_type="test.Noted", payload=msgspec.Raw(b'{"text":"a","extra":1}'), **base))
-
-
-async def test_a_payload_that_compresses_to_a_few_kilobytes_stays_in_its_row(ledger, db):
-    # Like a CredentialIssued document: ~4 KB that lz4 makes a little over
-    # 2 KB, which the default target would still have moved out of line.
-    text = os.urandom(1150).hex() + "issuer achievement credential " * 60
-    positions = await ledger.append([NewEvent(f"s{i}", Noted(text=text, n=i)) for i in range(100)], TEST_METADATA)
-    sizes = await db.fetch("SELECT pg_column_size(payload) AS stored, length(payload) AS raw,"
-                           " pg_column_compression(payload) AS method FROM ledger.events")
-    assert all(2100 < row["stored"] < row["raw"] and row["method"] is not None for row in sizes)
-    toast = await db.fetchval("SELECT pg_relation_size(reltoastrelid) FROM pg_class WHERE oid = 'ledger.events'::regclass")
-    assert toast == 0
-    read = await ledger.read_range(0, positions[-1])
-    assert [ledger.catalog.decode(e).text for e in read] == [text] * 100
