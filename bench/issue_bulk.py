@@ -229,7 +229,7 @@ def processes(
     found: dict[str, list[psutil.Process]] = {"postgres": [], "broker": []}
     for candidate in psutil.process_iter(["name", "cmdline"]):
         command = " ".join(candidate.info["cmdline"] or ())
-        if candidate.info["name"] == "postgres" and f" {database} " in command:
+        if _is_backend_of(candidate, database):
             found["postgres"].append(candidate)
         elif "tansu" in command and f"tcp://{bootstrap} " in command + " ":
             found["broker"].append(candidate)
@@ -239,6 +239,17 @@ def processes(
     found["relay"] = [psutil.Process(relay.pid)]
     found["client"] = [psutil.Process()]
     return found
+
+
+def _is_backend_of(process: psutil.Process, database: str) -> bool:
+    return process.info["name"] == "postgres" and f" {database} " in " ".join(process.info["cmdline"] or ())
+
+
+def late_backends(roles: dict[str, list[psutil.Process]], database: str) -> list[psutil.Process]:
+    """Backends of the database opened during the run (a pool grows under
+    load): every CPU second they used is the run's."""
+    known = {p.pid for p in roles["postgres"]}
+    return [p for p in psutil.process_iter(["name", "cmdline"]) if p.pid not in known and _is_backend_of(p, database)]
 
 
 def cpu_by_role(roles: dict[str, list[psutil.Process]]) -> dict[str, float]:
@@ -257,13 +268,15 @@ async def measure_mode(mode: str, settings: Settings, pool: asyncpg.Pool, relay:
         await issue_all(url, first + args.credentials, warm_up, warm_up, 1)  # starts the signing processes
         await published(pool)
         before = stage_seconds(url)
-        roles = processes(service, relay, settings.database_url.rsplit("/", 1)[-1], bootstrap)
+        database = settings.database_url.rsplit("/", 1)[-1]
+        roles = processes(service, relay, database, bootstrap)
         cpu_before = cpu_by_role(roles)
         with Timer() as timer:
             issued = await issue_all(url, first, args.credentials, args.batch, args.concurrency)
             answered = time.perf_counter()
             await published(pool)
         cpu_after, after = cpu_by_role(roles), stage_seconds(url)
+        cpu_after["postgres"] += sum(cpu_seconds(p) for p in late_backends(roles, database))
         print(f"[{mode}] all requests answered after {answered - timer.started:.1f}s,"
               f" all published after {timer.seconds:.1f}s")
         print(f"[{mode}] service time per stage over {timer.seconds:.1f}s wall clock (summed over requests):")

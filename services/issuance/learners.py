@@ -153,6 +153,18 @@ def rekeyings(learners: Iterable[Learner]) -> list[tuple[str, str]]:
     return [(old, learner.learner_key) for learner in learners for old in learner.superseded_keys]
 
 
+def key_families(keys: Iterable[str]) -> list[tuple[str, str]]:
+    """(first, bound) of every family these learner keys belong to.
+
+    A family is what a key holds up to its last `$`: `sha256$` (the keys from
+    before learner keys) or `lk$<key id>$` (one secret's keys). Every key of a
+    family sorts, byte-wise, at or after `first` and before `bound` (`$` + 1
+    is `%`), so one index range finds whether any row still carries one.
+    """
+    families = sorted({key[:key.rindex("$") + 1] for key in keys})
+    return [(family, family[:-1] + chr(ord("$") + 1)) for family in families]
+
+
 def same_learner(learner: Learner, learner_key: str) -> bool:
     return learner_key == learner.learner_key or learner_key in learner.superseded_keys
 

@@ -19,8 +19,9 @@ RETURNING credential_id
 
 -- name: claim_issued
 -- The writes of hosted issuance before its append, for every request of a
--- ledger group at once (claiming.py): re-keying, reference claims and sealed
--- contacts, in one statement (issuance.claim_issued, migration 0260, which
+-- ledger group at once (claiming.py): re-keying (a large group's was done
+-- just before, by rekey_superseded), reference claims and sealed contacts, in
+-- one statement (issuance.claim_issued, migration 0260, which
 -- issuance.claim_and_append runs too). Its round trip is paid once per group.
 SELECT credential_id FROM issuance.claim_issued(
     $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
@@ -39,6 +40,45 @@ SELECT positions, conflict_callers, conflict_streams, conflict_expected, conflic
     $17::text[], $18::bytea[], $19::text[], $20::text[], $21::bytea[], $22::bytea[],
     $23::integer[], $24::text[], $25::text[], $26::bytea[], $27::bytea[], $28::integer[], $29::text[],
     $30::integer[])
+
+-- name: rekey_superseded
+-- claim_issued's re-keying for a large group (store.py, PROBED_FROM):
+-- rows still under superseded learner keys ($1 old) take the current ones
+-- ($2 new), only if some row still carries a key of a superseded family
+-- ($3 the families' first keys, $4 the bounds after their last; learners.py,
+-- key_families): one descent per family and table of the text_pattern_ops
+-- indexes (migration 0250). Skipping is exact, not a cached belief: every
+-- CTE of one statement reads the same snapshot, and a row the UPDATEs could
+-- match carries an old key, which lies in one of the probed families; so
+-- when the probe finds none they would have changed nothing. Rows any
+-- writer adds later, under whatever key, are seen by the next statement's
+-- probe (as they would be by its UPDATEs).
+-- When a family is present, `stale` probes the index once per old key (a
+-- LATERAL with LIMIT stays a nested loop): joined to the table directly, the
+-- planner read and sorted the whole table for a batch of 10,000. The UPDATEs
+-- then match the few stale keys through an array whose size the planner
+-- cannot see, so they too go by the index.
+WITH superseded_present AS (
+    SELECT FROM unnest($3::text[], $4::text[]) AS f (low, high)
+     WHERE EXISTS (SELECT FROM issuance.credentials c WHERE c.learner_key ~>=~ f.low AND c.learner_key ~<~ f.high)
+        OR EXISTS (SELECT FROM issuance.stacks s WHERE s.learner_key ~>=~ f.low AND s.learner_key ~<~ f.high)
+     LIMIT 1
+), stale AS (
+    SELECT m.old_key, m.new_key
+      FROM unnest($1::text[], $2::text[]) AS m (old_key, new_key)
+     CROSS JOIN LATERAL (SELECT FROM issuance.credentials c WHERE c.learner_key = m.old_key
+                         UNION ALL
+                         SELECT FROM issuance.stacks s WHERE s.learner_key = m.old_key
+                         LIMIT 1) AS carried
+     WHERE EXISTS (SELECT FROM superseded_present)
+), rekeyed AS (
+    UPDATE issuance.credentials AS c SET learner_key = m.new_key
+      FROM stale AS m
+     WHERE c.learner_key = m.old_key AND c.learner_key = ANY (ARRAY(SELECT old_key FROM stale))
+)
+UPDATE issuance.stacks AS s SET learner_key = m.new_key
+  FROM stale AS m
+ WHERE s.learner_key = m.old_key AND s.learner_key = ANY (ARRAY(SELECT old_key FROM stale))
 
 -- name: credential
 SELECT credential_id, issuer_id, issuer_reference, achievement_id, learner_hash, learner_key, identity_type,

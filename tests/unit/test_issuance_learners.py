@@ -13,6 +13,7 @@ from services.issuance.learners import (
     LearnerIdentityInvalid,
     LearnerKeys,
     LearnerSecrets,
+    key_families,
     learner_keys,
     parse_identity,
     rekeyings,
@@ -113,3 +114,15 @@ def test_rows_from_before_learner_keys_are_matched_by_their_old_platform_wide_ha
     keys = learner_keys(load_settings(environ={}, master_key=MASTER, learner_key_secret=KEY_SECRET))
     assert old_hash in keys.superseded("emailAddress", "ada@example.org")
     assert old_hash not in keys.superseded("emailAddress", "bob@example.org")
+
+
+def test_every_superseded_key_lies_in_the_byte_range_of_its_family():
+    keys = LearnerKeys(NEW_KEY_SECRET, [KEY_SECRET], legacy_master_b64=MASTER)
+    superseded = [key for n in range(50) for key in keys.superseded("emailAddress", f"l{n}@example.org")]
+    families = key_families(superseded)
+    assert [first for first, _ in families] == sorted({"sha256$", SECRETS.keys.key("emailAddress", "x")[:12]})
+    for key in superseded:
+        assert sum(first.encode() <= key.encode() < bound.encode() for first, bound in families) == 1
+    current = keys.key("emailAddress", "l1@example.org")
+    assert not any(first.encode() <= current.encode() < bound.encode() for first, bound in families)
+    assert key_families([]) == []
