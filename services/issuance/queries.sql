@@ -8,14 +8,12 @@ SELECT issuer_reference, credential_id, achievement_id, learner_hash, learner_ke
 -- references take the unique-index locks in the same order (no deadlock).
 -- A reference another transaction claimed first is skipped here, after
 -- waiting for that transaction to finish; the caller reports it as existing.
-INSERT INTO issuance.credentials (
-    credential_id, issuer_id, issuer_reference, achievement_id, learner_hash, learner_key, identity_type,
-    identity_salt, holder_token_hash, key_id, signing, pathway_id, valid_from, valid_until)
-SELECT * FROM unnest(
-    $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-    $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::timestamptz[])
-ON CONFLICT (issuer_id, issuer_reference) DO NOTHING
-RETURNING credential_id
+-- The claim is issuance.claim_issued's (migration 0260), with no learner to
+-- re-key and no contact to keep.
+SELECT credential_id FROM issuance.claim_issued(
+    $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+    $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::timestamptz[], '{}'::text[], '{}'::text[],
+    '{}'::text[], '{}'::bytea[]) AS credential_id
 
 -- name: claim_issued
 -- The writes of hosted issuance before its append, for every request of a
