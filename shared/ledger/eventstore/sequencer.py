@@ -201,7 +201,11 @@ class GroupCommit:
         if fused is not None and self._ledger.fits_one_call(appends):
             try:
                 return await self._ledger.write_fused(conn, fused, [w.stage for w in group], appends)
-            except Exception:  # noqa: BLE001 - nothing was written: the staged way answers each caller
+            except asyncpg.PostgresError:
+                # The server rolled the statement back, so nothing was written:
+                # the staged way answers each caller. A lost connection is not
+                # caught here: whether it committed is unknown, and the group
+                # fails as it would have on the staged way.
                 pass
         async with conn.transaction():
             return await self._staged_and_written(conn, group)
