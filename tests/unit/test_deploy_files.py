@@ -206,6 +206,10 @@ def test_dockerfile_builds_the_one_image():
     assert 'ENTRYPOINT ["credledger"]' in text and 'CMD ["serve", ' in text
     assert "CREDLEDGER_HOST=0.0.0.0" in text
     assert "COPY deploy/gateway" in text  # the renderer's templates
+    # The build stage declares and can compile the audit's C accelerator.
+    assert re.search(r"^COPY pyproject\.toml setup\.py ", text, re.M)
+    _, build, runtime = text.split("\nFROM ")
+    assert "libssl-dev" in build and "libssl-dev" not in runtime  # build tools stay in the build stage
 
 
 @pytest.mark.parametrize("tls", [False, True])
