@@ -133,8 +133,13 @@ async def test_parallel_verify_reports_the_first_break_across_ranges(ledger_with
     from shared.ledger.transparency import parallel_audit
 
     monkeypatch.setattr(parallel_audit, "RANGE_SIZE", 10)  # ten ranges, verified by two processes
+    sessions = "SELECT sessions, sessions_abandoned FROM pg_stat_database WHERE datname = current_database()"
+    opened, abandoned = await db.fetchrow(sessions)
     intact = await asyncio.to_thread(parallel_audit.verify_chain_parallel, database_url, workers=2)
     assert (intact.ok, intact.checked, intact.last_position) == (True, 100, 100)
+    # One connection for the head, one per worker for all its ranges, each closed, none abandoned.
+    await eventually(lambda: db.fetchval(f"SELECT true FROM ({sessions}) s WHERE sessions = $1"
+                                         " AND sessions_abandoned = $2", opened + 3, abandoned))
     await superuser_rewrite(db, "UPDATE ledger.events SET payload = $1 WHERE position IN (37, 81)",
                             b'{"n":1000,"text":"forged"}')
     broken = await asyncio.to_thread(parallel_audit.verify_chain_parallel, database_url, workers=2)
