@@ -23,6 +23,7 @@ hands back (a metadata or payload it cannot read as surely as msgspec).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import struct
 from binascii import hexlify
@@ -49,6 +50,16 @@ _LEAF_TAIL = b'"leaf_version":2,"position":%d,"recorded_at":%b,"stream":"%b","ty
 _LEAF = b'\x00{"chain_hash":"%b",' + _LEAF_TAIL
 _LEAF_WITH_DOCUMENT = b'\x00{"chain_hash":"%b","document_sha256":"%b",' + _LEAF_TAIL
 _DOCUMENT_MEMBER = b'"document":'
+
+
+# asyncpg hands the COPY over one socket read at a time, and each part costs
+# the worker some 40 us (the event loop, asyncpg's waiter, pausing and
+# resuming the transport) however small: Postgres writes 8 KB at a time, so
+# a reader that keeps up wakes for a few rows. After a part smaller than
+# this, the reader waits a moment (the transport paused, the server
+# writing meanwhile) and takes the next part at up to asyncio's 256 KB.
+_FULL_PART = 64 * 1024
+_FILL_WAIT = 0.001
 
 
 class RowsChecked:
@@ -92,6 +103,8 @@ async def checked_chunk(
 
     async def feed(data: bytes) -> None:
         stream.feed(data)
+        if len(data) < _FULL_PART and stream.rows < limit and not stream.broke:
+            await asyncio.sleep(_FILL_WAIT)
 
     await conn.copy_from_query(bounded(query, position, limit), output=feed, format="binary")
     return stream.finish()
