@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from shared.ledger.eventstore.chain import chain_hash, encoded_entry_bytes
 from shared.ledger.transparency.compact_range import reference_parents
-from shared.ledger.transparency.copy_rows import ChunkStream, RowsChecked, check_rows, reference_check_rows
+from shared.ledger.transparency.copy_rows import ChunkStream, RowsChecked, bounded, check_rows, reference_check_rows
 from shared.ledger.transparency.native import chunkhash
 
 pytestmark = pytest.mark.skipif(
@@ -201,6 +201,13 @@ def test_arguments_are_checked():
     with pytest.raises(ValueError):
         chunkhash.check_rows(FOUR, len(HEADER), 0, bytes(32), ())
     assert chunkhash.check_rows(b"\xff", 1, 0, bytes(32), None) == (1, 0, bytes(32), 0, chunkhash.STOP_END)
+
+
+def test_the_bounds_are_written_in_as_integers_only():
+    query = "SELECT 1 FROM t WHERE position > $1 LIMIT $2"
+    assert bounded(query, 40, 20_000) == "SELECT 1 FROM t WHERE position > 40 LIMIT 20000"
+    with pytest.raises(ValueError):
+        bounded(query, "0; DROP TABLE t", 1)  # type: ignore[arg-type]
 
 
 JSON = st.recursive(
