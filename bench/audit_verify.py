@@ -10,8 +10,9 @@ checkpoints, one process per core) and chain only. Every run is printed, so
 the spread is visible, with the slowest beside:
 
 - raw binary COPY: the same rows read as the audit reads them (binary COPY
-  chunks, copy_rows.py), one process per core, nothing checked: the
-  database and the transfer alone;
+  chunks of its query, copy_rows.py, one connection per process for all
+  its ranges), one process per core, nothing checked: the database and the
+  transfer alone;
 - raw row fetch: the same rows decoded into asyncpg Records, one process
   per core, nothing checked (how the audit read them before);
 - raw SHA-256 of the entries' bytes, one core, times the cores.
@@ -28,6 +29,7 @@ import base64
 import functools
 import hashlib
 import multiprocessing
+import multiprocessing.util
 import os
 import sys
 from pathlib import Path
@@ -89,26 +91,42 @@ def _fetch_range(task: tuple[str, int, int]) -> int:
     return asyncio.run(run())
 
 
+_reader: tuple[asyncio.Runner, asyncpg.Connection] | None = None
+
+
 def _copy_range(task: tuple[str, int, int]) -> int:
+    """The range as the audit reads it, nothing checked: binary COPY chunks
+    on one connection per process for all its ranges (parallel_audit.py)."""
+    global _reader
     dsn, first, last = task
+    if _reader is None:
+        runner = asyncio.Runner()
+        _reader = runner, runner.run(asyncpg.connect(dsn))
+        multiprocessing.util.Finalize(None, _close_reader, exitpriority=0)
+    runner, conn = _reader
 
     async def run() -> int:
-        conn = await asyncpg.connect(dsn)
-        try:
-            size = 0
-            for start in range(first - 1, last, 20_000):
-                size += len(await copy_chunk(conn, QUERIES["audit_copy"], start, min(20_000, last - start)))
-            return last - first + 1 if size else 0
-        finally:
-            await conn.close()
+        size = 0
+        for start in range(first - 1, last, 20_000):
+            size += len(await copy_chunk(conn, QUERIES["audit_copy"], start, min(20_000, last - start)))
+        return last - first + 1 if size else 0
 
-    return asyncio.run(run())
+    return runner.run(run())
+
+
+def _close_reader() -> None:
+    assert _reader is not None
+    runner, conn = _reader
+    runner.run(conn.close())
+    runner.close()
 
 
 def raw_fetch_rate(url: str, events: int, read=_fetch_range) -> float:
     tasks = [(url, start, min(start + RANGE_SIZE - 1, events)) for start in range(1, events + 1, RANGE_SIZE)]
     with Timer() as timer, multiprocessing.get_context("fork").Pool(os.cpu_count() or 1) as pool:
         fetched = sum(pool.imap(read, tasks))
+        pool.close()  # and wait for the workers to close their connections
+        pool.join()
     return fetched / timer.seconds
 
 

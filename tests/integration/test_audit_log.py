@@ -133,8 +133,20 @@ async def test_parallel_verify_reports_the_first_break_across_ranges(ledger_with
     from shared.ledger.transparency import parallel_audit
 
     monkeypatch.setattr(parallel_audit, "RANGE_SIZE", 10)  # ten ranges, verified by two processes
+    sessions = "SELECT sessions, sessions_abandoned FROM pg_stat_database WHERE datname = current_database()"
+    backends = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+    opened, abandoned = await db.fetchrow(sessions)
+    present = await db.fetchval(backends)
     intact = await asyncio.to_thread(parallel_audit.verify_chain_parallel, database_url, workers=2)
     assert (intact.ok, intact.checked, intact.last_position) == (True, 100, 100)
+    # A backend flushes its session counts as it exits: once the audit's are
+    # gone, the counts are final.
+    await eventually(lambda: db.fetchval(f"SELECT true WHERE ({backends}) = $1", present))
+    after, abandoned_after = await db.fetchrow(sessions)
+    # One connection for the head, one per worker for all its ranges (a
+    # worker may have taken all ten ranges), each closed, none abandoned; a
+    # connection a range would have been eleven.
+    assert (after - opened in (2, 3), abandoned_after) == (True, abandoned)
     await superuser_rewrite(db, "UPDATE ledger.events SET payload = $1 WHERE position IN (37, 81)",
                             b'{"n":1000,"text":"forged"}')
     broken = await asyncio.to_thread(parallel_audit.verify_chain_parallel, database_url, workers=2)

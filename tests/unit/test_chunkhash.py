@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from shared.ledger.eventstore.chain import chain_hash, encoded_entry_bytes
 from shared.ledger.transparency.compact_range import reference_parents
-from shared.ledger.transparency.copy_rows import ChunkStream, RowsChecked, check_rows, reference_check_rows
+from shared.ledger.transparency.copy_rows import ChunkStream, RowsChecked, bounded, check_rows, reference_check_rows
 from shared.ledger.transparency.native import chunkhash
 
 pytestmark = pytest.mark.skipif(
@@ -31,9 +31,7 @@ META = b'{"actor":"a","recorded_at":"2026-01-02T03:04:05.123456Z","tenant":"t"}'
 
 def row_tuple(pos: int, version: int, prev: bytes, digest: bytes, *fields: bytes | None) -> bytes:
     """One tuple as the audit_copy query writes it (None: a NULL, length -1)."""
-    lengths = [-1 if f is None else len(f) for f in fields]
-    head = struct.pack(">hiqiii32si32s", 12, 8, pos, 4, version, len(prev), prev, len(digest), digest)
-    head += b"".join(struct.pack(">ii", 4, n) for n in lengths)
+    head = struct.pack(">hiqiii32si32s", 8, 8, pos, 4, version, len(prev), prev, len(digest), digest)
     return head + b"".join(struct.pack(">i", -1) if f is None else struct.pack(">i", len(f)) + f for f in fields)
 
 
@@ -133,6 +131,13 @@ FOUR = chained([plain(i) for i in range(4)])
 SECOND = len(HEADER) + len(row_tuple(1, 1, bytes(32), bytes(32), *plain(0)))  # where row 2 starts
 
 
+def length_word(field: int) -> int:
+    """Where row 2's variable field (0: stream id ... 3: metadata) has its length word."""
+    at = SECOND + 94 + sum(4 + len(value) for value in plain(1)[:field])
+    assert FOUR[at : at + 4] == struct.pack(">i", len(plain(1)[field]))
+    return at
+
+
 @pytest.mark.parametrize("edit, rows", [
     ((SECOND + 6, struct.pack(">q", 3)), 1),  # gap: position 2 reads as 3
     ((SECOND + 26, b"\x00"), 1),  # broken link: prev_hash differs
@@ -140,13 +145,24 @@ SECOND = len(HEADER) + len(row_tuple(1, 1, bytes(32), bytes(32), *plain(0)))  # 
     ((SECOND + 20, b"\x07"), 1),  # the version differs from the one hashed
     ((SECOND + 22, struct.pack(">i", 33)), 1),  # a prev_hash of another length
     ((SECOND + 58, struct.pack(">i", 31)), 1),  # a hash of another length
-    ((SECOND + 98, struct.pack(">i", -1)), 1),  # a NULL stream id
-    ((SECOND + 122, struct.pack(">i", 2**31 - 1)), 1),  # a length past the buffer
-    ((SECOND, struct.pack(">h", 11)), 1),  # another column count
+    ((SECOND, struct.pack(">h", 12)), 1),  # another column count (the query's former one)
     ((0, b"PGCOPY\n\xff\r\n\x01"), 0),  # not a binary COPY file
+    # Every variable field: a NULL, another negative length, a length past
+    # the buffer, one byte short (the next length word is read from the
+    # field's last byte) and one byte long.
+    *[((length_word(f), struct.pack(">i", n)), 1) for f in range(4) for n in (-1, -2, 2**31 - 1)],
+    *[((length_word(f), struct.pack(">i", len(plain(1)[f]) + d)), 1) for f in range(4) for d in (-1, 1)],
 ])
 def test_every_kind_of_break_stops_both_at_the_same_row(edit, rows):
     assert both(corrupt(FOUR, *edit))[2:4] == (rows, False)
+
+
+def test_the_last_row_may_not_reach_past_the_chunk():
+    """The last row's metadata ending in, or past, the trailer is a break."""
+    last = len(FOUR) - 2 - len(plain(3)[3]) - 4
+    for extra in (1, 2, 3, 100):
+        buffer = corrupt(FOUR, last, struct.pack(">i", len(plain(3)[3]) + extra))
+        assert both(buffer)[2:4] == (3, False)
 
 
 def test_a_null_field_in_the_tuple_itself():
@@ -185,6 +201,13 @@ def test_arguments_are_checked():
     with pytest.raises(ValueError):
         chunkhash.check_rows(FOUR, len(HEADER), 0, bytes(32), ())
     assert chunkhash.check_rows(b"\xff", 1, 0, bytes(32), None) == (1, 0, bytes(32), 0, chunkhash.STOP_END)
+
+
+def test_the_bounds_are_written_in_as_integers_only():
+    query = "SELECT 1 FROM t WHERE position > $1 LIMIT $2"
+    assert bounded(query, 40, 20_000) == "SELECT 1 FROM t WHERE position > 40 LIMIT 20000"
+    with pytest.raises(ValueError):
+        bounded(query, "0; DROP TABLE t", 1)  # type: ignore[arg-type]
 
 
 JSON = st.recursive(

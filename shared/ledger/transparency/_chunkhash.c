@@ -25,10 +25,10 @@
 
 #include "_chunkhash_json.h"
 
-#define COLUMNS 12
-/* >hiqiii32si32siiiiiiii: the field count, then (length, value) pairs. */
-#define HEAD_SIZE (2 + 4 + 8 + 4 + 4 + 4 + 32 + 4 + 32 + 8 * 4)
-#define STREAM_AT (HEAD_SIZE + 4)
+#define COLUMNS 8
+/* >hiqiii32si32si: the field count, the (length, value) pairs of the
+ * fixed-width columns, and the stream id's length. */
+#define HEAD_SIZE (2 + 4 + 8 + 4 + 4 + 4 + 32 + 4 + 32 + 4)
 #define PREFIX 4
 
 enum { STOP_END = 0, STOP_BREAK = 1, STOP_HANDBACK = 2 };
@@ -66,7 +66,39 @@ static size_t decimal(int64_t value, char *out) {
     return len;
 }
 
-#define LIT(ctx, s) SHA256_Update((ctx), (s), sizeof(s) - 1)
+/* SHA-256 fed through a buffer: a row's entry and leaf are some fifteen
+ * short pieces each, and a SHA256_Update call a piece cost more than copying
+ * them into whole blocks first. */
+typedef struct {
+    SHA256_CTX ctx;
+    size_t n;
+    unsigned char buf[1024];
+} Hasher;
+
+static void h_init(Hasher *h) {
+    SHA256_Init(&h->ctx);
+    h->n = 0;
+}
+
+static void h_put(Hasher *h, const void *data, size_t len) {
+    if (h->n + len > sizeof h->buf) {
+        SHA256_Update(&h->ctx, h->buf, h->n);
+        h->n = 0;
+        if (len > sizeof h->buf) {
+            SHA256_Update(&h->ctx, data, len);
+            return;
+        }
+    }
+    memcpy(h->buf + h->n, data, len);
+    h->n += len;
+}
+
+static void h_final(Hasher *h, unsigned char *out) {
+    SHA256_Update(&h->ctx, h->buf, h->n);
+    SHA256_Final(out, &h->ctx);
+}
+
+#define LIT(h, s) h_put((h), (s), sizeof(s) - 1)
 
 typedef struct {
     int64_t pos;
@@ -76,56 +108,56 @@ typedef struct {
 } Row;
 
 static int entry_matches(const Row *r, ptr prev) {
-    SHA256_CTX ctx;
+    Hasher h;
     unsigned char out[32];
     char num[24];
-    SHA256_Init(&ctx);
-    SHA256_Update(&ctx, prev, 32);
-    LIT(&ctx, "{\"metadata\":");
-    SHA256_Update(&ctx, r->metadata, r->lm);
-    LIT(&ctx, ",\"payload\":");
-    SHA256_Update(&ctx, r->payload, r->lp);
-    LIT(&ctx, ",\"position\":");
-    SHA256_Update(&ctx, num, decimal(r->pos, num));
-    LIT(&ctx, ",\"stream\":\"");
-    SHA256_Update(&ctx, r->stream, r->ls);
-    LIT(&ctx, "\",\"type\":\"");
-    SHA256_Update(&ctx, r->etype, r->lt);
-    LIT(&ctx, "\",\"version\":");
-    SHA256_Update(&ctx, num, decimal(r->version, num));
-    LIT(&ctx, "}");
-    SHA256_Final(out, &ctx);
+    h_init(&h);
+    h_put(&h, prev, 32);
+    LIT(&h, "{\"metadata\":");
+    h_put(&h, r->metadata, r->lm);
+    LIT(&h, ",\"payload\":");
+    h_put(&h, r->payload, r->lp);
+    LIT(&h, ",\"position\":");
+    h_put(&h, num, decimal(r->pos, num));
+    LIT(&h, ",\"stream\":\"");
+    h_put(&h, r->stream, r->ls);
+    LIT(&h, "\",\"type\":\"");
+    h_put(&h, r->etype, r->lt);
+    LIT(&h, "\",\"version\":");
+    h_put(&h, num, decimal(r->version, num));
+    LIT(&h, "}");
+    h_final(&h, out);
     return memcmp(out, r->digest, 32) == 0;
 }
 
 static void leaf_hash(const Row *r, ptr at, size_t lat, ptr doc, size_t ldoc, unsigned char *out) {
-    SHA256_CTX ctx;
+    Hasher h;
     char hex[64], num[24];
-    SHA256_Init(&ctx);
-    LIT(&ctx, "\x00{\"chain_hash\":\"");
+    h_init(&h);
+    LIT(&h, "\x00{\"chain_hash\":\"");
     hexlify(r->digest, hex);
-    SHA256_Update(&ctx, hex, 64);
-    LIT(&ctx, "\",");
+    h_put(&h, hex, 64);
+    LIT(&h, "\",");
     if (doc != NULL) {
         unsigned char d[32];
         SHA256(doc, ldoc, d);
         hexlify(d, hex);
-        LIT(&ctx, "\"document_sha256\":\"");
-        SHA256_Update(&ctx, hex, 64);
-        LIT(&ctx, "\",");
+        LIT(&h, "\"document_sha256\":\"");
+        h_put(&h, hex, 64);
+        LIT(&h, "\",");
     }
-    LIT(&ctx, "\"leaf_version\":2,\"position\":");
-    SHA256_Update(&ctx, num, decimal(r->pos, num));
-    LIT(&ctx, ",\"recorded_at\":");
-    SHA256_Update(&ctx, at, lat);
-    LIT(&ctx, ",\"stream\":\"");
-    SHA256_Update(&ctx, r->stream, r->ls);
-    LIT(&ctx, "\",\"type\":\"");
-    SHA256_Update(&ctx, r->etype, r->lt);
-    LIT(&ctx, "\",\"version\":");
-    SHA256_Update(&ctx, num, decimal(r->version, num));
-    LIT(&ctx, "}");
-    SHA256_Final(out, &ctx);
+    LIT(&h, "\"leaf_version\":2,\"position\":");
+    h_put(&h, num, decimal(r->pos, num));
+    LIT(&h, ",\"recorded_at\":");
+    h_put(&h, at, lat);
+    LIT(&h, ",\"stream\":\"");
+    h_put(&h, r->stream, r->ls);
+    LIT(&h, "\",\"type\":\"");
+    h_put(&h, r->etype, r->lt);
+    LIT(&h, "\",\"version\":");
+    h_put(&h, num, decimal(r->version, num));
+    LIT(&h, "}");
+    h_final(&h, out);
 }
 
 /* ---- The chunk ---- */
@@ -141,35 +173,42 @@ typedef struct {
     int partial; /* more of the chunk is to come: check only rows wholly before end */
 } Walk;
 
+/* A variable field at *at: its length word, then its bytes. 1 with *at moved
+ * past it, 0 if it is NULL or its length is negative (a break), -1 if the
+ * length word or the bytes reach past w->size. */
+static int read_field(const Walk *w, size_t *at, ptr *field, size_t *len) {
+    int32_t n;
+    if (*at + PREFIX > w->size) return -1;
+    n = be32(w->buf + *at);
+    if (n < 0) return 0;
+    /* The sum stays far below SIZE_MAX: an int32 and an offset within the buffer. */
+    if (*at + PREFIX + (size_t)n > w->size) return -1;
+    *field = w->buf + *at + PREFIX, *len = (size_t)n;
+    *at += PREFIX + (size_t)n;
+    return 1;
+}
+
 /* The row at w->offset, with the guards check_rows applies: 1, 0 if it is a
- * break, -1 if it reaches past w->size. */
+ * break, -1 if it reaches past w->size. Past the buffer, the Python reader
+ * stops there too; up to its end, even the trailer's two bytes are read as
+ * the row's, as there. */
 static int read_row(const Walk *w, Row *r) {
     ptr h = w->buf + w->offset;
     /* The head's layout: see HEAD_SIZE (each value after its int4 length). */
     int16_t count = (int16_t)((h[0] << 8) | h[1]);
     int32_t l_ver = be32(h + 14), l_prev = be32(h + 22), l_hash = be32(h + 58);
-    int32_t ls = be32(h + 98), lt = be32(h + 106), lp = be32(h + 114), lm = be32(h + 122);
-    size_t s, t, p, m, stop;
-    if (count != COLUMNS || l_ver != 4 || l_prev != 32 || l_hash != 32 || (ls | lt | lp | lm) < 0) return 0;
+    size_t at = w->offset + HEAD_SIZE - PREFIX; /* the stream id's length word */
+    int read;
+    if (count != COLUMNS || l_ver != 4 || l_prev != 32 || l_hash != 32) return 0;
     r->pos = be64(h + 6);
     r->version = be32(h + 18);
     if (w->position == INT64_MAX || r->pos != w->position + 1 || memcmp(h + 26, w->prev, 32) != 0) return 0;
     r->digest = h + 62;
-    /* Each sum stays far below SIZE_MAX: four int32 lengths and the offset. */
-    s = w->offset + STREAM_AT;
-    t = s + (size_t)ls + PREFIX;
-    p = t + (size_t)lt + PREFIX;
-    m = p + (size_t)lp + PREFIX;
-    stop = m + (size_t)lm;
-    /* Past the buffer, the Python reader's slices come up short (and the
-     * hash does not match); up to its end, even the trailer's two bytes are
-     * read as the row's, as there. */
-    if (stop > w->size) return -1;
-    r->stream = w->buf + s, r->ls = (size_t)ls;
-    r->etype = w->buf + t, r->lt = (size_t)lt;
-    r->payload = w->buf + p, r->lp = (size_t)lp;
-    r->metadata = w->buf + m, r->lm = (size_t)lm;
-    r->end = w->buf + stop;
+    if ((read = read_field(w, &at, &r->stream, &r->ls)) != 1 || (read = read_field(w, &at, &r->etype, &r->lt)) != 1
+        || (read = read_field(w, &at, &r->payload, &r->lp)) != 1
+        || (read = read_field(w, &at, &r->metadata, &r->lm)) != 1)
+        return read;
+    r->end = w->buf + at;
     return 1;
 }
 

@@ -3,10 +3,11 @@
 Decoding rows into asyncpg Records (about 1.5 us a row: a Record, a str for
 the stream id and type, a bytes per column) cost more than hashing them. A
 `COPY (SELECT ...) TO STDOUT (FORMAT binary)` chunk is instead one buffer:
-each tuple's fixed-width head (position, version, both hashes and the four
-lengths of the variable fields) is read with one struct call, and the
-stream id, type, payload and metadata are sliced straight into the entry
-and leaf bytes (chain.py, leaf.py), which they already are as UTF-8.
+each tuple's fixed-width head (position, version, both hashes and the
+stream id's length) is read with one struct call, each later variable
+field after its own length word, and the stream id, type, payload and
+metadata are sliced straight into the entry and leaf bytes (chain.py,
+leaf.py), which they already are as UTF-8.
 
 This reader only ever confirms rows. At the first row it cannot confirm (a
 gap, a broken link, a hash mismatch, or a tuple not shaped as the schema
@@ -22,6 +23,7 @@ hands back (a metadata or payload it cannot read as surely as msgspec).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import struct
 from binascii import hexlify
@@ -34,13 +36,12 @@ from shared.ledger.transparency.native import chunkhash
 # The binary COPY file header: signature, flags and an empty extension area.
 _SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 _HEADER_SIZE = len(_SIGNATURE) + 8
-_COLUMNS = 12
+_COLUMNS = 8
 # Field count, then (length, value) for: position int8, version int4,
-# prev_hash and hash (32 bytes each), and the four int4 lengths.
-_HEAD = struct.Struct(">hiqiii32si32siiiiiiii")
-# Where the stream id's bytes start: after the head and its own length.
-_STREAM_AT = _HEAD.size + 4
-_PREFIX = 4  # each later variable field's own length, already read from the head
+# prev_hash and hash (32 bytes each); then the stream id's length.
+_HEAD = struct.Struct(">hiqiii32si32si")
+_LENGTH = struct.Struct(">i")  # each later variable field's own length (-1: NULL)
+_PREFIX = _LENGTH.size
 
 # chain.py's entry and leaf.py's leaf, with what each is hashed after
 # (the predecessor's hash; the RFC 6962 leaf prefix) folded into the layout.
@@ -49,6 +50,16 @@ _LEAF_TAIL = b'"leaf_version":2,"position":%d,"recorded_at":%b,"stream":"%b","ty
 _LEAF = b'\x00{"chain_hash":"%b",' + _LEAF_TAIL
 _LEAF_WITH_DOCUMENT = b'\x00{"chain_hash":"%b","document_sha256":"%b",' + _LEAF_TAIL
 _DOCUMENT_MEMBER = b'"document":'
+
+
+# asyncpg hands the COPY over one socket read at a time, and each part costs
+# the worker some 40 us (the event loop, asyncpg's waiter, pausing and
+# resuming the transport) however small: Postgres writes 8 KB at a time, so
+# a reader that keeps up wakes for a few rows. After a part smaller than
+# this, the reader waits a moment (the transport paused, the server
+# writing meanwhile) and takes the next part at up to asyncio's 256 KB.
+_FULL_PART = 64 * 1024
+_FILL_WAIT = 0.001
 
 
 class RowsChecked:
@@ -68,8 +79,15 @@ async def copy_chunk(conn: asyncpg.Connection, query: str, after: int, limit: in
     async def collect(data: bytes) -> None:
         parts.append(data)
 
-    await conn.copy_from_query(query, after, limit, output=collect, format="binary")
+    await conn.copy_from_query(bounded(query, after, limit), output=collect, format="binary")
     return b"".join(parts)
+
+
+def bounded(query: str, after: int, limit: int) -> str:
+    """`query` with its $1 and $2 written in as integer literals: given as
+    arguments, asyncpg writes them in itself, with two more round trips a
+    chunk (a PREPARE and a SELECT of quote_literal), each planning the query."""
+    return query.replace("$1", f"{after:d}").replace("$2", f"{limit:d}")
 
 
 async def checked_chunk(
@@ -85,8 +103,10 @@ async def checked_chunk(
 
     async def feed(data: bytes) -> None:
         stream.feed(data)
+        if len(data) < _FULL_PART and stream.rows < limit and not stream.broke:
+            await asyncio.sleep(_FILL_WAIT)
 
-    await conn.copy_from_query(query, position, limit, output=feed, format="binary")
+    await conn.copy_from_query(bounded(query, position, limit), output=feed, format="binary")
     return stream.finish()
 
 
@@ -181,25 +201,37 @@ def _check_from(
     check ended, the last confirmed position and hash, the rows confirmed and
     whether it stopped at a break. One loop, no calls but the hashing: at a
     few microseconds a row, a function call per row is a tenth of the cost."""
-    end, rows = len(buffer) - 2, 0
-    unpack, sha256, add = _HEAD.unpack_from, hashlib.sha256, None if leaves is None else leaves.append
+    size, end, rows = len(buffer), len(buffer) - 2, 0
+    unpack, length = _HEAD.unpack_from, _LENGTH.unpack_from
+    sha256, add = hashlib.sha256, None if leaves is None else leaves.append
     # The events of one append share their metadata bytes: most rows skip decoding it.
     recorded: dict[bytes, bytes] = {}
     while offset + _HEAD.size <= end and rows != limit:
-        # The query fixes the other lengths (a NOT NULL primary key, coalesced
-        # int4s); these three are the schema's constraints, which an owner can drop.
-        (count, _, pos, l_ver, version, l_prev, stored_prev, l_hash, digest, _, ls, _, lt, _, lp, _, lm) = unpack(
-            buffer, offset
-        )
-        if count != _COLUMNS or l_ver != 4 or l_prev != 32 or l_hash != 32 or (ls | lt | lp | lm) < 0:
+        # A NOT NULL primary key fixes the position's length; the others are
+        # the schema's constraints, which an owner can drop.
+        (count, _, pos, l_ver, version, l_prev, stored_prev, l_hash, digest, ls) = unpack(buffer, offset)
+        if count != _COLUMNS or l_ver != 4 or l_prev != 32 or l_hash != 32:
             return offset, position, prev, rows, True
         if pos != position + 1 or stored_prev != prev:
             return offset, position, prev, rows, True
-        s = offset + _STREAM_AT
+        # Each variable field after its length word: a NULL (-1), or a field
+        # or length word past the buffer, is a break.
+        s = offset + _HEAD.size
         t = s + ls + _PREFIX
+        if ls < 0 or t > size:
+            return offset, position, prev, rows, True
+        lt = length(buffer, t - _PREFIX)[0]
         p = t + lt + _PREFIX
+        if lt < 0 or p > size:
+            return offset, position, prev, rows, True
+        lp = length(buffer, p - _PREFIX)[0]
         m = p + lp + _PREFIX
+        if lp < 0 or m > size:
+            return offset, position, prev, rows, True
+        lm = length(buffer, m - _PREFIX)[0]
         stop = m + lm
+        if lm < 0 or stop > size:
+            return offset, position, prev, rows, True
         stream, etype, payload, metadata = (
             buffer[s : t - _PREFIX],
             buffer[t : p - _PREFIX],
