@@ -29,16 +29,16 @@ INSERT INTO ledger.projection_progress AS p (projection, position, hash, updated
 -- name: advance_projection_progress_if_anchored
 -- As advance_projection_progress, for a batch from the broker: only if the
 -- ledger holds that hash at that position (the runner's anchor check and
--- the write in one round trip); whether it does.
+-- the write in one round trip; ledger.holds, migration 0290); whether it does.
 WITH without_flush AS (SELECT set_config('synchronous_commit', 'off', true)),
-anchor AS (SELECT 1 FROM ledger.events WHERE position = $2 AND hash = $3),
+anchor AS (SELECT ledger.holds($2, $3) AS held),
 advanced AS (
     INSERT INTO ledger.projection_progress AS p (projection, position, hash, updated_at)
-        SELECT $1, $2, $3, now() FROM without_flush, anchor
+        SELECT $1, $2, $3, now() FROM without_flush, anchor WHERE anchor.held
         ON CONFLICT (projection) DO UPDATE SET position = EXCLUDED.position, hash = EXCLUDED.hash, updated_at = now()
         WHERE p.position < EXCLUDED.position
 )
-SELECT EXISTS (SELECT 1 FROM anchor)
+SELECT held FROM anchor
 
 -- name: commit_without_flush
 -- For a transaction that writes only a projection's progress (projection.py).
