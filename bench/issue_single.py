@@ -15,7 +15,11 @@ embedded broker. Figures:
   service's (rows/s: one commit, one fsync each, the floor a request that
   durably writes one row on its own would have), and the p50 of one task
   inserting alone (ms, beside the 1-client figure);
-- raw Ed25519 signing on one core (signatures/s).
+- raw Ed25519 signing on one core (signatures/s);
+- CPU per request of each process (service, relay, broker, the database's
+  Postgres backends, the client), in each phase: on 2 cores a request's
+  latency includes whatever the previous one woke up, so CPU per request
+  compares branches where wall time is noisy.
 
 Every answered request is durable (201 only after its commit); the run
 checks the ledger holds exactly the credentials answered.
@@ -39,7 +43,17 @@ import asyncpg  # noqa: E402
 import msgspec  # noqa: E402
 
 from bench._support import Timer, bench_database_name, bench_postgres, fresh_database, report  # noqa: E402
-from bench.issue_bulk import ACHIEVEMENT, API_KEY, raw_signing_rate, registry_world, stage_seconds  # noqa: E402
+from bench.issue_bulk import (  # noqa: E402
+    ACHIEVEMENT,
+    API_KEY,
+    cpu_by_role,
+    cpu_seconds,
+    late_backends,
+    processes,
+    raw_signing_rate,
+    registry_world,
+    stage_seconds,
+)
 from credledger.backends import kafka_broker  # noqa: E402
 from credledger.embedded import free_port, stop_process  # noqa: E402
 from credledger.stack import spawn, wait_ready  # noqa: E402
@@ -147,12 +161,15 @@ async def main() -> None:
                 connector = aiohttp.TCPConnector(limit=args.clients)
                 async with aiohttp.ClientSession(connector=connector) as session:
                     client = Client(session, url, args.idempotency_keys)
-                    await sequential(client, 50)  # warm-up: keys opened, prototypes built
-                    stages_one = stage_seconds(url)
+                    await sequential(client, 50)  # warm-up: keys opened, prototypes built, signers started
+                    database = database_url.rsplit("/", 1)[-1]
+                    roles = processes(service, relay, database, bootstrap)
+                    stages_one, cpu_one = stage_seconds(url), cpu_by_role(roles)
                     one = await sequential(client, args.one_client_requests)
-                    stages_before = stage_seconds(url)
+                    stages_before, cpu_before = stage_seconds(url), cpu_by_role(roles)
                     count, samples, seconds = await concurrent(client, args.clients, args.seconds)
-                    stages_after = stage_seconds(url)
+                    stages_after, cpu_after = stage_seconds(url), cpu_by_role(roles)
+                    cpu_after["postgres"] += sum(cpu_seconds(p) for p in late_backends(roles, database))
                 issued = await pool.fetchval("SELECT count(*) FROM ledger.events"
                                              " WHERE event_type = 'issuance.CredentialIssued'")
                 assert issued == client.next, (issued, client.next)  # every answered credential, once
@@ -164,6 +181,10 @@ async def main() -> None:
                 for stage, total in stages_after.items():
                     print(f"  {stage:<10} {(stages_before[stage] - stages_one[stage]) / len(one) * 1000:8.3f} ms"
                           f" / {(total - stages_before[stage]) / count * 1000:8.3f} ms")
+                print("CPU per request, by process: 1 client /", args.clients, "clients")
+                for role in ("service", "signers", "relay", "broker", "postgres", "client"):
+                    print(f"  {role:<10} {(cpu_before[role] - cpu_one[role]) / len(one) * 1000:8.3f} ms"
+                          f" / {(cpu_after[role] - cpu_before[role]) / count * 1000:8.3f} ms")
                 print(f"{'1 client, p50 / p99':<48} {statistics.median(one):>11.2f} ms / {percentile(one, 99):.2f} ms"
                       f"   ({statistics.median(one) / raw_insert_ms:.1f} x raw insert p50 {raw_insert_ms:.2f} ms;"
                       " goal p50 <= 3 ms)")

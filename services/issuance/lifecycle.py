@@ -33,7 +33,7 @@ from shared.events import CATALOG
 from shared.events.credentials import CredentialIssued
 from shared.ledger.delivery.projection import Applied, PostgresProjection, Projection
 from shared.ledger.eventstore.events import RecordedEvent
-from shared.registry_state import RegistryProjection
+from shared.registry_state import REGISTRY_PREFIX, RegistryProjection
 from shared.timeutil import now
 
 log = logging.getLogger(__name__)
@@ -100,3 +100,15 @@ class IssuanceProjection(Projection):
         await self.registry.apply(events)
         await self.lifecycle.apply(events)
         self.position = events[-1].position
+
+    async def apply_if_anchored(self, events: Sequence[RecordedEvent]) -> bool | None:
+        # Without registry events the state the lifecycle decides by is the
+        # same before and after the batch, so the lifecycle may go first, in
+        # the statement that checks the anchor; the registry follows only then.
+        if any(e.event_type.startswith(REGISTRY_PREFIX) for e in events):
+            return None
+        anchored = await self.lifecycle.apply_if_anchored(events)
+        if anchored:
+            await self.registry.apply(events)  # moves its position: nothing in the batch is the registry's
+            self.position = events[-1].position
+        return anchored

@@ -170,3 +170,42 @@ async def test_the_last_hash_is_stored_with_the_position_and_read_back_on_restar
         await produce(settings, forged((await ledger.read_from(5))[0], wrong_hash=True))
         await eventually(lambda: asyncio.sleep(0, rejected(registry, "hash") == 1 or None))
         assert await projection.load_applied() == Applied(6, await ledger.hash_at(6))
+
+
+class ActsOnNothing(ProgressOnly):
+    """Moves only its progress: the runner anchors its batches in the
+    statement that writes that progress (PostgresProjection.apply_if_anchored)."""
+
+    def affects(self, event: RecordedEvent) -> bool:
+        return False
+
+
+@pytest.mark.parametrize("forge, reason", [
+    (lambda last: forged(last, wrong_hash=True), "hash"),
+    (lambda last: forged(last), "not_in_ledger"),
+], ids=["wrong-hash", "self-consistent"])
+async def test_a_forged_record_never_moves_a_progress_only_projection(settings, ledger, db, forge, reason):
+    projection = ActsOnNothing(db, NAME)
+    async with following(settings, ledger, projection) as (runner, registry):
+        await append_and_wait(ledger, runner, 3)
+        assert await projection.load_applied() == Applied(3, await ledger.hash_at(3))
+        await produce(settings, forge((await ledger.read_from(2))[0]))
+        await eventually(lambda: asyncio.sleep(0, rejected(registry, reason) == 1 or None))
+        assert await projection.load_applied() == Applied(3, await ledger.hash_at(3))
+        assert "position 4" in runner.degraded
+        await append_and_wait(ledger, runner, 2)
+        assert runner.degraded is None
+    assert await projection.load_applied() == Applied(5, await ledger.hash_at(5))
+
+
+async def test_the_anchored_progress_write_writes_nothing_for_a_hash_the_ledger_does_not_hold(ledger, db):
+    await ledger.append([NewEvent(f"real-{i}", Noted(text="real", n=i)) for i in range(2)], TEST_METADATA)
+    projection = ActsOnNothing(db, NAME)
+    [first, second] = await ledger.read_from(0)
+    assert await projection.apply_if_anchored([first]) is True
+    assert await projection.apply_if_anchored([msgspec.structs.replace(second, hash=bytes(32))]) is False
+    assert await projection.load_applied() == Applied(1, first.hash)
+    assert await projection.apply_if_anchored([first]) is True  # anchored, but behind: left as it is
+    assert await projection.apply_if_anchored([second]) is True
+    assert await projection.load_applied() == Applied(2, second.hash)
+    assert await ProgressOnly(db, NAME).apply_if_anchored([second]) is None  # acts on events: the usual way

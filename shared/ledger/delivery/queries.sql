@@ -14,6 +14,32 @@ RETURNING position
 -- name: save_projection_progress
 UPDATE ledger.projection_progress SET position = $2, hash = $3, updated_at = now() WHERE projection = $1
 
+-- name: advance_projection_progress
+-- For a batch that writes only a projection's progress (projection.py): one
+-- statement, its own transaction, committed without waiting for its fsync
+-- (set_config's local value holds until that transaction's commit). The row
+-- lock of the upsert serialises it with a runner applying a batch; a
+-- position already past is left as it is.
+WITH without_flush AS (SELECT set_config('synchronous_commit', 'off', true))
+INSERT INTO ledger.projection_progress AS p (projection, position, hash, updated_at)
+    SELECT $1, $2, $3, now() FROM without_flush
+    ON CONFLICT (projection) DO UPDATE SET position = EXCLUDED.position, hash = EXCLUDED.hash, updated_at = now()
+    WHERE p.position < EXCLUDED.position
+
+-- name: advance_projection_progress_if_anchored
+-- As advance_projection_progress, for a batch from the broker: only if the
+-- ledger holds that hash at that position (the runner's anchor check and
+-- the write in one round trip; ledger.holds, migration 0290); whether it does.
+WITH without_flush AS (SELECT set_config('synchronous_commit', 'off', true)),
+anchor AS (SELECT ledger.holds($2, $3) AS held),
+advanced AS (
+    INSERT INTO ledger.projection_progress AS p (projection, position, hash, updated_at)
+        SELECT $1, $2, $3, now() FROM without_flush, anchor WHERE anchor.held
+        ON CONFLICT (projection) DO UPDATE SET position = EXCLUDED.position, hash = EXCLUDED.hash, updated_at = now()
+        WHERE p.position < EXCLUDED.position
+)
+SELECT held FROM anchor
+
 -- name: commit_without_flush
 -- For a transaction that writes only a projection's progress (projection.py).
 SET LOCAL synchronous_commit = off

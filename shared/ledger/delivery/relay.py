@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import RecordMetadata
 from prometheus_client import CollectorRegistry, Gauge
 
 from shared.bus import NO_AUTH, KafkaAuth, ensure_topics, new_producer
@@ -67,11 +68,12 @@ class Relay:
         self._poll_interval = poll_interval
         self._metrics = metrics or RelayMetrics(CollectorRegistry())
         self._wake = asyncio.Event()
-        # The highest end offset seen per partition. Ends never shrink on a
+        # The highest end offset seen per partition (reported by the broker,
+        # or a lower bound from an acknowledgement). Ends never shrink on a
         # healthy broker, so a smaller one means it lost data (the embedded
-        # broker is memory-only). Observed rather than computed from produce
-        # acknowledgements, because brokers differ in what "end" reports.
+        # broker is memory-only).
         self._seen_end: dict[int, int] = {}
+        self._position = 0  # the last position published, as saved
 
     async def run(self, stop: asyncio.Event) -> None:
         """Wait for the lock, then publish until `stop` is set; survive outages."""
@@ -122,42 +124,51 @@ class Relay:
         self, conn: asyncpg.Connection, producer: AIOKafkaProducer,
         offsets: AIOKafkaConsumer, stop: asyncio.Event,
     ) -> None:
-        await conn.execute(
-            QUERIES["register_relay"], self._name
-        )
+        await conn.execute(QUERIES["register_relay"], self._name)
+        # Only the lock holder writes the position: read once per leadership,
+        # then kept here, so a wake-up costs one read, one send and one save.
+        self._position = await conn.fetchval(QUERIES["relay_position"], self._name)
+        await self._detect_broker_loss(conn, offsets)
         while not stop.is_set():
             self._wake.clear()
-            published = await self._publish_pending(conn, producer, offsets)
-            if published == 0:
-                await wait_any(self._poll_interval, stop, self._wake)
+            if await self._publish_batch(conn, producer, offsets) or self._wake.is_set():
+                continue  # a full batch (more may be waiting), or an append came in meanwhile
+            await wait_any(self._poll_interval, stop, self._wake)
+            if not self._wake.is_set() and not stop.is_set():
+                # Quiet: the acknowledgements were checked batch by batch; the
+                # end offsets also cover a loss that no send has met yet.
+                await self._detect_broker_loss(conn, offsets)
 
-    async def _publish_pending(
-        self, conn: asyncpg.Connection, producer: AIOKafkaProducer, offsets: AIOKafkaConsumer
-    ) -> int:
-        """Publish everything after the recorded position; return the count."""
-        total = 0
-        while True:
-            await self._detect_broker_loss(conn, offsets)
-            position = await conn.fetchval(
-                QUERIES["relay_position"], self._name
-            )
-            events = await readers.read_from(conn, position, self._batch_size)
-            if not events:
-                break
-            await self._send_all(producer, events)
-            position = events[-1].position
-            await conn.execute(
-                QUERIES["save_relay_position"],
-                self._name, position,
-            )
-            total += len(events)
-        head = await readers.head_position(conn)
+    async def _publish_batch(
+        self, conn: asyncpg.Connection, producer: AIOKafkaProducer, offsets: AIOKafkaConsumer,
+    ) -> bool:
+        """Publish the next batch after the position; whether it was a full
+        one (or the broker lost data, so there is all the ledger to send).
+
+        A short batch took everything committed when it was read (appends
+        commit in position order), so the loop reads again only when woken.
+        """
+        events = await readers.read_from(conn, self._position, self._batch_size)
+        if events:
+            acks = await self._send_all(producer, events)
+            # A partition never seen: the topic was made again (a broker that
+            # lost it creates it anew on the first request), so ask for its ends.
+            unseen = bool(self._seen_end) and any(ack.partition not in self._seen_end for ack in acks)
+            if shrunk := self._shrunk_by(acks):
+                await self._rewind(conn, shrunk, "acknowledged offsets")
+                return True
+            if unseen and await self._detect_broker_loss(conn, offsets):
+                return True
+            self._position = events[-1].position
+            await conn.execute(QUERIES["save_relay_position"], self._name, self._position)
+        full = len(events) == self._batch_size
+        head = await readers.head_position(conn) if full else self._position
         self._metrics.head.set(head)
-        self._metrics.published.set(position)
-        self._metrics.lag.set(head - position)
-        return total
+        self._metrics.published.set(self._position)
+        self._metrics.lag.set(head - self._position)
+        return full
 
-    async def _send_all(self, producer: AIOKafkaProducer, events: Sequence[RecordedEvent]) -> None:
+    async def _send_all(self, producer: AIOKafkaProducer, events: Sequence[RecordedEvent]) -> list[RecordMetadata]:
         """Publish in record batches built here, one partition at a time: a
         message future and accumulator pass per batch, not per event. Each
         event goes to the partition the producer's own partitioner would
@@ -180,15 +191,27 @@ class Relay:
                         raise ValueError(f"a ledger event of {len(value)} bytes exceeds the producer's batch size")
             futures.append(await producer.send_batch(batch, self._topic, partition=partition))
         # Only after every acknowledgement may the position move forward.
-        await asyncio.gather(*futures)
+        return list(await asyncio.gather(*futures))
 
-    async def _detect_broker_loss(self, conn: asyncpg.Connection, offsets: AIOKafkaConsumer) -> None:
-        """Rewind to position 0 when the topic's end offsets went backwards.
+    def _shrunk_by(self, acks: Sequence[RecordMetadata]) -> list[int]:
+        """Partitions whose acknowledged offset fell below an end seen before:
+        the broker lost data (the embedded broker is memory-only). A batch
+        lands at or past the end at the time, so on a healthy broker this never
+        holds; checked on every acknowledgement, it costs no round trip and
+        meets the first send after a restart, however much the broker got since.
+        The end is kept as a lower bound only (offset + 1): brokers differ in
+        whether their end counts a batch's records or its first offset."""
+        shrunk = sorted({ack.partition for ack in acks if ack.offset < self._seen_end.get(ack.partition, 0)})
+        if shrunk:
+            self._seen_end = {}
+        for ack in acks:
+            self._seen_end[ack.partition] = max(self._seen_end.get(ack.partition, 0), ack.offset + 1)
+        return shrunk
 
-        Best effort: a broker that restarts and receives more than it lost
-        between two checks goes unnoticed here. Consumers still fill every gap
-        from the ledger, so that costs latency, never an event.
-        """
+    async def _detect_broker_loss(self, conn: asyncpg.Connection, offsets: AIOKafkaConsumer) -> bool:
+        """Rewind to position 0 when the topic's end offsets went backwards
+        (asked at the start of a leadership, when the ledger is quiet and when
+        a partition appears); whether it did."""
         partitions = offsets.partitions_for_topic(self._topic)
         if not partitions:
             await offsets._client.force_metadata_update()  # noqa: SLF001 - no public refresh
@@ -196,12 +219,14 @@ class Relay:
         tps = [TopicPartition(self._topic, p) for p in sorted(partitions)]
         ends = {tp.partition: end for tp, end in (await offsets.end_offsets(tps)).items()} if tps else {}
         shrunk = [p for p, seen in self._seen_end.items() if ends.get(p, 0) < seen]
-        if shrunk:
-            log.warning("broker lost published events; re-publishing the ledger from the start",
-                        extra={"partitions": shrunk})
-            await ensure_topics(self._bootstrap, [self._topic], self._partitions, self._auth)
-            await conn.execute(
-                QUERIES["reset_relay_position"],
-                self._name,
-            )
         self._seen_end = ends if shrunk else {p: max(e, self._seen_end.get(p, 0)) for p, e in ends.items()}
+        if shrunk:
+            await self._rewind(conn, shrunk, "end offsets")
+        return bool(shrunk)
+
+    async def _rewind(self, conn: asyncpg.Connection, shrunk: list[int], seen_in: str) -> None:
+        log.warning("broker lost published events; re-publishing the ledger from the start",
+                    extra={"partitions": shrunk, "seen_in": seen_in})
+        await ensure_topics(self._bootstrap, [self._topic], self._partitions, self._auth)
+        await conn.execute(QUERIES["reset_relay_position"], self._name)
+        self._position = 0
