@@ -194,9 +194,9 @@ async def load(url: str, key: str, bodies: list[bytes], seconds: float, clients:
 
     async def client(n: int) -> None:
         nonlocal answered
-        # A new connection per request: SO_REUSEPORT spreads connections, not
-        # requests, across workers, and a handful of long-lived connections
-        # can all hash to one of them (many real clients would not).
+        # A new connection per request: the workers share connections, not
+        # requests, and a handful of long-lived connections can all be taken
+        # by one of them (many real clients would not).
         connector = aiohttp.TCPConnector(force_close=True)
         async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
             i = n
@@ -373,7 +373,7 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--job-lines", type=int, default=1_000_000)
-    parser.add_argument("--workers", type=int, default=2, help="service processes (SO_REUSEPORT)")
+    parser.add_argument("--workers", type=int, default=2, help="service processes (one shared listening socket)")
     args = parser.parse_args()
     pool_size = min(args.pool, args.credentials)
     with bench_postgres() as admin_url, kafka_broker() as bootstrap:

@@ -16,7 +16,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m services.verification")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     parser.add_argument("--workers", type=int, default=cores,
-                        help=f"processes sharing the port (default: one per core, {cores} here)")
+                        help=f"processes sharing the listening socket (default: one per core, {cores} here)")
     args = parser.parse_args()
     if args.workers <= 1:
         serve("verification", create_app)
