@@ -107,6 +107,18 @@ typedef struct {
     size_t ls, lt, lp, lm;
 } Row;
 
+/* The closing members both hashes share, in their sorted-key order. */
+static void put_stream_type_version(Hasher *h, const Row *r) {
+    char num[24];
+    LIT(h, ",\"stream\":\"");
+    h_put(h, r->stream, r->ls);
+    LIT(h, "\",\"type\":\"");
+    h_put(h, r->etype, r->lt);
+    LIT(h, "\",\"version\":");
+    h_put(h, num, decimal(r->version, num));
+    LIT(h, "}");
+}
+
 static int entry_matches(const Row *r, ptr prev) {
     Hasher h;
     unsigned char out[32];
@@ -119,13 +131,7 @@ static int entry_matches(const Row *r, ptr prev) {
     h_put(&h, r->payload, r->lp);
     LIT(&h, ",\"position\":");
     h_put(&h, num, decimal(r->pos, num));
-    LIT(&h, ",\"stream\":\"");
-    h_put(&h, r->stream, r->ls);
-    LIT(&h, "\",\"type\":\"");
-    h_put(&h, r->etype, r->lt);
-    LIT(&h, "\",\"version\":");
-    h_put(&h, num, decimal(r->version, num));
-    LIT(&h, "}");
+    put_stream_type_version(&h, r);
     h_final(&h, out);
     return memcmp(out, r->digest, 32) == 0;
 }
@@ -150,13 +156,7 @@ static void leaf_hash(const Row *r, ptr at, size_t lat, ptr doc, size_t ldoc, un
     h_put(&h, num, decimal(r->pos, num));
     LIT(&h, ",\"recorded_at\":");
     h_put(&h, at, lat);
-    LIT(&h, ",\"stream\":\"");
-    h_put(&h, r->stream, r->ls);
-    LIT(&h, "\",\"type\":\"");
-    h_put(&h, r->etype, r->lt);
-    LIT(&h, "\",\"version\":");
-    h_put(&h, num, decimal(r->version, num));
-    LIT(&h, "}");
+    put_stream_type_version(&h, r);
     h_final(&h, out);
 }
 
