@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import get_args
 
 import asyncpg
 from aiohttp import web
@@ -13,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from services.issuance.contacts import Contacts
 from services.issuance.document import Templates
 from services.issuance.learners import LearnerSecrets, learner_keys
+from services.issuance.schemas import Outcome
 from services.issuance.signing import KeyRing, PreEncodedCatalog, Signer
 from shared.events import CATALOG
 from shared.key_vault import KeyVault
@@ -37,6 +39,7 @@ class IssuanceMetrics:
         )
         # Bound once: labels() takes a lock and a dict lookup, on every request otherwise.
         self.screen, self.sign, self.persist = (self.stage.labels(s) for s in ("screen", "sign", "persist"))
+        self.hosted = {outcome: self.credentials.labels("hosted", outcome) for outcome in get_args(Outcome)}
 
 
 @dataclass(frozen=True)

@@ -278,4 +278,4 @@ def _count(ctx: IssuanceContext, outcomes: list[ItemOutcome]) -> None:
     for outcome in outcomes:
         tally[outcome.outcome] += 1
     for name, count in tally.items():
-        ctx.metrics.credentials.labels("hosted", name).inc(count)
+        ctx.metrics.hosted[name].inc(count)

@@ -128,15 +128,17 @@ SELECT s.stack_id, c.status = 'revoked' AS revoked
 
 -- name: rekey_credentials
 -- Learners seen again: rows keyed under a superseded secret ($1, one per
--- pair) take the current key ($2).
+-- pair) take the current key ($2). `= ANY ($1)`, implied by the join, lets
+-- the planner go by the learner_key index: on the join alone it scanned the
+-- whole table (migration 0310 says more).
 UPDATE issuance.credentials AS c SET learner_key = m.new_key
   FROM unnest($1::text[], $2::text[]) AS m (old_key, new_key)
- WHERE c.learner_key = m.old_key
+ WHERE c.learner_key = m.old_key AND c.learner_key = ANY (ARRAY(SELECT unnest($1::text[])))
 
 -- name: rekey_stacks
 UPDATE issuance.stacks AS s SET learner_key = m.new_key
   FROM unnest($1::text[], $2::text[]) AS m (old_key, new_key)
- WHERE s.learner_key = m.old_key
+ WHERE s.learner_key = m.old_key AND s.learner_key = ANY (ARRAY(SELECT unnest($1::text[])))
 
 -- name: idempotent_response
 SELECT fingerprint, response

@@ -94,10 +94,13 @@ class IssuedCredential(msgspec.Struct, kw_only=True):
     existing: bool = False
 
 
+Outcome = Literal["issued", "existing", "rejected"]
+
+
 class _Item(msgspec.Struct, kw_only=True, omit_defaults=True):
     index: int
     reference: str
-    outcome: Literal["issued", "existing", "rejected"]
+    outcome: Outcome
     credential_id: str | None = None
     position: int | None = None
     learner_hash: str | None = None

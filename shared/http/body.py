@@ -51,6 +51,12 @@ async def limited_chunks(request: web.Request, limit: int) -> AsyncIterator[byte
 
 async def read_limited(request: web.Request, limit: int) -> bytes:
     """The whole body, refusing early (413) once it exceeds `limit` bytes."""
+    length = request.content_length
+    if length is not None and length <= limit:
+        # The HTTP parser hands over no more than the declared length, so the
+        # body is read whole, without the chunk loop's generator (most
+        # bodies are one small chunk; that loop was ~2 % of a small request).
+        return await request.content.read()
     return b"".join([chunk async for chunk in limited_chunks(request, limit)])
 
 
