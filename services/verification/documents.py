@@ -40,6 +40,7 @@ from shared.crypto.did_key import DID_KEY_PREFIX, public_key_from_did_key
 from shared.crypto.eddsa_rdfc import ProofHashes
 from shared.crypto.jcs import canonicalize, canonicalize_plain
 from shared.crypto.proof_set import prepare_proof_set, verification_method_of
+from shared.registry_state import IssuerKey
 from shared.timeutil import parse_time
 
 _encode = msgspec.json.Encoder().encode
@@ -73,19 +74,19 @@ class Submitted:
 
 
 class SignerKeys:
-    """The registered key each verification method or JWS `kid` names (or
-    why none), with its public key. Documents one key signed name one method,
-    so each is resolved once until the registry changes (the model's epoch
+    """The registered signer each verification method or JWS `kid` names (or
+    why none), with its key. Documents one key signed name one method, so
+    each is resolved once until the registry changes (the model's epoch
     counts every change of issuers and keys)."""
 
     def __init__(self, model: ReadModel, limit: int = 10_000) -> None:
         self.model = model
         self._limit = limit
-        self._found: dict[str, tuple[Signer | str, bytes]] = {}
+        self._found: dict[str, tuple[Signer | str, IssuerKey | None]] = {}
         self._epoch = -1
 
-    def of(self, method: str) -> tuple[Signer | str, bytes]:
-        """The signer (or why none) and its public key (empty if none)."""
+    def of(self, method: str) -> tuple[Signer | str, IssuerKey | None]:
+        """The signer (or why none) and its registered key (None if none)."""
         if self._epoch != self.model.epoch:
             self._found.clear()
             self._epoch = self.model.epoch
@@ -94,9 +95,8 @@ class SignerKeys:
             if len(self._found) >= self._limit:
                 self._found.clear()  # many methods: start over rather than grow without bound
             signer = resolve_signer(self.model, method)
-            public = b"" if isinstance(signer, str) else \
-                self.model.registry.key(signer.issuer_id, signer.key_id).public_key  # type: ignore[union-attr]
-            found = self._found[method] = (signer, public)
+            key = None if isinstance(signer, str) else self.model.registry.key(signer.issuer_id, signer.key_id)
+            found = self._found[method] = (signer, key)
         return found
 
 
@@ -147,9 +147,10 @@ def prepare_document(signers: SignerKeys, hashes: ProofHashes, index: int, docum
         # Also a set whose proofs name several keys: one issuer key must vouch for all of it.
         item.problem = "malformed_proof"
         return item
-    public = _bind_signer(signers, item, method)
+    key = _bind_signer(signers, item, method)
     if item.signer is not None:
-        item.pending = [(public, proof.signature, proof.hash_data) for proof in proofs]  # type: ignore[union-attr]
+        item.pending = [(key.public_key, proof.signature, proof.hash_data)  # type: ignore[union-attr]
+                        for proof in proofs]  # type: ignore[union-attr]
     return item
 
 
@@ -166,15 +167,15 @@ def prepare_jwt(model: ReadModel, signers: SignerKeys, index: int, token: str, i
     if not isinstance(kid, str):
         item.problem = "malformed_key_id"
         return item
-    public = _bind_signer(signers, item, kid)
+    key = _bind_signer(signers, item, kid)
     if item.signer is not None:
-        item.pending = [(public, signature, signing_input)]
+        item.pending = [(key.public_key, signature, signing_input)]  # type: ignore[union-attr]
     return item
 
 
-def _bind_signer(signers: SignerKeys, item: Submitted, method: str) -> bytes:
-    """Sets the item's signer (or its problem); the signer's public key."""
-    signer, public = signers.of(method)
+def _bind_signer(signers: SignerKeys, item: Submitted, method: str) -> IssuerKey | None:
+    """Sets the item's signer (or its problem); the signer's registered key."""
+    signer, key = signers.of(method)
     if isinstance(signer, str):
         item.problem = signer
     elif document_issuer(item.document) != signer.did:
@@ -182,7 +183,7 @@ def _bind_signer(signers: SignerKeys, item: Submitted, method: str) -> bytes:
         item.problem = "key_not_of_issuer"
     else:
         item.signer = signer
-    return public
+    return key
 
 
 def document_issuer(document: dict[str, Any]) -> str | None:
