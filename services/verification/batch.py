@@ -1,8 +1,9 @@
 """Verifying a batch of items: the one code path of the API and of jobs.
 
 Items come out in the order they went in, each as its encoded JSON answer.
-Ids found in a current read model take the prebuilt-fragment path; every
-other item builds its checks, and all signatures a batch needs are verified
+Ids found in a current read model take the prebuilt-fragment path, and so
+do well-formed UUID ids it does not hold (not found); every other item
+builds its checks, and all signatures a batch needs are verified
 together after the JSON work is done.
 """
 
@@ -67,6 +68,7 @@ NOT_FOUND = Check("exists", "fail", "not_found", "no credential with this id was
 # The answer to a well-formed id of no credential, after its index and id (as verdicts.py cuts fragments).
 _NOT_FOUND_FRAGMENT = _encode(ItemResult(index=0, id="", verdict="invalid", checks=[NOT_FOUND]))[
     len(FRAGMENT_PREFIX):]
+_NOT_BUILT, _OTHER = -1, -2  # BatchVerifier._fragments: a row whose parts are not built; an item for _slow
 
 
 def item_problem(detail: str, *, malformed: bool = False) -> ItemProblem:
@@ -187,35 +189,17 @@ class BatchVerifier:
         return outcome
 
     def _plain_ids(self, entries: Sequence[Entry], first_index: int, now: int, outcome: BatchOutcome) -> list[int]:
-        """Answers the plain id lookups of a current model, the hot path: the
-        rows, their cached fragments and window states are gathered for the
-        whole slice at once and the verdicts counted by fragment, so each
-        answer costs one bytes format; a well-formed UUID id of no row gets
-        the prebuilt not-found fragment. Returns the offsets of the other
-        entries, in order."""
-        table, counts = self.model.credentials, outcome.counts
+        """Answers the plain id lookups of a current model, the hot path: each
+        answer costs one bytes format, all else is gathered for the whole
+        slice at once (`_fragments`). Returns the offsets of the other entries,
+        in order."""
         ids = [entry.id if type(entry) is VerificationItem and entry.credential is None and entry.jwt is None
                and entry.identity is None else None for entry in entries]
-        rows, canonical = table.find_rows(ids if None not in ids else [cid or "" for cid in ids])  # type: ignore[arg-type]
+        rows, canonical = self.model.credentials.find_rows(
+            ids if None not in ids else [cid or "" for cid in ids])  # type: ignore[arg-type]
         if None in ids:
             rows[[offset for offset, cid in enumerate(ids) if cid is None]] = -1
-        found = np.flatnonzero(rows >= 0)
-        parts = table.parts_of(rows[found])
-        built = parts >= 0
-        ready = found[built]
-        # One fragment per (parts, window state) the slice uses, taken from the
-        # pool before any row's parts are built (building may clear the pool).
-        used, which = np.unique(parts[built] * 3 + window_states(
-            table.valid_from, table.valid_until, rows[ready], now), return_inverse=True)
-        used_parts = [(table.parts_pool[code // 3], code % 3) for code in used.tolist()]
-        fragments = [parts_used.fragments[BY_ID][state] for parts_used, state in used_parts] + [_NOT_FOUND_FRAGMENT]
-        for (parts_used, state), n in zip(used_parts, np.bincount(which, minlength=len(used)).tolist(), strict=True):
-            counts[parts_used.verdicts[state]] += n
-        fragment_at = np.full(len(entries), -1, dtype=np.int64)
-        fragment_at[ready] = which
-        absent = canonical & (rows < 0)
-        fragment_at[absent] = len(used)
-        counts["invalid"] += int(absent.sum())
+        fragment_at, fragments = self._fragments(rows, canonical, now, outcome.counts)
         answered = np.flatnonzero(fragment_at >= 0)
         answered_offsets = answered.tolist()
         formatted = [b'{"index":%d,"id":%b,%b' % (first_index + offset, _encode(ids[offset]), fragments[at])
@@ -226,9 +210,36 @@ class BatchVerifier:
             return []
         for offset, answer in zip(answered_offsets, formatted, strict=True):
             answers[offset] = answer
-        for offset in found[~built].tolist():
-            answers[offset] = self._first_answer(ids[offset], int(rows[offset]), first_index + offset, now, counts)  # type: ignore[arg-type]
-        return np.flatnonzero((fragment_at < 0) & (rows < 0)).tolist()
+        for offset in np.flatnonzero(fragment_at == _NOT_BUILT).tolist():
+            answers[offset] = self._first_answer(
+                ids[offset], int(rows[offset]), first_index + offset, now, outcome.counts)  # type: ignore[arg-type]
+        return np.flatnonzero(fragment_at == _OTHER).tolist()
+
+    def _fragments(self, rows: np.ndarray, canonical: np.ndarray, now: int, counts: dict[str, int]
+                   ) -> tuple[np.ndarray, list[bytes]]:
+        """Per entry, which of `fragments` follows its index and id (or
+        _NOT_BUILT, _OTHER), counting their verdicts: the fragment of its row's
+        parts (when built) and window state, or for a well-formed UUID id of
+        no row the not-found one. Taken from the pool before any row's parts
+        are built (building may clear the pool)."""
+        table = self.model.credentials
+        found = np.flatnonzero(rows >= 0)
+        parts = table.parts_of(rows[found])
+        built = parts >= 0
+        ready = found[built]
+        used, which = np.unique(parts[built] * 3 + window_states(
+            table.valid_from, table.valid_until, rows[ready], now), return_inverse=True)
+        used_parts = [(table.parts_pool[code // 3], code % 3) for code in used.tolist()]
+        for (parts_used, state), n in zip(used_parts, np.bincount(which, minlength=len(used)).tolist(), strict=True):
+            counts[parts_used.verdicts[state]] += n
+        fragment_at = np.full(len(rows), _OTHER, dtype=np.int64)
+        fragment_at[found[~built]] = _NOT_BUILT
+        fragment_at[ready] = which
+        absent = canonical & (rows < 0)
+        fragment_at[absent] = len(used)
+        counts["invalid"] += int(absent.sum())
+        return fragment_at, [parts_used.fragments[BY_ID][state] for parts_used, state in used_parts] + [
+            _NOT_FOUND_FRAGMENT]
 
     def _first_answer(self, credential_id: str, row: int, index: int, now: int, counts: dict[str, int]) -> bytes:
         """The answer to a plain id whose row's parts are not built yet (building them)."""
