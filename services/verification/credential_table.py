@@ -144,36 +144,41 @@ class CredentialTable:
         return self._index.find(key, self.ids)
 
     def rows(self, credential_ids: list[str]) -> list[int]:
-        """The rows of many ids at once (-1 where absent): the UUIDs are parsed,
-        hashed and probed for in vectorised steps, a few cycles per id."""
+        return self.find_rows(credential_ids)[0].tolist()
+
+    def find_rows(self, credential_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of many ids at once (-1 where absent), and which ids are
+        canonical `urn:uuid:` UUIDs (as `uuid_key` reads them, not the nil
+        one): the UUIDs are parsed, hashed and probed for in vectorised steps,
+        a few cycles per id."""
         count = len(credential_ids)
         blob = "".join(credential_ids)
         if count == 0 or not blob.isascii():
-            return [self.row(cid) for cid in credential_ids]
+            return np.array([self.row(cid) for cid in credential_ids], dtype=np.int64), np.zeros(count, dtype=bool)
         if len(blob) != _ID_LENGTH * count:
             # Some ids are of another form: look those up one by one.
             uuids = [n for n, cid in enumerate(credential_ids) if len(cid) == _ID_LENGTH]
-            result = [self.other_ids.get(cid, -1) for cid in credential_ids]
-            for n, found in zip(uuids, self.rows([credential_ids[n] for n in uuids]) if uuids else (), strict=True):
-                result[n] = found
-            return result
+            result = np.array([self.other_ids.get(cid, -1) for cid in credential_ids], dtype=np.int64)
+            canonical = np.zeros(count, dtype=bool)
+            if uuids:
+                result[uuids], canonical[uuids] = self.find_rows([credential_ids[n] for n in uuids])
+            return result, canonical
         chars = np.frombuffer(blob.encode("ascii"), dtype=np.uint8).reshape(count, _ID_LENGTH)
         digits = chars[:, _HEX_AT]
         canonical = (chars[:, :_ID_FIXED.size] == _ID_FIXED).all(axis=1) & (chars[:, _DASH_AT] == _DASH).all(axis=1)
         canonical &= (((digits >= 48) & (digits <= 57)) | ((digits >= 97) & (digits <= 102))).all(axis=1)
-        nibbles = np.where(digits <= 57, digits - 48, digits - 87).astype(np.uint8)
+        nibbles = (digits & 15) + 9 * (digits >> 6)  # '0'-'9' are 0x30-0x39, 'a'-'f' 0x61-0x66
         keys = np.ascontiguousarray((nibbles[:, 0::2] << 4) | nibbles[:, 1::2]).view("<u8")
         canonical &= (keys != 0).any(axis=1)
         found = np.full(count, -1, dtype=np.int64)
         if self.count:
             active = np.flatnonzero(canonical)
             stored = key_halves(self.ids, self.count)
-            found[active] = self._index.find_many(keys[active], stored, self.ids)
+            found[active] = self._index.find_many(keys[active], stored)
             del stored  # release the export of self.ids before it can grow again
-        result = found.tolist()
         for n in np.flatnonzero(~canonical).tolist():
-            result[n] = self.other_ids.get(credential_ids[n], -1)
-        return result
+            found[n] = self.other_ids.get(credential_ids[n], -1)
+        return found, canonical
 
     def get(self, credential_id: str, default: None = None) -> CredentialRecord | None:
         found = self.row(credential_id)
@@ -312,6 +317,12 @@ class CredentialTable:
             view = np.frombuffer(self.parts, dtype=np.int16)
             view[:] = -1
             del view
+
+    # -- reading many rows -------------------------------------------------
+
+    def parts_of(self, rows: np.ndarray) -> np.ndarray:
+        """`parts` of each of `rows` (existing rows), as an int16 array."""
+        return np.frombuffer(self.parts, dtype=np.int16)[rows]  # a copy: the column's export ends here
 
     # -- reading a row -----------------------------------------------------
 
