@@ -52,12 +52,12 @@ from typing import Any
 
 import numpy as np
 
+from services.verification.credential_ids import ID_LENGTH, canonical_keys, uuid_id, uuid_key
 from services.verification.id_index import GROW_AT, GROW_TO, LOAD_FILL, IdIndex, key_halves, slots_for
 from shared.credential_format import IDENTITY_HASH_PREFIX
 
 NEVER = 2**62  # valid_until of a credential that never expires, as verdicts see it
 _NEVER32 = 0xFFFF_FFFF  # ... as stored: `now` is below it until 2106
-_URN = "urn:uuid:"
 _NIL = bytes(16)
 STATUS_BITS = 0x03
 PROFILE_SHIFT = 2
@@ -71,35 +71,6 @@ BLOCK_SHIFT = 8  # 256 rows per issued_at base
 DELTA_LIMIT = 32767
 DELTA_OTHER = -32768  # the row's exact times are in other_times
 MAX_PARTS = 32767
-# Where the characters of a canonical "urn:uuid:xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" are.
-_ID_LENGTH = 45
-_ID_FIXED = np.frombuffer(b"urn:uuid:", dtype=np.uint8)
-_DASH_AT = np.array([17, 22, 27, 32])
-_DASH = ord("-")
-_HEX_AT = np.array([i for i in range(9, _ID_LENGTH) if i not in (17, 22, 27, 32)])
-
-
-def uuid_key(credential_id: str) -> bytes | None:
-    """The 16 bytes of a canonical (lower-case) `urn:uuid:` id, else None."""
-    if len(credential_id) != 45 or not credential_id.startswith(_URN):
-        return None
-    c = credential_id
-    if c[17] != "-" or c[22] != "-" or c[27] != "-" or c[32] != "-":
-        return None
-    digits = c[9:17] + c[18:22] + c[23:27] + c[28:32] + c[33:]
-    if digits.lower() != digits:
-        return None
-    try:
-        return bytes.fromhex(digits)
-    except ValueError:
-        return None
-
-
-def uuid_id(key: bytes) -> str:
-    h = key.hex()
-    return f"{_URN}{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
 def learner_matches(computed: str, stored: str) -> bool:
     """Does an identity's hash (`identity_hash`) match a row's `learner_hash`?"""
     if stored.endswith(TRUNCATED) and stored.startswith(IDENTITY_HASH_PREFIX):
@@ -155,21 +126,15 @@ class CredentialTable:
         blob = "".join(credential_ids)
         if count == 0 or not blob.isascii():
             return np.array([self.row(cid) for cid in credential_ids], dtype=np.int64), np.zeros(count, dtype=bool)
-        if len(blob) != _ID_LENGTH * count:
+        if len(blob) != ID_LENGTH * count:
             # Some ids are of another form: look those up one by one.
-            uuids = [n for n, cid in enumerate(credential_ids) if len(cid) == _ID_LENGTH]
+            uuids = [n for n, cid in enumerate(credential_ids) if len(cid) == ID_LENGTH]
             result = np.array([self.other_ids.get(cid, -1) for cid in credential_ids], dtype=np.int64)
             canonical = np.zeros(count, dtype=bool)
             if uuids:
                 result[uuids], canonical[uuids] = self.find_rows([credential_ids[n] for n in uuids])
             return result, canonical
-        chars = np.frombuffer(blob.encode("ascii"), dtype=np.uint8).reshape(count, _ID_LENGTH)
-        digits = chars[:, _HEX_AT]
-        canonical = (chars[:, :_ID_FIXED.size] == _ID_FIXED).all(axis=1) & (chars[:, _DASH_AT] == _DASH).all(axis=1)
-        canonical &= (((digits >= 48) & (digits <= 57)) | ((digits >= 97) & (digits <= 102))).all(axis=1)
-        nibbles = (digits & 15) + 9 * (digits >> 6)  # '0'-'9' are 0x30-0x39, 'a'-'f' 0x61-0x66
-        keys = np.ascontiguousarray((nibbles[:, 0::2] << 4) | nibbles[:, 1::2]).view("<u8")
-        canonical &= (keys != 0).any(axis=1)
+        keys, canonical = canonical_keys(blob.encode("ascii"), count)
         found = np.full(count, -1, dtype=np.int64)
         if self.count:
             active = np.flatnonzero(canonical)
