@@ -1,8 +1,9 @@
 """Verifying a batch of items: the one code path of the API and of jobs.
 
 Items come out in the order they went in, each as its encoded JSON answer.
-Ids found in a current read model take the prebuilt-fragment path; every
-other item builds its checks, and all signatures a batch needs are verified
+Ids found in a current read model take the prebuilt-fragment path, and so
+do well-formed UUID ids it does not hold (not found); every other item
+builds its checks, and all signatures a batch needs are verified
 together after the JSON work is done.
 """
 
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import msgspec
+import numpy as np
 from prometheus_client import Counter
 
 from services.verification.documents import (
@@ -32,12 +34,14 @@ from services.verification.schemas import Check, ItemProblem, ItemResult, Verifi
 from services.verification.verdicts import (
     AS_ISSUED,
     BY_ID,
+    FRAGMENT_PREFIX,
     ORIGIN_CHECKS,
     UNKNOWN,
     Verdicts,
     identity_check,
     verdict_of,
     window_state,
+    window_states,
 )
 from shared.credential_format import parse_credential_id
 from shared.crypto.eddsa_rdfc import ProofHashes
@@ -61,6 +65,11 @@ SLICE_SECONDS = (0.005, 0.01)
 FIRST_SLICE = 64
 MAX_SLICE = 5000
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s]+")
+NOT_FOUND = Check("exists", "fail", "not_found", "no credential with this id was issued through this ledger")
+# The answer to a well-formed id of no credential, after its index and id (as verdicts.py cuts fragments).
+_NOT_FOUND_FRAGMENT = _encode(ItemResult(index=0, id="", verdict="invalid", checks=[NOT_FOUND]))[
+    len(FRAGMENT_PREFIX):]
+_NOT_BUILT, _OTHER = -1, -2  # BatchVerifier._fragments: a row whose parts are not built; an item for _slow
 
 
 def item_problem(detail: str, *, malformed: bool = False) -> ItemProblem:
@@ -169,34 +178,78 @@ class BatchVerifier:
         fresh = self.fresh()
         outcome = BatchOutcome([b""] * len(entries))
         answers, counts = outcome.answers, outcome.counts
-        table, verdicts = self.model.credentials, self.verdicts
-        parts_of, pool = table.parts, table.parts_pool
-        valid_from, valid_until = table.valid_from, table.valid_until
-        # Every id of the slice looked up at once (vectorised), before the per-item loop.
-        rows = table.rows([entry.id or "" if type(entry) is VerificationItem else "" for entry in entries]) \
-            if fresh else []
+        others = self._plain_ids(entries, first_index, now, outcome) if fresh else range(len(entries))
         submitted: list[Submitted] = []
-        for offset, entry in enumerate(entries):
-            index = first_index + offset
-            # The hot path, inlined (window_state too): a plain id lookup in a current model.
-            cid = entry.id if fresh and type(entry) is VerificationItem else None
-            if cid is not None and entry.credential is None and entry.jwt is None and entry.identity is None \
-                    and (row := rows[offset]) >= 0:  # type: ignore[union-attr]
-                part = parts_of[row]
-                parts = pool[part] if part >= 0 else verdicts.parts(cid, CredentialRecord(table, row))
-                start, end = valid_from[row], valid_until[row]
-                state = 0 if start <= now < end else (1 if now < start else 2)
-                answers[offset] = b'{"index":%d,"id":%b,%b' % (index, _encode(cid), parts.fragments[BY_ID][state])
-                counts[parts.verdicts[state]] += 1
-                continue
-            result = self._slow(entry, index, now, fresh, submitted, plain)
+        for offset in others:
+            result = self._slow(entries[offset], first_index + offset, now, fresh, submitted, plain)
             if result is not None:
                 answers[offset] = self._count(result, counts)
         self._signatures.verify(submitted)
         for item in submitted:
             answers[item.index - first_index] = self._count(
-                finish(self.model, verdicts, item, now, fresh=fresh), counts)
+                finish(self.model, self.verdicts, item, now, fresh=fresh), counts)
         return outcome
+
+    def _plain_ids(self, entries: Sequence[Entry], first_index: int, now: int, outcome: BatchOutcome) -> list[int]:
+        """Answers the plain id lookups of a current model, the hot path: each
+        answer costs one bytes format, all else is gathered for the whole
+        slice at once (`_fragments`). Returns the offsets of the other entries,
+        in order."""
+        ids = [entry.id if type(entry) is VerificationItem and entry.credential is None and entry.jwt is None
+               and entry.identity is None else None for entry in entries]
+        rows, canonical = self.model.credentials.find_rows(
+            ids if None not in ids else [cid or "" for cid in ids])  # type: ignore[arg-type]
+        if None in ids:
+            rows[[offset for offset, cid in enumerate(ids) if cid is None]] = -1
+        fragment_at, fragments = self._fragments(rows, canonical, now, outcome.counts)
+        answered = np.flatnonzero(fragment_at >= 0)
+        answered_offsets = answered.tolist()
+        formatted = [b'{"index":%d,"id":%b,%b' % (first_index + offset, _encode(ids[offset]), fragments[at])
+                     for offset, at in zip(answered_offsets, fragment_at[answered].tolist(), strict=True)]
+        answers = outcome.answers
+        if len(formatted) == len(entries):
+            answers[:] = formatted
+            return []
+        for offset, answer in zip(answered_offsets, formatted, strict=True):
+            answers[offset] = answer
+        for offset in np.flatnonzero(fragment_at == _NOT_BUILT).tolist():
+            answers[offset] = self._first_answer(
+                ids[offset], int(rows[offset]), first_index + offset, now, outcome.counts)  # type: ignore[arg-type]
+        return np.flatnonzero(fragment_at == _OTHER).tolist()
+
+    def _fragments(self, rows: np.ndarray, canonical: np.ndarray, now: int, counts: dict[str, int]
+                   ) -> tuple[np.ndarray, list[bytes]]:
+        """Per entry, which of `fragments` follows its index and id (or
+        _NOT_BUILT, _OTHER), counting their verdicts: the fragment of its row's
+        parts (when built) and window state, or for a well-formed UUID id of
+        no row the not-found one. Taken from the pool before any row's parts
+        are built (building may clear the pool)."""
+        table = self.model.credentials
+        found = np.flatnonzero(rows >= 0)
+        parts = table.parts_of(rows[found])
+        built = parts >= 0
+        ready = found[built]
+        used, which = np.unique(parts[built] * 3 + window_states(
+            table.valid_from, table.valid_until, rows[ready], now), return_inverse=True)
+        used_parts = [(table.parts_pool[code // 3], code % 3) for code in used.tolist()]
+        for (parts_used, state), n in zip(used_parts, np.bincount(which, minlength=len(used)).tolist(), strict=True):
+            counts[parts_used.verdicts[state]] += n
+        fragment_at = np.full(len(rows), _OTHER, dtype=np.int64)
+        fragment_at[found[~built]] = _NOT_BUILT
+        fragment_at[ready] = which
+        absent = canonical & (rows < 0)
+        fragment_at[absent] = len(used)
+        counts["invalid"] += int(absent.sum())
+        return fragment_at, [parts_used.fragments[BY_ID][state] for parts_used, state in used_parts] + [
+            _NOT_FOUND_FRAGMENT]
+
+    def _first_answer(self, credential_id: str, row: int, index: int, now: int, counts: dict[str, int]) -> bytes:
+        """The answer to a plain id whose row's parts are not built yet (building them)."""
+        table = self.model.credentials
+        parts = self.verdicts.parts(credential_id, CredentialRecord(table, row))
+        state = window_state(table.valid_from[row], table.valid_until[row], now)
+        counts[parts.verdicts[state]] += 1
+        return b'{"index":%d,"id":%b,%b' % (index, _encode(credential_id), parts.fragments[BY_ID][state])
 
     def _count(self, result: ItemResult | tuple[bytes, str], counts: dict[str, int]) -> bytes:
         if isinstance(result, tuple):
@@ -233,8 +286,7 @@ class BatchVerifier:
         if record is None and (malformed := id_problem(credential_id)) is not None:  # type: ignore[arg-type]
             return ItemResult(index=index, verdict="unknown", problem=item_problem(malformed))
         if record is None:
-            exists = (Check("exists", "fail", "not_found", "no credential with this id was issued through this ledger")
-                      if fresh else Check("exists", UNKNOWN, "status_source_unavailable"))
+            exists = NOT_FOUND if fresh else Check("exists", UNKNOWN, "status_source_unavailable")
             return ItemResult(index=index, id=credential_id, verdict="invalid" if fresh else "unknown", checks=[exists])
         return self._ledger_result(entry, index, credential_id, now, fresh, BY_ID)  # type: ignore[arg-type]
 

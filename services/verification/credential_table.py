@@ -52,12 +52,12 @@ from typing import Any
 
 import numpy as np
 
+from services.verification.credential_ids import ID_LENGTH, canonical_keys, uuid_id, uuid_key
 from services.verification.id_index import GROW_AT, GROW_TO, LOAD_FILL, IdIndex, key_halves, slots_for
 from shared.credential_format import IDENTITY_HASH_PREFIX
 
 NEVER = 2**62  # valid_until of a credential that never expires, as verdicts see it
 _NEVER32 = 0xFFFF_FFFF  # ... as stored: `now` is below it until 2106
-_URN = "urn:uuid:"
 _NIL = bytes(16)
 STATUS_BITS = 0x03
 PROFILE_SHIFT = 2
@@ -71,35 +71,6 @@ BLOCK_SHIFT = 8  # 256 rows per issued_at base
 DELTA_LIMIT = 32767
 DELTA_OTHER = -32768  # the row's exact times are in other_times
 MAX_PARTS = 32767
-# Where the characters of a canonical "urn:uuid:xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" are.
-_ID_LENGTH = 45
-_ID_FIXED = np.frombuffer(b"urn:uuid:", dtype=np.uint8)
-_DASH_AT = np.array([17, 22, 27, 32])
-_DASH = ord("-")
-_HEX_AT = np.array([i for i in range(9, _ID_LENGTH) if i not in (17, 22, 27, 32)])
-
-
-def uuid_key(credential_id: str) -> bytes | None:
-    """The 16 bytes of a canonical (lower-case) `urn:uuid:` id, else None."""
-    if len(credential_id) != 45 or not credential_id.startswith(_URN):
-        return None
-    c = credential_id
-    if c[17] != "-" or c[22] != "-" or c[27] != "-" or c[32] != "-":
-        return None
-    digits = c[9:17] + c[18:22] + c[23:27] + c[28:32] + c[33:]
-    if digits.lower() != digits:
-        return None
-    try:
-        return bytes.fromhex(digits)
-    except ValueError:
-        return None
-
-
-def uuid_id(key: bytes) -> str:
-    h = key.hex()
-    return f"{_URN}{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
 def learner_matches(computed: str, stored: str) -> bool:
     """Does an identity's hash (`identity_hash`) match a row's `learner_hash`?"""
     if stored.endswith(TRUNCATED) and stored.startswith(IDENTITY_HASH_PREFIX):
@@ -144,36 +115,35 @@ class CredentialTable:
         return self._index.find(key, self.ids)
 
     def rows(self, credential_ids: list[str]) -> list[int]:
-        """The rows of many ids at once (-1 where absent): the UUIDs are parsed,
-        hashed and probed for in vectorised steps, a few cycles per id."""
+        return self.find_rows(credential_ids)[0].tolist()
+
+    def find_rows(self, credential_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of many ids at once (-1 where absent), and which ids are
+        canonical `urn:uuid:` UUIDs (as `uuid_key` reads them, not the nil
+        one): the UUIDs are parsed, hashed and probed for in vectorised steps,
+        a few cycles per id."""
         count = len(credential_ids)
         blob = "".join(credential_ids)
         if count == 0 or not blob.isascii():
-            return [self.row(cid) for cid in credential_ids]
-        if len(blob) != _ID_LENGTH * count:
+            return np.array([self.row(cid) for cid in credential_ids], dtype=np.int64), np.zeros(count, dtype=bool)
+        if len(blob) != ID_LENGTH * count:
             # Some ids are of another form: look those up one by one.
-            uuids = [n for n, cid in enumerate(credential_ids) if len(cid) == _ID_LENGTH]
-            result = [self.other_ids.get(cid, -1) for cid in credential_ids]
-            for n, found in zip(uuids, self.rows([credential_ids[n] for n in uuids]) if uuids else (), strict=True):
-                result[n] = found
-            return result
-        chars = np.frombuffer(blob.encode("ascii"), dtype=np.uint8).reshape(count, _ID_LENGTH)
-        digits = chars[:, _HEX_AT]
-        canonical = (chars[:, :_ID_FIXED.size] == _ID_FIXED).all(axis=1) & (chars[:, _DASH_AT] == _DASH).all(axis=1)
-        canonical &= (((digits >= 48) & (digits <= 57)) | ((digits >= 97) & (digits <= 102))).all(axis=1)
-        nibbles = np.where(digits <= 57, digits - 48, digits - 87).astype(np.uint8)
-        keys = np.ascontiguousarray((nibbles[:, 0::2] << 4) | nibbles[:, 1::2]).view("<u8")
-        canonical &= (keys != 0).any(axis=1)
+            uuids = [n for n, cid in enumerate(credential_ids) if len(cid) == ID_LENGTH]
+            result = np.array([self.other_ids.get(cid, -1) for cid in credential_ids], dtype=np.int64)
+            canonical = np.zeros(count, dtype=bool)
+            if uuids:
+                result[uuids], canonical[uuids] = self.find_rows([credential_ids[n] for n in uuids])
+            return result, canonical
+        keys, canonical = canonical_keys(blob.encode("ascii"), count)
         found = np.full(count, -1, dtype=np.int64)
         if self.count:
             active = np.flatnonzero(canonical)
             stored = key_halves(self.ids, self.count)
-            found[active] = self._index.find_many(keys[active], stored, self.ids)
+            found[active] = self._index.find_many(keys[active], stored)
             del stored  # release the export of self.ids before it can grow again
-        result = found.tolist()
         for n in np.flatnonzero(~canonical).tolist():
-            result[n] = self.other_ids.get(credential_ids[n], -1)
-        return result
+            found[n] = self.other_ids.get(credential_ids[n], -1)
+        return found, canonical
 
     def get(self, credential_id: str, default: None = None) -> CredentialRecord | None:
         found = self.row(credential_id)
@@ -312,6 +282,12 @@ class CredentialTable:
             view = np.frombuffer(self.parts, dtype=np.int16)
             view[:] = -1
             del view
+
+    # -- reading many rows -------------------------------------------------
+
+    def parts_of(self, rows: np.ndarray) -> np.ndarray:
+        """`parts` of each of `rows` (existing rows), as an int16 array."""
+        return np.frombuffer(self.parts, dtype=np.int16)[rows]  # a copy: the column's export ends here
 
     # -- reading a row -----------------------------------------------------
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from services.verification.credential_ids import uuid_id
 from services.verification.credential_table import (
     BLOCK_SHIFT,
     DELTA_LIMIT,
@@ -21,7 +22,6 @@ from services.verification.credential_table import (
     PROFILE_SHIFT,
     ROW_DIGESTS,
     STATUS_BITS,
-    uuid_id,
 )
 
 FORMAT = 3

@@ -13,9 +13,11 @@ comparisons and one bytes format.
 from __future__ import annotations
 
 import datetime as dt
+from array import array
 from collections.abc import Callable, Sequence
 
 import msgspec
+import numpy as np
 
 from services.verification.credential_table import learner_matches
 from services.verification.model import (
@@ -55,13 +57,21 @@ STATUS_UNAVAILABLE = Check("status", UNKNOWN, "status_source_unavailable",
 _ENCODER = msgspec.json.Encoder()
 # The fragment is an ItemResult with these two leading fields cut off; the
 # hot path writes them itself.
-_FRAGMENT_PREFIX = b'{"index":0,"id":"",'
+FRAGMENT_PREFIX = b'{"index":0,"id":"",'
 
 
 def window_state(valid_from: int, valid_until: int, now: int) -> int:
     if valid_from <= now < valid_until:
         return IN_WINDOW
     return NOT_YET_VALID if now < valid_from else EXPIRED
+
+
+def window_states(valid_from: array, valid_until: array, rows: np.ndarray, now: int) -> np.ndarray:
+    """`window_state` of each of `rows` of the (clamped, uint32) validity columns."""
+    start = np.frombuffer(valid_from, dtype=np.uint32)[rows]
+    end = np.frombuffer(valid_until, dtype=np.uint32)[rows]
+    moment = np.int64(now)  # compared as int64 whatever `now` is, as the scalar test compares ints
+    return np.where(moment < start, NOT_YET_VALID, np.where(moment < end, IN_WINDOW, EXPIRED))
 
 
 def verdict_of(checks: Sequence[Check]) -> str:
@@ -202,7 +212,7 @@ class Verdicts:
             checks, summary = build()
             verdict = verdict_of(checks)
             encoded = _ENCODER.encode(ItemResult(index=0, id="", verdict=verdict, checks=checks, summary=summary))
-            found = self._fragments[facts] = (encoded[len(_FRAGMENT_PREFIX):], verdict)
+            found = self._fragments[facts] = (encoded[len(FRAGMENT_PREFIX):], verdict)
         return found
 
     def checks(self, credential_id: str, record: CredentialRecord, now: int, origin: Sequence[Check], *,
@@ -237,7 +247,7 @@ class Verdicts:
                 checks = [*origin, *stable[:-1], window, stable[-1]]
                 verdict = verdict_of(checks)
                 encoded = _ENCODER.encode(ItemResult(index=0, id="", verdict=verdict, checks=checks, summary=summary))
-                by_state.append(encoded[len(_FRAGMENT_PREFIX):])
+                by_state.append(encoded[len(FRAGMENT_PREFIX):])
                 if origin is ORIGIN_CHECKS[BY_ID]:
                     verdicts.append(verdict)
             fragments.append(tuple(by_state))

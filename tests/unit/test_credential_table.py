@@ -10,13 +10,13 @@ import msgspec
 import numpy as np
 
 from services.verification import snapshot_v3
+from services.verification.credential_ids import uuid_key
 from services.verification.credential_table import (
     MAX_PARTS,
     NARROW_PROFILES,
     NEVER,
     CredentialTable,
     learner_matches,
-    uuid_key,
 )
 from services.verification.model import ReadModel
 from services.verification.snapshot import encode_chunks, restore
