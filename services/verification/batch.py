@@ -21,6 +21,7 @@ from prometheus_client import Counter
 
 from services.verification.documents import (
     Ed25519Batch,
+    SignerKeys,
     Submitted,
     canonical_digest,
     finish,
@@ -127,6 +128,7 @@ class BatchVerifier:
         self.proof_hashes = ProofHashes(loader)
         self.verdicts = Verdicts(model)
         self._signatures = Ed25519Batch()
+        self._signers = SignerKeys(model)
         # Seconds per item of the last slice, by _kind: ids cost about a
         # microsecond, submitted documents a hundred times more.
         self._seconds_per_item: list[float | None] = [None, None]
@@ -261,6 +263,8 @@ class BatchVerifier:
         """The answer (or its encoding and verdict), or None when the item joined `submitted` for a signature check."""
         if isinstance(entry, ItemProblem):
             return ItemResult(index=index, verdict="unknown", problem=entry)
+        if entry.credential is not None and entry.id is None and entry.jwt is None:  # the most common item here
+            return self._document(entry, index, now, fresh, submitted, plain)
         given = [name for name in ("id", "credential", "jwt") if getattr(entry, name) is not None]
         if len(given) != 1:
             return ItemResult(index=index, verdict="unknown", problem=item_problem(
@@ -270,7 +274,7 @@ class BatchVerifier:
         if entry.credential is not None:
             return self._document(entry, index, now, fresh, submitted, plain)
         try:
-            submitted.append(prepare_jwt(self.model, index, entry.jwt, entry.identity))  # type: ignore[arg-type]
+            submitted.append(prepare_jwt(self.model, self._signers, index, entry.jwt, entry.identity))  # type: ignore[arg-type]
         except ValueError as exc:
             problem = item_problem(f"'jwt' is not a compact JWS: {exc}")
             return ItemResult(index=index, verdict="unknown", problem=problem)
@@ -298,8 +302,8 @@ class BatchVerifier:
                 answer = b'{"index":%d,"id":%b,%b' % (index, _encode(credential_id), parts.fragments[AS_ISSUED][state])
                 return answer, parts.verdicts[state]
             return self._ledger_result(entry, index, credential_id, now, fresh, AS_ISSUED)
-        submitted.append(prepare_document(self.model, self.proof_hashes, index, document,  # type: ignore[arg-type]
-                                          entry.identity, plain=plain))
+        submitted.append(prepare_document(self._signers, self.proof_hashes, index, document,  # type: ignore[arg-type]
+                                          entry.identity, record, plain=plain))
         return None
 
     def _ledger_result(self, entry: VerificationItem, index: int, credential_id: str, now: int, fresh: bool,

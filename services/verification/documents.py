@@ -17,9 +17,11 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from services.verification import ed25519
-from services.verification.model import NEVER, ReadModel
-from services.verification.schemas import Check, Identity, ItemResult
+from services.verification.model import NEVER, CredentialRecord, ReadModel
+from services.verification.schemas import Check, Identity, ItemResult, Summary
 from services.verification.verdicts import (
     FAIL,
     PASS,
@@ -38,7 +40,10 @@ from shared.crypto.did_key import DID_KEY_PREFIX, public_key_from_did_key
 from shared.crypto.eddsa_rdfc import ProofHashes
 from shared.crypto.jcs import canonicalize, canonicalize_plain
 from shared.crypto.proof_set import prepare_proof_set, verification_method_of
+from shared.registry_state import IssuerKey
 from shared.timeutil import parse_time
+
+_encode = msgspec.json.Encoder().encode
 
 
 @dataclass(slots=True)
@@ -64,15 +69,48 @@ class Submitted:
     # (public key, signature, signed bytes) still to verify: all must.
     pending: list[tuple[bytes, bytes, bytes]] = field(default_factory=list)
     signature_ok: bool = False
+    # The ledger's record of the document's id, looked up once, as it was prepared.
+    record: CredentialRecord | None = None
+
+
+class SignerKeys:
+    """The registered signer each verification method or JWS `kid` names (or
+    why none), with its key. Documents one key signed name one method, so
+    each is resolved once until the registry changes (the model's epoch
+    counts every change of issuers and keys)."""
+
+    def __init__(self, model: ReadModel, limit: int = 10_000) -> None:
+        self.model = model
+        self._limit = limit
+        self._found: dict[str, tuple[Signer | str, IssuerKey | None]] = {}
+        self._epoch = -1
+
+    def of(self, method: str) -> tuple[Signer | str, IssuerKey | None]:
+        """The signer (or why none) and its registered key (None if none)."""
+        if self._epoch != self.model.epoch:
+            self._found.clear()
+            self._epoch = self.model.epoch
+        found = self._found.get(method)
+        if found is None:
+            if len(self._found) >= self._limit:
+                self._found.clear()  # many methods: start over rather than grow without bound
+            signer = resolve_signer(self.model, method)
+            key = None if isinstance(signer, str) else self.model.registry.key(signer.issuer_id, signer.key_id)
+            found = self._found[method] = (signer, key)
+        return found
 
 
 class Ed25519Batch:
     """Verifies a request's signatures together (libsodium; see ed25519.py)."""
 
     def verify(self, submitted: list[Submitted]) -> None:
+        verify = ed25519.verify
         for item in submitted:
-            if item.pending:
-                item.signature_ok = all(ed25519.verify(*check) for check in item.pending)
+            pending = item.pending
+            if len(pending) == 1:  # most documents: one proof
+                item.signature_ok = verify(*pending[0])
+            elif pending:
+                item.signature_ok = all(verify(*check) for check in pending)
 
 
 def canonical_digest(document: dict[str, Any], *, plain: bool = False) -> bytes | None:
@@ -99,27 +137,29 @@ def resolve_signer(model: ReadModel, method: str) -> Signer | str:
     return Signer(issuer.issuer_id, key_id, did)
 
 
-def prepare_document(model: ReadModel, hashes: ProofHashes, index: int, document: dict[str, Any],
-                     identity: Identity | None, *, plain: bool = False) -> Submitted:
-    item = Submitted(index, document, identity, via_jwt=False, plain=plain)
+def prepare_document(signers: SignerKeys, hashes: ProofHashes, index: int, document: dict[str, Any],
+                     identity: Identity | None, record: CredentialRecord | None, *, plain: bool = False) -> Submitted:
+    """`record`: the ledger's record of the document's id (None if none)."""
+    item = Submitted(index, document, identity, via_jwt=False, plain=plain, record=record)
     proofs = prepare_proof_set(document, hashes, plain=plain)
     method = verification_method_of(proofs) if proofs else None
     if method is None:
         # Also a set whose proofs name several keys: one issuer key must vouch for all of it.
         item.problem = "malformed_proof"
         return item
-    _bind_signer(model, item, method)
+    key = _bind_signer(signers, item, method)
     if item.signer is not None:
-        key = model.registry.key(item.signer.issuer_id, item.signer.key_id)
         item.pending = [(key.public_key, proof.signature, proof.hash_data)  # type: ignore[union-attr]
                         for proof in proofs]  # type: ignore[union-attr]
     return item
 
 
-def prepare_jwt(model: ReadModel, index: int, token: str, identity: Identity | None) -> Submitted:
+def prepare_jwt(model: ReadModel, signers: SignerKeys, index: int, token: str, identity: Identity | None) -> Submitted:
     """Raises ValueError for a token that is not a compact JWS at all."""
     header, payload, signing_input, signature = jws.decode_vc_jws(token)
-    item = Submitted(index, payload, identity, via_jwt=True)
+    credential_id = payload.get("id")
+    record = model.credentials.get(credential_id) if isinstance(credential_id, str) else None
+    item = Submitted(index, payload, identity, via_jwt=True, record=record)
     if header.get("alg") != jws.JWS_ALG or header.get("typ") != jws.JWS_TYP or "crit" in header:
         item.problem = "unsupported_jws"
         return item
@@ -127,15 +167,15 @@ def prepare_jwt(model: ReadModel, index: int, token: str, identity: Identity | N
     if not isinstance(kid, str):
         item.problem = "malformed_key_id"
         return item
-    _bind_signer(model, item, kid)
+    key = _bind_signer(signers, item, kid)
     if item.signer is not None:
-        key = model.registry.key(item.signer.issuer_id, item.signer.key_id)
         item.pending = [(key.public_key, signature, signing_input)]  # type: ignore[union-attr]
     return item
 
 
-def _bind_signer(model: ReadModel, item: Submitted, method: str) -> None:
-    signer = resolve_signer(model, method)
+def _bind_signer(signers: SignerKeys, item: Submitted, method: str) -> IssuerKey | None:
+    """Sets the item's signer (or its problem); the signer's registered key."""
+    signer, key = signers.of(method)
     if isinstance(signer, str):
         item.problem = signer
     elif document_issuer(item.document) != signer.did:
@@ -143,6 +183,7 @@ def _bind_signer(model: ReadModel, item: Submitted, method: str) -> None:
         item.problem = "key_not_of_issuer"
     else:
         item.signer = signer
+    return key
 
 
 def document_issuer(document: dict[str, Any]) -> str | None:
@@ -152,9 +193,11 @@ def document_issuer(document: dict[str, Any]) -> str | None:
     return issuer if isinstance(issuer, str) else None
 
 
-def finish(model: ReadModel, verdicts: Verdicts, item: Submitted, now: int, *, fresh: bool) -> ItemResult:
+def finish(model: ReadModel, verdicts: Verdicts, item: Submitted, now: int, *,
+           fresh: bool) -> ItemResult | tuple[bytes, str]:
+    """The item's answer, or its encoding and verdict."""
     credential_id = item.document.get("id")
-    record = model.credentials.get(credential_id) if isinstance(credential_id, str) else None
+    record = item.record
     signature = _signature_check(item)
     if record is None:
         return _foreign(model, verdicts, item, signature, now, fresh=fresh)
@@ -173,8 +216,12 @@ def _signature_check(item: Submitted) -> Check:
     if item.problem:
         return Check("signature", FAIL, item.problem)
     if item.signature_ok:
-        return Check("signature", PASS, "jws_verified" if item.via_jwt else "proof_verified")
-    return Check("signature", FAIL, "bad_signature", "the signature does not match the content: it was altered")
+        return _VERIFIED[item.via_jwt]
+    return _BAD_SIGNATURE
+
+
+_VERIFIED = (Check("signature", PASS, "proof_verified"), Check("signature", PASS, "jws_verified"))
+_BAD_SIGNATURE = Check("signature", FAIL, "bad_signature", "the signature does not match the content: it was altered")
 
 
 def _ledger_integrity(item: Submitted, ledger_digest: bytes, signature: Check) -> Check:
@@ -187,31 +234,47 @@ def _ledger_integrity(item: Submitted, ledger_digest: bytes, signature: Check) -
 
 
 def _foreign(model: ReadModel, verdicts: Verdicts, item: Submitted, signature: Check, now: int, *,
-             fresh: bool) -> ItemResult:
-    """A document the ledger never recorded: only what it carries can be checked."""
+             fresh: bool) -> ItemResult | tuple[bytes, str]:
+    """A document the ledger never recorded: only what it carries can be checked.
+
+    Its answer depends on these facts only, and documents one key signed at
+    one time share them: without an identity to compare, the answer is
+    encoded once per facts, as a fragment (as ledger credentials' are)."""
     document = item.document
     issuer_id = item.signer.issuer_id if item.signer else issuer_id_from_did(document_issuer(document) or "") or ""
-    moment = signing_time(document)
-    achievement = _achievement(model, document)
+    achievement_id = _subject_achievement(document).get("id")
+    facts = (issuer_id, achievement_id if isinstance(achievement_id, str) else None,
+             item.signer.key_id if item.signer else None, signing_time(document), _title(document), signature,
+             _window_state(document, now), fresh)
+    credential_id = document.get("id")
+    if item.identity is None:
+        fragment, verdict = verdicts.fragment(facts, lambda: _foreign_checks(model, verdicts, *facts))
+        if isinstance(credential_id, str):
+            return b'{"index":%d,"id":%b,%b' % (item.index, _encode(credential_id), fragment), verdict
+        return b'{"index":%d,%b' % (item.index, fragment), verdict
+    checks, summary = _foreign_checks(model, verdicts, *facts)
+    checks.append(_document_identity(document, item.identity))
+    return ItemResult(index=item.index, id=credential_id if isinstance(credential_id, str) else None,
+                      verdict=verdict_of(checks), checks=checks, summary=summary)  # type: ignore[arg-type]
+
+
+def _foreign_checks(model: ReadModel, verdicts: Verdicts, issuer_id: str, achievement_id: str | None,
+                    key_id: str | None, moment: dt.datetime | None, title: str, signature: Check,
+                    window: int, fresh: bool) -> tuple[list[Check], Summary]:
+    achievement = _achievement(model, achievement_id)
     exists = Check("exists", UNKNOWN, "not_in_ledger", "the ledger has no record of this credential")
     integrity = (Check("integrity", PASS, "proof_verified") if signature.status == PASS
                  else Check("integrity", FAIL, "unverified", "the content could not be authenticated"))
     if moment is None:
         accredited = Check("issuer_accredited", UNKNOWN, "issue_time_unknown")
         key = Check("key_valid", UNKNOWN, "signing_time_unknown")
-        summary = summary_of(model, achievement, issuer_id, "", _title(document))
+        summary = summary_of(model, achievement, issuer_id, "", title)
     else:
         # The signer's issuer is the document's (_bind_signer), so one issuer id serves both checks.
-        accredited, key, summary = verdicts.signed_at(
-            issuer_id, achievement, item.signer.key_id if item.signer else None, moment, _title(document))
+        accredited, key, summary = verdicts.signed_at(issuer_id, achievement, key_id, moment, title)
     status = Check("status", UNKNOWN, "not_in_ledger") if fresh else STATUS_UNAVAILABLE
-    checks = [exists, integrity, signature, accredited, key, status, _window(document, now),
-              Check("stack_components", PASS, "not_a_stack")]
-    if item.identity is not None:
-        checks.append(_document_identity(document, item.identity))
-    credential_id = document.get("id")
-    return ItemResult(index=item.index, id=credential_id if isinstance(credential_id, str) else None,
-                      verdict=verdict_of(checks), checks=checks, summary=summary)  # type: ignore[arg-type]
+    return [exists, integrity, signature, accredited, key, status, WINDOW_CHECKS[window],
+            Check("stack_components", PASS, "not_a_stack")], summary
 
 
 def signing_time(document: dict[str, Any]) -> dt.datetime | None:
@@ -237,10 +300,19 @@ def _parsed_time(value: str) -> dt.datetime | None:
         return None
 
 
-def _window(document: dict[str, Any], now: int) -> Check:
-    start, end = _time(document.get("validFrom")), _time(document.get("validUntil"))
-    return WINDOW_CHECKS[window_state(int(start.timestamp()) if start else 0,
-                                      int(end.timestamp()) if end else NEVER, now)]
+def _window_state(document: dict[str, Any], now: int) -> int:
+    start, end = _seconds(document.get("validFrom")), _seconds(document.get("validUntil"))
+    return window_state(0 if start is None else start, NEVER if end is None else end, now)
+
+
+def _seconds(value: Any) -> int | None:
+    return _parsed_seconds(value) if isinstance(value, str) else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_seconds(value: str) -> int | None:
+    moment = _parsed_time(value)
+    return None if moment is None else int(moment.timestamp())
 
 
 def _subject_achievement(document: dict[str, Any]) -> dict[str, Any]:
@@ -249,10 +321,9 @@ def _subject_achievement(document: dict[str, Any]) -> dict[str, Any]:
     return achievement if isinstance(achievement, dict) else {}
 
 
-def _achievement(model: ReadModel, document: dict[str, Any]) -> Any:
-    """The registry's achievement a document names (its id ends with ours)."""
-    achievement_id = _subject_achievement(document).get("id")
-    if not isinstance(achievement_id, str):
+def _achievement(model: ReadModel, achievement_id: str | None) -> Any:
+    """The registry's achievement a document names by `achievement_id` (it ends with ours)."""
+    if achievement_id is None:
         return None
     last = achievement_id.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
     return model.registry.achievements.get(last)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import msgspec
 import numpy as np
@@ -160,6 +160,7 @@ class Verdicts:
         self._interned: dict[tuple, Parts] = {}
         self._facts: dict[tuple[str, str, str, int], tuple[tuple[Check, Check], str]] = {}
         self._signed: dict[tuple, tuple[Check, Check, Summary]] = {}
+        self._fragments: dict[tuple, tuple[bytes, str]] = {}
         self._epoch = -1
 
     def parts(self, credential_id: str, record: CredentialRecord) -> Parts:
@@ -178,6 +179,7 @@ class Verdicts:
             self._interned.clear()
             self._facts.clear()
             self._signed.clear()
+            self._fragments.clear()
             self._epoch = self.model.epoch
 
     def signed_at(self, issuer_id: str, achievement: Achievement | None, key_id: str | None,
@@ -196,6 +198,21 @@ class Verdicts:
             found = self._signed[facts] = (
                 accreditation_check(self.model, issuer_id, achievement, moment), key,
                 summary_of(self.model, achievement, issuer_id, moment.strftime("%Y-%m-%d"), title))
+        return found
+
+    def fragment(self, facts: tuple, build: Callable[[], tuple[list[Check], Summary]]) -> tuple[bytes, str]:
+        """The encoded answer after its index and id, and its verdict, for
+        `facts` (everything `build`'s checks and summary depend on, the
+        registry aside): encoded once per facts until the registry changes."""
+        self._forget_if_changed()
+        found = self._fragments.get(facts)
+        if found is None:
+            if len(self._fragments) >= FACTS_LIMIT:
+                self._fragments.clear()
+            checks, summary = build()
+            verdict = verdict_of(checks)
+            encoded = _ENCODER.encode(ItemResult(index=0, id="", verdict=verdict, checks=checks, summary=summary))
+            found = self._fragments[facts] = (encoded[len(FRAGMENT_PREFIX):], verdict)
         return found
 
     def checks(self, credential_id: str, record: CredentialRecord, now: int, origin: Sequence[Check], *,

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+import msgspec
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -34,6 +35,7 @@ from shared.crypto.jcs import canonicalize, canonicalize_plain
 from shared.crypto.multibase import multibase_decode, multibase_encode, multibase_to_private_seed
 
 PROOF_TYPE: Final = "DataIntegrityProof"
+_ENCODE: Final = msgspec.json.Encoder().encode
 CRYPTOSUITE: Final = "eddsa-jcs-2022"
 SIGNATURE_LENGTH: Final = 64
 
@@ -60,14 +62,17 @@ class OptionsHashes:
     Only options of strings (and an @context list of strings) are kept: for
     those, equal content means equal JCS whatever the key order, so the
     content itself is the cache key. Anything else is hashed each time.
+    Options that jcs.PlainJsonDecoder decoded and found plain (`plain`) are
+    of JSON's own types, which msgspec encodes one way only: their encoding
+    is their key (a third of the cost of building the content key).
     """
 
     def __init__(self, limit: int = 10_000) -> None:
         self._limit = limit
-        self._hashes: dict[tuple[tuple[str, str | tuple[str, ...]], ...], bytes] = {}
+        self._hashes: dict[bytes | tuple[tuple[str, str | tuple[str, ...]], ...], bytes] = {}
 
-    def of(self, options: dict[str, Any]) -> bytes:
-        key = _content_key(options)
+    def of(self, options: dict[str, Any], *, plain: bool = False) -> bytes:
+        key = _plain_key(options) if plain else _content_key(options)
         found = self._hashes.get(key) if key is not None else None
         if found is None:
             found = hashlib.sha256(canonicalize(options)).digest()
@@ -76,6 +81,13 @@ class OptionsHashes:
                     self._hashes.clear()  # many signers: start over rather than grow without bound
                 self._hashes[key] = found
         return found
+
+
+def _plain_key(options: dict[str, Any]) -> bytes | None:
+    try:
+        return _ENCODE(options)
+    except UnicodeEncodeError:
+        return None  # a lone surrogate: hashed each time, canonicalize raises
 
 
 def _content_key(options: dict[str, Any]) -> tuple[tuple[str, str | tuple[str, ...]], ...] | None:
@@ -230,7 +242,8 @@ def prepare_proof(unsecured: dict[str, Any], proof: Any, proof_purpose: str = "a
     """
     if not isinstance(proof, dict) or not _is_own_proof(proof, proof_purpose):
         return None
-    proof_options = {key: value for key, value in proof.items() if key != "proofValue"}
+    proof_options = dict(proof)  # a copy less its proofValue: ~5 times cheaper than filtering every key
+    del proof_options["proofValue"]
     if "@context" in proof_options:
         # Spec step: the document may only extend the signed context list, and
         # what gets hashed is the signed list.
@@ -238,15 +251,11 @@ def prepare_proof(unsecured: dict[str, Any], proof: Any, proof_purpose: str = "a
             return None
         unsecured = {**unsecured, "@context": proof_options["@context"]}
     signature = multibase_decode(proof["proofValue"], size=SIGNATURE_LENGTH)
-    options_hash = (options_hashes.of(proof_options) if options_hashes is not None
+    options_hash = (options_hashes.of(proof_options, plain=plain) if options_hashes is not None
                     else hashlib.sha256(canonicalize(proof_options)).digest())
     document = canonicalize_plain(unsecured) if plain else canonicalize(unsecured)
     hash_data = options_hash + hashlib.sha256(document).digest()
-    return PreparedProof(
-        verification_method=proof["verificationMethod"],
-        hash_data=hash_data,
-        signature=signature,
-    )
+    return PreparedProof(proof["verificationMethod"], hash_data, signature)
 
 
 def _is_own_proof(proof: dict[str, Any], proof_purpose: str) -> bool:

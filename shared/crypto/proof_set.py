@@ -106,6 +106,8 @@ def proofs_of(secured: Any) -> list[Any] | None:
     if not isinstance(secured, dict):
         return None
     proof = secured.get("proof")
+    if type(proof) is dict:  # one proof, as most documents carry
+        return [proof]
     proofs = proof if isinstance(proof, list) else [proof]
     return proofs if proofs and all(isinstance(p, dict) for p in proofs) else None
 
@@ -124,7 +126,8 @@ def prepare_proof_set(
     proofs = proofs_of(secured)
     if proofs is None:
         return None
-    unsecured = {key: value for key, value in secured.items() if key != "proof"}
+    unsecured = dict(secured)  # a copy less its proofs (proofs_of found them): cheaper than filtering every key
+    del unsecured["proof"]
     prepared: list[PreparedProof] = []
     rdfc_document_hash: bytes | None = None
     try:
@@ -145,6 +148,8 @@ def prepare_proof_set(
 
 def verification_method_of(prepared: list[PreparedProof]) -> str | None:
     """The one key a set is signed with; None when its proofs name several."""
+    if len(prepared) == 1:
+        return prepared[0].verification_method
     methods = {proof.verification_method for proof in prepared}
     return methods.pop() if len(methods) == 1 else None
 

@@ -26,7 +26,7 @@ from shared.crypto.eddsa_jcs import (
     verify,
     verify_signature,
 )
-from shared.crypto.jcs import canonicalize
+from shared.crypto.jcs import PlainJsonDecoder, canonicalize
 from shared.crypto.multibase import (
     multibase_decode,
     multibase_encode,
@@ -106,6 +106,21 @@ def test_options_beyond_strings_are_hashed_each_time_and_stay_distinct(options: 
     else:
         with pytest.raises(expected):
             hashes.of(options)
+
+
+def test_plain_options_are_kept_by_their_encoding_and_stay_distinct() -> None:
+    # As jcs.PlainJsonDecoder gives them: JSON's own types; "5" and 5, key orders, lists and objects.
+    decoder = PlainJsonDecoder(Any)
+    hashes = OptionsHashes()
+    variants = [b'{"type":"DataIntegrityProof","created":"5"}', b'{"type":"DataIntegrityProof","created":5}',
+                b'{"created":"5","type":"DataIntegrityProof"}', b'{"type":"DataIntegrityProof","created":true}',
+                b'{"type":"DataIntegrityProof","created":null}', b'{"type":"DataIntegrityProof","@context":["a","b"]}',
+                b'{"type":"DataIntegrityProof","@context":["a",{"b":"c"}]}', b'{"type":"DataIntegrityProof","@context":"ab"}']
+    for _ in range(2):  # computed, then kept
+        for raw in variants:
+            options = decoder.decode(raw)
+            assert decoder.plain(raw)
+            assert hashes.of(options, plain=True) == hashlib.sha256(canonicalize(options)).digest()
 
 
 def test_options_hashes_stay_bounded() -> None:

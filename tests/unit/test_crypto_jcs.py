@@ -327,7 +327,8 @@ def decode_plain(raw: bytes) -> tuple[Any, bool]:
     b'{"a": 1.5}', b'{"a": 5.0}', b'{"a":1e3}', b'[0.0]', b'{"a": {"b": [1E-7]}}',
     b'{"a": 9007199254740992}', b'{"a":[-9007199254740992]}', b'{"a" :\n  1234567890123456}',
     b'[1,\t-12345678901234567890]', b'[-123456789012345]', '{"\U0001f600": 1}'.encode(), b'{"\\ud83d\\ude00": 1}',
-    '["\U0001f600"]'.encode(),
+    '["\U0001f600"]'.encode(), b'{"a" \t: \r\n-1234567890123456}', b'{"a":[1,\n 12345678901234567]}',
+    b'{"id":"urn:uuid:1","n":1234567890123456}', b'{"a":"x\\":1234567890123456"}', b' 1234567890123456',
 ])
 def test_floats_long_integers_and_astral_characters_are_not_plain(raw: bytes) -> None:
     value, plain = decode_plain(raw)
@@ -339,6 +340,9 @@ def test_floats_long_integers_and_astral_characters_are_not_plain(raw: bytes) ->
     b'{"a": 900719925474099, "b": -90071992547409, "c": "12345678901234567890", "d": [true, null, "x"]}',
     b'{"urn": "urn:isbn:9781234567897", "t": "2025-06-01T10:00:00.5Z", "e": "\\u00e9\\n"}',
     '{"é€\uffff": ["\u2028"]}'.encode(),
+    # Digit runs inside strings, after a colon or a space that no value follows: credential ids, prose.
+    b'{"id": "urn:uuid:12345678-1234-4123-8123-123456789012", "b": ["x: 1234567890123456789"]}',
+    b'{"a": "word 12345678901234567", "b": "tel:+1234567890123456"}',
 ])
 def test_documents_without_them_are_plain_and_canonicalize_as_rfc8785(raw: bytes) -> None:
     value, plain = decode_plain(raw)
@@ -374,3 +378,37 @@ def test_lone_surrogates_raise_as_rfc8785_does() -> None:
     value = {"a": "\udc00"}
     assert outcome(canonicalize_plain, value) == outcome(rfc8785.dumps, value) == ("raises", outcome(
         rfc8785.dumps, value)[1])
+
+
+def _long_integers(value: Any) -> int:
+    if isinstance(value, dict):
+        return sum(_long_integers(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(_long_integers(v) for v in value)
+    return int(type(value) is int and len(str(value)) >= 16)
+
+
+def test_every_long_integer_is_found_whatever_the_spacing_and_the_digits_in_strings() -> None:
+    # Strings full of digit runs after colons and spaces (ids, prose) beside
+    # integers of every length, in every JSON spacing: a value with an
+    # integer of 16 or more characters is never called plain.
+    rng = random.Random(61)
+    found = plain_count = 0
+    for _ in range(3000):
+        def leaf() -> Any:
+            digits = "".join(rng.choice("0123456789-") for _ in range(rng.randint(10, 24)))
+            return rng.choice([
+                rng.randint(-10**rng.randint(1, 20), 10**rng.randint(1, 20)),
+                f"urn:uuid:{digits}", f"x {digits}", f"a:{digits}", f"[{digits}", f",{digits}", f'"{digits}'])
+        value = {f"k{n}": [leaf() for _ in range(rng.randint(0, 3))] if rng.random() < 0.3 else leaf()
+                 for n in range(rng.randint(1, 6))}
+        spacing = rng.choice([None, 0, 2])
+        separators = rng.choice([(",", ":"), (", ", ": "), (" ,\t", " :\r\n ")])
+        raw = json.dumps(value, indent=spacing, separators=separators).encode()
+        decoded, plain = decode_plain(raw)
+        assert decoded == value
+        if _long_integers(value):
+            found += 1
+            assert not plain, raw
+        plain_count += plain
+    assert found > 500 and plain_count > 500
