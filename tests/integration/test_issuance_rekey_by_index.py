@@ -1,8 +1,9 @@
 """A claim's re-keying of learners seen again goes by the learner_key index,
-never by a scan of the whole credentials table (migration 0310): every
-issuance group re-keys (each learner has superseded keys), so a scan there
-made each group's cost grow with the number of credentials ever issued. The
-rows that move are the same as before."""
+never by a scan of the whole credentials table (migrations 0310, 0320):
+every issuance group re-keys (each learner has superseded keys), so a scan
+there made each group's cost grow with the number of credentials ever
+issued, also on a connection that planned the claim while the table was
+still small. The rows that move are the same as before."""
 
 from __future__ import annotations
 
@@ -39,10 +40,16 @@ async def _sequential_scans(conn: asyncpg.Connection, table: str) -> int:
 
 
 async def _claimed_without_scanning(db: asyncpg.Pool, learners: list[Learner]) -> set[str]:
-    async with db.acquire() as conn, conn.transaction():
+    async with db.acquire() as conn:
+        return await _claimed_on(conn, learners)
+
+
+async def _claimed_on(conn: asyncpg.Connection, learners: list[Learner]) -> set[str]:
+    async with conn.transaction():
         claimed = await store.claim_issued(conn, [row(one, f"R-{os.urandom(4).hex()}") for one in learners],
                                            sorted(set(rekeyings(learners))), CONTACTS.sealed(learners))
         assert await _sequential_scans(conn, "credentials") == 0
+        assert await _sequential_scans(conn, "stacks") == 0
     return claimed
 
 
@@ -68,3 +75,20 @@ async def test_the_separate_re_keying_statements_go_by_index_too(db, analysed):
         assert await _sequential_scans(conn, "credentials") == 0
     assert old_key not in await keys_of(db, "credentials") + await keys_of(db, "stacks")
     assert returning.learner_key in await keys_of(db, "stacks")
+
+
+async def test_a_claim_planned_on_a_young_table_still_re_keys_by_index_once_it_grew(db):
+    # PL/pgSQL keeps the plan a connection first made (a generic one after
+    # five runs): made on a near-empty table it was a scan, kept as the table
+    # grew until autovacuum analysed it. A service's connections all start so.
+    async with db.acquire() as conn:
+        for n in range(8):
+            assert len(await _claimed_on(conn, [learner(AFTER, 100 + n)])) == 1
+        await _many_credentials(db, analysed=False)
+        returning = learner(AFTER, 1)
+        old_key = await legacy_row(db, returning, "OLD-1")
+        group = [returning, *(learner(AFTER, n) for n in range(2, 22))]
+        assert len(await _claimed_on(conn, group)) == len(group)
+    assert old_key not in await keys_of(db, "credentials") + await keys_of(db, "stacks")
+    assert await db.fetchval("SELECT count(*) FROM issuance.credentials WHERE learner_key = $1",
+                             returning.learner_key) == 2
