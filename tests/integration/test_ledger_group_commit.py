@@ -296,3 +296,49 @@ async def test_callers_without_the_fused_stage_keep_the_group_staged(ledger, db)
     if len(transactions) == 1:  # one group: the stage without `fused` kept it staged
         assert FusedStage.fused_calls == []
     assert {r["caller"] for r in await db.fetch("SELECT caller FROM public.staged")} == {"x", "y"}
+
+
+class CountingPool:
+    """The fixture's pool, counting checkouts and returns."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.acquired = 0
+        self.released = 0
+
+    async def acquire(self):
+        self.acquired += 1
+        return await self.pool.acquire()
+
+    async def release(self, conn) -> None:
+        self.released += 1
+        await self.pool.release(conn)
+
+
+async def test_a_group_task_keeps_its_connection_while_its_callers_append_again(db):
+    pool = CountingPool(db)
+    ledger = Ledger(pool, TEST_CATALOG)  # type: ignore[arg-type]
+
+    async def writer(w: int) -> None:
+        for i in range(20):
+            await ledger.append([NewEvent(f"w{w}", Noted(text=f"{w}-{i}", n=i))], TEST_METADATA, {f"w{w}": i})
+
+    await asyncio.gather(*(writer(w) for w in range(4)))
+    for _ in range(3):  # the group task returns its connection as it ends, a pass or two later
+        await asyncio.sleep(0)
+    # 20 groups of 4, one checkout: the answered callers requeue before the task looks again.
+    assert (pool.acquired, pool.released) == (1, 1)
+    assert await db.fetchval("SELECT count(*) FROM ledger.events") == 80
+    async with db.acquire() as conn:
+        assert (await verify_chain(conn)).ok
+
+
+async def test_a_failed_attempt_returns_its_connection_and_the_next_group_gets_another(ledger, db):
+    counting = CountingPool(db)
+    ledger.pool = counting  # type: ignore[assignment]
+    with pytest.raises(StageRefused):
+        await append_as(ledger, "refused", "staged-fails")
+    assert await append_as(ledger, "after", "plain") == [1, 2, 3]
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert counting.acquired == counting.released >= 2

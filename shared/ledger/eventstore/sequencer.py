@@ -11,6 +11,8 @@ is written at once, and a group waits (`delay`, default one pass of the
 event loop) only while another group holds the lock, when its callers would
 wait anyway. At most `groups` transactions are open: one holds the lock
 while the next runs its callers' stages, so the lock covers only the append.
+A group task keeps its pool connection while callers keep queueing (those
+just answered usually append again within one pass of the event loop).
 
 A caller is answered only after the commit that holds its events. Its own
 failure is its own:
@@ -52,11 +54,13 @@ group is written the staged way above, which answers each caller alone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from shared.db.pool import Connection
 
@@ -123,19 +127,29 @@ class GroupCommit:
         return await waiter.future
 
     async def _lead(self) -> None:
+        lease = _Lease(self._ledger.pool)
         try:
-            while self._queue:
+            while self._queue or await self._requeued():
                 if self._leading > 1:
                     await asyncio.sleep(self._delay)
                 group = self._take()
                 try:
-                    await self._write(group)
+                    await self._write(group, lease)
                 finally:
                     for waiter in group:  # the group task cancelled (shutdown): no caller waits forever
                         if not waiter.future.done():
                             waiter.future.cancel()
         finally:
             self._leading -= 1
+            await lease.release()
+
+    async def _requeued(self) -> bool:
+        """Whether callers queued again within one pass of the event loop: the
+        callers of the group just answered run before this task resumes, and
+        one that appends again finds this task (and its connection) still
+        leading, rather than starting another."""
+        await asyncio.sleep(0)
+        return bool(self._queue)
 
     def _take(self) -> list[_Waiter]:
         group: list[_Waiter] = []
@@ -147,21 +161,23 @@ class GroupCommit:
                 events += len(waiter.append.events)
         return group
 
-    async def _write(self, group: list[_Waiter]) -> None:
+    async def _write(self, group: list[_Waiter], lease: _Lease) -> None:
         # Excluded callers hear of their failure only once the rest of the
         # group is committed: what they find then (a request with the same
         # key that won, say) is what the group wrote.
         excluded: list[tuple[_Waiter, BaseException]] = []
         try:
-            await self._write_excluding(group, excluded)
+            await self._write_excluding(group, excluded, lease)
         finally:
             for waiter, error in excluded:
                 waiter.fail(error)
 
-    async def _write_excluding(self, group: list[_Waiter], excluded: list[tuple[_Waiter, BaseException]]) -> None:
+    async def _write_excluding(
+        self, group: list[_Waiter], excluded: list[tuple[_Waiter, BaseException]], lease: _Lease,
+    ) -> None:
         while group:
             try:
-                results = await self._attempt(group)
+                results = await self._attempt(group, lease)
             except _Excluded as failed:
                 excluded.extend(failed.failed)
                 dropped = {id(w) for w, _ in failed.failed}
@@ -172,25 +188,21 @@ class GroupCommit:
                     group[0].fail(error)
                 else:
                     for waiter in group:
-                        await self._write_excluding([waiter], excluded)
+                        await self._write_excluding([waiter], excluded, lease)
                 return
-            _answer(group, results)  # already answered, unless the attempt was interrupted after its commit
+            _answer(group, results)
             return
 
-    async def _attempt(self, group: list[_Waiter]) -> list[list[int] | AppendConflict]:
-        results: list[list[int] | AppendConflict] | None = None
+    async def _attempt(self, group: list[_Waiter], lease: _Lease) -> list[list[int] | AppendConflict]:
+        conn = await lease.connection()
         try:
-            async with self._ledger.pool.acquire() as conn:
-                results = await self._written(conn, group)
-                # Committed: the callers go on while the pool resets the
-                # connection (a round trip of its own on release).
-                _answer(group, results)
-        except Exception:
-            if results is None:
-                raise
-            # The reset failed after the commit (the pool drops the
-            # connection): written again, the group would be written twice.
-        assert results is not None
+            results = await self._written(conn, group)
+        except BaseException:
+            # Whatever state the failure left the connection in, the next
+            # attempt starts on a fresh one, as it would from the pool.
+            await lease.release()
+            raise
+        _answer(group, results)  # committed: the callers go on
         return results
 
     async def _written(self, conn: Connection, group: list[_Waiter]) -> list[list[int] | AppendConflict]:
@@ -221,6 +233,32 @@ class GroupCommit:
             if waiter.settle is not None and isinstance(result, list):
                 await _settled(conn, waiter, result)
         return results
+
+
+class _Lease:
+    """The connection a group task keeps from one group to the next: while
+    callers keep queueing, each group skips the pool's checkout and return
+    (and whatever reset the pool does on return), which otherwise sit between
+    one group's commit and the next group's statement. Returned to the pool
+    when the queue runs dry or an attempt fails."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._conn: PoolConnectionProxy[asyncpg.Record] | None = None
+
+    async def connection(self) -> PoolConnectionProxy[asyncpg.Record]:
+        if self._conn is None:
+            self._conn = await self._pool.acquire()
+        return self._conn
+
+    async def release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        # Every caller is answered by now; a pool that fails to take the
+        # connection back has dropped it.
+        with contextlib.suppress(Exception):
+            await self._pool.release(conn)
 
 
 def _shared_fused(group: list[_Waiter]) -> Fused | None:
