@@ -54,13 +54,11 @@ Entry = VerificationItem | ItemProblem
 _URN_UUID = "urn:uuid:"
 # run_sliced: the CPU a step of a request may use before it yields, by
 # _kind of item, so a request waits a few slices of the others each time it
-# has to wait at all. Slices of ids are the shorter: a small by-id request
-# waits behind large by-id ones. Shorter still costs throughput (in process,
-# the same 10,000-id requests alternated: 3 ms slices ~20 % more CPU per id
-# than 10 ms ones, 5 ms not measurably more; 2 ms slices of documents ~8 %
-# more per document than 10 ms). The first slice of a kind not yet measured
-# is small, and no slice is so large that its vectorised id lookup and
-# answers grow without bound.
+# has to wait at all. Slices of ids are the shorter (cpu_step.QUANTUM): a
+# small by-id request waits behind large by-id ones. Slices of documents
+# stay at 10 ms (2 ms slices cost ~8 % more per document, round three).
+# The first slice of a kind not yet measured is small, and no slice is so
+# large that its vectorised id lookup and answers grow without bound.
 SLICE_SECONDS = (QUANTUM, 0.01)
 FIRST_SLICE = 64
 MAX_SLICE = 5000
@@ -156,10 +154,10 @@ class BatchVerifier:
         while start < len(entries):
             kind = _kind(entries[start])
             quantum = SLICE_SECONDS[kind]
-            await step.yield_if_spent(quantum)
-            # At least a quarter quantum's items: a step's last slice is not a sliver.
-            budget = max(quantum - step.spent(), quantum / 4)
+            # Less than a quarter quantum left: yield first, rather than run a sliver of a slice.
+            await step.yield_if_spent(quantum * 0.75)
             began = time.thread_time()
+            budget = quantum - (began - step.began)
             part = self.run(entries[start:start + self._slice_size(kind, budget)], first_index + start, plain=plain)
             self._seconds_per_item[kind] = (time.thread_time() - began) / len(part.answers)
             outcome.answers += part.answers

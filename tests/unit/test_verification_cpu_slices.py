@@ -50,12 +50,13 @@ async def test_a_slice_preempted_in_wall_time_does_not_shrink_the_next(world, mo
 
     def preempted_run(entries, first_index=0, now=None, *, plain=False):
         sizes.append(len(entries))
-        time.sleep(0.02)  # four quanta of wall time, no CPU
+        time.sleep(0.2)  # four quanta of wall time, no CPU
         return run(entries, first_index, now, plain=plain)
 
     monkeypatch.setattr(verifier, "run", preempted_run)
+    monkeypatch.setattr(batch, "SLICE_SECONDS", (0.05, 0.05))  # far more than these slices' CPU
     outcome = await verifier.run_sliced(ids)
-    assert sizes == [batch.FIRST_SLICE, len(ids) - batch.FIRST_SLICE]  # wall time would have cut it to 1 item
+    assert sizes == [batch.FIRST_SLICE, len(ids) - batch.FIRST_SLICE]  # wall time: 16 items
     assert outcome.answers == run(ids).answers
 
 
