@@ -9,7 +9,6 @@ together after the JSON work is done.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ import msgspec
 import numpy as np
 from prometheus_client import Counter
 
+from services.verification.cpu_step import QUANTUM, CpuStep
 from services.verification.documents import (
     Ed25519Batch,
     SignerKeys,
@@ -52,16 +52,14 @@ _ENCODER = msgspec.json.Encoder()
 _encode = _ENCODER.encode
 Entry = VerificationItem | ItemProblem
 _URN_UUID = "urn:uuid:"
-# run_sliced: the loop is held about this long between yields, by _kind of
-# item, so a request waits a few slices of the others each time it has to
-# wait at all. Slices of ids are the shorter: a small by-id request waits
-# behind large by-id ones. Shorter still costs throughput (in process, the
-# same 10,000-id requests alternated: 3 ms slices ~20 % more CPU per id than
-# 10 ms ones, 5 ms not measurably more; 2 ms slices of documents ~8 % more
-# per document than 10 ms). The first slice of a kind not yet measured is
-# small, and no slice is so large that its vectorised id lookup and answers
-# grow without bound.
-SLICE_SECONDS = (0.005, 0.01)
+# run_sliced: the CPU a step of a request may use before it yields, by
+# _kind of item, so a request waits a few slices of the others each time it
+# has to wait at all. Slices of ids are the shorter (cpu_step.QUANTUM): a
+# small by-id request waits behind large by-id ones. Slices of documents
+# stay at 10 ms (2 ms slices cost ~8 % more per document, round three).
+# The first slice of a kind not yet measured is small, and no slice is so
+# large that its vectorised id lookup and answers grow without bound.
+SLICE_SECONDS = (QUANTUM, 0.01)
 FIRST_SLICE = 64
 MAX_SLICE = 5000
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s]+")
@@ -133,41 +131,48 @@ class BatchVerifier:
         # microsecond, submitted documents a hundred times more.
         self._seconds_per_item: list[float | None] = [None, None]
 
-    async def run_sliced(self, entries: Sequence[Entry], first_index: int = 0, *, plain: bool = False) -> BatchOutcome:
+    async def run_sliced(self, entries: Sequence[Entry], first_index: int = 0, *, plain: bool = False,
+                         step: CpuStep | None = None) -> BatchOutcome:
         """Like `run`, yielding to the event loop between slices: a 10,000-item
         request then delays a concurrent small one by a slice, not by itself.
 
-        Slices are sized by time, not by count, because items differ in cost
-        by three orders of magnitude: a by-id item takes about a microsecond,
-        a document whose eddsa-rdfc-2022 proof is checked several
+        Slices are sized by CPU time, not by count, because items differ in
+        cost by three orders of magnitude: a by-id item takes about a
+        microsecond, a document whose eddsa-rdfc-2022 proof is checked several
         milliseconds. A fixed 500 items let one slice of such documents hold
         the loop for seconds, past the broker's session timeout (the
         worker's consumers then left their groups) and past every concurrent
-        request's latency budget. Each slice is sized from the measured cost
-        per item of the last slice of its kind to take about SLICE_SECONDS[kind].
+        request's latency budget. Each slice is sized from the measured CPU
+        per item of the last slice of its kind to fill what is left of
+        SLICE_SECONDS[kind] in this `step` of the task (which may have begun
+        before, with the body's decoding); the task yields once a step has
+        used it, so a small request runs without yielding at all.
         `plain`: the entries were decoded by jcs.PlainJsonDecoder and found plain."""
+        step = CpuStep() if step is None else step
         outcome = BatchOutcome([])
         start = 0
         while start < len(entries):
-            if start:
-                await asyncio.sleep(0)
             kind = _kind(entries[start])
-            began = time.perf_counter()
-            part = self.run(entries[start:start + self._slice_size(kind)], first_index + start, plain=plain)
-            self._seconds_per_item[kind] = (time.perf_counter() - began) / len(part.answers)
+            quantum = SLICE_SECONDS[kind]
+            # Less than a quarter quantum left: yield first, rather than run a sliver of a slice.
+            await step.yield_if_spent(quantum * 0.75)
+            began = time.thread_time()
+            budget = quantum - (began - step.began)
+            part = self.run(entries[start:start + self._slice_size(kind, budget)], first_index + start, plain=plain)
+            self._seconds_per_item[kind] = (time.thread_time() - began) / len(part.answers)
             outcome.answers += part.answers
             for verdict, n in part.counts.items():
                 outcome.counts[verdict] += n
             start += len(part.answers)
         return outcome
 
-    def _slice_size(self, kind: int) -> int:
-        """Items for about SLICE_SECONDS[kind], from the last slice of this kind of
-        item, whichever request it served: a small request then runs in one
-        slice from its start, rather than yielding after FIRST_SLICE items
-        and waiting behind the other requests' slices for the rest."""
+    def _slice_size(self, kind: int, budget: float) -> int:
+        """Items for about `budget` seconds of CPU, from the last slice of this
+        kind of item, whichever request it served: a small request then runs
+        in one slice from its start, rather than yielding after FIRST_SLICE
+        items and waiting behind the other requests' slices for the rest."""
         cost = self._seconds_per_item[kind]
-        return FIRST_SLICE if cost is None else max(1, min(MAX_SLICE, int(SLICE_SECONDS[kind] / max(cost, 1e-7))))
+        return FIRST_SLICE if cost is None else max(1, min(MAX_SLICE, int(budget / max(cost, 1e-7))))
 
     def fresh(self) -> bool:
         return self.freshness.is_fresh(self.model.position)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import gc
 from collections.abc import Callable
@@ -14,6 +13,7 @@ from aiohttp import web
 
 from services.verification import badge, jobs, sharing
 from services.verification.batch import BatchOutcome, Entry, id_problem, item_problem, record_verdicts
+from services.verification.cpu_step import QUANTUM, CpuStep
 from services.verification.job_formats import csv_header
 from services.verification.model import CredentialRecord
 from services.verification.page import badge_image, page_context
@@ -57,7 +57,7 @@ DECODE_SLICE = 1000
 DECODE_WHOLE_BYTES = 2 << 20
 
 
-async def decode_items(raw: bytes) -> tuple[list[Entry], bool]:
+async def decode_items(raw: bytes, step: CpuStep | None = None) -> tuple[list[Entry], bool]:
     """Each item decoded on its own, so a malformed one fails only itself;
     and whether the items are plain JSON (jcs.PlainJsonDecoder), which only
     the one-call decoding of a small body finds out.
@@ -66,9 +66,9 @@ async def decode_items(raw: bytes) -> tuple[list[Entry], bool]:
     NUL, depth; UTF-8 separately, as msgspec does not look inside the strings
     of a Raw item): after them no item can raise anything but a validation
     error. Items are decoded DECODE_SLICE at a time (one decoder call for a
-    slice of valid ones), yielding to the event loop in between: a
-    10,000-item body then delays a concurrent small request by a slice, not
-    by its whole decoding. A small body is first tried whole, in one call:
+    slice of valid ones), yielding to the event loop whenever this `step`
+    of the task has used its CPU quantum: a 10,000-item body then delays a
+    concurrent small request by a quantum, not by its whole decoding. A small body is first tried whole, in one call:
     only if some item is not valid does it take the item by item path."""
     if not raw:
         raise bad_request("the request body is empty; send {\"items\": [...]}")
@@ -82,10 +82,10 @@ async def decode_items(raw: bytes) -> tuple[list[Entry], bool]:
         except msgspec.DecodeError:  # a ValidationError too: some item is not valid, or no JSON at all
             pass
     pieces = untrusted.decode_json(raw, _RawItems).items
+    step = CpuStep() if step is None else step
     entries: list[Entry] = []
     for start in range(0, len(pieces), DECODE_SLICE):
-        if start:
-            await asyncio.sleep(0)
+        await step.yield_if_spent(QUANTUM)
         entries += _decode_slice(pieces[start:start + DECODE_SLICE])
     return entries, False
 
@@ -124,27 +124,33 @@ def _record(request: web.Request, outcome: BatchOutcome) -> None:
 
 async def verify_items(request: web.Request) -> web.Response:
     check_content_type(request)
-    items, plain = await decode_items(await read_limited(request, request.app[SETTINGS_KEY].max_bulk_body_bytes))
+    body = await read_limited(request, request.app[SETTINGS_KEY].max_bulk_body_bytes)
+    step = CpuStep()  # this step of the task began with the body's last read
+    items, plain = await decode_items(body, step)
     if len(items) > MAX_ITEMS:
         raise Problem(413, "too-many-items", "Too many items",
                       f"a request holds at most {MAX_ITEMS:,} items, this one {len(items):,}; "
                       "use /v1/verification-jobs for larger pools")
     verifier = request.app[VERIFIER_KEY]
     position = verifier.model.position
-    outcome = await verifier.run_sliced(items, plain=plain)
+    outcome = await verifier.run_sliced(items, plain=plain, step=step)
     _record(request, outcome)
     head = b'{"as_of_position":%d,"checked_at":"%s","counts":%b,"results":[' % (
         position, format_time(dt.datetime.now(dt.UTC)).encode(), msgspec.json.encode(outcome.counts))
-    return await _send_in_pieces(request, head, outcome.answers, b"]}")
+    return await _send_in_pieces(request, head, outcome.answers, b"]}", step)
 
 
-async def _send_in_pieces(request: web.Request, head: bytes, answers: list[bytes], tail: bytes) -> web.StreamResponse:
+async def _send_in_pieces(request: web.Request, head: bytes, answers: list[bytes], tail: bytes,
+                          step: CpuStep) -> web.StreamResponse:
     """Send a large answer in pieces, waiting for each to drain. Handed over
     whole, megabytes would sit in the transport's buffer, which (Python 3.11)
     is compacted with a memmove after every socket send: CPU that every other
     request on this event loop waits for. It also saves joining it whole.
     An answer of a few pieces goes in one write: what it would wait for
-    between pieces, behind other requests, costs more than its memmoves."""
+    between pieces, behind other requests, costs more than its memmoves.
+    Loopback and fast clients take megabytes without a drain, so a write
+    need not yield: the pieces also yield once the `step` has used its CPU
+    quantum, and a 7 MB answer does not hold the loop for its whole sending."""
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     size = len(head) + sum(map(len, answers)) + max(len(answers) - 1, 0) + len(tail)
     response.content_length = size
@@ -159,6 +165,7 @@ async def _send_in_pieces(request: web.Request, head: bytes, answers: list[bytes
         if size >= WRITE_PIECE and end < last:  # the last piece keeps at least one answer
             await response.write(_piece(lead, answers, start, end))
             lead, start, size = b",", end, 0
+            await step.yield_if_spent(QUANTUM)
     await response.write(_piece(lead, answers, start, last) + tail)
     await response.write_eof()
     return response

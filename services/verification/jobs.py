@@ -20,7 +20,8 @@ import asyncpg
 import msgspec
 from prometheus_client import Counter
 
-from services.verification.batch import BatchVerifier, record_verdicts
+from services.verification.batch import BatchVerifier, Entry, record_verdicts
+from services.verification.cpu_step import QUANTUM, CpuStep
 from services.verification.job_formats import DEFAULT_COLUMNS, header_columns, ndjson_to_csv, parse_lines
 from shared.db.sql import load_queries
 from shared.lifecycle import wait_any
@@ -35,6 +36,9 @@ MAX_LINE_BYTES = 1024 * 1024
 # Items between two checks for shutdown (run_sliced yields to requests
 # every 1,000 items within them).
 SLICE = 2000
+# Lines parsed between two looks at the CPU quantum: a chunk's 10,000 lines
+# parsed in one go held the event loop for tens of milliseconds.
+PARSE_SLICE = 500
 LEASE_SECONDS = 30
 # Attempts before a job that keeps failing (or killing its worker) is given
 # up: enough to ride out a restart, few enough that the queue moves on.
@@ -217,12 +221,13 @@ class JobWorker:
 
     async def _verify_chunk(self, job: asyncpg.Record, lines: list[bytes], first_index: int,
                             counts: dict[str, int], stop: asyncio.Event) -> list[bytes] | None:
-        entries = parse_lines(lines, job["input_format"], list(job["csv_columns"]))
+        step = CpuStep()
+        entries = await _parse_sliced(lines, job["input_format"], list(job["csv_columns"]), step)
         answers: list[bytes] = []
         for start in range(0, len(entries), SLICE):
             if stop.is_set():
                 return None
-            outcome = await self._verifier.run_sliced(entries[start:start + SLICE], first_index + start)
+            outcome = await self._verifier.run_sliced(entries[start:start + SLICE], first_index + start, step=step)
             answers += outcome.answers
             record_verdicts(self._items_counter, outcome.counts)
             for verdict, n in outcome.counts.items():
@@ -247,3 +252,12 @@ class JobWorker:
             await self._pool.execute(QUERIES["release_jobs"], self._owner)
         except _DATABASE_ERRORS as exc:
             log.warning("could not release job leases; they expire", extra={"error": repr(exc)})
+
+
+async def _parse_sliced(lines: list[bytes], input_format: str, columns: list[str], step: CpuStep) -> list[Entry]:
+    """`parse_lines`, yielding to the event loop whenever `step` has used its CPU quantum."""
+    entries: list[Entry] = []
+    for start in range(0, len(lines), PARSE_SLICE):
+        await step.yield_if_spent(QUANTUM)
+        entries += parse_lines(lines[start:start + PARSE_SLICE], input_format, columns)
+    return entries
