@@ -9,8 +9,12 @@ unique placeholder IRI. Each placeholder comes out as whole subjects or
 objects of one kind (an IRI, or a literal with its datatype or language),
 and for the values allowed here neither where nor what kind depends on the
 value; so each credential's dataset is the prototype's with its own values
-put back (as pyoxigraph terms), which pyoxigraph then canonicalizes
-(RDFC-1.0) as usual.
+put back. The prototype's quads are compiled into canonical N-Quads
+lines with holes (shared/jsonld/rdfc_direct.py), which take each
+credential's values as N-Quads terms (pyoxigraph's term text, so escaped as
+the library escapes them); when the first-degree hashes do not settle the
+blank nodes' labels, the values go back into the quads as pyoxigraph terms,
+which pyoxigraph canonicalizes (RDFC-1.0) as usual.
 
 Whatever does not meet those conditions takes the full library path: a
 prototype in which a placeholder is missing, reshaped or inside another
@@ -31,6 +35,7 @@ import pyoxigraph
 from shared.crypto.jcs import canonicalize
 from shared.jsonld.contexts import ContextLoader, defined_terms
 from shared.jsonld.rdfc import canonicalize_quads, published_nquads, to_quads
+from shared.jsonld.rdfc_direct import Slot, Template
 
 PLACEHOLDER: Final = "urn:x-credledger-slot:"
 WILDCARD: Final = "*"
@@ -67,6 +72,7 @@ class _Prototype:
     varying: list[tuple[pyoxigraph.Quad, int | None, int | None]]
     kinds: list[_Kind]  # per placeholder number
     substitutable: bool
+    template: Template | None = None  # the quads as canonical lines, the placeholders as slots
 
 
 class RdfcPrototypes:
@@ -97,6 +103,11 @@ class RdfcPrototypes:
                 del self._prototypes[next(iter(self._prototypes))]
             prototype = self._prototypes[key] = _prototype(to_quads(_published(prototype_document), self.loader),
                                                            len(values))
+        if prototype.template is not None:
+            texts = _texts(prototype.kinds, values)
+            canonical = None if texts is None else prototype.template.canonical(texts)
+            if canonical is not None:
+                return canonical
         quads = _substituted(prototype, values)
         if quads is None:
             return published_nquads(document, self.loader)
@@ -163,7 +174,10 @@ def _prototype(quads: list[pyoxigraph.Quad], count: int) -> _Prototype:
             varying.append((quad, slots[0], slots[2]))
     if sorted(kinds) != list(range(count)):
         return unusable  # a leaf that made no term (dropped)
-    return _Prototype(fixed, varying, [kinds[n] for n in range(count)], substitutable=True)
+    template = Template([*((q.subject, q.predicate, q.object, q.graph_name) for q in fixed),
+                         *((q.subject if s is None else Slot(s), q.predicate, q.object if o is None else Slot(o),
+                            q.graph_name) for q, s, o in varying)])
+    return _Prototype(fixed, varying, [kinds[n] for n in range(count)], substitutable=True, template=template)
 
 
 def _placeholder_number(text: str) -> int | None:
@@ -197,6 +211,18 @@ def _substituted(prototype: _Prototype, values: list[str]) -> list[pyoxigraph.Qu
         quads.append(pyoxigraph.Quad(new_subject, quad.predicate,
                                      quad.object if object_ is None else terms[object_], quad.graph_name))
     return quads
+
+
+def _texts(kinds: list[_Kind], values: list[str]) -> list[str] | None:
+    """The values as the N-Quads terms they become (pyoxigraph's own text of
+    the terms _substituted would build); None if one cannot go there."""
+    texts = []
+    for kind, value in zip(kinds, values, strict=False):
+        term = _term(kind, value)
+        if term is None:
+            return None
+        texts.append(str(term))
+    return texts
 
 
 def _term(kind: _Kind, value: str) -> pyoxigraph.NamedNode | pyoxigraph.Literal | None:
