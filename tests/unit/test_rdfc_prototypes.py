@@ -122,6 +122,7 @@ def test_hostile_values_in_every_leaf_give_the_library_s_bytes(document):
     {"id": "relative/path"},
     {"id": "type:compact"},  # "type" is a term: could be a compact IRI
     {"narrative": "Narrative with <angle> brackets"},
+    {"narrative": "a lone surrogate \ud800"},  # no UTF-8, so no N-Quads: both paths refuse it
 ])
 def test_awkward_values_give_the_library_s_bytes(evidence):
     prototypes = RdfcPrototypes(LOADER)
