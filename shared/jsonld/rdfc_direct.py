@@ -128,7 +128,6 @@ class Template:
         except UnicodeEncodeError:
             return None  # a lone surrogate: no N-Quads for it; the library says why
 
-
     def _without_slots(self, order: tuple[int, ...], labels: list[str]) -> list[str]:
         found = self._sorted.get(order)
         if found is None:
