@@ -29,6 +29,7 @@ rests on these facts, each checked in ``tests/unit/test_crypto_jcs.py``:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import Any, Final, Generic, TypeVar
@@ -77,6 +78,36 @@ def canonicalize_plain(obj: Any) -> bytes:
         return _SORTED_ENCODER.encode(obj)
     except UnicodeEncodeError:
         return canonicalize(obj)  # lone surrogate: rfc8785 raises its own error for it
+
+
+def canonicalize_struct_fields(struct: msgspec.Struct) -> bytes | None:
+    """:func:`canonicalize` of the dict of ``struct``'s fields (name to value,
+    a ``msgspec.Raw`` kept as it is), straight from the Struct, or None where
+    that cannot be shown to give the same bytes (the caller then builds the
+    dict). It can when every value is a string, ``msgspec.Raw``, None, a bool
+    or a safe integer, the facts above then make msgspec's sorted encoding
+    JCS, and the class encodes exactly its fields under their own names (no
+    rename, tag, omit_defaults or array_like, no name above U+FFFF). A lone
+    surrogate also gives None, so the caller's path raises rfc8785's error."""
+    if not _encodes_its_fields(type(struct)):
+        return None
+    for value in msgspec.structs.astuple(struct):
+        kind = type(value)
+        if not (kind is str or kind is msgspec.Raw or value is None or kind is bool
+                or (kind is int and -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT)):
+            return None
+    try:
+        return _SORTED_ENCODER.encode(struct)
+    except UnicodeEncodeError:
+        return None
+
+
+@functools.cache
+def _encodes_its_fields(cls: type[msgspec.Struct]) -> bool:
+    config = cls.__struct_config__
+    return (cls.__struct_encode_fields__ == cls.__struct_fields__ and config.tag_field is None
+            and not config.omit_defaults and not config.array_like
+            and all(name.isascii() or max(name) <= _MAX_BMP for name in cls.__struct_fields__))
 
 
 class PlainJsonDecoder(Generic[T]):

@@ -24,7 +24,7 @@ from typing import ClassVar, TypeVar
 
 import msgspec
 
-from shared.crypto.jcs import canonicalize
+from shared.crypto.jcs import canonicalize, canonicalize_struct_fields
 from shared.ledger.eventstore.chain import check_identifier
 
 VERSION_KEY = "_class_version"
@@ -105,6 +105,10 @@ class EventCatalog:
     def encode(self, event: Event) -> bytes:
         if type(event) is not self._types.get(event.event_type):
             raise UnknownEventType(f"{type(event).__name__} is not in this catalog")
+        if event.class_version == 1:  # no version key: the payload is the fields' JCS
+            direct = canonicalize_struct_fields(event)
+            if direct is not None:
+                return direct
         builtins = _builtins(event)
         if event.class_version > 1:
             builtins[VERSION_KEY] = event.class_version
@@ -187,7 +191,8 @@ def _builtins(event: Event) -> dict[str, object]:
 
 
 def encode_metadata(metadata: Metadata) -> bytes:
-    return canonicalize(msgspec.to_builtins(metadata))
+    direct = canonicalize_struct_fields(metadata)
+    return direct if direct is not None else canonicalize(msgspec.to_builtins(metadata))
 
 
 RECORDED_EVENT_ENCODER = msgspec.json.Encoder()

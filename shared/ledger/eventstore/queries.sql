@@ -20,9 +20,6 @@ SELECT stream_id, max(version) AS version
  WHERE stream_id = ANY($1::text[])
  GROUP BY stream_id
 
--- name: notify_appended
-SELECT pg_notify('ledger_appended', $1::text)
-
 -- name: read_from
 SELECT position, stream_id, version, event_type, payload, metadata, prev_hash, hash
   FROM ledger.events
@@ -86,7 +83,8 @@ SELECT head_position, head_hash, stream_ids, versions FROM ledger.lock_and_read_
 
 -- name: append_events
 -- A small group in one call: lock, head, versions, expectations, numbering,
--- chaining, insert and wake-up hint (migration 0240). Outside an explicit
+-- chaining and insert (migrations 0240, 0340; the chain trigger sends the
+-- wake-up hint). Outside an explicit
 -- transaction this one round trip is the whole append, commit included.
 SELECT positions, conflict_callers, conflict_streams, conflict_expected, conflict_actual
   FROM ledger.append_events($1::integer[], $2::text[], $3::text[], $4::bytea[], $5::bytea[],

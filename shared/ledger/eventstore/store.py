@@ -185,9 +185,9 @@ class Ledger:
                 prev = digest
             results.append(positions)
         if records:
+            # The chain trigger checks the rows and queues the relay's wake-up
+            # hint, delivered at commit (migration 0340).
             await conn.copy_records_to_table("events", schema_name="ledger", columns=_COLUMNS, records=records)
-            # Delivered at commit: a wake-up hint for the relay, never a guarantee.
-            await conn.execute(QUERIES["notify_appended"], str(position))
         return results
 
     async def read_from(self, after: int, limit: int = 1000) -> list[RecordedEvent]:
