@@ -87,6 +87,19 @@ async def test_a_checkpointer_takes_offers_only_while_it_leads(ledger_with_100, 
         checkpointer.offer(rows)  # leading, already at 100: nothing added twice
         assert checkpointer._log.size == 100  # noqa: SLF001
         assert checkpointer._log.tree.root() == await own_reads_root(db)  # noqa: SLF001
+        # Rows the relay reads next feed the tree, and the checkpoint of them is signed.
+        await ledger_with_100.append([NewEvent("s1", Noted(text=f"f{i}", n=i)) for i in range(50)], TEST_METADATA)
+        checkpointer.offer(await readers.read_from(db, 100, 2000))
+        assert checkpointer._log.size == 150  # noqa: SLF001
+        for _ in range(200):
+            if await db.fetchval("SELECT coalesce(max(tree_size), 0) FROM ledger.checkpoints") == 150:
+                break
+            await asyncio.sleep(0.05)
+        root = await db.fetchval("SELECT root_hash FROM ledger.checkpoints WHERE tree_size = 150")
+        fresh = LogTree()
+        async with db.acquire() as conn:
+            await fresh.catch_up(conn)
+        assert bytes(root) == fresh.tree.root(150)
     finally:
         stop.set()
         await running
