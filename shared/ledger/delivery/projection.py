@@ -272,14 +272,7 @@ class ProjectionRunner:
         try:
             last_ledger_check = time.monotonic()
             while not stop.is_set():
-                before = self.position
                 if await consumer.poll_once(timeout_ms=200, stop=stop):
-                    if self.position > before:
-                        # Kafka moved the projection on: the ledger is asked once
-                        # Kafka has not for a whole interval. Counted from the
-                        # last check instead, a busy feed's first empty poll read
-                        # again from the ledger what Kafka was about to deliver.
-                        last_ledger_check = time.monotonic()
                     continue
                 if time.monotonic() - last_ledger_check >= self._idle_check_interval:
                     await self.catch_up()
