@@ -24,15 +24,16 @@ CHECKPOINTER_KEY = web.AppKey("checkpointer", Checkpointer)
 
 async def _relay_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS_KEY]
-    relay = Relay(
-        settings.database_url, settings.kafka_bootstrap_servers, settings.topic(LEDGER_TOPIC),
-        partitions=settings.kafka_partitions, metrics=RelayMetrics(app[METRICS_REGISTRY_KEY]),
-        auth=KafkaAuth.of(settings),
-    )
     checkpointer = Checkpointer(
         settings.database_url, LogSigner(settings.log_origin, settings.log_signing_key),
         every_events=settings.checkpoint_every_events, every_seconds=settings.checkpoint_every_seconds,
         metrics=CheckpointerMetrics(app[METRICS_REGISTRY_KEY]),
+    )
+    # Both read every ledger row in order: the relay's reads feed the log tree too.
+    relay = Relay(
+        settings.database_url, settings.kafka_bootstrap_servers, settings.topic(LEDGER_TOPIC),
+        partitions=settings.kafka_partitions, metrics=RelayMetrics(app[METRICS_REGISTRY_KEY]),
+        auth=KafkaAuth.of(settings), on_read=checkpointer.offer,
     )
     app[CHECKPOINTER_KEY] = checkpointer
     async with running(BackgroundLoop("relay", relay.run), BackgroundLoop("checkpointer", checkpointer.run)):

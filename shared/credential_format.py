@@ -4,6 +4,7 @@ verification methods, learner identity hashes and status list URLs."""
 from __future__ import annotations
 
 import hashlib
+import os
 import unicodedata
 import uuid
 from urllib.parse import quote, urlsplit
@@ -20,7 +21,14 @@ JWT_MEDIA_TYPE = "application/vc+jwt"
 
 
 def new_credential_id() -> str:
-    return f"urn:uuid:{uuid.uuid4()}"
+    """A random (version 4) UUID URN, as str(uuid.uuid4()) spells it: built
+    from the 16 random bytes directly, without the UUID object and its
+    formatting, which cost a bulk issuance's event loop ~2.5 x as much."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # version 4
+    raw[8] = raw[8] & 0x3F | 0x80  # the RFC 4122 variant
+    h = raw.hex()
+    return f"urn:uuid:{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def parse_credential_id(raw: str) -> str | None:

@@ -110,7 +110,7 @@ class LearnerKeys:
         """This learner's keys under every secret that is no longer current."""
         keys = [_keyed(secret, kind, normalised) for secret in self._previous]
         if self._legacy is not None:
-            salt = hmac.new(self._legacy, f"{kind}\n{normalised}".encode(), hashlib.sha256).hexdigest()[:32]
+            salt = hmac.digest(self._legacy, f"{kind}\n{normalised}".encode(), "sha256").hex()[:32]
             keys.append(identity_hash(kind, normalised, salt))
         return keys
 
@@ -144,7 +144,7 @@ class LearnerSecrets:
                        tuple(self.keys.superseded(kind, normalised)), normalised if kind == EMAIL else None)
 
     def holder_token(self, credential_id: str) -> str:
-        digest = hmac.new(self._token_key, credential_id.encode(), hashlib.sha256).digest()
+        digest = hmac.digest(self._token_key, credential_id.encode(), "sha256")
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
@@ -179,7 +179,9 @@ def _secret(secret_b64: str) -> tuple[str, bytes]:
 
 def _keyed(secret: tuple[str, bytes], kind: str, normalised: str) -> str:
     key_id, key = secret
-    digest = hmac.new(key, f"{kind}\n{normalised}".encode(), hashlib.sha256).hexdigest()
+    # hmac.digest: OpenSSL's one-shot HMAC, the same bytes as hmac.new at a
+    # third of the cost, paid three times per credential a batch issues.
+    digest = hmac.digest(key, f"{kind}\n{normalised}".encode(), "sha256").hex()
     return f"lk${key_id}${digest}"
 
 

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from shared.crypto.ed25519_signing import Signs
 from shared.crypto.eddsa_jcs import (
     PROOF_TYPE,
     SIGNATURE_LENGTH,
@@ -70,7 +71,7 @@ class ProofHashes:
         return found
 
 
-def signed_proof(config: dict[str, Any], config_hash: bytes, doc_hash: bytes, key: Ed25519PrivateKey) -> dict[str, Any]:
+def signed_proof(config: dict[str, Any], config_hash: bytes, doc_hash: bytes, key: Signs) -> dict[str, Any]:
     """The proof: `config` with its proofValue, from the two hashes, and
     without the @context it was hashed with (that is the document's)."""
     proof = {name: value for name, value in config.items() if name != "@context"}

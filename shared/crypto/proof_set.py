@@ -17,9 +17,9 @@ from collections.abc import Callable
 from typing import Any, Final
 
 import msgspec
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared.crypto import eddsa_jcs, eddsa_rdfc
+from shared.crypto.ed25519_signing import Signs
 from shared.crypto.eddsa_jcs import PreparedProof, ed25519_verify
 from shared.crypto.eddsa_rdfc import ProofHashes
 from shared.crypto.jcs import canonicalize
@@ -44,7 +44,7 @@ class ProofSetSigner:
     parses the JCS bytes: 5.0 read back as 5).
     """
 
-    def __init__(self, key: Ed25519PrivateKey, verification_method: str, created: str, loader: ContextLoader,
+    def __init__(self, key: Signs, verification_method: str, created: str, loader: ContextLoader,
                  proof_purpose: str = "assertionMethod",
                  canonical_nquads: Callable[[dict[str, Any]], bytes] | None = None, *, with_rdfc: bool = True) -> None:
         self._canonical_nquads = canonical_nquads or functools.partial(rdfc.published_nquads, loader=loader)

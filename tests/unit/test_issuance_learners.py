@@ -126,3 +126,14 @@ def test_every_superseded_key_lies_in_the_byte_range_of_its_family():
     current = keys.key("emailAddress", "l1@example.org")
     assert not any(first.encode() <= current.encode() < bound.encode() for first, bound in families)
     assert key_families([]) == []
+
+
+def test_learner_keys_and_holder_tokens_are_the_hmacs_stored_rows_were_made_with():
+    # Keys and tokens already stored must keep matching: the same HMAC-SHA256 bytes as hmac.new gives.
+    secret = base64.b64decode(KEY_SECRET)
+    key_id = hashlib.sha256(b"credledger/learner-key-id\n" + secret).hexdigest()[:8]
+    expected = hmac.new(secret, b"emailAddress\nada@example.org", hashlib.sha256).hexdigest()
+    assert LearnerKeys(KEY_SECRET).key("emailAddress", "ada@example.org") == f"lk${key_id}${expected}"
+    token_key = hmac.new(base64.b64decode(MASTER), b"credledger/issuance/holder-token/v1", hashlib.sha256).digest()
+    digest = hmac.new(token_key, b"urn:uuid:1", hashlib.sha256).digest()
+    assert SECRETS.holder_token("urn:uuid:1") == base64.urlsafe_b64encode(digest).rstrip(b"=").decode()

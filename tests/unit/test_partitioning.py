@@ -21,3 +21,16 @@ def test_partition_matches_the_default_partitioner():
         for n in range(500):
             key = f"credential:urn:uuid:{n:036d}".encode()
             assert partitioning.partition_of(key, partitions) == DefaultPartitioner()(key, partitions, partitions)
+
+
+def test_a_batch_of_keys_gets_the_default_partitioners_choice_for_each():
+    # Keys of one length in numbers above and below the vectorised threshold,
+    # every tail length, and lengths mixed in one batch, in their order.
+    keys = [f"credential:urn:uuid:{os.urandom(16).hex()}".encode() for _ in range(300)]
+    keys += [os.urandom(n) for n in range(40) for _ in range(20)]
+    keys += [b"", b"a", b"abcd", b"stream-1"]
+    keys = [keys[i] for i in sorted(range(len(keys)), key=lambda i: hash((i * 7919) % 1009))]
+    for partitions in ([0], [0, 1, 2, 3], list(range(7))):
+        expected = [DefaultPartitioner()(key, partitions, partitions) for key in keys]
+        assert partitioning.partitions_of(keys, partitions) == expected
+    assert partitioning.partitions_of([], [0, 1]) == []

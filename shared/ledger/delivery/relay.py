@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -24,7 +24,7 @@ from prometheus_client import CollectorRegistry, Gauge
 
 from shared.bus import NO_AUTH, KafkaAuth, ensure_topics, new_producer
 from shared.db.sql import load_queries
-from shared.ledger.delivery.partitioning import partition_of
+from shared.ledger.delivery.partitioning import partitions_of
 from shared.ledger.eventstore import readers
 from shared.ledger.eventstore.events import RECORDED_EVENT_ENCODER, RecordedEvent
 from shared.lifecycle import sleep_or_stop, wait_any
@@ -57,8 +57,12 @@ class Relay:
         poll_interval: float = 1.0,
         metrics: RelayMetrics | None = None,
         auth: KafkaAuth = NO_AUTH,
+        on_read: Callable[[Sequence[RecordedEvent]], None] | None = None,
     ) -> None:
         self._dsn = dsn
+        # Told every batch read from the ledger (the checkpointer of the
+        # same process takes the rows it has not hashed yet from it).
+        self._on_read = on_read
         self._bootstrap = bootstrap
         self._auth = auth
         self._topic = topic
@@ -149,6 +153,8 @@ class Relay:
         commit in position order), so the loop reads again only when woken.
         """
         events = await readers.read_from(conn, self._position, self._batch_size)
+        if events and self._on_read is not None:
+            self._on_read(events)
         if events:
             acks = await self._send_all(producer, events)
             # A partition never seen: the topic was made again (a broker that
@@ -173,13 +179,12 @@ class Relay:
         message future and accumulator pass per batch, not per event. Each
         event goes to the partition the producer's own partitioner would
         pick for its key (so a stream stays on one partition, in order),
-        computed by partitioning.py's faster murmur2."""
+        computed by partitioning.py's murmur2, for the whole batch at once."""
         partitions = sorted(await producer.partitions_for(self._topic))
+        keys = [event.stream_id.encode() for event in events]
         by_partition: dict[int, list[tuple[bytes, bytes]]] = {}
-        for event in events:
-            key = event.stream_id.encode()
-            by_partition.setdefault(partition_of(key, partitions), []).append(
-                (key, RECORDED_EVENT_ENCODER.encode(event)))
+        for key, partition, event in zip(keys, partitions_of(keys, partitions), events, strict=True):
+            by_partition.setdefault(partition, []).append((key, RECORDED_EVENT_ENCODER.encode(event)))
         futures = []
         for partition, records in by_partition.items():
             batch = producer.create_batch()

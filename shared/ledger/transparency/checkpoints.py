@@ -75,8 +75,24 @@ class LogTree:
             self.tree.append(event_leaf_hash(event))
 
     async def catch_up(self, conn: asyncpg.Connection) -> None:
-        while events := await readers.read_from(conn, self.size, _READ_BATCH):
-            self.add(events)
+        while events := await readers.read_from(conn, start := self.size, _READ_BATCH):
+            # The first rows of this read may have been taken meanwhile from
+            # another read of the same rows (take_continuing); the rest must
+            # continue the tree, or the ledger is at fault.
+            self.add(events[self.size - start:])
+
+    def take_continuing(self, events: Sequence[RecordedEvent]) -> int:
+        """Add those of `events` (a read of the ledger in position order)
+        that continue the tree, up to the first that does not; how many. The
+        rest is left to `catch_up`, whose own read decides whether the ledger
+        is at fault (and halts the checkpointer) or this read merely overlapped."""
+        before = self.size
+        for event in events:
+            if event.position == self.size + 1:
+                self.tree.append(event_leaf_hash(event))
+            elif event.position > self.size:
+                break
+        return self.size - before
 
 
 class CheckpointerMetrics:
@@ -99,6 +115,9 @@ class Checkpointer:
         self._log = LogTree()
         # Why checkpointing stopped for good, or None while it runs.
         self.halted: str | None = None
+        self._leading = False
+        # Whether offers grew the tree since the loop last read the ledger.
+        self._fed = False
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -131,16 +150,33 @@ class Checkpointer:
             )
             last_size = await conn.fetchval(QUERIES["last_checkpoint_size"])
             last_time = time.monotonic()
+            self._leading, self._fed = True, False
             while not stop.is_set():
-                await self._log.catch_up(conn)
+                # While the relay's reads keep the tree growing, reading the
+                # same rows again would only have Postgres send them twice;
+                # once they stop (the relay is idle, elsewhere, or its rows
+                # no longer continue the tree), the checkpointer reads itself.
+                if not self._fed:
+                    await self._log.catch_up(conn)
+                self._fed = False
                 pending = self._log.size - last_size
                 due = time.monotonic() - last_time >= self._every_seconds
                 if pending >= self._every_events or (pending > 0 and due):
-                    await self.publish(conn)
-                    last_size, last_time = self._log.size, time.monotonic()
+                    # The size signed: offers may grow the tree while it is stored.
+                    last_size, last_time = (await self.publish(conn)).size, time.monotonic()
                 await sleep_or_stop(stop, self._poll_interval)
         finally:
+            self._leading = False
             await conn.close()
+
+    def offer(self, events: Sequence[RecordedEvent]) -> None:
+        """Ledger rows another reader of this process has just read (the
+        relay, which reads every row in order too): taken into the tree when
+        they continue it, so the checkpointer need not have Postgres send
+        each payload a second time. Only while leading: a checkpointer that
+        is not keeps no tree worth hashing for."""
+        if self._leading and self.halted is None and self._log.take_continuing(events):
+            self._fed = True
 
     async def publish(self, conn: asyncpg.Connection) -> Checkpoint:
         checkpoint = Checkpoint(self._signer.origin, self._log.size, self._log.tree.root())

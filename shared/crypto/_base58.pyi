@@ -1,0 +1,3 @@
+# The optional C accelerator of multibase.base58_encode (_base58.c).
+
+def b58encode(data: bytes, /) -> str: ...
