@@ -1,7 +1,8 @@
-"""The one thing pyproject.toml cannot declare: the optional C accelerator of
-the audit (shared/ledger/transparency/_chunkhash.c). `optional=True`: without
-a compiler or the OpenSSL headers the install goes on, and copy_rows.py runs
-its pure-Python reader instead."""
+"""The one thing pyproject.toml cannot declare: the optional C accelerators,
+of the audit (shared/ledger/transparency/_chunkhash.c) and of the verifier's
+eddsa-jcs-2022 proofs (shared/crypto/_jcsproof.c). `optional=True`: without
+a compiler or the OpenSSL headers the install goes on, and copy_rows.py and
+eddsa_jcs.py run their pure-Python code instead."""
 
 from setuptools import Extension, setup
 
@@ -14,6 +15,13 @@ setup(
             libraries=["crypto"],
             extra_compile_args=["-O2"],
             optional=True,
-        )
+        ),
+        Extension(
+            "shared.crypto._jcsproof",
+            ["shared/crypto/_jcsproof.c"],
+            libraries=["crypto"],
+            extra_compile_args=["-O2"],
+            optional=True,
+        ),
     ]
 )

@@ -37,8 +37,10 @@ from services.verification.verdicts import (
 from shared.credential_format import issuer_id_from_did, split_verification_method
 from shared.crypto import jws
 from shared.crypto.did_key import DID_KEY_PREFIX, public_key_from_did_key
+from shared.crypto.eddsa_jcs import prepare_native
 from shared.crypto.eddsa_rdfc import ProofHashes
 from shared.crypto.jcs import canonicalize, canonicalize_plain
+from shared.crypto.native import jcsproof
 from shared.crypto.proof_set import prepare_proof_set, verification_method_of
 from shared.registry_state import IssuerKey
 from shared.timeutil import parse_time
@@ -114,6 +116,9 @@ class Ed25519Batch:
 
 
 def canonical_digest(document: dict[str, Any], *, plain: bool = False) -> bytes | None:
+    digest = jcsproof.canonical_sha256(document) if jcsproof is not None else None
+    if digest is not None:
+        return digest
     try:
         return hashlib.sha256(canonicalize_plain(document) if plain else canonicalize(document)).digest()
     except (ValueError, TypeError, RecursionError):
@@ -141,6 +146,14 @@ def prepare_document(signers: SignerKeys, hashes: ProofHashes, index: int, docum
                      identity: Identity | None, record: CredentialRecord | None, *, plain: bool = False) -> Submitted:
     """`record`: the ledger's record of the document's id (None if none)."""
     item = Submitted(index, document, identity, via_jwt=False, plain=plain, record=record)
+    proof = document.get("proof")
+    done = prepare_native(document, proof) if type(proof) is dict else None
+    if done is not None:  # most documents: one eddsa-jcs-2022 proof, its JSON work in one native call
+        method, hash_data, signature = done
+        key = _bind_signer(signers, item, method)
+        if item.signer is not None:
+            item.pending = [(key.public_key, signature, hash_data)]  # type: ignore[union-attr]
+        return item
     proofs = prepare_proof_set(document, hashes, plain=plain)
     method = verification_method_of(proofs) if proofs else None
     if method is None:
