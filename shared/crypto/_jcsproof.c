@@ -362,6 +362,56 @@ static int signature_of(PyObject *text, unsigned char out[SIGNATURE_BYTES]) {
     return zeros == leading ? OK : NOT_HANDLED;
 }
 
+/* ---- jcs._python_plain_bytes, in one pass ---- */
+
+static int json_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+/* What jcs._PLAIN_TABLE maps a byte to. */
+static char plain_class(unsigned char c) {
+    if (c == '-' || (c >= '0' && c <= '9')) return '0';
+    if (c == ':' || c == '[' || c == ',' || json_space(c)) return ':';
+    return c >= 0xF0 ? '!' : '.';
+}
+
+static Py_ssize_t last_token(const unsigned char *raw, Py_ssize_t i) {
+    while (i >= 0 && json_space(raw[i])) i--;
+    return i;
+}
+
+/* jcs._may_hold_long_integer's test of the run of 16 digits after `at`. */
+static int may_be_number(const unsigned char *raw, Py_ssize_t at) {
+    Py_ssize_t token = last_token(raw, at), key;
+    if (token < 0 || raw[token] == '[' || raw[token] == ',') return 1;
+    return raw[token] == ':' && (key = last_token(raw, token - 1)) >= 0 && raw[key] == '"';
+}
+
+static int surrogate_escape(const unsigned char *raw, Py_ssize_t n, Py_ssize_t i) {
+    return i + 3 < n && raw[i + 1] == 'u' && (raw[i + 2] == 'd' || raw[i + 2] == 'D')
+           && strchr("89abAB", raw[i + 3]) != NULL && raw[i + 3] != 0;
+}
+
+static PyObject *plain_bytes(PyObject *self, PyObject *arg) {
+    if (!PyBytes_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "plain_bytes(raw: bytes)");
+        return NULL;
+    }
+    const unsigned char *raw = (const unsigned char *)PyBytes_AS_STRING(arg);
+    Py_ssize_t n = PyBytes_GET_SIZE(arg), run = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = raw[i];
+        char kind = plain_class(c);
+        if (kind == '!') Py_RETURN_FALSE;
+        if (kind != '0') {
+            run = 0;
+            if (c == '\\' && surrogate_escape(raw, n, i)) Py_RETURN_FALSE;
+            continue;
+        }
+        /* A ':'-class byte then 16 digits (or signs): one match per run, at the byte before it. */
+        if (++run == 16 && i >= 16 && plain_class(raw[i - 16]) == ':' && may_be_number(raw, i - 16)) Py_RETURN_FALSE;
+    }
+    Py_RETURN_TRUE;
+}
+
 /* ---- The module's functions ---- */
 
 static PyObject *PROOF_VALUE, *CONTEXT, *TYPE, *CRYPTOSUITE, *PURPOSE, *METHOD, *PROOF_TYPE, *SUITE;
@@ -553,6 +603,7 @@ static PyMethodDef METHODS[] = {
     {"canonical_sha256", canonical_sha256, METH_O, "SHA-256 of the RFC 8785 bytes, or None where Python decides."},
     {"signature_from_multibase", signature_from_multibase, METH_O,
      "multibase_decode(text, size=64), or None where it raises."},
+    {"plain_bytes", plain_bytes, METH_O, "jcs._python_plain_bytes(raw), in one pass."},
     {"bind_ed25519", bind_ed25519, METH_O, "Find crypto_sign_verify_detached in this libsodium; whether found."},
     {"ed25519_verify", (PyCFunction)(void (*)(void))ed25519_verify, METH_FASTCALL,
      "Whether `signature` is `public`'s Ed25519 signature of `message`."},

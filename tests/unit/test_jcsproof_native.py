@@ -23,7 +23,7 @@ from services.verification.freshness import Freshness
 from services.verification.handlers import decode_items
 from shared.crypto import eddsa_jcs
 from shared.crypto.eddsa_jcs import raw_public_key, signing_key_from_seed
-from shared.crypto.jcs import canonicalize
+from shared.crypto.jcs import _python_plain_bytes, canonicalize
 from shared.crypto.multibase import BASE58_ALPHABET, base58_encode, multibase_decode, multibase_encode
 from shared.crypto.native import jcsproof
 from shared.jsonld.contexts import ContextLoader
@@ -128,6 +128,34 @@ plain_values = st.recursive(plain_leaves, lambda inner: st.lists(inner, max_size
 @given(plain_values)
 def test_plain_json_is_always_handled(value: Any) -> None:
     assert_same_jcs(value, handled=True)
+
+
+# -- jcs.PlainJsonDecoder's byte check --
+
+PLAIN_ALPHABET = list(b'0123456789-:[], \t\r\n"\\udDaAbB89xe{}') + [0xF0, 0xF4, 0xC3, 0xA9, 0xEF, 0x00]
+
+
+@pytest.mark.parametrize("raw", [
+    b"", b"1234567890123456", b"[1234567890123456]", b'{"a":1234567890123456}', b'{"a": -123456789012345}',
+    b'{"a":"urn:uuid:1234567890123456"}', b'{"a":"x 1234567890123456"}', b'{"a":[ 1234567890123456]}',
+    b'{"a":\t1234567890123456}', b'"\\ud800"', b'"\\uD83D\\ude00"', b'"\\udc00"', b'"\\ue000"', b'"\\u"',
+    b'"\\ud', "😀".encode(), "é€".encode(), b'{"a":"b"}' * 100, b":" + b"0" * 15, b"," + b"9" * 40,
+])
+def test_plain_bytes_answers_as_python(raw: bytes) -> None:
+    assert jcsproof.plain_bytes(raw) == _python_plain_bytes(raw)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.sampled_from(PLAIN_ALPHABET), max_size=80).map(bytes))
+def test_plain_bytes_answers_as_python_on_any_bytes(raw: bytes) -> None:
+    assert jcsproof.plain_bytes(raw) == _python_plain_bytes(raw)
+
+
+def test_plain_bytes_of_real_bodies() -> None:
+    model, issuers, stranger, issued = foreign_corpus.world()
+    for item in foreign_corpus.items(issuers, stranger, issued):
+        raw = msgspec.json.encode(item)
+        assert jcsproof.plain_bytes(raw) == _python_plain_bytes(raw)
 
 
 # -- base58btc signatures --
