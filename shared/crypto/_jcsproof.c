@@ -128,17 +128,37 @@ static int put_escaped_ascii(Buf *b, unsigned char c) {
     return b_put(b, esc, 2);
 }
 
-/* The ASCII characters of `s`, escaped, in runs copied whole. */
+/* Whether any of the 8 ASCII bytes in `w` needs an escape (below 0x20, '"' or '\\'). */
+static int word_needs_escape(uint64_t w) {
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\');
+    /* Exact as a yes/no for ASCII bytes: some byte below 0x20, or equal to either. */
+    return ((((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash)) & high) != 0;
+}
+
+/* The ASCII characters of `s`, escaped, in runs copied whole (most strings have none to escape). */
 static int put_ascii(Buf *b, const unsigned char *s, Py_ssize_t len) {
-    Py_ssize_t start = 0;
+    Py_ssize_t start = 0, i = 0;
     ENSURE(b, len);
-    for (Py_ssize_t i = 0; i < len; i++) {
-        if (ESCAPE[s[i]]) {
-            if (b_put(b, (const char *)s + start, i - start) != OK || put_escaped_ascii(b, s[i]) != OK) return FAILED;
-            start = i + 1;
+    while (i < len) {
+        uint64_t w;
+        if (i + 8 <= len) {
+            memcpy(&w, s + i, 8);
+            if (!word_needs_escape(w)) {
+                i += 8;
+                continue;
+            }
+        }
+        Py_ssize_t end = i + 8 < len ? i + 8 : len;
+        for (; i < end; i++) {
+            if (ESCAPE[s[i]]) {
+                if (b_put(b, (const char *)s + start, (size_t)(i - start)) != OK || put_escaped_ascii(b, s[i]) != OK)
+                    return FAILED;
+                start = i + 1;
+            }
         }
     }
-    return b_put(b, (const char *)s + start, len - start);
+    return b_put(b, (const char *)s + start, (size_t)(len - start));
 }
 
 /* One code point as UTF-8; a surrogate (lone, as str holds no pairs) is not handled. */
@@ -366,11 +386,15 @@ static int signature_of(PyObject *text, unsigned char out[SIGNATURE_BYTES]) {
 
 static int json_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
-/* What jcs._PLAIN_TABLE maps a byte to. */
-static char plain_class(unsigned char c) {
-    if (c == '-' || (c >= '0' && c <= '9')) return '0';
-    if (c == ':' || c == '[' || c == ',' || json_space(c)) return ':';
-    return c >= 0xF0 ? '!' : '.';
+/* What jcs._PLAIN_TABLE maps a byte to, and '\\' (where a surrogate escape may start) apart. */
+static char PLAIN_CLASS[256];
+
+static void init_plain_classes(void) {
+    for (int c = 0; c < 256; c++) {
+        PLAIN_CLASS[c] = c == '-' || (c >= '0' && c <= '9') ? '0'
+                         : c == ':' || c == '[' || c == ',' || json_space((unsigned char)c) ? ':'
+                         : c >= 0xF0 ? '!' : c == '\\' ? '\\' : 0;
+    }
 }
 
 static Py_ssize_t last_token(const unsigned char *raw, Py_ssize_t i) {
@@ -396,18 +420,23 @@ static PyObject *plain_bytes(PyObject *self, PyObject *arg) {
         return NULL;
     }
     const unsigned char *raw = (const unsigned char *)PyBytes_AS_STRING(arg);
-    Py_ssize_t n = PyBytes_GET_SIZE(arg), run = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        unsigned char c = raw[i];
-        char kind = plain_class(c);
-        if (kind == '!') Py_RETURN_FALSE;
-        if (kind != '0') {
-            run = 0;
-            if (c == '\\' && surrogate_escape(raw, n, i)) Py_RETURN_FALSE;
+    Py_ssize_t n = PyBytes_GET_SIZE(arg), i = 0;
+    while (i < n) {
+        char kind = PLAIN_CLASS[raw[i]];
+        if (kind == 0) { /* most bytes */
+            i++;
             continue;
         }
-        /* A ':'-class byte then 16 digits (or signs): one match per run, at the byte before it. */
-        if (++run == 16 && i >= 16 && plain_class(raw[i - 16]) == ':' && may_be_number(raw, i - 16)) Py_RETURN_FALSE;
+        if (kind == '!' || (kind == '\\' && surrogate_escape(raw, n, i))) Py_RETURN_FALSE;
+        if (kind != '0') {
+            i++;
+            continue;
+        }
+        /* A run of digits (or signs): a match if 16 long after a ':'-class byte (jcs._LONG_INTEGER). */
+        Py_ssize_t start = i;
+        while (i < n && PLAIN_CLASS[raw[i]] == '0') i++;
+        if (i - start >= 16 && start > 0 && PLAIN_CLASS[raw[start - 1]] == ':' && may_be_number(raw, start - 1))
+            Py_RETURN_FALSE;
     }
     Py_RETURN_TRUE;
 }
@@ -615,6 +644,7 @@ static struct PyModuleDef MODULE = {PyModuleDef_HEAD_INIT, "_jcsproof", NULL, -1
 PyMODINIT_FUNC PyInit__jcsproof(void) {
     init_escapes();
     init_base58();
+    init_plain_classes();
     PROOF_VALUE = PyUnicode_InternFromString("proofValue");
     CONTEXT = PyUnicode_InternFromString("@context");
     TYPE = PyUnicode_InternFromString("type");

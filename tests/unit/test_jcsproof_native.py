@@ -69,6 +69,15 @@ def test_strings_are_escaped_and_encoded_as_python_does(text: str) -> None:
     assert_same_jcs({text: text, "k": [text]}, handled="😀" not in text and "\U0010ffff" not in text)
 
 
+@pytest.mark.parametrize("special", ['"', "\\", "\x00", "\x1f", "\n", "\x7f", "é"])
+def test_an_escape_anywhere_in_a_long_string(special: str) -> None:
+    # Long ASCII strings are scanned 8 bytes at a time: every position of a word counts.
+    for at in range(40):
+        text = "a" * at + special + "b" * (39 - at)
+        assert_same_jcs(text, handled=True)
+        assert_same_jcs({text: [text, text + special]}, handled=True)
+
+
 @pytest.mark.parametrize("value", [0, 1, -1, MAX_SAFE, -MAX_SAFE, 42.0, -0.0, 0.0, float(MAX_SAFE), -float(MAX_SAFE),
                                    True, False, None, [], {}, [[[]]], {"a": {"b": {}}}])
 def test_numbers_and_constants_it_writes(value: Any) -> None:
