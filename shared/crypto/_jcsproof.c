@@ -18,6 +18,10 @@
  * base58btc, is "not handled" (None): the Python path then decides, with
  * its own answer or refusal.
  *
+ * plain_bytes() and depth_proven_within() are the one-pass forms of
+ * jcs._python_plain_bytes and untrusted.json_depth_within, which a
+ * request's body goes through before its documents are decoded.
+ *
  * ed25519_verify() calls libsodium's crypto_sign_verify_detached, which
  * bind_ed25519() finds in the library PyNaCl bundles (ed25519.py): the same
  * function as through ctypes, without ctypes' per-call conversions.
@@ -441,6 +445,53 @@ static PyObject *plain_bytes(PyObject *self, PyObject *arg) {
     Py_RETURN_TRUE;
 }
 
+/* ---- untrusted.json_depth_within, where one pass proves it ---- */
+
+/* 1: a quote; 2: a backslash; 3: an opening, 4: a closing bracket (outside strings). */
+static char STRUCTURE[256];
+
+static void init_structure(void) {
+    STRUCTURE['"'] = 1;
+    STRUCTURE['\\'] = 2;
+    STRUCTURE['{'] = STRUCTURE['['] = 3;
+    STRUCTURE['}'] = STRUCTURE[']'] = 4;
+}
+
+/* True where `raw` is proven to nest at most `max_depth` levels: its strings
+ * closed, no backslash outside them, and brackets outside them matched.
+ * untrusted.json_depth_within then answers True too (it counts the same
+ * brackets); False means only "not proven here", and Python decides. */
+static PyObject *depth_proven_within(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    unsigned char open[256];
+    if (nargs != 2 || !PyBytes_Check(args[0]) || !PyLong_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "depth_proven_within(raw: bytes, max_depth: int)");
+        return NULL;
+    }
+    long max_depth = PyLong_AsLong(args[1]);
+    if (max_depth == -1 && PyErr_Occurred()) return NULL;
+    if (max_depth < 0 || max_depth > (long)sizeof open) Py_RETURN_FALSE;
+    const unsigned char *raw = (const unsigned char *)PyBytes_AS_STRING(args[0]);
+    Py_ssize_t n = PyBytes_GET_SIZE(args[0]);
+    long depth = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        char kind = STRUCTURE[raw[i]];
+        if (kind == 0) continue;
+        if (kind == 2) Py_RETURN_FALSE; /* a backslash outside a string */
+        if (kind == 3) {
+            if (depth == max_depth) Py_RETURN_FALSE;
+            open[depth++] = raw[i];
+        } else if (kind == 4) {
+            if (depth == 0 || open[--depth] != (raw[i] == '}' ? '{' : '[')) Py_RETURN_FALSE;
+        } else { /* a string: to its closing quote, each escape's next byte skipped */
+            for (i++; i < n && raw[i] != '"'; i++) {
+                if (raw[i] == '\\') i++;
+            }
+            if (i >= n) Py_RETURN_FALSE;
+        }
+    }
+    return PyBool_FromLong(depth == 0);
+}
+
 /* ---- The module's functions ---- */
 
 static PyObject *PROOF_VALUE, *CONTEXT, *TYPE, *CRYPTOSUITE, *PURPOSE, *METHOD, *PROOF_TYPE, *SUITE;
@@ -633,6 +684,8 @@ static PyMethodDef METHODS[] = {
     {"signature_from_multibase", signature_from_multibase, METH_O,
      "multibase_decode(text, size=64), or None where it raises."},
     {"plain_bytes", plain_bytes, METH_O, "jcs._python_plain_bytes(raw), in one pass."},
+    {"depth_proven_within", (PyCFunction)(void (*)(void))depth_proven_within, METH_FASTCALL,
+     "True where one pass proves untrusted.json_depth_within(raw, max_depth); False: Python decides."},
     {"bind_ed25519", bind_ed25519, METH_O, "Find crypto_sign_verify_detached in this libsodium; whether found."},
     {"ed25519_verify", (PyCFunction)(void (*)(void))ed25519_verify, METH_FASTCALL,
      "Whether `signature` is `public`'s Ed25519 signature of `message`."},
@@ -645,6 +698,7 @@ PyMODINIT_FUNC PyInit__jcsproof(void) {
     init_escapes();
     init_base58();
     init_plain_classes();
+    init_structure();
     PROOF_VALUE = PyUnicode_InternFromString("proofValue");
     CONTEXT = PyUnicode_InternFromString("@context");
     TYPE = PyUnicode_InternFromString("type");

@@ -21,6 +21,7 @@ from services.verification import documents, ed25519
 from services.verification.batch import BatchVerifier
 from services.verification.freshness import Freshness
 from services.verification.handlers import decode_items
+from shared import untrusted
 from shared.crypto import eddsa_jcs
 from shared.crypto.eddsa_jcs import raw_public_key, signing_key_from_seed
 from shared.crypto.jcs import _python_plain_bytes, canonicalize
@@ -165,6 +166,49 @@ def test_plain_bytes_of_real_bodies() -> None:
     for item in foreign_corpus.items(issuers, stranger, issued):
         raw = msgspec.json.encode(item)
         assert jcsproof.plain_bytes(raw) == _python_plain_bytes(raw)
+
+
+# -- untrusted.json_depth_within's proof in one pass --
+
+def python_depth_within(raw: bytes, max_depth: int, monkeypatch: pytest.MonkeyPatch) -> bool:
+    with monkeypatch.context() as patched:
+        patched.setattr(untrusted, "jcsproof", None)
+        return untrusted.json_depth_within(raw, max_depth)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.sampled_from(list(b'{}[]""\\a:,')), max_size=60).map(bytes), st.integers(0, 8))
+def test_depth_is_proven_only_where_python_says_within(raw: bytes, max_depth: int) -> None:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        if jcsproof.depth_proven_within(raw, max_depth):
+            assert python_depth_within(raw, max_depth, monkeypatch)
+
+
+def nesting(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(nesting, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(nesting, value), default=0)
+    return 0
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.recursive(st.text(alphabet='ab"\\{}[]', max_size=4) | st.integers(), lambda inner: st.lists(
+    inner, max_size=3) | st.dictionaries(st.text(alphabet='k"\\[}', max_size=3), inner, max_size=3), max_leaves=30),
+    st.integers(0, 10))
+def test_valid_json_is_proven_as_deep_as_it_is(value: Any, max_depth: int) -> None:
+    raw = msgspec.json.encode(value)
+    assert jcsproof.depth_proven_within(raw, max_depth) == (nesting(value) <= max_depth)
+    assert untrusted.json_depth_within(raw, max_depth) == (nesting(value) <= max_depth)
+
+
+def test_depth_of_real_bodies_and_odd_bounds() -> None:
+    model, issuers, stranger, issued = foreign_corpus.world()
+    raw = msgspec.json.encode({"items": foreign_corpus.items(issuers, stranger, issued)})
+    assert jcsproof.depth_proven_within(raw, untrusted.MAX_JSON_DEPTH)
+    assert not jcsproof.depth_proven_within(raw, 3)
+    assert not jcsproof.depth_proven_within(b"[]", -1) and not jcsproof.depth_proven_within(b"[]", 10_000)
+    assert not jcsproof.depth_proven_within(b'["\\', 5) and not jcsproof.depth_proven_within(b'["abc', 5)
 
 
 # -- base58btc signatures --
