@@ -104,6 +104,23 @@ static int b_char(Buf *b, char c) {
     return OK;
 }
 
+/* ---- Eight bytes at a time (exact as a yes/no: borrows only add false alarms above a true one) ---- */
+
+#define ONES 0x0101010101010101ULL
+#define HIGH 0x8080808080808080ULL
+
+static uint64_t load8(const unsigned char *p) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+/* Some byte of `w` equals `c`. */
+static int has_byte(uint64_t w, unsigned char c) {
+    uint64_t x = w ^ (ONES * c);
+    return ((x - ONES) & ~x & HIGH) != 0;
+}
+
 /* ---- Strings: JCS escapes exactly '"', '\\' and U+0000..U+001F ---- */
 
 static const char HEX[] = "0123456789abcdef";
@@ -418,6 +435,11 @@ static int surrogate_escape(const unsigned char *raw, Py_ssize_t n, Py_ssize_t i
            && strchr("89abAB", raw[i + 3]) != NULL && raw[i + 3] != 0;
 }
 
+/* Some byte of ASCII `w` is a digit. */
+static int has_digit(uint64_t w) {
+    return ((w + ONES * (0x80 - '0')) & ~(w + ONES * (0x80 - '9' - 1)) & HIGH) != 0;
+}
+
 static PyObject *plain_bytes(PyObject *self, PyObject *arg) {
     if (!PyBytes_Check(arg)) {
         PyErr_SetString(PyExc_TypeError, "plain_bytes(raw: bytes)");
@@ -426,17 +448,21 @@ static PyObject *plain_bytes(PyObject *self, PyObject *arg) {
     const unsigned char *raw = (const unsigned char *)PyBytes_AS_STRING(arg);
     Py_ssize_t n = PyBytes_GET_SIZE(arg), i = 0;
     while (i < n) {
-        char kind = PLAIN_CLASS[raw[i]];
-        if (kind == 0) { /* most bytes */
-            i++;
-            continue;
+        if (i + 8 <= n) { /* most words: ASCII without a digit, a sign or a backslash */
+            uint64_t w = load8(raw + i);
+            if (!(w & HIGH) && !has_digit(w) && !has_byte(w, '-') && !has_byte(w, '\\')) {
+                i += 8;
+                continue;
+            }
         }
+        char kind = PLAIN_CLASS[raw[i]];
         if (kind == '!' || (kind == '\\' && surrogate_escape(raw, n, i))) Py_RETURN_FALSE;
         if (kind != '0') {
             i++;
             continue;
         }
-        /* A run of digits (or signs): a match if 16 long after a ':'-class byte (jcs._LONG_INTEGER). */
+        /* A run of digits (or signs), from its start (a skipped word holds none): a match if
+         * 16 long after a ':'-class byte (jcs._LONG_INTEGER). */
         Py_ssize_t start = i;
         while (i < n && PLAIN_CLASS[raw[i]] == '0') i++;
         if (i - start >= 16 && start > 0 && PLAIN_CLASS[raw[start - 1]] == ':' && may_be_number(raw, start - 1))
@@ -484,7 +510,9 @@ static PyObject *depth_proven_within(PyObject *self, PyObject *const *args, Py_s
             if (depth == 0 || open[--depth] != (raw[i] == '}' ? '{' : '[')) Py_RETURN_FALSE;
         } else { /* a string: to its closing quote, each escape's next byte skipped */
             for (i++; i < n && raw[i] != '"'; i++) {
-                if (raw[i] == '\\') i++;
+                while (i + 8 <= n && !has_byte(load8(raw + i), '"') && !has_byte(load8(raw + i), '\\')) i += 8;
+                if (i < n && raw[i] == '"') break;
+                if (i < n && raw[i] == '\\') i++;
             }
             if (i >= n) Py_RETURN_FALSE;
         }

@@ -121,7 +121,7 @@ json_values = st.recursive(json_leaves, lambda inner: st.lists(inner, max_size=5
                            | st.dictionaries(st.text(max_size=6), inner, max_size=5), max_leaves=40)
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(json_values)
 def test_any_json_value_gives_pythons_bytes_or_is_left_to_it(value: Any) -> None:
     assert_same_jcs(value)
@@ -155,7 +155,7 @@ def test_plain_bytes_answers_as_python(raw: bytes) -> None:
     assert jcsproof.plain_bytes(raw) == _python_plain_bytes(raw)
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=700, deadline=None)
 @given(st.lists(st.sampled_from(PLAIN_ALPHABET), max_size=80).map(bytes))
 def test_plain_bytes_answers_as_python_on_any_bytes(raw: bytes) -> None:
     assert jcsproof.plain_bytes(raw) == _python_plain_bytes(raw)
@@ -176,7 +176,7 @@ def python_depth_within(raw: bytes, max_depth: int, monkeypatch: pytest.MonkeyPa
         return untrusted.json_depth_within(raw, max_depth)
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=700, deadline=None)
 @given(st.lists(st.sampled_from(list(b'{}[]""\\a:,')), max_size=60).map(bytes), st.integers(0, 8))
 def test_depth_is_proven_only_where_python_says_within(raw: bytes, max_depth: int) -> None:
     with pytest.MonkeyPatch.context() as monkeypatch:
