@@ -446,14 +446,15 @@ static PyObject *plain_bytes(PyObject *self, PyObject *arg) {
         return NULL;
     }
     const unsigned char *raw = (const unsigned char *)PyBytes_AS_STRING(arg);
-    Py_ssize_t n = PyBytes_GET_SIZE(arg), i = 0;
+    Py_ssize_t n = PyBytes_GET_SIZE(arg), i = 0, checked = 0;
     while (i < n) {
-        if (i + 8 <= n) { /* most words: ASCII without a digit, a sign or a backslash */
+        if (i >= checked && i + 8 <= n) { /* most words: ASCII without a digit, a sign or a backslash */
             uint64_t w = load8(raw + i);
             if (!(w & HIGH) && !has_digit(w) && !has_byte(w, '-') && !has_byte(w, '\\')) {
                 i += 8;
                 continue;
             }
+            checked = i + 8; /* this word byte by byte, then words again */
         }
         char kind = PLAIN_CLASS[raw[i]];
         if (kind == '!' || (kind == '\\' && surrogate_escape(raw, n, i))) Py_RETURN_FALSE;
