@@ -19,6 +19,7 @@ setup(
         Extension(
             "shared.crypto._jcsproof",
             ["shared/crypto/_jcsproof.c"],
+            depends=["shared/crypto/_jcsproof_jcs.h", "shared/crypto/_jcsproof_scan.h"],
             libraries=["crypto"],
             extra_compile_args=["-O2"],
             optional=True,
