@@ -21,7 +21,8 @@ from services.verification import documents, ed25519
 from services.verification.batch import BatchVerifier
 from services.verification.freshness import Freshness
 from services.verification.handlers import decode_items
-from shared.crypto import eddsa_jcs
+from shared import untrusted
+from shared.crypto import eddsa_jcs, jcs
 from shared.crypto.eddsa_jcs import raw_public_key, signing_key_from_seed
 from shared.crypto.jcs import canonicalize
 from shared.crypto.multibase import BASE58_ALPHABET, base58_encode, multibase_decode, multibase_encode
@@ -268,6 +269,8 @@ def python_only(monkeypatch: pytest.MonkeyPatch) -> Any:
         monkeypatch.setattr(eddsa_jcs, "jcsproof", None)
         monkeypatch.setattr(documents, "jcsproof", None)
         monkeypatch.setattr(ed25519, "verify", ed25519.ctypes_verify)
+        monkeypatch.setattr(jcs, "_plain_bytes", jcs._python_plain_bytes)
+        monkeypatch.setattr(untrusted, "jcsproof", None)
     return switch
 
 
