@@ -10,11 +10,12 @@ FROM python:3.11-slim AS build
 WORKDIR /src
 # README.m[d]: pyproject names it as the long description; the glob keeps
 # the build working while it is absent.
-# The audit's optional C accelerator (setup.py) needs gcc and the OpenSSL
-# headers. They stay in this stage; the runtime image already has the
-# libssl3 the extension links against. Should they be missing, the build
-# skips the extension with a warning and `audit verify` runs its pure-Python
-# reader (the same results, a fifth to a half of the speed: docs/performance.md).
+# The optional C accelerators (setup.py: the audit's, the verifier's
+# eddsa-jcs-2022 one) need gcc and the OpenSSL headers. They stay in this
+# stage; the runtime image already has the libssl3 the extensions link
+# against. Should they be missing, the build skips them with a warning and
+# `audit verify` and the verifier run their pure-Python code (the same
+# results, slower: docs/performance.md).
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev libssl-dev \
     && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml setup.py README.m[d] ./

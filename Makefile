@@ -13,7 +13,7 @@ LINT_STAMP := $(VENV)/.lint-installed-stamp
 .PHONY: run test lint bench clean interop-deps browser-deps
 
 # setup.py builds the optional C accelerators: a changed source rebuilds them.
-$(STAMP): pyproject.toml setup.py $(wildcard shared/ledger/transparency/_chunkhash*) $(wildcard shared/crypto/_base58*)
+$(STAMP): pyproject.toml setup.py $(wildcard shared/ledger/transparency/_chunkhash*) $(wildcard shared/crypto/_base58*) $(wildcard shared/crypto/_jcsproof*)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'

@@ -37,8 +37,10 @@ from services.verification.verdicts import (
 from shared.credential_format import issuer_id_from_did, split_verification_method
 from shared.crypto import jws
 from shared.crypto.did_key import DID_KEY_PREFIX, public_key_from_did_key
+from shared.crypto.eddsa_jcs import prepare_native
 from shared.crypto.eddsa_rdfc import ProofHashes
 from shared.crypto.jcs import canonicalize, canonicalize_plain
+from shared.crypto.native import jcsproof
 from shared.crypto.proof_set import prepare_proof_set, verification_method_of
 from shared.registry_state import IssuerKey
 from shared.timeutil import parse_time
@@ -114,6 +116,9 @@ class Ed25519Batch:
 
 
 def canonical_digest(document: dict[str, Any], *, plain: bool = False) -> bytes | None:
+    digest = jcsproof.canonical_sha256(document) if jcsproof is not None else None
+    if digest is not None:
+        return digest
     try:
         return hashlib.sha256(canonicalize_plain(document) if plain else canonicalize(document)).digest()
     except (ValueError, TypeError, RecursionError):
@@ -141,6 +146,14 @@ def prepare_document(signers: SignerKeys, hashes: ProofHashes, index: int, docum
                      identity: Identity | None, record: CredentialRecord | None, *, plain: bool = False) -> Submitted:
     """`record`: the ledger's record of the document's id (None if none)."""
     item = Submitted(index, document, identity, via_jwt=False, plain=plain, record=record)
+    proof = document.get("proof")
+    done = prepare_native(document, proof) if type(proof) is dict else None
+    if done is not None:  # most documents: one eddsa-jcs-2022 proof, its JSON work in one native call
+        method, hash_data, signature = done
+        key = _bind_signer(signers, item, method)
+        if item.signer is not None:
+            item.pending = [(key.public_key, signature, hash_data)]  # type: ignore[union-attr]
+        return item
     proofs = prepare_proof_set(document, hashes, plain=plain)
     method = verification_method_of(proofs) if proofs else None
     if method is None:
@@ -241,11 +254,7 @@ def _foreign(model: ReadModel, verdicts: Verdicts, item: Submitted, signature: C
     one time share them: without an identity to compare, the answer is
     encoded once per facts, as a fragment (as ledger credentials' are)."""
     document = item.document
-    issuer_id = item.signer.issuer_id if item.signer else issuer_id_from_did(document_issuer(document) or "") or ""
-    achievement_id = _subject_achievement(document).get("id")
-    facts = (issuer_id, achievement_id if isinstance(achievement_id, str) else None,
-             item.signer.key_id if item.signer else None, signing_time(document), _title(document), signature,
-             _window_state(document, now), fresh)
+    facts = _facts(item, signature, now, fresh)
     credential_id = document.get("id")
     if item.identity is None:
         fragment, verdict = verdicts.fragment(facts, lambda: _foreign_checks(model, verdicts, *facts))
@@ -256,6 +265,17 @@ def _foreign(model: ReadModel, verdicts: Verdicts, item: Submitted, signature: C
     checks.append(_document_identity(document, item.identity))
     return ItemResult(index=item.index, id=credential_id if isinstance(credential_id, str) else None,
                       verdict=verdict_of(checks), checks=checks, summary=summary)  # type: ignore[arg-type]
+
+
+def _facts(item: Submitted, signature: Check, now: int, fresh: bool) -> tuple[Any, ...]:
+    """_foreign_checks' arguments: what a foreign document's answer depends on, each member read once."""
+    document, signer = item.document, item.signer
+    achievement = _subject_achievement(document)
+    achievement_id, title = achievement.get("id"), achievement.get("name") or document.get("name")
+    return (signer.issuer_id if signer else issuer_id_from_did(document_issuer(document) or "") or "",
+            achievement_id if isinstance(achievement_id, str) else None, signer.key_id if signer else None,
+            signing_time(document), title if isinstance(title, str) else "", signature, _window_state(document, now),
+            fresh)
 
 
 def _foreign_checks(model: ReadModel, verdicts: Verdicts, issuer_id: str, achievement_id: str | None,
@@ -278,13 +298,12 @@ def _foreign_checks(model: ReadModel, verdicts: Verdicts, issuer_id: str, achiev
 
 
 def signing_time(document: dict[str, Any]) -> dt.datetime | None:
+    """The proof's `created` (the first proof's), else `validFrom`, else None."""
     proof = document.get("proof")
-    proof = proof[0] if isinstance(proof, list) and proof else proof
-    for value in ((proof or {}).get("created") if isinstance(proof, dict) else None, document.get("validFrom")):
-        moment = _time(value)
-        if moment is not None:
-            return moment
-    return None
+    if isinstance(proof, list) and proof:
+        proof = proof[0]
+    moment = _time(proof.get("created")) if isinstance(proof, dict) else None
+    return _time(document.get("validFrom")) if moment is None else moment
 
 
 def _time(value: Any) -> dt.datetime | None:
@@ -327,11 +346,6 @@ def _achievement(model: ReadModel, achievement_id: str | None) -> Any:
         return None
     last = achievement_id.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
     return model.registry.achievements.get(last)
-
-
-def _title(document: dict[str, Any]) -> str:
-    name = _subject_achievement(document).get("name") or document.get("name")
-    return name if isinstance(name, str) else ""
 
 
 def _identity(identity: Identity | None, salt: str, learner_hash: str) -> Check | None:

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from shared.crypto.jcs import canonicalize, canonicalize_plain
 from shared.crypto.multibase import multibase_decode, multibase_encode, multibase_to_private_seed
+from shared.crypto.native import jcsproof
 
 PROOF_TYPE: Final = "DataIntegrityProof"
 _ENCODE: Final = msgspec.json.Encoder().encode
@@ -256,6 +257,21 @@ def prepare_proof(unsecured: dict[str, Any], proof: Any, proof_purpose: str = "a
     document = canonicalize_plain(unsecured) if plain else canonicalize(unsecured)
     hash_data = options_hash + hashlib.sha256(document).digest()
     return PreparedProof(proof["verificationMethod"], hash_data, signature)
+
+
+def prepare_native(secured: dict[str, Any], proof: dict[str, Any],
+                   proof_purpose: str = "assertionMethod") -> tuple[str, bytes, bytes] | None:
+    """(verificationMethod, hash data, signature) of `secured`'s one proof,
+    `proof`, as `prepare_proof` finds them, from one native call
+    (_jcsproof.c). None where Python must decide: no accelerator, a proof
+    of another suite or purpose, or anything it cannot be sure of (then
+    prepare_proof gives the answer or the refusal, as without it)."""
+    if jcsproof is None:
+        return None
+    done = jcsproof.prepare_jcs(secured, proof, proof_purpose)
+    if done is None or ("created" in proof and not is_datetime_stamp(proof["created"])):
+        return None
+    return done
 
 
 def _is_own_proof(proof: dict[str, Any], proof_purpose: str) -> bool:

@@ -123,6 +123,9 @@ def prepare_proof_set(
     if isinstance(hashes, ContextLoader):
         hashes = ProofHashes(hashes)
     loader = hashes.loader
+    lone = secured.get("proof") if isinstance(secured, dict) else None
+    if type(lone) is dict and (done := eddsa_jcs.prepare_native(secured, lone, proof_purpose)) is not None:
+        return [PreparedProof(*done)]  # most documents: one eddsa-jcs-2022 proof
     proofs = proofs_of(secured)
     if proofs is None:
         return None
