@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
@@ -148,17 +148,27 @@ class BatchVerifier:
         before, with the body's decoding); the task yields once a step has
         used it, so a small request runs without yielding at all.
         `plain`: the entries were decoded by jcs.PlainJsonDecoder and found plain."""
+        return await self._sliced(len(entries), lambda start: _kind(entries[start]), lambda start, end: self.run(
+            entries[start:end], first_index + start, plain=plain), step)
+
+    async def run_ids_sliced(self, ids: list[bytes], keys: np.ndarray, step: CpuStep | None = None) -> BatchOutcome:
+        """`run_sliced` for a body of nothing but canonical ids (credential_ids.id_body), through `run_ids`."""
+        return await self._sliced(len(ids), lambda _: 0, lambda start, end: self.run_ids(
+            ids[start:end], keys[start:end], start), step)
+
+    async def _sliced(self, count: int, kind_at: Callable[[int], int],
+                      run_part: Callable[[int, int], BatchOutcome], step: CpuStep | None) -> BatchOutcome:
+        """`run_part(start, end)` over slices of `count` items, as `run_sliced` says."""
         step = CpuStep() if step is None else step
         outcome = BatchOutcome([])
         start = 0
-        while start < len(entries):
-            kind = _kind(entries[start])
+        while start < count:
+            kind = kind_at(start)
             quantum = SLICE_SECONDS[kind]
             # Less than a quarter quantum left: yield first, rather than run a sliver of a slice.
             await step.yield_if_spent(quantum * 0.75)
             began = time.thread_time()
-            budget = quantum - (began - step.began)
-            part = self.run(entries[start:start + self._slice_size(kind, budget)], first_index + start, plain=plain)
+            part = run_part(start, start + self._slice_size(kind, quantum - (began - step.began)))
             self._seconds_per_item[kind] = (time.thread_time() - began) / len(part.answers)
             outcome.answers += part.answers
             for verdict, n in part.counts.items():
@@ -193,6 +203,26 @@ class BatchVerifier:
         for item in submitted:
             answers[item.index - first_index] = self._count(
                 finish(self.model, self.verdicts, item, now, fresh=fresh), counts)
+        return outcome
+
+    def run_ids(self, ids: list[bytes], keys: np.ndarray, first_index: int = 0, now: int | None = None
+                ) -> BatchOutcome:
+        """`run` for plain lookups of canonical ids given as their ASCII bytes
+        and keys (credential_ids.id_body): the same answers, without an entry
+        or a string per id, each answer one bytes format."""
+        now = int(time.time()) if now is None else now
+        if not self.fresh():
+            return self.run([VerificationItem(id=cid.decode("ascii")) for cid in ids], first_index, now)
+        outcome = BatchOutcome([])
+        rows = self.model.credentials.find_keys(keys)
+        fragment_at, fragments = self._fragments(rows, np.ones(len(ids), dtype=bool), now, outcome.counts)
+        # _NOT_BUILT (-1) picks the last fragment here; those answers are made again just below.
+        outcome.answers = [b'{"index":%d,"id":"%b",%b' % answer for answer in zip(
+            range(first_index, first_index + len(ids)), ids, map(fragments.__getitem__, fragment_at.tolist()),
+            strict=True)]
+        for offset in np.flatnonzero(fragment_at == _NOT_BUILT).tolist():
+            outcome.answers[offset] = self._first_answer(
+                ids[offset].decode("ascii"), int(rows[offset]), first_index + offset, now, outcome.counts)
         return outcome
 
     def _plain_ids(self, entries: Sequence[Entry], first_index: int, now: int, outcome: BatchOutcome) -> list[int]:

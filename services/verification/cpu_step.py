@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
+from collections import deque
 
 # The CPU one step of a request may use before it yields, unless its kind of
 # items asks for longer (documents: batch.SLICE_SECONDS). A small request
@@ -35,10 +37,58 @@ class CpuStep:
         return time.thread_time() - self.began
 
     async def yield_now(self) -> None:
-        await asyncio.sleep(0)
+        await _turns_of(asyncio.get_running_loop()).take()
         self.began = time.thread_time()
 
     async def yield_if_spent(self, quantum: float) -> None:
         """Yield when this step has used `quantum` seconds of CPU; otherwise go on at once."""
         if self.spent() >= quantum:
             await self.yield_now()
+
+
+class _Turns:
+    """The long steps of one event loop go on one per round of the loop.
+
+    Every callback ready when a round begins runs in that round, so with
+    sleep(0) two large requests on a worker would both run a quantum in
+    each round, and a small request, which waits a round at its accept, its
+    body's read and its handler's start, would wait two quanta each time.
+    Here a step that yields queues for its turn, and one turn is granted per
+    round: a round holds one quantum of long work however many requests
+    share the loop, and their work is not slowed (the loop is never idle
+    while one waits; they alternate). Granting needs no step to end: a
+    request that finishes or is cancelled holds no turn."""
+
+    def __init__(self) -> None:
+        self.waiting: deque[asyncio.Future[None]] = deque()
+        self.granting = False
+
+    async def take(self) -> None:
+        loop = asyncio.get_running_loop()
+        turn = loop.create_future()
+        self.waiting.append(turn)
+        if not self.granting:
+            self.granting = True
+            loop.call_soon(self._grant)
+        await turn
+
+    def _grant(self) -> None:
+        while self.waiting:
+            turn = self.waiting.popleft()
+            if not turn.done():  # a cancelled request's turn goes to the next
+                turn.set_result(None)
+                break
+        if self.waiting:
+            asyncio.get_running_loop().call_soon(self._grant)
+        else:
+            self.granting = False
+
+
+_TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Turns] = weakref.WeakKeyDictionary()
+
+
+def _turns_of(loop: asyncio.AbstractEventLoop) -> _Turns:
+    turns = _TURNS.get(loop)
+    if turns is None:
+        turns = _TURNS[loop] = _Turns()
+    return turns

@@ -53,3 +53,27 @@ def canonical_keys(blob: bytes, count: int) -> tuple[np.ndarray, np.ndarray]:
     keys = np.ascontiguousarray((nibbles[:, 0::2] << 4) | nibbles[:, 1::2]).view("<u8")
     canonical &= (keys != 0).any(axis=1)
     return keys, canonical
+
+
+# The framings of a verification body of nothing but ids, as clients write
+# it: compact (JavaScript's JSON.stringify, msgspec) and with Python's
+# json.dumps default separators.
+_ID_FRAMINGS = ((b'{"items":[{"id":"', b'"},{"id":"', b'"}]}'),
+                (b'{"items": [{"id": "', b'"}, {"id": "', b'"}]}'))
+
+
+def id_body(body: bytes) -> tuple[list[bytes], np.ndarray] | None:
+    """The ids of a body that holds only canonical ids (not the nil UUID), in
+    one of _ID_FRAMINGS, and their keys (as `canonical_keys`); else None, and
+    the body is for the JSON decoder. Read by one split, never decoded: each
+    piece between the framing's separators is ID_LENGTH bytes of `urn:uuid:`,
+    hex and dashes (no quote, no backslash, no byte past ASCII), so the split
+    is exact and each piece is the JSON string's value as it stands."""
+    for head, between, tail in _ID_FRAMINGS:
+        if body.startswith(head) and body.endswith(tail) and len(body) >= len(head) + ID_LENGTH + len(tail):
+            ids = body[len(head):len(body) - len(tail)].split(between)
+            if set(map(len, ids)) != {ID_LENGTH}:
+                return None
+            keys, canonical = canonical_keys(b"".join(ids), len(ids))
+            return (ids, keys) if canonical.all() else None
+    return None

@@ -136,14 +136,18 @@ class CredentialTable:
             return result, canonical
         keys, canonical = canonical_keys(blob.encode("ascii"), count)
         found = np.full(count, -1, dtype=np.int64)
-        if self.count:
-            active = np.flatnonzero(canonical)
-            stored = key_halves(self.ids, self.count)
-            found[active] = self._index.find_many(keys[active], stored)
-            del stored  # release the export of self.ids before it can grow again
+        active = np.flatnonzero(canonical)
+        found[active] = self.find_keys(keys[active])
         for n in np.flatnonzero(~canonical).tolist():
             found[n] = self.other_ids.get(credential_ids[n], -1)
         return found, canonical
+
+    def find_keys(self, keys: np.ndarray) -> np.ndarray:
+        """The rows (-1 where absent) of the keys of canonical ids, as `canonical_keys` gives them."""
+        if not self.count:
+            return np.full(len(keys), -1, dtype=np.int64)
+        # The id column's view is a temporary: its export of self.ids ends before the column can grow.
+        return self._index.find_many(keys, key_halves(self.ids, self.count))
 
     def get(self, credential_id: str, default: None = None) -> CredentialRecord | None:
         found = self.row(credential_id)

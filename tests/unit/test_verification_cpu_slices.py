@@ -4,6 +4,7 @@ bounded CPU quantum, and every answer stays byte for byte what it was."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import msgspec
@@ -120,3 +121,34 @@ def test_the_parametrized_counts_cross_the_one_write_limit():
         return len(HEAD) + sum(map(len, _answers(count))) + count - 1 + len(TAIL)
 
     assert size(1359) <= handlers.WHOLE_ANSWER < size(1360)
+
+
+async def test_long_steps_go_on_one_per_round_of_the_loop_and_all_finish():
+    """Three tasks yielding after every step, and a callback marking each
+    round of the event loop: between two marks at most one step runs, every
+    task gets its turns in order, and a task cancelled while it waits for
+    its turn neither stops the others nor keeps a turn."""
+    seen: list[str] = []
+    loop = asyncio.get_running_loop()
+
+    def mark() -> None:
+        seen.append("|")
+        if len(seen) < 400:
+            loop.call_soon(mark)
+
+    async def long_work(name: str, steps: int) -> None:
+        step = CpuStep()
+        for _ in range(steps):
+            seen.append(name)
+            await step.yield_now()
+
+    loop.call_soon(mark)
+    tasks = [asyncio.create_task(long_work(name, 20)) for name in "abc"]
+    await asyncio.sleep(0)
+    tasks[2].cancel()
+    await asyncio.gather(tasks[0], tasks[1])
+    rounds = "".join(seen).split("|")
+    assert len(rounds[1]) == 3  # the tasks' first steps, before any yield
+    assert max(len(r) for r in rounds[2:]) <= 1
+    assert "".join(seen).count("a") == "".join(seen).count("b") == 20
+    assert tasks[2].cancelled()
